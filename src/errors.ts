@@ -1,0 +1,116 @@
+/**
+ * The one family of errors Keyplane throws on purpose. Each carries its HTTP status;
+ * `http/error-handler.ts` is the only place that turns them into responses.
+ */
+export class KeyplaneError extends Error {
+  /** HTTP status this error maps to. */
+  readonly status: number;
+  /** Stable machine-readable code, e.g. `lease_conflict`. */
+  readonly code: string;
+  /** Extra response headers (e.g. `Retry-After`). */
+  readonly headers: Record<string, string>;
+  /** Extra JSON fields for the response body; never key material. */
+  readonly details: Record<string, unknown>;
+
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    opts: { headers?: Record<string, string>; details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.status = status;
+    this.code = code;
+    this.headers = opts.headers ?? {};
+    this.details = opts.details ?? {};
+  }
+}
+
+/** A request document or body that cannot be accepted (400). The message names what. */
+export class BadRequestError extends KeyplaneError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super(400, 'bad_request', message, { details });
+  }
+}
+
+/** A well-formed request the SPEKE v2 contract rejects (422, with AWS's message texts). */
+export class UnprocessableError extends KeyplaneError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super(422, 'unprocessable', message, { details });
+  }
+}
+
+/** No credentials, or credentials that identify nobody (401). */
+export class UnauthorizedError extends KeyplaneError {
+  constructor(message = 'Authentication required: send Authorization: Bearer <api key> or x-api-key') {
+    super(401, 'unauthorized', message, { headers: { 'WWW-Authenticate': 'Bearer realm="keyplane"' } });
+  }
+}
+
+/** Authenticated, but not allowed to do this (403). */
+export class ForbiddenError extends KeyplaneError {
+  constructor(message: string) {
+    super(403, 'forbidden', message);
+  }
+}
+
+/** The thing asked for does not exist (404). */
+export class NotFoundError extends KeyplaneError {
+  constructor(message: string) {
+    super(404, 'not_found', message);
+  }
+}
+
+/** A credential that was valid but is no longer (410). */
+export class GoneError extends KeyplaneError {
+  constructor(message: string) {
+    super(410, 'gone', message);
+  }
+}
+
+/** Another encryption process holds the resource ID (409, with `Retry-After`). */
+export class LeaseConflictError extends KeyplaneError {
+  constructor(
+    readonly resourceId: string,
+    readonly expiresAt: Date,
+    now: Date,
+  ) {
+    const retryAfter = Math.max(1, Math.ceil((expiresAt.getTime() - now.getTime()) / 1000));
+    super(
+      409,
+      'lease_conflict',
+      `Resource ID "${resourceId}" is in use by another encryption process until ${expiresAt.toISOString()}; ` +
+        'use a different resource ID, wait for the lease to expire, or release it with DELETE /leases/{resourceId}',
+      { headers: { 'Retry-After': String(retryAfter) }, details: { resourceId, leaseExpiresAt: expiresAt.toISOString() } },
+    );
+  }
+}
+
+/** A KID or static key that is already bound differently (409). */
+export class ConflictError extends KeyplaneError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super(409, 'conflict', message, { details });
+  }
+}
+
+/** Body larger than the limit (413). */
+export class PayloadTooLargeError extends KeyplaneError {
+  constructor(limitBytes: number) {
+    super(413, 'payload_too_large', `Request body exceeds the limit of ${limitBytes} bytes`);
+  }
+}
+
+/** Wrong Content-Type (415). */
+export class UnsupportedMediaTypeError extends KeyplaneError {
+  constructor(expected: string, got: string | undefined) {
+    super(415, 'unsupported_media_type', `Content-Type must be ${expected}; got ${got ?? 'none'}`);
+  }
+}
+
+/** A dependency (store, KMS) is unavailable; the client should retry (503). */
+export class ServiceUnavailableError extends KeyplaneError {
+  constructor(message: string, retryAfterSeconds = 5, cause?: unknown) {
+    super(503, 'unavailable', message, { headers: { 'Retry-After': String(retryAfterSeconds) }, cause });
+  }
+}
