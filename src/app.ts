@@ -1,0 +1,66 @@
+import crypto from 'node:crypto';
+import express, { type Express } from 'express';
+import type { Logger } from 'pino';
+import type { ApiKeyService } from './auth/api-keys';
+import { authenticate, type Authenticator } from './auth/authenticate';
+import { adminRoutes } from './http/admin-routes';
+import { errorHandler, notFoundHandler } from './http/error-handler';
+import { keyRoutes } from './http/key-routes';
+import { publicRoutes } from './http/public-routes';
+import { spekeRoutes } from './http/speke-routes';
+import type { KeyService } from './keys/key-service';
+import type { StaticKeyService } from './keys/static-key-service';
+import type { SpekeService } from './speke/speke-service';
+import type { KeyStore } from './store/key-store';
+
+/** Everything the HTTP app needs, injected so the standalone server, Lambda and tests share one app. */
+export interface AppDeps {
+  store: KeyStore;
+  cipherName: string;
+  keys: KeyService;
+  staticKeys: StaticKeyService;
+  apiKeys: ApiKeyService;
+  speke: SpekeService;
+  keyUrl: (resourceId: string, kid: string) => string;
+  /** Tried in order; the first that recognises the caller wins. */
+  authenticators: Authenticator[];
+  logger: Logger;
+  maxBodyBytes: number;
+}
+
+function requestId(): express.RequestHandler {
+  return (req, res, next) => {
+    const incoming = req.get('x-request-id');
+    res.set('X-Request-Id', incoming && /^[\w.-]{1,64}$/.test(incoming) ? incoming : crypto.randomUUID());
+    next();
+  };
+}
+
+function accessLog(logger: Logger): express.RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      logger.debug({ requestId: res.getHeader('X-Request-Id'), method: req.method, route: req.route?.path, status: res.statusCode, ms }, 'request');
+    });
+    next();
+  };
+}
+
+/** Builds the Express app: public routes, then authentication, then role-checked routes, then one error mapping. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.use(requestId());
+  app.use(accessLog(deps.logger));
+  app.use(publicRoutes(deps.store, deps.cipherName));
+  app.use(authenticate(deps.authenticators));
+  app.use(spekeRoutes(deps.speke, deps.maxBodyBytes));
+  app.use(keyRoutes(deps.keys));
+  app.use(adminRoutes(deps));
+  app.use(notFoundHandler);
+  app.use(errorHandler(deps.logger));
+  return app;
+}

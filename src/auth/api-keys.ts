@@ -1,0 +1,103 @@
+import crypto from 'node:crypto';
+import { BadRequestError } from '../errors';
+import type { ApiKeyRecord, KeyStore } from '../store/key-store';
+import { isRole, type Principal, type Role } from './principal';
+
+const KEY_PATTERN = /^kp_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+
+function sha256(value: string): Buffer {
+  return crypto.createHash('sha256').update(value, 'utf8').digest();
+}
+
+/** Constant-time equality of two secrets of any length (compares their SHA-256). */
+export function secretsEqual(a: string, b: string): boolean {
+  return crypto.timingSafeEqual(sha256(a), sha256(b));
+}
+
+/** An API key as shown to admins: never the secret or its hash. */
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  roles: string[];
+  createdAt: string;
+  revokedAt?: string;
+}
+
+/** Strips the hash from a record for API output. */
+export function viewOf(r: ApiKeyRecord): ApiKeyView {
+  return {
+    id: r.id,
+    name: r.name,
+    roles: r.roles,
+    createdAt: r.createdAt.toISOString(),
+    ...(r.revokedAt ? { revokedAt: r.revokedAt.toISOString() } : {}),
+  };
+}
+
+/**
+ * API keys: `kp_<id>_<secret>`. Only the SHA-256 of the secret is stored; verification looks the
+ * record up by id and compares hashes in constant time. Revocation is read on every request.
+ */
+export class ApiKeyService {
+  constructor(
+    private readonly store: KeyStore,
+    private readonly bootstrapKey?: string,
+  ) {}
+
+  /** Creates a key and returns its secret once. */
+  async create(name: string, roles: unknown): Promise<{ key: string; record: ApiKeyView }> {
+    if (typeof name !== 'string' || name.length === 0 || name.length > 100) {
+      throw new BadRequestError('name must be a string of 1-100 characters');
+    }
+    if (!Array.isArray(roles) || roles.length === 0 || !roles.every(isRole)) {
+      throw new BadRequestError('roles must be a non-empty array of admin, encoder, keyserver, token-issuer');
+    }
+    const id = crypto.randomBytes(8).toString('hex');
+    const secret = crypto.randomBytes(32).toString('base64url');
+    const record: ApiKeyRecord = { id, name, roles: [...new Set(roles)], secretHash: sha256(secret), createdAt: new Date() };
+    await this.store.putApiKey(record);
+    return { key: `kp_${id}_${secret}`, record: viewOf(record) };
+  }
+
+  /** Creates the bootstrap admin key on first start when none is configured; returns it once, or undefined. */
+  async ensureBootstrapKey(): Promise<string | undefined> {
+    if (this.bootstrapKey !== undefined) return undefined;
+    const keys = await this.store.listApiKeys();
+    if (keys.some((k) => !k.revokedAt && k.roles.includes('admin'))) return undefined;
+    return (await this.create('bootstrap-admin', ['admin'])).key;
+  }
+
+  /** Returns the principal for a presented key, or undefined when it identifies nobody. */
+  async verify(presented: string): Promise<Principal | undefined> {
+    if (this.bootstrapKey !== undefined && secretsEqual(presented, this.bootstrapKey)) {
+      return { id: 'admin-key', roles: new Set<Role>(['admin']), via: 'admin-key' };
+    }
+    const match = KEY_PATTERN.exec(presented);
+    if (!match) return undefined;
+    const record = await this.store.getApiKey(match[1] as string);
+    const hash = sha256(match[2] as string);
+    const stored = record?.secretHash ?? Buffer.alloc(32);
+    if (!crypto.timingSafeEqual(hash, stored) || !record || record.revokedAt) return undefined;
+    return { id: `apikey:${record.id}`, roles: new Set(record.roles.filter(isRole)), via: 'api-key' };
+  }
+
+  /** Lists keys without secrets. */
+  async list(): Promise<ApiKeyView[]> {
+    return (await this.store.listApiKeys()).map(viewOf);
+  }
+
+  /** Revokes a key; effective on the next request. */
+  async revoke(id: string): Promise<boolean> {
+    return this.store.revokeApiKey(id, new Date());
+  }
+}
+
+/** Authenticator for `Authorization: Bearer <key>` / `x-api-key`; unknown keys fall through (401 at the end). */
+export function apiKeyAuthenticator(service: ApiKeyService) {
+  return async (req: import('express').Request): Promise<Principal | undefined> => {
+    const header = req.get('authorization');
+    const match = header === undefined ? undefined : /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const presented = match?.[1] ?? req.get('x-api-key');
+    return presented === undefined ? undefined : service.verify(presented);
+  };
+}

@@ -1,0 +1,149 @@
+import path from 'node:path';
+
+/** Configuration errors name the offending variable so an operator can fix it at once. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Everything Keyplane reads from the environment, validated once at start. */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  publicUrl: string;
+  keyUrlTemplate?: string;
+  adminKey?: string;
+  leaseTtlSeconds: number;
+  maxBodyBytes: number;
+  logLevel: string;
+  store: 'sqlite' | 'dynamodb';
+  table?: string;
+  kmsKeyId?: string;
+  awsEndpoint?: string;
+  awsRegion: string;
+  deployment: string;
+  fairplayUriTemplate: string;
+  widevineProvider: string;
+  playreadyLaUrl?: string;
+  deliveryCertSha256?: string[];
+}
+
+type Env = Record<string, string | undefined>;
+
+function optional(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be an integer, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function url(env: Env, name: string, fallback?: string): string | undefined {
+  const raw = optional(env, name) ?? fallback;
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw.replace(/\{[a-zA-Z]+\}/g, 'x'));
+  } catch {
+    throw new ConfigError(name, `must be an absolute URL, got "${raw}"`);
+  }
+  if (!['http:', 'https:', 'skd:'].includes(parsed.protocol)) {
+    throw new ConfigError(name, `must use http(s), got "${parsed.protocol}"`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = optional(env, name) ?? fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function keyUrlTemplate(env: Env): string | undefined {
+  const name = 'KEYPLANE_KEY_URL_TEMPLATE';
+  const template = url(env, name);
+  if (template !== undefined && !template.includes('{kid}')) {
+    throw new ConfigError(name, 'must contain {kid} (and usually {resourceId})');
+  }
+  return template;
+}
+
+function adminKey(env: Env): string | undefined {
+  const key = optional(env, 'KEYPLANE_ADMIN_KEY');
+  if (key !== undefined && key.length < 24) {
+    throw new ConfigError('KEYPLANE_ADMIN_KEY', 'must be at least 24 characters (use a random secret)');
+  }
+  return key;
+}
+
+function fingerprints(env: Env): string[] | undefined {
+  const raw = optional(env, 'KEYPLANE_DELIVERY_CERT_SHA256');
+  if (raw === undefined) return undefined;
+  return raw.split(',').map((item) => {
+    const hex = item.replace(/[:\s]/g, '').toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(hex)) {
+      throw new ConfigError('KEYPLANE_DELIVERY_CERT_SHA256', `"${item}" is not a SHA-256 fingerprint (64 hex digits)`);
+    }
+    return hex;
+  });
+}
+
+/** Reads and validates the environment; throws ConfigError naming the variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const port = integer(env, 'KEYPLANE_PORT', 8080, 0, 65535);
+  const host = optional(env, 'KEYPLANE_HOST') ?? '127.0.0.1';
+  const store = oneOf(env, 'KEYPLANE_STORE', ['sqlite', 'dynamodb'] as const, 'sqlite');
+  const table = optional(env, 'KEYPLANE_TABLE');
+  if (store === 'dynamodb' && table === undefined) {
+    throw new ConfigError('KEYPLANE_TABLE', 'is required when KEYPLANE_STORE=dynamodb');
+  }
+  const displayHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    port,
+    host,
+    dataDir: path.resolve(optional(env, 'KEYPLANE_DATA_DIR') ?? './data'),
+    publicUrl: url(env, 'KEYPLANE_PUBLIC_URL', `http://${displayHost}:${port}`) as string,
+    keyUrlTemplate: keyUrlTemplate(env),
+    adminKey: adminKey(env),
+    leaseTtlSeconds: integer(env, 'KEYPLANE_LEASE_TTL_SECONDS', 600, 1, 7 * 24 * 3600),
+    maxBodyBytes: integer(env, 'KEYPLANE_MAX_BODY_BYTES', 1024 * 1024, 1024, 16 * 1024 * 1024),
+    logLevel: oneOf(env, 'KEYPLANE_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+    store,
+    table,
+    kmsKeyId: optional(env, 'KEYPLANE_KMS_KEY_ID'),
+    awsEndpoint: url(env, 'KEYPLANE_AWS_ENDPOINT'),
+    awsRegion: optional(env, 'AWS_REGION') ?? optional(env, 'AWS_DEFAULT_REGION') ?? 'us-east-1',
+    deployment: optional(env, 'KEYPLANE_DEPLOYMENT') ?? 'keyplane',
+    fairplayUriTemplate: optional(env, 'KEYPLANE_FAIRPLAY_URI_TEMPLATE') ?? 'skd://{resourceId}/{kid}',
+    widevineProvider: optional(env, 'KEYPLANE_WIDEVINE_PROVIDER') ?? 'keyplane',
+    playreadyLaUrl: url(env, 'KEYPLANE_PLAYREADY_LA_URL'),
+    deliveryCertSha256: fingerprints(env),
+  };
+}
+
+/** A summary safe to print at start: no secrets. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  return {
+    listen: `${config.host}:${config.port}`,
+    publicUrl: config.publicUrl,
+    keyUrlTemplate: config.keyUrlTemplate ?? '(own delivery route)',
+    store: config.store === 'sqlite' ? `sqlite (${config.dataDir})` : `dynamodb (${config.table})`,
+    cipher: config.kmsKeyId ? `aws-kms (${config.kmsKeyId})` : 'local master key',
+    leaseTtlSeconds: config.leaseTtlSeconds,
+    adminKey: config.adminKey ? 'from KEYPLANE_ADMIN_KEY' : 'stored hash',
+  };
+}

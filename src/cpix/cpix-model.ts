@@ -1,0 +1,57 @@
+import type { EncryptionScheme } from '../drm/drm-system';
+import type { XmlElement } from './xml-tree';
+
+/** SPEKE generation of a request: v1 (CPIX 2.0 style), v2.0 (CPIX 2.3) or v2.1 (CPIX 2.4). */
+export type SpekeVersion = '1.0' | '2.0' | '2.1';
+
+/** A `cpix:ContentKey` the encoder asked for. */
+export interface ContentKeyEntry {
+  /** Lower-case UUID. */
+  kid: string;
+  explicitIV?: Buffer;
+  scheme?: EncryptionScheme;
+  element: XmlElement;
+}
+
+/** A `cpix:DRMSystem` to fill. */
+export interface DrmSystemEntry {
+  kid: string;
+  /** Lower-case UUID. */
+  systemId: string;
+  element: XmlElement;
+}
+
+/** A `cpix:ContentKeyPeriod` (key rotation). */
+export interface KeyPeriodEntry {
+  id: string;
+  index?: number;
+  start?: string;
+  end?: string;
+}
+
+/** A `cpix:ContentKeyUsageRule`. */
+export interface UsageRuleEntry {
+  kid: string;
+  intendedTrackType?: string;
+  periodIds: string[];
+  element: XmlElement;
+}
+
+/** A parsed, validated CPIX request: typed view plus the tree the response is built from. */
+export interface CpixRequest {
+  speke: SpekeVersion;
+  resourceId: string;
+  contentKeys: ContentKeyEntry[];
+  drmSystems: DrmSystemEntry[];
+  periods: KeyPeriodEntry[];
+  usageRules: UsageRuleEntry[];
+  /** DER of the delivery certificate when the encoder asked for encrypted keys. */
+  deliveryCertificate?: Buffer;
+  root: XmlElement;
+}
+
+/** Resource IDs: 1–256 chars of `A–Z a–z 0–9 . _ ~ : @ + = -`, starting alphanumeric (safe in URL paths). */
+export const RESOURCE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._~:@+=-]{0,255}$/;
+
+/** KIDs are UUIDs (any case on input; stored lower-case). */
+export const UUID_PATTERN = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;

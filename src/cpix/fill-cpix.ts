@@ -1,0 +1,107 @@
+import type { DrmSignalling } from '../drm/drm-system';
+import type { CpixRequest } from './cpix-model';
+import { NS } from './namespaces';
+import { firstChild, isElement, setAttr, type XmlElement } from './xml-tree';
+
+/** Key material for one KID, as the key service returns it. */
+export interface KeyMaterial {
+  key: Buffer;
+  iv: Buffer;
+}
+
+const PREFERRED_PREFIX: Record<string, string> = { [NS.cpix]: 'cpix', [NS.pskc]: 'pskc', [NS.speke]: 'speke' };
+
+/** Finds the prefix the root binds to `ns`, declaring one on the root when there is none. */
+export function prefixFor(root: XmlElement, ns: string): string {
+  const decl = root.attrs.find((a) => a.ns === NS.xmlns && a.value === ns);
+  if (decl) return decl.qname === 'xmlns' ? '' : decl.local;
+  if (root.ns === ns && !root.qname.includes(':')) return '';
+  const base = PREFERRED_PREFIX[ns] ?? 'ns';
+  let prefix = base;
+  for (let i = 1; root.attrs.some((a) => a.ns === NS.xmlns && a.local === prefix); i++) prefix = `${base}${i}`;
+  root.attrs.push({ qname: `xmlns:${prefix}`, ns: NS.xmlns, local: prefix, value: ns });
+  return prefix;
+}
+
+/** Creates an element in `ns`, using (or declaring) the root's prefix for it. */
+export function makeElement(root: XmlElement, ns: string, local: string, text?: string): XmlElement {
+  const prefix = prefixFor(root, ns);
+  return {
+    qname: prefix === '' ? local : `${prefix}:${local}`,
+    ns,
+    local,
+    attrs: [],
+    children: text === undefined ? [] : [{ text }],
+  };
+}
+
+function plainValueData(root: XmlElement, key: Buffer): XmlElement {
+  const data = makeElement(root, NS.cpix, 'Data');
+  const secret = makeElement(root, NS.pskc, 'Secret');
+  secret.children.push(makeElement(root, NS.pskc, 'PlainValue', key.toString('base64')));
+  data.children.push(secret);
+  return data;
+}
+
+/** Puts the key into `cpix:Data/pskc:Secret/pskc:PlainValue` (replacing any placeholder) and sets explicitIV. */
+export function fillContentKey(root: XmlElement, el: XmlElement, material: KeyMaterial): void {
+  setAttr(el, 'explicitIV', material.iv.toString('base64'));
+  const data = plainValueData(root, material.key);
+  const existing = firstChild(el, NS.cpix, 'Data');
+  if (existing) el.children[el.children.indexOf(existing)] = data;
+  else el.children.unshift(data);
+}
+
+type V1Field = 'pssh' | 'contentProtectionData' | 'uriExtXKey' | 'keyFormat' | 'keyFormatVersions' | 'protectionHeader';
+
+const V1_ELEMENTS: ReadonlyArray<[V1Field, string, string]> = [
+  ['pssh', NS.cpix, 'PSSH'],
+  ['contentProtectionData', NS.cpix, 'ContentProtectionData'],
+  ['uriExtXKey', NS.cpix, 'URIExtXKey'],
+  ['keyFormat', NS.speke, 'KeyFormat'],
+  ['keyFormatVersions', NS.speke, 'KeyFormatVersions'],
+  ['protectionHeader', NS.speke, 'ProtectionHeader'],
+];
+
+function base64Of(value: string | Buffer): string {
+  return (typeof value === 'string' ? Buffer.from(value, 'utf8') : value).toString('base64');
+}
+
+/**
+ * SPEKE v1: each signalled field goes into its element (base64), replacing the placeholder;
+ * empty placeholders for fields the system does not use are removed, as AWS's examples do.
+ */
+function fillDrmSystemV1(root: XmlElement, el: XmlElement, signal: DrmSignalling): void {
+  for (const [field, ns, local] of V1_ELEMENTS) {
+    const value = signal[field];
+    const existing = firstChild(el, ns, local);
+    if (value === undefined) {
+      if (existing && existing.children.every((c) => !isElement(c) && c.text.trim() === '')) {
+        el.children.splice(el.children.indexOf(existing), 1);
+      }
+      continue;
+    }
+    const filled = makeElement(root, ns, local, base64Of(value));
+    if (existing) el.children[el.children.indexOf(existing)] = filled;
+    else el.children.push(filled);
+  }
+}
+
+/** Fills a SPEKE v1 document in place: keys into ContentKeys, signalling into DRMSystems. */
+export function fillCpixV1(
+  request: CpixRequest,
+  keys: Map<string, KeyMaterial>,
+  signals: Map<XmlElement, DrmSignalling>,
+): XmlElement {
+  const root = request.root;
+  for (const ck of request.contentKeys) {
+    const material = keys.get(ck.kid);
+    if (material) fillContentKey(root, ck.element, material);
+  }
+  for (const drm of request.drmSystems) {
+    const signal = signals.get(drm.element);
+    if (signal) fillDrmSystemV1(root, drm.element, signal);
+  }
+  return root;
+}
+

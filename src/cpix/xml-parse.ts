@@ -1,0 +1,124 @@
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { BadRequestError } from '../errors';
+import { NS } from './namespaces';
+import type { XmlAttribute, XmlElement, XmlNode } from './xml-tree';
+
+const MAX_DEPTH = 32;
+const ATTR_PREFIX = '@_';
+
+const parser = new XMLParser({
+  preserveOrder: true,
+  ignoreAttributes: false,
+  attributeNamePrefix: ATTR_PREFIX,
+  processEntities: false,
+  htmlEntities: false,
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: true,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+});
+
+const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+
+/** Decodes the five predefined XML entities and character references; anything else is rejected. */
+export function decodeEntities(raw: string): string {
+  if (!raw.includes('&')) return raw;
+  return raw.replace(/&([^;&\s]{1,10});/g, (_m, name: string) => {
+    if (name in PREDEFINED) return PREDEFINED[name] as string;
+    const code = name.startsWith('#x') ? parseInt(name.slice(2), 16) : name.startsWith('#') ? Number(name.slice(1)) : NaN;
+    if (!Number.isInteger(code) || code < 1 || code > 0x10ffff) {
+      throw new BadRequestError(`Undefined XML entity reference &${name};`);
+    }
+    return String.fromCodePoint(code);
+  });
+}
+
+/** Rejects DTDs outright: no external entities, no entity expansion, nothing fetched. */
+function rejectDoctype(xml: string): void {
+  if (/<!DOCTYPE/i.test(xml) || /<!ENTITY/i.test(xml)) {
+    throw new BadRequestError('DOCTYPE and ENTITY declarations are not allowed in CPIX documents');
+  }
+}
+
+function checkWellFormed(xml: string): void {
+  let result: ReturnType<typeof XMLValidator.validate>;
+  try {
+    result = XMLValidator.validate(xml, { allowBooleanAttributes: false });
+  } catch (err) {
+    throw new BadRequestError(`Malformed XML: ${(err as Error).message}`);
+  }
+  if (result !== true) {
+    throw new BadRequestError(`Malformed XML: ${result.err.msg} (line ${result.err.line}, column ${result.err.col})`);
+  }
+}
+
+type Scope = Map<string, string>;
+type RawNode = Record<string, unknown>;
+
+function splitName(qname: string): [string, string] {
+  const i = qname.indexOf(':');
+  return i < 0 ? ['', qname] : [qname.slice(0, i), qname.slice(i + 1)];
+}
+
+function declare(scope: Scope, rawAttrs: Record<string, string>): Scope {
+  let next = scope;
+  for (const [key, value] of Object.entries(rawAttrs)) {
+    const name = key.slice(ATTR_PREFIX.length);
+    if (name !== 'xmlns' && !name.startsWith('xmlns:')) continue;
+    if (next === scope) next = new Map(scope);
+    next.set(name === 'xmlns' ? '' : name.slice(6), decodeEntities(value));
+  }
+  return next;
+}
+
+function resolve(scope: Scope, prefix: string, what: string): string {
+  const ns = scope.get(prefix);
+  if (ns === undefined) throw new BadRequestError(`Unbound namespace prefix "${prefix}" on ${what}`);
+  return ns;
+}
+
+function toAttrs(scope: Scope, rawAttrs: Record<string, string>, element: string): XmlAttribute[] {
+  return Object.entries(rawAttrs).map(([key, raw]) => {
+    const qname = key.slice(ATTR_PREFIX.length);
+    const [prefix, local] = splitName(qname);
+    const value = decodeEntities(raw);
+    if (qname === 'xmlns' || prefix === 'xmlns') return { qname, ns: NS.xmlns, local, value };
+    if (prefix === '') return { qname, ns: '', local, value };
+    const ns = prefix === 'xml' ? NS.xml : resolve(scope, prefix, `attribute ${qname} of ${element}`);
+    return { qname, ns, local, value };
+  });
+}
+
+function toElement(raw: RawNode, scope: Scope, depth: number): XmlElement {
+  if (depth > MAX_DEPTH) throw new BadRequestError(`XML nesting deeper than ${MAX_DEPTH} levels`);
+  const qname = Object.keys(raw).find((k) => k !== ':@') as string;
+  const rawAttrs = (raw[':@'] ?? {}) as Record<string, string>;
+  const inner = declare(scope, rawAttrs);
+  const [prefix, local] = splitName(qname);
+  const ns = prefix === '' ? (inner.get('') ?? '') : resolve(inner, prefix, `element ${qname}`);
+  const children: XmlNode[] = [];
+  for (const child of raw[qname] as RawNode[]) {
+    if ('#text' in child) children.push({ text: decodeEntities(String(child['#text'])) });
+    else children.push(toElement(child, inner, depth + 1));
+  }
+  return { qname, ns, local, attrs: toAttrs(inner, rawAttrs, qname), children };
+}
+
+/**
+ * Parses an XML document into a namespace-resolved tree. Pure and defensive: rejects DTDs,
+ * undefined entities, unbound prefixes and deep nesting with a BadRequestError naming the problem.
+ */
+export function parseXml(xml: string): XmlElement {
+  rejectDoctype(xml);
+  checkWellFormed(xml);
+  let raw: RawNode[];
+  try {
+    raw = parser.parse(xml) as RawNode[];
+  } catch (err) {
+    throw new BadRequestError(`Malformed XML: ${(err as Error).message}`);
+  }
+  const roots = raw.filter((n) => !('#text' in n));
+  if (roots.length !== 1) throw new BadRequestError('XML document must have exactly one root element');
+  return toElement(roots[0] as RawNode, new Map([['xml', NS.xml]]), 0);
+}

@@ -1,0 +1,72 @@
+import crypto from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
+import {
+  BadRequestError,
+  KeyplaneError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ServiceUnavailableError,
+  UnsupportedMediaTypeError,
+} from '../errors';
+
+interface BodyParserError {
+  type?: string;
+  limit?: number;
+  status?: number;
+  charset?: string;
+}
+
+/** Turns body-parser failures into Keyplane errors (413, 400, 415). */
+function fromBodyParser(err: BodyParserError): KeyplaneError | undefined {
+  switch (err.type) {
+    case 'entity.too.large':
+      return new PayloadTooLargeError(err.limit ?? 0);
+    case 'entity.parse.failed':
+      return new BadRequestError('Request body is not valid JSON');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new UnsupportedMediaTypeError('a UTF-8 body', err.charset ?? 'unknown encoding');
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'stream.encoding.set':
+      return new BadRequestError('Request body could not be read');
+    default:
+      return undefined;
+  }
+}
+
+/** Converts anything thrown into a KeyplaneError, or undefined when it is our bug. */
+export function toKeyplaneError(err: unknown): KeyplaneError | undefined {
+  if (err instanceof KeyplaneError) return err;
+  const fromParser = fromBodyParser(err as BodyParserError);
+  if (fromParser) return fromParser;
+  const code = (err as { code?: string }).code ?? '';
+  if (/^SQLITE_(BUSY|LOCKED|IOERR|READONLY|FULL|CANTOPEN)/.test(code)) {
+    return new ServiceUnavailableError(`Key store unavailable (${code})`, 2, err);
+  }
+  return undefined;
+}
+
+/** The one place errors become HTTP responses: JSON `{error, message, ...}`; 500s carry only a correlation id. */
+export function errorHandler(logger: Logger) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    const known = toKeyplaneError(err);
+    const requestId = (res.getHeader('X-Request-Id') as string | undefined) ?? crypto.randomUUID();
+    if (!known) {
+      logger.error({ requestId, err, method: req.method, route: req.route?.path }, 'unhandled error');
+      res.status(500).json({ error: 'internal', message: 'Internal error', correlationId: requestId });
+      return;
+    }
+    const level = known.status >= 500 ? 'warn' : 'info';
+    logger[level]({ requestId, status: known.status, code: known.code, msg: known.message }, 'request rejected');
+    res.set(known.headers);
+    res.set('Cache-Control', 'no-store');
+    res.status(known.status).json({ error: known.code, message: known.message, ...known.details });
+  };
+}
+
+/** 404 for routes that do not exist. */
+export function notFoundHandler(req: Request, _res: Response, next: NextFunction): void {
+  next(new NotFoundError(`No route for ${req.method} ${req.path}`));
+}

@@ -1,0 +1,49 @@
+import express, { Router, type Request } from 'express';
+import { requireRole } from '../auth/authenticate';
+import type { SpekeVersion } from '../cpix/cpix-model';
+import { UnprocessableError, UnsupportedMediaTypeError } from '../errors';
+import type { SpekeService } from '../speke/speke-service';
+import { VERSION } from '../version';
+
+const XML_TYPES = /^(application|text)\/([\w.+-]+\+)?xml$/i;
+
+/** SPEKE versions this build speaks, by `X-Speke-Version` header value. */
+export const SUPPORTED_SPEKE: Record<string, SpekeVersion> = { '1.0': '1.0' };
+
+/** Reads `X-Speke-Version`: absent → v1; unknown → 422 `Unsupported SPEKE version`. */
+export function spekeVersionOf(req: Request): SpekeVersion {
+  const raw = req.get('x-speke-version');
+  if (raw === undefined) return '1.0';
+  const version = SUPPORTED_SPEKE[raw.trim()];
+  if (!version) throw new UnprocessableError('Unsupported SPEKE version');
+  return version;
+}
+
+function requireXml(req: Request): void {
+  const type = (req.get('content-type') ?? '').split(';')[0]?.trim() ?? '';
+  if (!XML_TYPES.test(type)) throw new UnsupportedMediaTypeError('application/xml', type || undefined);
+}
+
+/** `POST /copyProtection`: the SPEKE endpoint encoders call. */
+export function spekeRoutes(speke: SpekeService, maxBodyBytes: number): Router {
+  const router = Router();
+  router.post(
+    '/copyProtection',
+    requireRole('encoder'),
+    (req, _res, next) => {
+      requireXml(req);
+      next();
+    },
+    express.text({ type: () => true, limit: maxBodyBytes, defaultCharset: 'utf-8' }),
+    async (req, res) => {
+      const version = spekeVersionOf(req);
+      const body = typeof req.body === 'string' ? req.body : '';
+      const xml = await speke.handle({ body, speke: version, owner: req.principal?.id ?? 'anonymous' });
+      if (version === '1.0') res.set('Speke-User-Agent', `Keyplane/${VERSION}`);
+      else res.set({ 'X-Speke-Version': version, 'X-Speke-User-Agent': `Keyplane/${VERSION}` });
+      res.set('Cache-Control', 'no-store');
+      res.type('application/xml').send(xml);
+    },
+  );
+  return router;
+}

@@ -1,0 +1,111 @@
+import crypto from 'node:crypto';
+import { ConflictError, NotFoundError } from '../errors';
+import type { KeyStore, StoredKey } from '../store/key-store';
+import { KeyRaceError, LeaseRaceError } from '../store/key-store';
+import type { EnvelopeCipher } from './envelope-cipher';
+import { decideLease } from './lease-policy';
+
+/** A key the service hands out: 16-byte content key and 16-byte IV. */
+export interface IssuedKey {
+  kid: string;
+  key: Buffer;
+  iv: Buffer;
+}
+
+/** One KID of a SPEKE request, with the IV the encoder proposed, if any. */
+export interface KeyRequest {
+  kid: string;
+  iv?: Buffer;
+}
+
+/** What a SPEKE request asks the key service for. */
+export interface IssueRequest {
+  resourceId: string;
+  owner: string;
+  keys: KeyRequest[];
+  rotating: boolean;
+}
+
+const MAX_ATTEMPTS = 5;
+
+/**
+ * Issues, stores and reads content keys. Keys are bound to (resource ID, KID), sealed by the
+ * envelope cipher, and committed together with the resource's lease before they are returned.
+ */
+export class KeyService {
+  constructor(
+    private readonly store: KeyStore,
+    private readonly cipher: EnvelopeCipher,
+    private readonly leaseTtlSeconds: number,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Returns the keys for a SPEKE request, creating missing ones; enforces the lease rule. */
+  async issue(req: IssueRequest): Promise<IssuedKey[]> {
+    const kids = req.keys.map((k) => k.kid);
+    for (let attempt = 1; ; attempt++) {
+      const [lease, existing] = await Promise.all([this.store.getLease(req.resourceId), this.store.getKeys(kids)]);
+      this.checkBinding(req.resourceId, existing);
+      const decision = decideLease(lease, { ...req, kids }, this.now(), this.leaseTtlSeconds);
+      const fresh = await this.generate(req.resourceId, req.keys.filter((k) => !existing.has(k.kid)));
+      try {
+        if (decision.mustWrite || fresh.length > 0) {
+          await this.store.commitIssue({
+            lease: decision.lease,
+            expectedLeaseVersion: decision.expectedVersion,
+            newKeys: fresh.map((f) => f.stored),
+          });
+        }
+      } catch (err) {
+        if ((err instanceof LeaseRaceError || err instanceof KeyRaceError) && attempt < MAX_ATTEMPTS) continue;
+        throw err;
+      }
+      const opened = await this.openAll([...existing.values()]);
+      for (const f of fresh) opened.set(f.issued.kid, f.issued);
+      return kids.map((kid) => opened.get(kid) as IssuedKey);
+    }
+  }
+
+  /** Reads one key for delivery; 404 when the KID is unknown or bound to another resource. */
+  async get(resourceId: string, kid: string): Promise<IssuedKey> {
+    const stored = (await this.store.getKeys([kid])).get(kid);
+    if (!stored || stored.resourceId !== resourceId) {
+      throw new NotFoundError(`No key for resource "${resourceId}" and KID ${kid}`);
+    }
+    return this.open(stored);
+  }
+
+  /** Seals a new key for storage (used by SPEKE issuance and static keys). */
+  async seal(resourceId: string, kid: string, key: Buffer, iv: Buffer, origin: StoredKey['origin']): Promise<StoredKey> {
+    const sealed = await this.cipher.seal(Buffer.concat([key, iv]), { resourceId, kid });
+    return { kid, resourceId, sealed, origin, createdAt: this.now() };
+  }
+
+  /** Opens a stored key into key + IV. */
+  async open(stored: StoredKey): Promise<IssuedKey> {
+    const plain = await this.cipher.open(stored.sealed, { resourceId: stored.resourceId, kid: stored.kid });
+    return { kid: stored.kid, key: plain.subarray(0, 16), iv: plain.subarray(16, 32) };
+  }
+
+  private checkBinding(resourceId: string, existing: Map<string, StoredKey>): void {
+    for (const key of existing.values()) {
+      if (key.resourceId !== resourceId) {
+        throw new ConflictError(`KID ${key.kid} is already bound to a different resource ID`, { kid: key.kid });
+      }
+    }
+  }
+
+  private async generate(resourceId: string, missing: KeyRequest[]) {
+    return Promise.all(
+      missing.map(async (k) => {
+        const issued = { kid: k.kid, key: crypto.randomBytes(16), iv: k.iv ?? crypto.randomBytes(16) };
+        return { issued, stored: await this.seal(resourceId, k.kid, issued.key, issued.iv, 'speke') };
+      }),
+    );
+  }
+
+  private async openAll(stored: StoredKey[]): Promise<Map<string, IssuedKey>> {
+    const opened = await Promise.all(stored.map((s) => this.open(s)));
+    return new Map(opened.map((o) => [o.kid, o]));
+  }
+}

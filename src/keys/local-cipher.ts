@@ -1,0 +1,76 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from '../config';
+import type { EnvelopeCipher, KeyContext } from './envelope-cipher';
+import { associatedData } from './envelope-cipher';
+
+const FORMAT_VERSION = 1;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+
+/** Thrown when a sealed value cannot be opened: wrong context, wrong master key or tampering. */
+export class UnsealError extends Error {
+  constructor(context: KeyContext) {
+    super(`Stored key for resource "${context.resourceId}", KID ${context.kid} cannot be opened`);
+    this.name = 'UnsealError';
+  }
+}
+
+/**
+ * AES-256-GCM under a 32-byte master key kept in a file: the no-cloud default.
+ * Format: version(1) ‖ nonce(12) ‖ tag(16) ‖ ciphertext, with (resourceId, kid) as AAD.
+ */
+export class LocalEnvelopeCipher implements EnvelopeCipher {
+  readonly name = 'local';
+
+  constructor(private readonly masterKey: Buffer) {
+    if (masterKey.length !== 32) throw new Error('Local master key must be 32 bytes');
+  }
+
+  async seal(plaintext: Buffer, context: KeyContext): Promise<Buffer> {
+    const nonce = crypto.randomBytes(NONCE_BYTES);
+    const cipher = crypto.createCipheriv('aes-256-gcm', this.masterKey, nonce);
+    cipher.setAAD(associatedData(context));
+    const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    return Buffer.concat([Buffer.of(FORMAT_VERSION), nonce, cipher.getAuthTag(), body]);
+  }
+
+  async open(sealed: Buffer, context: KeyContext): Promise<Buffer> {
+    if (sealed.length < 1 + NONCE_BYTES + TAG_BYTES || sealed[0] !== FORMAT_VERSION) throw new UnsealError(context);
+    const nonce = sealed.subarray(1, 1 + NONCE_BYTES);
+    const tag = sealed.subarray(1 + NONCE_BYTES, 1 + NONCE_BYTES + TAG_BYTES);
+    const decipher = crypto.createDecipheriv('aes-256-gcm', this.masterKey, nonce);
+    decipher.setAAD(associatedData(context));
+    decipher.setAuthTag(tag);
+    try {
+      return Buffer.concat([decipher.update(sealed.subarray(1 + NONCE_BYTES + TAG_BYTES)), decipher.final()]);
+    } catch {
+      throw new UnsealError(context);
+    }
+  }
+}
+
+/**
+ * Loads the master key file from the data dir, creating it (mode 0600) on first start.
+ * Refuses a file that group or others can read: the key protects every stored key.
+ */
+export function loadOrCreateMasterKey(dataDir: string): Buffer {
+  const file = path.join(dataDir, 'master.key');
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  try {
+    fs.writeFileSync(file, crypto.randomBytes(32).toString('base64') + '\n', { flag: 'wx', mode: 0o600 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const mode = fs.statSync(file).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    throw new ConfigError(
+      'KEYPLANE_DATA_DIR',
+      `${file} is accessible by group/others (mode ${mode.toString(8)}); run: chmod 600 ${file}`,
+    );
+  }
+  const key = Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64');
+  if (key.length !== 32) throw new ConfigError('KEYPLANE_DATA_DIR', `${file} does not hold a base64 32-byte key`);
+  return key;
+}

@@ -1,0 +1,60 @@
+import path from 'node:path';
+import { ApiKeyService, apiKeyAuthenticator } from './auth/api-keys';
+import type { Authenticator } from './auth/authenticate';
+import type { AppDeps } from './app';
+import type { Config } from './config';
+import { createDrmRegistry } from './drm/registry';
+import type { EnvelopeCipher } from './keys/envelope-cipher';
+import { KeyService } from './keys/key-service';
+import { keyUrlBuilder } from './keys/key-url';
+import { LocalEnvelopeCipher, loadOrCreateMasterKey } from './keys/local-cipher';
+import { StaticKeyService } from './keys/static-key-service';
+import { createLogger, type Logger } from './logger';
+import { SpekeService } from './speke/speke-service';
+import type { KeyStore } from './store/key-store';
+import { SqliteKeyStore } from './store/sqlite-store';
+
+/** The adapters a deployment chooses: where keys live and what seals them. */
+export interface Backends {
+  store: KeyStore;
+  cipher: EnvelopeCipher;
+}
+
+/** The standalone backends: SQLite in the data dir and the local master key file. */
+export function localBackends(config: Config): Backends {
+  return {
+    store: new SqliteKeyStore(path.join(config.dataDir, 'keyplane.db')),
+    cipher: new LocalEnvelopeCipher(loadOrCreateMasterKey(config.dataDir)),
+  };
+}
+
+/** Wires services from config and backends into the app's dependencies. */
+export function buildDeps(
+  config: Config,
+  backends: Backends,
+  opts: { logger?: Logger; extraAuthenticators?: Authenticator[] } = {},
+): AppDeps {
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const { store, cipher } = backends;
+  const keys = new KeyService(store, cipher, config.leaseTtlSeconds);
+  const apiKeys = new ApiKeyService(store, config.adminKey);
+  const keyUrl = keyUrlBuilder(config.publicUrl, config.keyUrlTemplate);
+  const drm = createDrmRegistry({
+    fairplayUriTemplate: config.fairplayUriTemplate,
+    widevineProvider: config.widevineProvider,
+    playreadyLaUrl: config.playreadyLaUrl,
+    clearkeyLicenseUrl: `${config.publicUrl}/clearkey/license`,
+  });
+  return {
+    store,
+    cipherName: cipher.name,
+    keys,
+    staticKeys: new StaticKeyService(store, keys),
+    apiKeys,
+    speke: new SpekeService(keys, drm, keyUrl),
+    keyUrl,
+    authenticators: [...(opts.extraAuthenticators ?? []), apiKeyAuthenticator(apiKeys)],
+    logger,
+    maxBodyBytes: config.maxBodyBytes,
+  };
+}

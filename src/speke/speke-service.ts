@@ -1,0 +1,83 @@
+import type { CpixRequest, SpekeVersion } from '../cpix/cpix-model';
+import { fillCpixV1, type KeyMaterial } from '../cpix/fill-cpix';
+import { parseCpix } from '../cpix/parse-cpix';
+import { serializeXml } from '../cpix/xml-serialize';
+import type { XmlElement } from '../cpix/xml-tree';
+import type { DrmSignalling, DrmSystem } from '../drm/drm-system';
+import { BadRequestError } from '../errors';
+import type { KeyService } from '../keys/key-service';
+
+/** Looks up a DRM system module by systemId. */
+export interface DrmLookup {
+  get(systemId: string): DrmSystem | undefined;
+}
+
+/** The SPEKE exchange of one request: who asks, what they sent. */
+export interface SpekeCall {
+  body: string;
+  speke: SpekeVersion;
+  owner: string;
+}
+
+/**
+ * Orchestrates a SPEKE exchange: parse the CPIX document, check every DRM system is known,
+ * issue (or re-read) the keys under the lease rule, signal each DRM system, fill and serialize.
+ */
+export class SpekeService {
+  constructor(
+    private readonly keys: KeyService,
+    private readonly drm: DrmLookup,
+    private readonly keyUrl: (resourceId: string, kid: string) => string,
+  ) {}
+
+  /** Handles one SPEKE request body and returns the response document. */
+  async handle(call: SpekeCall): Promise<string> {
+    const request = parseCpix(call.body, call.speke);
+    const systems = this.resolveSystems(request);
+    const issued = await this.keys.issue({
+      resourceId: request.resourceId,
+      owner: call.owner,
+      keys: request.contentKeys.map((k) => ({ kid: k.kid, iv: k.explicitIV })),
+      rotating: request.periods.length > 0,
+    });
+    const material = new Map<string, KeyMaterial>(issued.map((k) => [k.kid, { key: k.key, iv: k.iv }]));
+    const signals = this.signal(request, systems, material);
+    return serializeXml(fillCpixV1(request, material, signals));
+  }
+
+  private resolveSystems(request: CpixRequest): Map<XmlElement, DrmSystem> {
+    const systems = new Map<XmlElement, DrmSystem>();
+    for (const entry of request.drmSystems) {
+      const system = this.drm.get(entry.systemId);
+      if (!system) throw new BadRequestError(`Unsupported DRMSystem@systemId ${entry.systemId} for KID ${entry.kid}`);
+      systems.set(entry.element, system);
+    }
+    return systems;
+  }
+
+  private signal(
+    request: CpixRequest,
+    systems: Map<XmlElement, DrmSystem>,
+    material: Map<string, KeyMaterial>,
+  ): Map<XmlElement, DrmSignalling> {
+    const signals = new Map<XmlElement, DrmSignalling>();
+    const schemes = new Map(request.contentKeys.map((k) => [k.kid, k.scheme]));
+    for (const entry of request.drmSystems) {
+      const keyMaterial = material.get(entry.kid) as KeyMaterial;
+      const system = systems.get(entry.element) as DrmSystem;
+      signals.set(
+        entry.element,
+        system.signal({
+          spekeVersion: request.speke === '1.0' ? 'v1' : 'v2',
+          resourceId: request.resourceId,
+          kid: entry.kid,
+          key: keyMaterial.key,
+          iv: keyMaterial.iv,
+          scheme: schemes.get(entry.kid),
+          keyUrl: this.keyUrl(request.resourceId, entry.kid),
+        }),
+      );
+    }
+    return signals;
+  }
+}

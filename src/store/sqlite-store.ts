@@ -1,0 +1,280 @@
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ServiceUnavailableError } from '../errors';
+import type { ApiKeyRecord, IssueCommit, KeyStore, Lease, StaticKeyRecord, StoredKey } from './key-store';
+import { KeyRaceError, LeaseRaceError, StaticKeyExistsError } from './key-store';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS keys (
+  kid TEXT PRIMARY KEY,
+  resource_id TEXT NOT NULL,
+  sealed BLOB NOT NULL,
+  origin TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS keys_resource ON keys (resource_id);
+CREATE TABLE IF NOT EXISTS leases (
+  resource_id TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  kids TEXT NOT NULL,
+  rotating INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS static_keys (
+  resource_id TEXT PRIMARY KEY,
+  kid TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  roles TEXT NOT NULL,
+  secret_hash BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER
+);
+`;
+
+interface KeyRow {
+  kid: string;
+  resource_id: string;
+  sealed: Buffer;
+  origin: string;
+  created_at: number;
+}
+interface LeaseRow {
+  resource_id: string;
+  owner: string;
+  kids: string;
+  rotating: number;
+  expires_at: number;
+  version: number;
+}
+interface StaticRow {
+  resource_id: string;
+  kid: string;
+  created_at: number;
+}
+interface ApiKeyRow {
+  id: string;
+  name: string;
+  roles: string;
+  secret_hash: Buffer;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+const toKey = (r: KeyRow): StoredKey => ({
+  kid: r.kid,
+  resourceId: r.resource_id,
+  sealed: r.sealed,
+  origin: r.origin === 'static' ? 'static' : 'speke',
+  createdAt: new Date(r.created_at),
+});
+const toLease = (r: LeaseRow): Lease => ({
+  resourceId: r.resource_id,
+  owner: r.owner,
+  kids: JSON.parse(r.kids) as string[],
+  rotating: r.rotating === 1,
+  expiresAt: new Date(r.expires_at),
+  version: r.version,
+});
+const toApiKey = (r: ApiKeyRow): ApiKeyRecord => ({
+  id: r.id,
+  name: r.name,
+  roles: JSON.parse(r.roles) as string[],
+  secretHash: r.secret_hash,
+  createdAt: new Date(r.created_at),
+  revokedAt: r.revoked_at === null ? undefined : new Date(r.revoked_at),
+});
+
+/** Maps SQLite's busy/IO/read-only failures to 503 so clients retry instead of seeing our bug. */
+function unavailable(err: unknown): never {
+  const code = (err as { code?: string }).code ?? '';
+  if (/^SQLITE_(BUSY|LOCKED|IOERR|READONLY|FULL|CANTOPEN|CORRUPT|NOTADB|PROTOCOL)/.test(code)) {
+    throw new ServiceUnavailableError(`Key store unavailable (${code})`, 2, err);
+  }
+  throw err;
+}
+
+/**
+ * The embedded store for `npm start`: one SQLite file in WAL mode with synchronous=FULL,
+ * so a committed key survives a crash. Conditional writes make leases safe across processes
+ * that share the file.
+ */
+export class SqliteKeyStore implements KeyStore {
+  readonly name = 'sqlite';
+  private readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(file: string) {
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    this.db = new Database(file, { timeout: 5000 });
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.exec(SCHEMA);
+    this.stmts = {
+      getLease: this.db.prepare<[string], LeaseRow>('SELECT * FROM leases WHERE resource_id = ?'),
+      getKey: this.db.prepare<[string], KeyRow>('SELECT * FROM keys WHERE kid = ?'),
+      insertLease: this.db.prepare(
+        'INSERT OR IGNORE INTO leases (resource_id, owner, kids, rotating, expires_at, version) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      updateLease: this.db.prepare(
+        'UPDATE leases SET owner = ?, kids = ?, rotating = ?, expires_at = ?, version = ? WHERE resource_id = ? AND version = ?',
+      ),
+      insertKey: this.db.prepare(
+        'INSERT OR IGNORE INTO keys (kid, resource_id, sealed, origin, created_at) VALUES (?, ?, ?, ?, ?)',
+      ),
+      deleteLease: this.db.prepare('DELETE FROM leases WHERE resource_id = ?'),
+      getStatic: this.db.prepare<[string], StaticRow>('SELECT * FROM static_keys WHERE resource_id = ?'),
+      insertStatic: this.db.prepare('INSERT OR IGNORE INTO static_keys (resource_id, kid, created_at) VALUES (?, ?, ?)'),
+      putApiKey: this.db.prepare(
+        'INSERT INTO api_keys (id, name, roles, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      getApiKey: this.db.prepare<[string], ApiKeyRow>('SELECT * FROM api_keys WHERE id = ?'),
+      listApiKeys: this.db.prepare<[], ApiKeyRow>('SELECT * FROM api_keys ORDER BY created_at, id'),
+      revokeApiKey: this.db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+      ping: this.db.prepare('SELECT 1'),
+    };
+  }
+
+  async getLease(resourceId: string): Promise<Lease | undefined> {
+    try {
+      const row = this.stmts.getLease.get(resourceId);
+      return row && toLease(row);
+    } catch (err) {
+      return unavailable(err);
+    }
+  }
+
+  async getKeys(kids: string[]): Promise<Map<string, StoredKey>> {
+    const found = new Map<string, StoredKey>();
+    try {
+      for (const kid of kids) {
+        const row = this.stmts.getKey.get(kid);
+        if (row) found.set(kid, toKey(row));
+      }
+    } catch (err) {
+      unavailable(err);
+    }
+    return found;
+  }
+
+  async commitIssue(commit: IssueCommit): Promise<void> {
+    const tx = this.db.transaction((c: IssueCommit) => {
+      this.writeLease(c.lease, c.expectedLeaseVersion);
+      for (const key of c.newKeys) {
+        const res = this.stmts.insertKey.run(key.kid, key.resourceId, key.sealed, key.origin, key.createdAt.getTime());
+        if (res.changes === 0) throw new KeyRaceError(key.kid);
+      }
+    });
+    try {
+      tx.immediate(commit);
+    } catch (err) {
+      if (err instanceof LeaseRaceError || err instanceof KeyRaceError) throw err;
+      unavailable(err);
+    }
+  }
+
+  private writeLease(lease: Lease, expected: number | undefined): void {
+    const args = [lease.owner, JSON.stringify(lease.kids), lease.rotating ? 1 : 0, lease.expiresAt.getTime(), lease.version];
+    const res =
+      expected === undefined
+        ? this.stmts.insertLease.run(lease.resourceId, ...args)
+        : this.stmts.updateLease.run(...args, lease.resourceId, expected);
+    if (res.changes === 0) {
+      const current = this.stmts.getLease.get(lease.resourceId);
+      throw new LeaseRaceError(lease.resourceId, current && toLease(current));
+    }
+  }
+
+  async deleteLease(resourceId: string): Promise<boolean> {
+    try {
+      return this.stmts.deleteLease.run(resourceId).changes > 0;
+    } catch (err) {
+      return unavailable(err);
+    }
+  }
+
+  async getStaticKey(resourceId: string): Promise<StaticKeyRecord | undefined> {
+    try {
+      const row = this.stmts.getStatic.get(resourceId);
+      return row && { resourceId: row.resource_id, kid: row.kid, createdAt: new Date(row.created_at) };
+    } catch (err) {
+      return unavailable(err);
+    }
+  }
+
+  async putStaticKey(record: StaticKeyRecord, key: StoredKey): Promise<void> {
+    const tx = this.db.transaction(() => {
+      const res = this.stmts.insertStatic.run(record.resourceId, record.kid, record.createdAt.getTime());
+      if (res.changes === 0) {
+        const row = this.stmts.getStatic.get(record.resourceId) as StaticRow;
+        throw new StaticKeyExistsError({ resourceId: row.resource_id, kid: row.kid, createdAt: new Date(row.created_at) });
+      }
+      const keyRes = this.stmts.insertKey.run(key.kid, key.resourceId, key.sealed, key.origin, key.createdAt.getTime());
+      if (keyRes.changes === 0) throw new KeyRaceError(key.kid);
+    });
+    try {
+      tx.immediate();
+    } catch (err) {
+      if (err instanceof StaticKeyExistsError || err instanceof KeyRaceError) throw err;
+      unavailable(err);
+    }
+  }
+
+  async putApiKey(r: ApiKeyRecord): Promise<void> {
+    try {
+      this.stmts.putApiKey.run(
+        r.id,
+        r.name,
+        JSON.stringify(r.roles),
+        r.secretHash,
+        r.createdAt.getTime(),
+        r.revokedAt?.getTime() ?? null,
+      );
+    } catch (err) {
+      unavailable(err);
+    }
+  }
+
+  async getApiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    try {
+      const row = this.stmts.getApiKey.get(id);
+      return row && toApiKey(row);
+    } catch (err) {
+      return unavailable(err);
+    }
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    try {
+      return this.stmts.listApiKeys.all().map(toApiKey);
+    } catch (err) {
+      return unavailable(err);
+    }
+  }
+
+  async revokeApiKey(id: string, at: Date): Promise<boolean> {
+    try {
+      return this.stmts.revokeApiKey.run(at.getTime(), id).changes > 0;
+    } catch (err) {
+      return unavailable(err);
+    }
+  }
+
+  async ping(): Promise<void> {
+    try {
+      this.stmts.ping.get();
+    } catch (err) {
+      unavailable(err);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

@@ -1,0 +1,79 @@
+import { LeaseConflictError } from '../../../src/errors';
+import { decideLease, MAX_LEASE_KIDS } from '../../../src/keys/lease-policy';
+import type { Lease } from '../../../src/store/key-store';
+
+const now = new Date('2026-11-23T10:00:00Z');
+const ttl = 600;
+const lease = (over: Partial<Lease> = {}): Lease => ({
+  resourceId: 'r1',
+  owner: 'enc-a',
+  kids: ['k1'],
+  rotating: false,
+  expiresAt: new Date(now.getTime() + 300_000),
+  version: 3,
+  ...over,
+});
+const req = (over: Partial<{ owner: string; kids: string[]; rotating: boolean }> = {}) => ({
+  resourceId: 'r1',
+  owner: 'enc-a',
+  kids: ['k1'],
+  rotating: false,
+  ...over,
+});
+
+describe('decideLease', () => {
+  it('opens a lease when there is none', () => {
+    const d = decideLease(undefined, req(), now, ttl);
+    expect(d).toMatchObject({ expectedVersion: undefined, mustWrite: true });
+    expect(d.lease).toMatchObject({ owner: 'enc-a', kids: ['k1'], version: 1 });
+    expect(d.lease.expiresAt.getTime()).toBe(now.getTime() + ttl * 1000);
+  });
+
+  it('takes over an expired lease from another owner', () => {
+    const d = decideLease(lease({ owner: 'enc-b', expiresAt: new Date(now.getTime() - 1) }), req({ kids: ['k9'] }), now, ttl);
+    expect(d.lease).toMatchObject({ owner: 'enc-a', kids: ['k9'], version: 4 });
+    expect(d.expectedVersion).toBe(3);
+  });
+
+  it('rejects another owner while the lease is active, with Retry-After', () => {
+    try {
+      decideLease(lease(), req({ owner: 'enc-b' }), now, ttl);
+      throw new Error('expected a conflict');
+    } catch (err) {
+      expect(err).toBeInstanceOf(LeaseConflictError);
+      expect((err as LeaseConflictError).headers['Retry-After']).toBe('300');
+      expect((err as LeaseConflictError).message).toContain('"r1" is in use');
+    }
+  });
+
+  it('rejects new KIDs from the same owner without rotation (a second process)', () => {
+    expect(() => decideLease(lease(), req({ kids: ['k2'] }), now, ttl)).toThrow(LeaseConflictError);
+  });
+
+  it('accepts a retry of the same KIDs and renews it', () => {
+    const d = decideLease(lease(), req(), now, ttl);
+    expect(d.mustWrite).toBe(true);
+    expect(d.lease.version).toBe(4);
+  });
+
+  it('skips the write when the lease was renewed moments ago', () => {
+    const d = decideLease(lease({ expiresAt: new Date(now.getTime() + ttl * 1000 - 1000) }), req(), now, ttl);
+    expect(d.mustWrite).toBe(false);
+  });
+
+  it('accepts new KIDs for a new key period from a rotating owner', () => {
+    const d = decideLease(lease({ rotating: true }), req({ kids: ['k2'], rotating: true }), now, ttl);
+    expect(d.lease.kids).toEqual(['k1', 'k2']);
+  });
+
+  it('does not let a rotating request join a non-rotating process', () => {
+    expect(() => decideLease(lease(), req({ kids: ['k2'], rotating: true }), now, ttl)).toThrow(LeaseConflictError);
+  });
+
+  it('bounds the remembered KIDs of a long-running process', () => {
+    const kids = Array.from({ length: MAX_LEASE_KIDS }, (_, i) => `k${i}`);
+    const d = decideLease(lease({ rotating: true, kids }), req({ kids: ['new'], rotating: true }), now, ttl);
+    expect(d.lease.kids).toHaveLength(MAX_LEASE_KIDS);
+    expect(d.lease.kids.at(-1)).toBe('new');
+  });
+});
