@@ -4,4 +4,5 @@ module.exports = {
   transform: { '^.+\\.ts$': 'ts-jest' },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 60000,
+  globalSetup: '<rootDir>/test/global-setup.js',
 };

@@ -1,2 +1,4 @@
+import pkg from '../package.json';
+
 /** The package version, for `Speke-User-Agent` and health output. */
-export const VERSION: string = (require('../package.json') as { version: string }).version;
+export const VERSION: string = pkg.version;
