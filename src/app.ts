@@ -41,7 +41,16 @@ function accessLog(logger: Logger): express.RequestHandler {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      logger.debug({ requestId: res.getHeader('X-Request-Id'), method: req.method, route: req.route?.path, status: res.statusCode, ms }, 'request');
+      logger.debug(
+        {
+          requestId: res.getHeader('X-Request-Id'),
+          method: req.method,
+          route: req.route?.path,
+          status: res.statusCode,
+          ms,
+        },
+        'request',
+      );
     });
     next();
   };

@@ -82,7 +82,10 @@ export class LeaseConflictError extends KeyplaneError {
       'lease_conflict',
       `Resource ID "${resourceId}" is in use by another encryption process until ${expiresAt.toISOString()}; ` +
         'use a different resource ID, wait for the lease to expire, or release it with DELETE /leases/{resourceId}',
-      { headers: { 'Retry-After': String(retryAfter) }, details: { resourceId, leaseExpiresAt: expiresAt.toISOString() } },
+      {
+        headers: { 'Retry-After': String(retryAfter) },
+        details: { resourceId, leaseExpiresAt: expiresAt.toISOString() },
+      },
     );
   }
 }

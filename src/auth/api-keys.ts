@@ -54,7 +54,13 @@ export class ApiKeyService {
     }
     const id = crypto.randomBytes(8).toString('hex');
     const secret = crypto.randomBytes(32).toString('base64url');
-    const record: ApiKeyRecord = { id, name, roles: [...new Set(roles)], secretHash: sha256(secret), createdAt: new Date() };
+    const record: ApiKeyRecord = {
+      id,
+      name,
+      roles: [...new Set(roles)],
+      secretHash: sha256(secret),
+      createdAt: new Date(),
+    };
     await this.store.putApiKey(record);
     return { key: `kp_${id}_${secret}`, record: viewOf(record) };
   }

@@ -104,4 +104,3 @@ export function fillCpixV1(
   }
   return root;
 }
-

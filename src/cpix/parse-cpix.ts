@@ -41,7 +41,9 @@ function parseScheme(el: XmlElement, kid: string): EncryptionScheme | undefined 
   const scheme = attr(el, 'commonEncryptionScheme');
   if (scheme === undefined) return undefined;
   if (!(SCHEMES as readonly string[]).includes(scheme)) {
-    throw new BadRequestError(`ContentKey@commonEncryptionScheme "${scheme}" for KID ${kid} is not one of ${SCHEMES.join(', ')}`);
+    throw new BadRequestError(
+      `ContentKey@commonEncryptionScheme "${scheme}" for KID ${kid} is not one of ${SCHEMES.join(', ')}`,
+    );
   }
   return scheme as EncryptionScheme;
 }
@@ -55,7 +57,12 @@ function parseContentKeys(root: XmlElement): ContentKeyEntry[] {
     if (seen.has(kid)) throw new BadRequestError(`Duplicate ContentKey@kid ${kid}`);
     seen.add(kid);
     const iv = attr(element, 'explicitIV');
-    return { kid, explicitIV: iv === undefined ? undefined : decodeIv(iv, kid), scheme: parseScheme(element, kid), element };
+    return {
+      kid,
+      explicitIV: iv === undefined ? undefined : decodeIv(iv, kid),
+      scheme: parseScheme(element, kid),
+      element,
+    };
   });
 }
 
@@ -81,7 +88,12 @@ function parsePeriods(root: XmlElement): KeyPeriodEntry[] {
     if (rawIndex !== undefined && !/^\d{1,15}$/.test(rawIndex)) {
       throw new BadRequestError(`ContentKeyPeriod@index "${rawIndex}" of period "${id}" is not a non-negative integer`);
     }
-    return { id, index: rawIndex === undefined ? undefined : Number(rawIndex), start: attr(el, 'start'), end: attr(el, 'end') };
+    return {
+      id,
+      index: rawIndex === undefined ? undefined : Number(rawIndex),
+      start: attr(el, 'start'),
+      end: attr(el, 'end'),
+    };
   });
 }
 
@@ -93,7 +105,9 @@ function parseUsageRules(root: XmlElement, kids: Set<string>, periods: KeyPeriod
     const refs = childElements(element, NS.cpix, 'KeyPeriodFilter').map((f) => {
       const periodId = attr(f, 'periodId');
       if (periodId === undefined || !periodIds.has(periodId)) {
-        throw new BadRequestError(`KeyPeriodFilter@periodId "${periodId ?? ''}" for KID ${kid} does not refer to a ContentKeyPeriod`);
+        throw new BadRequestError(
+          `KeyPeriodFilter@periodId "${periodId ?? ''}" for KID ${kid} does not refer to a ContentKeyPeriod`,
+        );
       }
       return periodId;
     });

@@ -26,7 +26,11 @@ export function decodeEntities(raw: string): string {
   if (!raw.includes('&')) return raw;
   return raw.replace(/&([^;&\s]{1,10});/g, (_m, name: string) => {
     if (name in PREDEFINED) return PREDEFINED[name] as string;
-    const code = name.startsWith('#x') ? parseInt(name.slice(2), 16) : name.startsWith('#') ? Number(name.slice(1)) : NaN;
+    const code = name.startsWith('#x')
+      ? parseInt(name.slice(2), 16)
+      : name.startsWith('#')
+        ? Number(name.slice(1))
+        : NaN;
     if (!Number.isInteger(code) || code < 1 || code > 0x10ffff) {
       throw new BadRequestError(`Undefined XML entity reference &${name};`);
     }

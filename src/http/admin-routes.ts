@@ -86,8 +86,15 @@ export function adminRoutes(deps: {
   router.get('/leases/:resourceId', admin, noStore, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
     const lease = await deps.store.getLease(resourceId);
-    if (!lease || lease.expiresAt.getTime() <= Date.now()) throw new NotFoundError(`No active lease for "${resourceId}"`);
-    res.json({ resourceId, owner: lease.owner, kids: lease.kids, rotating: lease.rotating, expiresAt: lease.expiresAt });
+    if (!lease || lease.expiresAt.getTime() <= Date.now())
+      throw new NotFoundError(`No active lease for "${resourceId}"`);
+    res.json({
+      resourceId,
+      owner: lease.owner,
+      kids: lease.kids,
+      rotating: lease.rotating,
+      expiresAt: lease.expiresAt,
+    });
   });
 
   router.delete('/leases/:resourceId', admin, async (req, res) => {

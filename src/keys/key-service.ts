@@ -47,7 +47,10 @@ export class KeyService {
       const [lease, existing] = await Promise.all([this.store.getLease(req.resourceId), this.store.getKeys(kids)]);
       this.checkBinding(req.resourceId, existing);
       const decision = decideLease(lease, { ...req, kids }, this.now(), this.leaseTtlSeconds);
-      const fresh = await this.generate(req.resourceId, req.keys.filter((k) => !existing.has(k.kid)));
+      const fresh = await this.generate(
+        req.resourceId,
+        req.keys.filter((k) => !existing.has(k.kid)),
+      );
       try {
         if (decision.mustWrite || fresh.length > 0) {
           await this.store.commitIssue({
@@ -76,7 +79,13 @@ export class KeyService {
   }
 
   /** Seals a new key for storage (used by SPEKE issuance and static keys). */
-  async seal(resourceId: string, kid: string, key: Buffer, iv: Buffer, origin: StoredKey['origin']): Promise<StoredKey> {
+  async seal(
+    resourceId: string,
+    kid: string,
+    key: Buffer,
+    iv: Buffer,
+    origin: StoredKey['origin'],
+  ): Promise<StoredKey> {
     const sealed = await this.cipher.seal(Buffer.concat([key, iv]), { resourceId, kid });
     return { kid, resourceId, sealed, origin, createdAt: this.now() };
   }

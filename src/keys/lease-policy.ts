@@ -33,10 +33,22 @@ function union(a: string[], b: string[]): string[] {
  * rotates keys (ContentKeyPeriods) in a process that rotates. Anything else while the lease is
  * active is a second process: LeaseConflictError (409).
  */
-export function decideLease(existing: Lease | undefined, req: LeaseRequest, now: Date, ttlSeconds: number): LeaseDecision {
+export function decideLease(
+  existing: Lease | undefined,
+  req: LeaseRequest,
+  now: Date,
+  ttlSeconds: number,
+): LeaseDecision {
   const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
   const fresh = (kids: string[], rotating: boolean): LeaseDecision => ({
-    lease: { resourceId: req.resourceId, owner: req.owner, kids, rotating, expiresAt, version: (existing?.version ?? 0) + 1 },
+    lease: {
+      resourceId: req.resourceId,
+      owner: req.owner,
+      kids,
+      rotating,
+      expiresAt,
+      version: (existing?.version ?? 0) + 1,
+    },
     expectedVersion: existing?.version,
     mustWrite: true,
   });

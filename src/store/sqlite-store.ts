@@ -130,7 +130,9 @@ export class SqliteKeyStore implements KeyStore {
       ),
       deleteLease: this.db.prepare('DELETE FROM leases WHERE resource_id = ?'),
       getStatic: this.db.prepare<[string], StaticRow>('SELECT * FROM static_keys WHERE resource_id = ?'),
-      insertStatic: this.db.prepare('INSERT OR IGNORE INTO static_keys (resource_id, kid, created_at) VALUES (?, ?, ?)'),
+      insertStatic: this.db.prepare(
+        'INSERT OR IGNORE INTO static_keys (resource_id, kid, created_at) VALUES (?, ?, ?)',
+      ),
       putApiKey: this.db.prepare(
         'INSERT INTO api_keys (id, name, roles, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)',
       ),
@@ -180,7 +182,13 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   private writeLease(lease: Lease, expected: number | undefined): void {
-    const args = [lease.owner, JSON.stringify(lease.kids), lease.rotating ? 1 : 0, lease.expiresAt.getTime(), lease.version];
+    const args = [
+      lease.owner,
+      JSON.stringify(lease.kids),
+      lease.rotating ? 1 : 0,
+      lease.expiresAt.getTime(),
+      lease.version,
+    ];
     const res =
       expected === undefined
         ? this.stmts.insertLease.run(lease.resourceId, ...args)
@@ -213,7 +221,11 @@ export class SqliteKeyStore implements KeyStore {
       const res = this.stmts.insertStatic.run(record.resourceId, record.kid, record.createdAt.getTime());
       if (res.changes === 0) {
         const row = this.stmts.getStatic.get(record.resourceId) as StaticRow;
-        throw new StaticKeyExistsError({ resourceId: row.resource_id, kid: row.kid, createdAt: new Date(row.created_at) });
+        throw new StaticKeyExistsError({
+          resourceId: row.resource_id,
+          kid: row.kid,
+          createdAt: new Date(row.created_at),
+        });
       }
       const keyRes = this.stmts.insertKey.run(key.kid, key.resourceId, key.sealed, key.origin, key.createdAt.getTime());
       if (keyRes.changes === 0) throw new KeyRaceError(key.kid);

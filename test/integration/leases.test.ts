@@ -14,7 +14,10 @@ afterEach(async () => {
 const doc = (resourceId: string, kids: string[], period?: { id: string; index: number }) => {
   const keys = kids.map((k) => `<cpix:ContentKey kid="${k}"/>`).join('');
   const drm = kids
-    .map((k) => `<cpix:DRMSystem kid="${k}" systemId="81376844-f976-481e-a84e-cc25d39b0b33"><cpix:URIExtXKey/></cpix:DRMSystem>`)
+    .map(
+      (k) =>
+        `<cpix:DRMSystem kid="${k}" systemId="81376844-f976-481e-a84e-cc25d39b0b33"><cpix:URIExtXKey/></cpix:DRMSystem>`,
+    )
     .join('');
   const periods = period
     ? `<cpix:ContentKeyPeriodList><cpix:ContentKeyPeriod id="${period.id}" index="${period.index}"/></cpix:ContentKeyPeriodList>` +
@@ -59,7 +62,9 @@ describe('one resource ID, one encryption process', () => {
     const del = await request(t.app).delete('/leases/movie-3').set('x-api-key', ADMIN_KEY);
     expect(del.status).toBe(204);
     expect((await post(doc('movie-3', [kid(5)]), t.encoder2Key)).status).toBe(200);
-    const old = await request(t.app).get(`/keys/movie-3/${kid(1)}`).set('x-api-key', t.keyserverKey);
+    const old = await request(t.app)
+      .get(`/keys/movie-3/${kid(1)}`)
+      .set('x-api-key', t.keyserverKey);
     expect(old.status).toBe(200);
     expect((await request(t.app).delete('/leases/movie-3').set('x-api-key', t.encoderKey)).status).toBe(403);
   });
@@ -92,7 +97,13 @@ describe('two server processes on one data dir', () => {
   const start = (port: number) =>
     new Promise<void>((resolve, reject) => {
       const child = spawn(process.execPath, [DIST_SERVER], {
-        env: { ...process.env, KEYPLANE_DATA_DIR: dataDir, KEYPLANE_ADMIN_KEY: ADMIN_KEY, KEYPLANE_PORT: String(port), KEYPLANE_LOG_LEVEL: 'info' },
+        env: {
+          ...process.env,
+          KEYPLANE_DATA_DIR: dataDir,
+          KEYPLANE_ADMIN_KEY: ADMIN_KEY,
+          KEYPLANE_PORT: String(port),
+          KEYPLANE_LOG_LEVEL: 'info',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       procs.push(child);

@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { NS } from '../../src/cpix/namespaces';
 import { parseXml } from '../../src/cpix/xml-parse';
+import { binaryParser } from '../helpers/binary';
 import { fixture, fixtureNames } from '../helpers/fixtures';
 import { drmField, findAll, responseKeys } from '../helpers/cpix';
 import { makeTestApp, type TestApp } from '../helpers/test-app';
@@ -14,7 +15,11 @@ afterEach(async () => {
 });
 
 const post = (body: string, key = t.encoderKey) =>
-  request(t.app).post('/copyProtection').set('Authorization', `Bearer ${key}`).set('Content-Type', 'application/xml').send(body);
+  request(t.app)
+    .post('/copyProtection')
+    .set('Authorization', `Bearer ${key}`)
+    .set('Content-Type', 'application/xml')
+    .send(body);
 
 describe('POST /copyProtection (SPEKE v1)', () => {
   it('fills key, IV and HLS AES-128 signalling for a single key', async () => {
@@ -26,11 +31,14 @@ describe('POST /copyProtection (SPEKE v1)', () => {
     const keys = responseKeys(res.text);
     expect(keys.get(kid)?.key).toHaveLength(16);
     expect(keys.get(kid)?.iv).toHaveLength(16);
-    expect(drmField(res.text, kid, NS.cpix, 'URIExtXKey')).toBe(`http://keys.test/keys/MovieNight20171126093045/${kid}`);
+    expect(drmField(res.text, kid, NS.cpix, 'URIExtXKey')).toBe(
+      `http://keys.test/keys/MovieNight20171126093045/${kid}`,
+    );
     expect(drmField(res.text, kid, NS.speke, 'KeyFormat')).toBe('identity');
     expect(drmField(res.text, kid, NS.speke, 'KeyFormatVersions')).toBe('1');
     const root = parseXml(res.text);
-    for (const placeholder of ['PSSH', 'ContentProtectionData']) expect(findAll(root, NS.cpix, placeholder)).toHaveLength(0);
+    for (const placeholder of ['PSSH', 'ContentProtectionData'])
+      expect(findAll(root, NS.cpix, placeholder)).toHaveLength(0);
     expect(findAll(root, NS.speke, 'ProtectionHeader')).toHaveLength(0);
   });
 
@@ -44,11 +52,7 @@ describe('POST /copyProtection (SPEKE v1)', () => {
       .get(`/keys/several-keys-1/${kid}`)
       .set('x-api-key', t.keyserverKey)
       .buffer(true)
-      .parse((r, cb) => {
-        const chunks: Buffer[] = [];
-        r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => cb(null, Buffer.concat(chunks)));
-      });
+      .parse(binaryParser);
     expect(res.status).toBe(200);
     expect(res.body).toEqual(k.key);
   });
@@ -57,7 +61,9 @@ describe('POST /copyProtection (SPEKE v1)', () => {
     const res = await post(fixture('v1/hls-several-keys.xml'));
     expect(res.text).toContain('<cpix:UpdateHistoryItem index="1" source="encoder" date="2026-11-23T00:00:00Z"/>');
     const iv = await post(fixture('v1/hls-explicit-iv.xml'));
-    expect(responseKeys(iv.text).get('98ee5596-cd3e-a20d-163a-e382420c6eff')?.iv.toString('base64')).toBe('OFj2IjCsPJFfMAxmQxLGPw==');
+    expect(responseKeys(iv.text).get('98ee5596-cd3e-a20d-163a-e382420c6eff')?.iv.toString('base64')).toBe(
+      'OFj2IjCsPJFfMAxmQxLGPw==',
+    );
   });
 
   it('answers documents that use a default namespace with the same prefixes', async () => {
@@ -122,7 +128,9 @@ describe('POST /copyProtection (SPEKE v1)', () => {
     const other = fixture('v1/hls-single-key.xml', { MovieNight20171126093045: 'OtherMovie' });
     const res = await post(other);
     expect(res.status).toBe(409);
-    expect(res.body.message).toMatch(/KID 6c5f5206-7d98-4808-84d8-94f132c1e9fe is already bound to a different resource ID/);
+    expect(res.body.message).toMatch(
+      /KID 6c5f5206-7d98-4808-84d8-94f132c1e9fe is already bound to a different resource ID/,
+    );
   });
 
   it('never writes key material to the store in the clear', async () => {

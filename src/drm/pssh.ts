@@ -1,0 +1,73 @@
+/**
+ * ISO BMFF `pssh` (Protection System Specific Header) boxes, ISO/IEC 23001-7 §8.1:
+ * `size(4) 'pssh' version(1) flags(3) SystemID(16) [v1: KID_count(4) KID(16)*] DataSize(4) Data`.
+ * All integers are big-endian.
+ */
+import { BadRequestError } from '../errors';
+
+/** What a `pssh` box carries. */
+export interface PsshOptions {
+  /** DRM system ID as a UUID string. */
+  systemId: string;
+  /** KIDs (UUID strings) listed in a version 1 box; a version 0 box has no KID list. */
+  kids?: readonly string[];
+  /** System-specific data; empty when absent. */
+  data?: Buffer;
+  /** Box version: 0 (no KID list) or 1 (KID count + KIDs). */
+  version: 0 | 1;
+}
+
+/** A KID or system ID that is not a 16-byte UUID; it reached us from the request, so it is a client error. */
+export class InvalidUuidError extends BadRequestError {
+  constructor(value: string) {
+    super(`Invalid UUID: ${JSON.stringify(value)}`);
+  }
+}
+
+const UUID_HEX = /^[0-9a-f]{32}$/i;
+const BOX_HEADER_SIZE = 8;
+const UINT32_SIZE = 4;
+
+/** Turns a UUID string (with or without hyphens) into its 16 bytes in the order written, as CENC needs. */
+export function uuidToBytes(uuid: string): Buffer {
+  const hex = uuid.replace(/-/g, '');
+  if (!UUID_HEX.test(hex)) throw new InvalidUuidError(uuid);
+  return Buffer.from(hex, 'hex');
+}
+
+/** Turns 16 bytes back into the lower-case hyphenated UUID form used in CPIX documents. */
+export function bytesToUuid(bytes: Uint8Array): string {
+  if (bytes.length !== 16) throw new RangeError(`A UUID is 16 bytes, got ${bytes.length}`);
+  const hex = Buffer.from(bytes).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Encodes a big-endian uint32, the integer width of every pssh length and count field. */
+function uint32(value: number): Buffer {
+  const out = Buffer.alloc(UINT32_SIZE);
+  out.writeUInt32BE(value, 0);
+  return out;
+}
+
+/** The version 1 KID list: count then the KIDs; nothing for version 0. */
+function kidList(opts: PsshOptions): Buffer[] {
+  const kids = opts.kids ?? [];
+  if (opts.version === 0) {
+    if (kids.length > 0) throw new RangeError('A version 0 pssh box cannot carry a KID list');
+    return [];
+  }
+  return [...kids.map(uuidToBytes)];
+}
+
+/** Builds a complete `pssh` box (header included) for the `cpix:PSSH` element and `<cenc:pssh>`. */
+export function buildPssh(opts: PsshOptions): Buffer {
+  const data = opts.data ?? Buffer.alloc(0);
+  const body = Buffer.concat([
+    Buffer.from([opts.version, 0, 0, 0]),
+    uuidToBytes(opts.systemId),
+    ...kidList(opts),
+    uint32(data.length),
+    data,
+  ]);
+  return Buffer.concat([uint32(BOX_HEADER_SIZE + body.length), Buffer.from('pssh', 'latin1'), body]);
+}

@@ -1,0 +1,55 @@
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DIST_SERVER } from '../helpers/paths';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-start-'));
+
+/** Starts the compiled server and resolves with what it printed once it listens. */
+function startOnce(env: Record<string, string>): Promise<{ stderr: string; kill: () => void }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [DIST_SERVER], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      if (d.toString().includes('keyplane listening'))
+        setTimeout(() => resolve({ stderr, kill: () => child.kill('SIGKILL') }), 100);
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+  });
+}
+
+describe('standalone server start', () => {
+  it('stops with exit code 2 and names the variable on bad config', () => {
+    const res = spawnSync(process.execPath, [DIST_SERVER], {
+      env: { ...process.env, KEYPLANE_PORT: 'abc' },
+      encoding: 'utf8',
+    });
+    expect(res.status).toBe(2);
+    expect(res.stderr).toContain('configuration error: KEYPLANE_PORT: must be an integer, got "abc"');
+  });
+
+  it('prints a generated admin key once, stores only its hash, and it works', async () => {
+    const dataDir = tmp();
+    const env = { KEYPLANE_DATA_DIR: dataDir, KEYPLANE_PORT: '18291' };
+    const first = await startOnce(env);
+    const key = /\n {2}(kp_[0-9a-f]{16}_[A-Za-z0-9_-]{43})\n/.exec(first.stderr)?.[1];
+    expect(key).toBeDefined();
+    const res = await fetch('http://127.0.0.1:18291/api-keys', { headers: { authorization: `Bearer ${key}` } });
+    expect(res.status).toBe(200);
+    first.kill();
+    const db = fs.readFileSync(path.join(dataDir, 'keyplane.db'));
+    const wal = fs.existsSync(path.join(dataDir, 'keyplane.db-wal'))
+      ? fs.readFileSync(path.join(dataDir, 'keyplane.db-wal'))
+      : Buffer.alloc(0);
+    const secret = (key as string).split('_')[2] as string;
+    expect(db.includes(secret) || wal.includes(secret)).toBe(false);
+    const second = await startOnce({ ...env, KEYPLANE_PORT: '18292' });
+    expect(second.stderr).not.toContain('kp_');
+    second.kill();
+  });
+});

@@ -1,0 +1,76 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, describeConfig, loadConfig } from '../../src/config';
+import { loadOrCreateMasterKey, LocalEnvelopeCipher, UnsealError } from '../../src/keys/local-cipher';
+
+describe('loadConfig', () => {
+  it('has working defaults', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      publicUrl: 'http://127.0.0.1:8080',
+      leaseTtlSeconds: 600,
+      store: 'sqlite',
+    });
+    expect(c.dataDir).toBe(path.resolve('./data'));
+  });
+
+  it.each([
+    [{ KEYPLANE_PORT: 'eighty' }, /KEYPLANE_PORT: must be an integer/],
+    [{ KEYPLANE_PORT: '70000' }, /KEYPLANE_PORT: must be between/],
+    [{ KEYPLANE_LEASE_TTL_SECONDS: '0' }, /KEYPLANE_LEASE_TTL_SECONDS/],
+    [{ KEYPLANE_PUBLIC_URL: 'not a url' }, /KEYPLANE_PUBLIC_URL: must be an absolute URL/],
+    [
+      { KEYPLANE_KEY_URL_TEMPLATE: 'https://k.example.com/{resourceId}' },
+      /KEYPLANE_KEY_URL_TEMPLATE: must contain \{kid\}/,
+    ],
+    [{ KEYPLANE_ADMIN_KEY: 'short' }, /KEYPLANE_ADMIN_KEY: must be at least 24/],
+    [{ KEYPLANE_STORE: 'postgres' }, /KEYPLANE_STORE: must be one of sqlite, dynamodb/],
+    [{ KEYPLANE_STORE: 'dynamodb' }, /KEYPLANE_TABLE: is required/],
+    [{ KEYPLANE_DELIVERY_CERT_SHA256: 'abc' }, /KEYPLANE_DELIVERY_CERT_SHA256/],
+  ])('rejects %j naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('never prints the admin key in the summary', () => {
+    const summary = JSON.stringify(describeConfig(loadConfig({ KEYPLANE_ADMIN_KEY: 'super-secret-admin-key-123456' })));
+    expect(summary).not.toContain('super-secret');
+  });
+});
+
+describe('local master key and cipher', () => {
+  const dir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-mk-'));
+
+  it('creates the key file with mode 0600 and reuses it', () => {
+    const d = dir();
+    const k1 = loadOrCreateMasterKey(d);
+    expect(fs.statSync(path.join(d, 'master.key')).mode & 0o777).toBe(0o600);
+    expect(loadOrCreateMasterKey(d)).toEqual(k1);
+  });
+
+  it('refuses a key file readable by others', () => {
+    const d = dir();
+    loadOrCreateMasterKey(d);
+    fs.chmodSync(path.join(d, 'master.key'), 0o644);
+    expect(() => loadOrCreateMasterKey(d)).toThrow(
+      /KEYPLANE_DATA_DIR: .*master.key is accessible by group\/others \(mode 644\)/,
+    );
+  });
+
+  it('binds sealed values to (resource ID, KID) and detects tampering', async () => {
+    const cipher = new LocalEnvelopeCipher(loadOrCreateMasterKey(dir()));
+    const plain = Buffer.alloc(32, 7);
+    const sealed = await cipher.seal(plain, { resourceId: 'r1', kid: 'k1' });
+    expect(await cipher.open(sealed, { resourceId: 'r1', kid: 'k1' })).toEqual(plain);
+    await expect(cipher.open(sealed, { resourceId: 'r2', kid: 'k1' })).rejects.toThrow(UnsealError);
+    await expect(cipher.open(sealed, { resourceId: 'r1', kid: 'k2' })).rejects.toThrow(UnsealError);
+    const tampered = Buffer.from(sealed);
+    tampered.writeUInt8(tampered.readUInt8(tampered.length - 1) ^ 1, tampered.length - 1);
+    await expect(cipher.open(tampered, { resourceId: 'r1', kid: 'k1' })).rejects.toThrow(UnsealError);
+    const other = new LocalEnvelopeCipher(loadOrCreateMasterKey(dir()));
+    await expect(other.open(sealed, { resourceId: 'r1', kid: 'k1' })).rejects.toThrow(UnsealError);
+  });
+});
