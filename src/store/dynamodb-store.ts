@@ -29,7 +29,8 @@ import { KeyRaceError, LeaseRaceError, StaticKeyExistsError } from './key-store'
  * Single-table layout. Every item has string keys `pk` (partition) and `sk` (sort); times are
  * epoch milliseconds in N attributes unless noted.
  *
- *   Key      pk = KEY#<kid>             sk = KEY     kid S, resourceId S, sealed B, origin S ('speke'|'static'), createdAt N
+ *   Key      pk = KEY#<kid>             sk = KEY     kid S, resourceId S, sealed B, origin S ('speke'|'static'),
+ *                                                     createdAt N
  *   Lease    pk = LEASE#<resourceId>    sk = LEASE   resourceId S, owner S, kids L<S> (ordered), rotating BOOL,
  *                                                     expiresAt N, version N, ttl N (epoch *seconds*, DynamoDB TTL)
  *   Static   pk = STATIC#<resourceId>   sk = STATIC  resourceId S, kid S, createdAt N

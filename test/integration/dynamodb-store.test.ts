@@ -1,0 +1,129 @@
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import net from 'node:net';
+import path from 'node:path';
+import {
+  DeleteTableCommand,
+  DescribeTimeToLiveCommand,
+  DynamoDBClient,
+  GetItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { ServiceUnavailableError } from '../../src/errors';
+import { DynamoDbKeyStore, dynamoDbClientTimeouts, ensureTable } from '../../src/store/dynamodb-store';
+import { describeKeyStoreContract } from './store-contract';
+
+const MOTO = path.resolve(__dirname, '../../../shared/tools/moto-server');
+const TABLE = `keyplane-test-${crypto.randomUUID()}`;
+let endpoint = '';
+
+function client(at = endpoint): DynamoDBClient {
+  return new DynamoDBClient({ region: 'us-east-1', endpoint: at, ...dynamoDbClientTimeouts() });
+}
+
+beforeAll(async () => {
+  process.env.AWS_ACCESS_KEY_ID = 'test';
+  process.env.AWS_SECRET_ACCESS_KEY = 'test';
+  process.env.AWS_REGION = 'us-east-1';
+  endpoint = execFileSync(MOTO, ['start'], { encoding: 'utf8', timeout: 300_000 }).trim().split('\n').pop() ?? '';
+  const admin = client();
+  await ensureTable(admin, TABLE);
+  admin.destroy();
+}, 300_000);
+
+afterAll(async () => {
+  const admin = client();
+  await admin.send(new DeleteTableCommand({ TableName: TABLE })).catch(() => undefined);
+  admin.destroy();
+});
+
+describeKeyStoreContract('dynamodb (moto)', async () => {
+  const store = new DynamoDbKeyStore(client(), TABLE);
+  return { store, cleanup: () => store.close() };
+});
+
+describe('DynamoDbKeyStore specifics', () => {
+  it('ensureTable is idempotent and enables TTL on `ttl`', async () => {
+    const admin = client();
+    try {
+      await ensureTable(admin, TABLE);
+      const ttl = await admin.send(new DescribeTimeToLiveCommand({ TableName: TABLE }));
+      expect(ttl.TimeToLiveDescription).toMatchObject({ TimeToLiveStatus: 'ENABLED', AttributeName: 'ttl' });
+    } finally {
+      admin.destroy();
+    }
+  });
+
+  it('writes a DynamoDB TTL a margin after the lease expires', async () => {
+    const raw = client();
+    const store = new DynamoDbKeyStore(client(), TABLE, { leaseTtlMarginSeconds: 3600 });
+    try {
+      const expiresAt = new Date(Date.now() + 600_500);
+      const resourceId = crypto.randomUUID();
+      const lease = { resourceId, owner: 'o', kids: [], rotating: false, expiresAt, version: 1 };
+      await store.commitIssue({ lease, expectedLeaseVersion: undefined, newKeys: [] });
+      const item = await raw.send(
+        new GetItemCommand({ TableName: TABLE, Key: { pk: { S: `LEASE#${resourceId}` }, sk: { S: 'LEASE' } } }),
+      );
+      expect(Number(item.Item?.ttl?.N)).toBe(Math.ceil(expiresAt.getTime() / 1000) + 3600);
+    } finally {
+      raw.destroy();
+      await store.close();
+    }
+  });
+
+  it('refuses a commit that does not fit one transaction', async () => {
+    const store = new DynamoDbKeyStore(client(), TABLE);
+    try {
+      const resourceId = crypto.randomUUID();
+      const newKeys = Array.from({ length: 100 }, () => ({
+        kid: crypto.randomUUID(),
+        resourceId,
+        sealed: Buffer.alloc(8),
+        origin: 'speke' as const,
+        createdAt: new Date(),
+      }));
+      const lease = { resourceId, owner: 'o', kids: [], rotating: false, expiresAt: new Date(), version: 1 };
+      await expect(store.commitIssue({ lease, expectedLeaseVersion: undefined, newKeys })).rejects.toThrow(
+        /at most 99 keys/,
+      );
+      await expect(store.getLease(resourceId)).resolves.toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('reports a missing table as ServiceUnavailableError from ping', async () => {
+    const store = new DynamoDbKeyStore(client(), `missing-${crypto.randomUUID()}`);
+    try {
+      await expect(store.ping()).rejects.toBeInstanceOf(ServiceUnavailableError);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('reports an unreachable DynamoDB as ServiceUnavailableError quickly', async () => {
+    const port = await closedPort();
+    const store = new DynamoDbKeyStore(client(`http://127.0.0.1:${port}`), TABLE);
+    const started = Date.now();
+    try {
+      const err = await store.getLease('r1').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ServiceUnavailableError);
+      expect((err as ServiceUnavailableError).status).toBe(503);
+      expect((err as ServiceUnavailableError).headers['Retry-After']).toBeDefined();
+      expect((err as Error).message).toMatch(/DynamoDB unavailable: ECONNREFUSED/);
+      await expect(store.ping()).rejects.toBeInstanceOf(ServiceUnavailableError);
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+/** A loopback port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
