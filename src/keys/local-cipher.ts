@@ -4,18 +4,12 @@ import path from 'node:path';
 import { ConfigError } from '../config';
 import type { EnvelopeCipher, KeyContext } from './envelope-cipher';
 import { associatedData } from './envelope-cipher';
+import { KeyUnsealError } from './envelope-cipher-errors';
 
-const FORMAT_VERSION = 1;
+/** Distinct from the KMS format (0x01) so a value shows which cipher sealed it. */
+const FORMAT_VERSION = 2;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
-
-/** Thrown when a sealed value cannot be opened: wrong context, wrong master key or tampering. */
-export class UnsealError extends Error {
-  constructor(context: KeyContext) {
-    super(`Stored key for resource "${context.resourceId}", KID ${context.kid} cannot be opened`);
-    this.name = 'UnsealError';
-  }
-}
 
 /**
  * AES-256-GCM under a 32-byte master key kept in a file: the no-cloud default.
@@ -37,7 +31,7 @@ export class LocalEnvelopeCipher implements EnvelopeCipher {
   }
 
   async open(sealed: Buffer, context: KeyContext): Promise<Buffer> {
-    if (sealed.length < 1 + NONCE_BYTES + TAG_BYTES || sealed[0] !== FORMAT_VERSION) throw new UnsealError(context);
+    if (sealed.length < 1 + NONCE_BYTES + TAG_BYTES || sealed[0] !== FORMAT_VERSION) throw new KeyUnsealError(context);
     const nonce = sealed.subarray(1, 1 + NONCE_BYTES);
     const tag = sealed.subarray(1 + NONCE_BYTES, 1 + NONCE_BYTES + TAG_BYTES);
     const decipher = crypto.createDecipheriv('aes-256-gcm', this.masterKey, nonce);
@@ -46,7 +40,7 @@ export class LocalEnvelopeCipher implements EnvelopeCipher {
     try {
       return Buffer.concat([decipher.update(sealed.subarray(1 + NONCE_BYTES + TAG_BYTES)), decipher.final()]);
     } catch {
-      throw new UnsealError(context);
+      throw new KeyUnsealError(context);
     }
   }
 }

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, describeConfig, loadConfig } from '../../src/config';
-import { loadOrCreateMasterKey, LocalEnvelopeCipher, UnsealError } from '../../src/keys/local-cipher';
+import { KeyUnsealError } from '../../src/keys/envelope-cipher-errors';
+import { loadOrCreateMasterKey, LocalEnvelopeCipher } from '../../src/keys/local-cipher';
 
 describe('loadConfig', () => {
   it('has working defaults', () => {
@@ -65,12 +66,12 @@ describe('local master key and cipher', () => {
     const plain = Buffer.alloc(32, 7);
     const sealed = await cipher.seal(plain, { resourceId: 'r1', kid: 'k1' });
     expect(await cipher.open(sealed, { resourceId: 'r1', kid: 'k1' })).toEqual(plain);
-    await expect(cipher.open(sealed, { resourceId: 'r2', kid: 'k1' })).rejects.toThrow(UnsealError);
-    await expect(cipher.open(sealed, { resourceId: 'r1', kid: 'k2' })).rejects.toThrow(UnsealError);
+    await expect(cipher.open(sealed, { resourceId: 'r2', kid: 'k1' })).rejects.toThrow(KeyUnsealError);
+    await expect(cipher.open(sealed, { resourceId: 'r1', kid: 'k2' })).rejects.toThrow(KeyUnsealError);
     const tampered = Buffer.from(sealed);
     tampered.writeUInt8(tampered.readUInt8(tampered.length - 1) ^ 1, tampered.length - 1);
-    await expect(cipher.open(tampered, { resourceId: 'r1', kid: 'k1' })).rejects.toThrow(UnsealError);
+    await expect(cipher.open(tampered, { resourceId: 'r1', kid: 'k1' })).rejects.toThrow(KeyUnsealError);
     const other = new LocalEnvelopeCipher(loadOrCreateMasterKey(dir()));
-    await expect(other.open(sealed, { resourceId: 'r1', kid: 'k1' })).rejects.toThrow(UnsealError);
+    await expect(other.open(sealed, { resourceId: 'r1', kid: 'k1' })).rejects.toThrow(KeyUnsealError);
   });
 });
