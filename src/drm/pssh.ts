@@ -56,7 +56,7 @@ function kidList(opts: PsshOptions): Buffer[] {
     if (kids.length > 0) throw new RangeError('A version 0 pssh box cannot carry a KID list');
     return [];
   }
-  return [...kids.map(uuidToBytes)];
+  return [uint32(kids.length), ...kids.map(uuidToBytes)];
 }
 
 /** Builds a complete `pssh` box (header included) for the `cpix:PSSH` element and `<cenc:pssh>`. */
