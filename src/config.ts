@@ -102,6 +102,15 @@ function fingerprints(env: Env): string[] | undefined {
   });
 }
 
+function fairplayTemplate(env: Env): string {
+  const name = 'KEYPLANE_FAIRPLAY_URI_TEMPLATE';
+  const template = optional(env, name) ?? 'skd://{resourceId}/{kid}';
+  if (!template.startsWith('skd://') || /["\s,]/.test(template)) {
+    throw new ConfigError(name, 'must be an skd:// URI without quotes, commas or spaces (it goes into #EXT-X-KEY)');
+  }
+  return template;
+}
+
 /** Reads and validates the environment; throws ConfigError naming the variable. */
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'KEYPLANE_PORT', 8080, 0, 65535);
@@ -128,7 +137,7 @@ export function loadConfig(env: Env = process.env): Config {
     awsEndpoint: url(env, 'KEYPLANE_AWS_ENDPOINT'),
     awsRegion: optional(env, 'AWS_REGION') ?? optional(env, 'AWS_DEFAULT_REGION') ?? 'us-east-1',
     deployment: optional(env, 'KEYPLANE_DEPLOYMENT') ?? 'keyplane',
-    fairplayUriTemplate: optional(env, 'KEYPLANE_FAIRPLAY_URI_TEMPLATE') ?? 'skd://{resourceId}/{kid}',
+    fairplayUriTemplate: fairplayTemplate(env),
     widevineProvider: optional(env, 'KEYPLANE_WIDEVINE_PROVIDER') ?? 'keyplane',
     playreadyLaUrl: url(env, 'KEYPLANE_PLAYREADY_LA_URL'),
     deliveryCertSha256: fingerprints(env),

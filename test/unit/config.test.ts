@@ -31,6 +31,7 @@ describe('loadConfig', () => {
     [{ KEYPLANE_STORE: 'postgres' }, /KEYPLANE_STORE: must be one of sqlite, dynamodb/],
     [{ KEYPLANE_STORE: 'dynamodb' }, /KEYPLANE_TABLE: is required/],
     [{ KEYPLANE_DELIVERY_CERT_SHA256: 'abc' }, /KEYPLANE_DELIVERY_CERT_SHA256/],
+    [{ KEYPLANE_FAIRPLAY_URI_TEMPLATE: 'skd://x/"{kid}' }, /KEYPLANE_FAIRPLAY_URI_TEMPLATE: must be an skd:\/\/ URI/],
   ])('rejects %j naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
