@@ -1,0 +1,133 @@
+import crypto from 'node:crypto';
+import type autocannon from 'autocannon';
+
+/** HLS AES-128 systemId (AWS convention). */
+export const HLS_AES128 = '81376844-f976-481e-a84e-cc25d39b0b33';
+
+/** What a scenario may use while preparing its load: the fresh server and its credentials. */
+export interface ScenarioContext {
+  baseUrl: string;
+  adminKey: string;
+  /** Creates an API key with the given roles through `POST /api-keys`. */
+  apiKey: (roles: string[]) => Promise<string>;
+}
+
+/** The load autocannon sends: one request template, optionally rebuilt before every request. */
+export type LoadSpec = autocannon.Request;
+
+/**
+ * One benchmark scenario. Add an entry to SCENARIOS to measure something new (SPEKE v2 with 8 keys,
+ * a KMS-backed server with a counting fake KMS via `serverEnv`, …); `notes` can report extra figures
+ * such as KMS calls per request after the measured run.
+ */
+export interface Scenario {
+  /** Stable id, used by BENCH_ONLY. */
+  name: string;
+  /** Row label in the results table. */
+  title: string;
+  /** Which server process the load goes to; each scenario gets a fresh process (and data dir). */
+  target: 'keyplane' | 'baseline';
+  /** Extra environment for the server process. */
+  serverEnv?: Record<string, string>;
+  /** Prepares state on the fresh server and returns the request to send. */
+  prepare: (ctx: ScenarioContext) => Promise<LoadSpec>;
+  /** Extra figures for the Notes column, read after the measured run. */
+  notes?: (ctx: ScenarioContext, measured: autocannon.Result) => Promise<string>;
+}
+
+/** A SPEKE v1 request for one HLS AES-128 key, with the placeholders AWS encoders send. */
+export function cpixV1(resourceId: string, kid: string): string {
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n` +
+    `<cpix:CPIX id="${resourceId}" xmlns:cpix="urn:dashif:org:cpix" xmlns:pskc="urn:ietf:params:xml:ns:keyprov:pskc" ` +
+    `xmlns:speke="urn:aws:amazon:com:speke">\n  <cpix:ContentKeyList>\n    <cpix:ContentKey kid="${kid}"></cpix:ContentKey>\n` +
+    `  </cpix:ContentKeyList>\n  <cpix:DRMSystemList>\n    <cpix:DRMSystem kid="${kid}" systemId="${HLS_AES128}">\n` +
+    `      <cpix:ContentProtectionData />\n      <speke:KeyFormat />\n      <speke:KeyFormatVersions />\n` +
+    `      <speke:ProtectionHeader />\n      <cpix:PSSH />\n      <cpix:URIExtXKey />\n    </cpix:DRMSystem>\n` +
+    `  </cpix:DRMSystemList>\n</cpix:CPIX>\n`
+  );
+}
+
+/** An XML body of exactly `bytes` bytes (a CPIX document padded with a comment). */
+export function xmlOfSize(bytes: number): string {
+  const base = cpixV1('baseline-resource', '00000000-0000-4000-8000-000000000000');
+  const pad = bytes - Buffer.byteLength(base) - '<!---->\n'.length;
+  return `${base}<!--${'x'.repeat(Math.max(0, pad))}-->\n`;
+}
+
+async function speke(ctx: ScenarioContext, encoderKey: string, body: string): Promise<void> {
+  const res = await fetch(`${ctx.baseUrl}/copyProtection`, {
+    method: 'POST',
+    headers: { 'x-api-key': encoderKey, 'content-type': 'application/xml' },
+    body,
+  });
+  if (res.status !== 200) throw new Error(`priming SPEKE request answered ${res.status}: ${await res.text()}`);
+}
+
+const xmlPost = (key: string, body?: string): LoadSpec => ({
+  method: 'POST',
+  path: '/copyProtection',
+  headers: { 'x-api-key': key, 'content-type': 'application/xml' },
+  body,
+});
+
+/** The scenarios `npm run bench` runs, in order. The baseline comes first: the others are reported as ratios to it. */
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'baseline',
+    title: 'Baseline: bare Express 5, echo 2 KB XML',
+    target: 'baseline',
+    prepare: async () => ({
+      method: 'POST',
+      path: '/echo',
+      headers: { 'content-type': 'application/xml' },
+      body: xmlOfSize(2048),
+    }),
+  },
+  {
+    name: 'speke-v1-new',
+    title: 'SPEKE v1, 1 HLS AES-128 key, new KID + resource ID per request',
+    target: 'keyplane',
+    prepare: async (ctx) => {
+      const key = await ctx.apiKey(['encoder']);
+      await speke(ctx, key, cpixV1(`prime-${crypto.randomUUID()}`, crypto.randomUUID()));
+      return {
+        ...xmlPost(key),
+        setupRequest: (req) => ({ ...req, body: cpixV1(`movie-${crypto.randomUUID()}`, crypto.randomUUID()) }),
+      };
+    },
+  },
+  {
+    name: 'speke-v1-repeat',
+    title: 'SPEKE v1, same request repeated (existing key)',
+    target: 'keyplane',
+    prepare: async (ctx) => {
+      const key = await ctx.apiKey(['encoder']);
+      const body = cpixV1('repeat-movie', crypto.randomUUID());
+      await speke(ctx, key, body);
+      return xmlPost(key, body);
+    },
+  },
+  {
+    name: 'key-get',
+    title: 'Key delivery: GET /keys/{resourceId}/{kid}',
+    target: 'keyplane',
+    prepare: async (ctx) => {
+      const [encoderKey, keyserverKey] = await Promise.all([ctx.apiKey(['encoder']), ctx.apiKey(['keyserver'])]);
+      const kid = crypto.randomUUID();
+      await speke(ctx, encoderKey, cpixV1('delivery-movie', kid));
+      return { method: 'GET', path: `/keys/delivery-movie/${kid}`, headers: { 'x-api-key': keyserverKey } };
+    },
+  },
+  {
+    name: 'static-key-create',
+    title: 'Static key create: POST /static-keys, new resource ID each',
+    target: 'keyplane',
+    prepare: async (ctx) => ({
+      method: 'POST',
+      path: '/static-keys',
+      headers: { 'x-api-key': ctx.adminKey, 'content-type': 'application/json' },
+      setupRequest: (req) => ({ ...req, body: JSON.stringify({ resourceId: `static-${crypto.randomUUID()}` }) }),
+    }),
+  },
+];
