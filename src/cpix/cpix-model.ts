@@ -4,6 +4,9 @@ import type { XmlElement } from './xml-tree';
 /** SPEKE generation of a request: v1 (CPIX 2.0 style), v2.0 (CPIX 2.3) or v2.1 (CPIX 2.4). */
 export type SpekeVersion = '1.0' | '2.0' | '2.1';
 
+/** The SPEKE v2 generations: they share the v2 contract rules and differ only in their CPIX version. */
+export type SpekeV2Version = Exclude<SpekeVersion, '1.0'>;
+
 /** A `cpix:ContentKey` the encoder asked for. */
 export interface ContentKeyEntry {
   /** Lower-case UUID. */

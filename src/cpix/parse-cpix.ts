@@ -10,6 +10,7 @@ import type {
 } from './cpix-model';
 import { RESOURCE_ID_PATTERN, UUID_PATTERN } from './cpix-model';
 import { NS } from './namespaces';
+import { asUnprocessable, preValidateV2, validateV2 } from './validate-v2';
 import { parseXml } from './xml-parse';
 import { attr, childElements, firstChild, textOf, type XmlElement } from './xml-tree';
 
@@ -150,9 +151,18 @@ function resourceIdOf(root: XmlElement, speke: SpekeVersion): string {
 /**
  * Parses and structurally validates a CPIX request. Pure: XML in, typed request out;
  * anything not understood is rejected with a message naming the element, attribute or KID.
+ * SPEKE v2 adds its own rules around the shared parse; there, only malformed XML stays a 400.
  */
 export function parseCpix(xml: string, speke: SpekeVersion = '1.0'): CpixRequest {
   const root = parseXml(xml);
+  if (speke === '1.0') return parseTree(root, speke);
+  preValidateV2(root, speke);
+  const request = asUnprocessable(() => parseTree(root, speke));
+  validateV2(request);
+  return request;
+}
+
+function parseTree(root: XmlElement, speke: SpekeVersion): CpixRequest {
   checkRoot(root);
   const resourceId = resourceIdOf(root, speke);
   const contentKeys = parseContentKeys(root);

@@ -8,13 +8,14 @@ import { VERSION } from '../version';
 const XML_TYPES = /^(application|text)\/([\w.+-]+\+)?xml$/i;
 
 /** SPEKE versions this build speaks, by `X-Speke-Version` header value. */
-export const SUPPORTED_SPEKE: Record<string, SpekeVersion> = { '1.0': '1.0' };
+export const SUPPORTED_SPEKE: Readonly<Record<string, SpekeVersion>> = { '1.0': '1.0', '2.0': '2.0', '2.1': '2.1' };
 
 /** Reads `X-Speke-Version`: absent → v1; unknown → 422 `Unsupported SPEKE version`. */
 export function spekeVersionOf(req: Request): SpekeVersion {
   const raw = req.get('x-speke-version');
   if (raw === undefined) return '1.0';
-  const version = SUPPORTED_SPEKE[raw.trim()];
+  const value = raw.trim();
+  const version = Object.hasOwn(SUPPORTED_SPEKE, value) ? SUPPORTED_SPEKE[value] : undefined;
   if (!version) throw new UnprocessableError('Unsupported SPEKE version');
   return version;
 }

@@ -1,10 +1,12 @@
 import type { CpixRequest, SpekeVersion } from '../cpix/cpix-model';
 import { fillCpixV1, type KeyMaterial } from '../cpix/fill-cpix';
+import { fillCpixV2 } from '../cpix/fill-cpix-v2';
 import { parseCpix } from '../cpix/parse-cpix';
+import { checkDrmSchemes } from '../cpix/validate-v2';
 import { serializeXml } from '../cpix/xml-serialize';
 import type { XmlElement } from '../cpix/xml-tree';
 import type { DrmSignalling, DrmSystem } from '../drm/drm-system';
-import { BadRequestError } from '../errors';
+import { BadRequestError, UnprocessableError } from '../errors';
 import type { KeyService } from '../keys/key-service';
 
 /** Looks up a DRM system module by systemId. */
@@ -20,8 +22,9 @@ export interface SpekeCall {
 }
 
 /**
- * Orchestrates a SPEKE exchange: parse the CPIX document, check every DRM system is known,
- * issue (or re-read) the keys under the lease rule, signal each DRM system, fill and serialize.
+ * Orchestrates a SPEKE exchange: parse the CPIX document, check every DRM system is known (and, in v2,
+ * supports the key's scheme), issue (or re-read) the keys under the lease rule, signal each DRM system,
+ * fill (v1 or v2 style) and serialize.
  */
 export class SpekeService {
   constructor(
@@ -34,6 +37,7 @@ export class SpekeService {
   async handle(call: SpekeCall): Promise<string> {
     const request = parseCpix(call.body, call.speke);
     const systems = this.resolveSystems(request);
+    if (request.speke !== '1.0') checkDrmSchemes(request, (systemId) => this.drm.get(systemId)?.schemes);
     const issued = await this.keys.issue({
       resourceId: request.resourceId,
       owner: call.owner,
@@ -42,14 +46,18 @@ export class SpekeService {
     });
     const material = new Map<string, KeyMaterial>(issued.map((k) => [k.kid, { key: k.key, iv: k.iv }]));
     const signals = this.signal(request, systems, material);
-    return serializeXml(fillCpixV1(request, material, signals));
+    const fill = request.speke === '1.0' ? fillCpixV1 : fillCpixV2;
+    return serializeXml(fill(request, material, signals));
   }
 
   private resolveSystems(request: CpixRequest): Map<XmlElement, DrmSystem> {
     const systems = new Map<XmlElement, DrmSystem>();
     for (const entry of request.drmSystems) {
       const system = this.drm.get(entry.systemId);
-      if (!system) throw new BadRequestError(`Unsupported DRMSystem@systemId ${entry.systemId} for KID ${entry.kid}`);
+      if (!system) {
+        const message = `Unsupported DRMSystem@systemId ${entry.systemId} for KID ${entry.kid}`;
+        throw request.speke === '1.0' ? new BadRequestError(message) : new UnprocessableError(message);
+      }
       systems.set(entry.element, system);
     }
     return systems;
