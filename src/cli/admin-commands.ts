@@ -1,0 +1,170 @@
+/**
+ * Thin clients of Keyplane's admin HTTP API: static keys, API keys, playback tokens and leases.
+ * Each prints a readable summary, or the server's JSON with `--json`.
+ */
+import { Command } from 'commander';
+import { EXIT_CODES_HELP } from './cli-errors';
+import { addClientOptions, clientFrom } from './client-options';
+import { intOption } from './cli-input';
+import { print, printJson, renderFields, renderTable } from './output';
+
+type Json = Record<string, unknown>;
+
+const str = (v: unknown): string => (v === undefined || v === null ? '-' : Array.isArray(v) ? v.join(',') : String(v));
+
+/** Adds the shared client options, `--json`, the exit-code help and an action to a subcommand. */
+function clientCommand(name: string, description: string, action: (cmd: Command) => Promise<void>): Command {
+  const cmd = new Command(name).description(description);
+  addClientOptions(cmd);
+  cmd.option('--json', 'print the server answer as JSON');
+  cmd.addHelpText('after', EXIT_CODES_HELP);
+  return cmd.action(async (...args: unknown[]) => action(args[args.length - 1] as Command));
+}
+
+function show(cmd: Command, body: Json | undefined, fields: ReadonlyArray<readonly [string, string]>): void {
+  if (cmd.opts<{ json?: boolean }>().json) printJson(body ?? {});
+  else print(renderFields(fields));
+}
+
+const path = (...parts: string[]) => parts.map(encodeURIComponent).join('/');
+
+function staticKeyFields(b: Json): Array<[string, string]> {
+  const keys = [
+    'resourceId',
+    'kid',
+    'StaticKeyValue',
+    'Url',
+    'KeyFormat',
+    'KeyFormatVersions',
+    'ConstantInitializationVector',
+  ];
+  return keys.map((k) => [k, str(b[k])]);
+}
+
+function staticKeyCommand(): Command {
+  const group = new Command('static-key').description(
+    'static HLS AES-128 keys for an encoder\'s "static key" provider',
+  );
+  group.addCommand(
+    clientCommand(
+      'create',
+      'create (or import with --key-hex/--iv-hex) the static key of a resource ID',
+      async (cmd) => {
+        const o = cmd.opts<{ resourceId: string; keyHex?: string; ivHex?: string }>();
+        const body = await clientFrom(cmd).json<Json>('POST', '/static-keys', {
+          resourceId: o.resourceId,
+          keyHex: o.keyHex,
+          ivHex: o.ivHex,
+        });
+        show(cmd, body, staticKeyFields(body ?? {}));
+      },
+    )
+      .requiredOption('--resource-id <id>', 'resource ID the key belongs to')
+      .option('--key-hex <hex>', 'import this key (32 hex digits) instead of generating one')
+      .option('--iv-hex <hex>', 'import this IV (32 hex digits)'),
+  );
+  group.addCommand(
+    clientCommand('show', 'show the static key of a resource ID', async (cmd) => {
+      const id = cmd.args[0] as string;
+      const body = await clientFrom(cmd).json<Json>('GET', `/static-keys/${path(id)}`);
+      show(cmd, body, staticKeyFields(body ?? {}));
+    }).argument('<resource-id>', 'resource ID'),
+  );
+  return group;
+}
+
+function apiKeyCommand(): Command {
+  const group = new Command('api-key').description('API keys (roles: admin, encoder, keyserver, token-issuer)');
+  group.addCommand(
+    clientCommand('create', 'create an API key; its secret is printed once', async (cmd) => {
+      const o = cmd.opts<{ name: string; roles: string }>();
+      const roles = o.roles
+        .split(',')
+        .map((r) => r.trim())
+        .filter(Boolean);
+      const body = (await clientFrom(cmd).json<Json>('POST', '/api-keys', { name: o.name, roles })) ?? {};
+      show(cmd, body, [
+        ['id', str(body.id)],
+        ['name', str(body.name)],
+        ['roles', str(body.roles)],
+        ['key', str(body.key)],
+      ]);
+      if (!cmd.opts<{ json?: boolean }>().json) process.stderr.write('Store the key now: it is shown only once.\n');
+    })
+      .requiredOption('--name <name>', 'who or what uses the key, e.g. encoder-eu-1')
+      .requiredOption('--roles <list>', 'comma-separated roles, e.g. encoder or keyserver,token-issuer'),
+  );
+  group.addCommand(
+    clientCommand('list', 'list API keys (never their secrets)', async (cmd) => {
+      const body = (await clientFrom(cmd).json<{ apiKeys: Json[] }>('GET', '/api-keys')) ?? { apiKeys: [] };
+      if (cmd.opts<{ json?: boolean }>().json) return printJson(body);
+      const rows = body.apiKeys.map((k) => [str(k.id), str(k.name), str(k.roles), str(k.createdAt), str(k.revokedAt)]);
+      print(renderTable(['ID', 'NAME', 'ROLES', 'CREATED', 'REVOKED'], rows));
+    }),
+  );
+  group.addCommand(
+    clientCommand('revoke', 'revoke an API key (effective on its next request)', async (cmd) => {
+      const id = cmd.args[0] as string;
+      await clientFrom(cmd).json('DELETE', `/api-keys/${path(id)}`);
+      show(cmd, { id, revoked: true }, [['revoked', id]]);
+    }).argument('<id>', 'API key id (from `keyplane api-key list`)'),
+  );
+  return group;
+}
+
+function tokenCommand(): Command {
+  const group = new Command('token').description('playback tokens for players');
+  group.addCommand(
+    clientCommand('mint', 'mint a playback token that may fetch the keys of one resource ID', async (cmd) => {
+      const o = cmd.opts<{ resourceId: string; ttl?: string; kids?: string }>();
+      const ttlSeconds = intOption(o.ttl, '--ttl', 1, 31 * 24 * 3600);
+      const kids = o.kids
+        ?.split(',')
+        .map((k) => k.trim())
+        .filter(Boolean);
+      const body =
+        (await clientFrom(cmd).json<Json>('POST', '/playback-tokens', {
+          resourceId: o.resourceId,
+          ttlSeconds,
+          kids,
+        })) ?? {};
+      show(cmd, body, [
+        ['token', str(body.token)],
+        ['expiresAt', str(body.expiresAt)],
+        ['keyUrl', str(body.keyUrl)],
+      ]);
+    })
+      .requiredOption('--resource-id <id>', 'resource ID the token unlocks')
+      .option('--ttl <seconds>', 'lifetime in seconds (server default when omitted)')
+      .option('--kids <list>', 'comma-separated KIDs the token is limited to (all when omitted)'),
+  );
+  return group;
+}
+
+function leaseCommand(): Command {
+  const group = new Command('lease').description('leases: one encryption process per resource ID');
+  group.addCommand(
+    clientCommand('show', 'show the active lease of a resource ID', async (cmd) => {
+      const body = (await clientFrom(cmd).json<Json>('GET', `/leases/${path(cmd.args[0] as string)}`)) ?? {};
+      const fields = ['resourceId', 'owner', 'kids', 'rotating', 'expiresAt'].map((k) => [k, str(body[k])] as const);
+      show(cmd, body, fields);
+    }).argument('<resource-id>', 'resource ID'),
+  );
+  group.addCommand(
+    clientCommand(
+      'release',
+      'release a resource ID so a new encryption process may use it (keys stay)',
+      async (cmd) => {
+        const id = cmd.args[0] as string;
+        await clientFrom(cmd).json('DELETE', `/leases/${path(id)}`);
+        show(cmd, { resourceId: id, released: true }, [['released', id]]);
+      },
+    ).argument('<resource-id>', 'resource ID'),
+  );
+  return group;
+}
+
+/** Defines the admin command groups: static-key, api-key, token, lease. */
+export function adminCommands(): Command[] {
+  return [staticKeyCommand(), apiKeyCommand(), tokenCommand(), leaseCommand()];
+}

@@ -1,0 +1,71 @@
+/**
+ * Errors the command line turns into exit codes. Every message says what to do next;
+ * `main.ts` is the only place that prints them and exits.
+ */
+
+/** Exit codes of every `keyplane` command (also listed in `--help` and the README). */
+export const EXIT_CODES = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  unreachable: 3,
+  authRejected: 4,
+} as const;
+
+/** The exit-code table as printed at the end of `--help`. */
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0  success
+  1  the command or a conformance check failed (the message says which)
+  2  usage error: bad or missing option, unreadable file, missing credentials
+  3  the server could not be reached (wrong --url, server down, timeout)
+  4  the server rejected the credentials (401/403): check --api-key / --sigv4 and the key's roles`;
+
+/** Base class: an error with the exit code the process should end with. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Wrong or missing options, unreadable input files (exit 2). */
+export class UsageError extends CliError {
+  constructor(message: string) {
+    super(message, EXIT_CODES.usage);
+  }
+}
+
+/** The command ran but did not succeed, e.g. the server answered 4xx/5xx or a check failed (exit 1). */
+export class CommandFailedError extends CliError {
+  constructor(message: string) {
+    super(message, EXIT_CODES.failed);
+  }
+}
+
+/** No HTTP answer at all: connection refused, DNS failure, timeout (exit 3). */
+export class UnreachableError extends CliError {
+  constructor(url: string, cause: string) {
+    super(`cannot reach ${url}: ${cause}. Check --url (or KEYPLANE_URL) and that the server is running.`, 3);
+  }
+}
+
+/** The server answered 401 or 403 (exit 4). */
+export class AuthRejectedError extends CliError {
+  constructor(status: number, serverMessage: string) {
+    const hint =
+      status === 401
+        ? 'Pass a valid key with --api-key (or KEYPLANE_API_KEY), or --sigv4 with AWS credentials.'
+        : 'The credentials are valid but lack the role this call needs (e.g. encoder for SPEKE, admin for API keys).';
+    super(
+      `the server rejected the credentials (HTTP ${status}${serverMessage ? `: ${serverMessage}` : ''}). ${hint}`,
+      4,
+    );
+  }
+}
+
+/** A server answer that is not what the protocol promises (bad XML, missing keys, failed MAC) (exit 1). */
+export class InvalidResponseError extends CommandFailedError {}

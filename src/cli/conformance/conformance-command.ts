@@ -1,0 +1,115 @@
+/**
+ * `keyplane conformance`: runs the SPEKE v1/v2 battery against any key provider and prints a
+ * pass/fail table (or JSON). Exits 1 when a check fails, 3/4 when the provider cannot be reached
+ * or rejects the credentials.
+ */
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { Command } from 'commander';
+import { CommandFailedError, EXIT_CODES_HELP, UsageError } from '../cli-errors';
+import { addClientOptions, clientFrom } from '../client-options';
+import { DRM_NAMES, parseDrmList } from '../drm-names';
+import { print, printJson } from '../output';
+import { packageRoot } from '../package-root';
+import { SpekeClient, addSpekePathOption } from '../speke-client';
+import { battery } from './battery';
+import type { ConformanceContext } from './check';
+import { resolveDelivery } from './delivery';
+import { jsonReport, summarize, tableReport } from './reporters';
+import { runChecks, stderrProgress } from './runner';
+import { createXsdValidator } from './xsd';
+
+interface ConformanceOptions {
+  v1?: boolean;
+  v2?: boolean;
+  drm: string;
+  xsdDir?: string;
+  xmllint: string;
+  cert?: string;
+  key?: string;
+  only?: string;
+  json?: boolean;
+  spekePath: string;
+}
+
+/** Default `--xsd-dir`: `../shared/docs/xsd` next to the repository (or the working directory outside it). */
+export function defaultXsdDir(): string {
+  return path.resolve(packageRoot() ?? process.cwd(), '..', 'shared', 'docs', 'xsd');
+}
+
+async function run(cmd: Command): Promise<void> {
+  const opts = cmd.opts<ConformanceOptions>();
+  const versions: Array<'1.0' | '2.0'> =
+    opts.v1 || opts.v2 ? [...(opts.v1 ? ['1.0' as const] : []), ...(opts.v2 ? ['2.0' as const] : [])] : ['1.0', '2.0'];
+  const drms = parseDrmList(opts.drm);
+  const checks = battery(
+    versions,
+    drms,
+    opts.only
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+  if (checks.length === 0) throw new UsageError(`--only "${opts.only}" matches no check`);
+  const speke = new SpekeClient(clientFrom(cmd), opts.spekePath);
+  const ctx: ConformanceContext = {
+    speke,
+    runId: crypto.randomBytes(4).toString('hex'),
+    drms,
+    xsd: createXsdValidator(opts.xsdDir ?? defaultXsdDir(), opts.xmllint),
+    delivery: resolveDelivery(opts.cert, opts.key),
+  };
+  const reports = await runChecks(checks, ctx, stderrProgress());
+  const target = speke.endpoint();
+  if (opts.json) printJson(jsonReport(target, versions, reports));
+  else print(tableReport(target, reports));
+  const failed = reports.filter((r) => r.status === 'fail').map((r) => r.name);
+  if (failed.length > 0) {
+    const s = summarize(reports);
+    throw new CommandFailedError(`${s.failed} of ${s.total} conformance checks failed: ${failed.join(', ')}`);
+  }
+}
+
+/** Defines `keyplane conformance`. */
+export function conformanceCommand(): Command {
+  const cmd = new Command('conformance').description('run SPEKE v1/v2 conformance checks against any key provider');
+  addClientOptions(cmd);
+  addSpekePathOption(cmd);
+  return cmd
+    .option('--v1', 'run the SPEKE v1 checks (default: both versions)')
+    .option('--v2', 'run the SPEKE v2 checks (default: both versions)')
+    .option('--drm <list>', `DRM systems to test (${DRM_NAMES.join(', ')})`, DRM_NAMES.join(','))
+    .option('--xsd-dir <dir>', 'folder with cpix-2.3/cpix.xsd (default: ../shared/docs/xsd beside the repository)')
+    .option('--xmllint <path>', 'xmllint executable for the XSD checks', 'xmllint')
+    .option(
+      '--cert <file>',
+      'delivery certificate for the encrypted-response checks (default: the repository test certificate, or a new one from openssl)',
+    )
+    .option('--key <file>', 'private key of --cert')
+    .option(
+      '--only <names>',
+      'run only checks whose name contains one of these comma-separated parts, e.g. v2.reject,key-stability',
+    )
+    .option('--json', 'print the results as JSON (for CI)')
+    .addHelpText(
+      'after',
+      `
+Checks (each passes, fails or is skipped with a reason):
+  transport   content type, Speke-User-Agent / X-Speke-Version / X-Speke-User-Agent headers,
+              the request document kept in the response
+  drm         a valid request per DRM system; keys and signalling (URIExtXKey, PSSH, HLSSignalingData)
+  contract    SPEKE v2: every encryption preset (PRESET-VIDEO-1..8 x PRESET-AUDIO-1..3, SHARED, UNENCRYPTED)
+  keys        several keys, the same keys on repeat, key rotation periods
+  negative    invalid requests must get a 4xx (never 2xx or 5xx); v2 reports AWS's 422 messages
+  encryption  encrypted responses: decrypt, ValueMAC checks, same keys as a clear request
+  schema      SPEKE v2 responses valid against the CPIX 2.3 XSD (xmllint; skipped without it)
+Each check uses its own resource ID (kpc-<run>-<check>), so runs never collide.
+A provider that does not support a DRM system fails that system's checks: limit them with --drm.
+
+Examples:
+  keyplane conformance --url http://127.0.0.1:8080 --api-key $ENC
+  keyplane conformance --url https://abc.execute-api.eu-west-1.amazonaws.com/prod --speke-path /copyProtection --sigv4 --v2 --json
+${EXIT_CODES_HELP}`,
+    )
+    .action(async (_opts, command: Command) => run(command));
+}

@@ -1,0 +1,176 @@
+/**
+ * `keyplane package-hls`: the common HLS AES-128 workflow in one command. Requests a key over
+ * SPEKE v1, then runs the system's ffmpeg to write an encrypted HLS rendition whose EXT-X-KEY
+ * points at the key provider's key URL. The key file ffmpeg needs lives in a private temp dir
+ * and is deleted afterwards; it is never written next to the segments.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import { CommandFailedError, EXIT_CODES_HELP, InvalidResponseError, UsageError } from './cli-errors';
+import { addClientOptions, clientFrom } from './client-options';
+import { intOption } from './cli-input';
+import { buildCpixRequest } from './cpix-request-builder';
+import { readCpixResponse } from './cpix-response-reader';
+import { serverMessage } from './http-client';
+import { print, printJson, renderFields } from './output';
+import { SpekeClient, addSpekePathOption } from './speke-client';
+
+interface PackageOptions {
+  input: string;
+  resourceId: string;
+  out: string;
+  kid?: string;
+  segmentSeconds: string;
+  ffmpeg: string;
+  reencode?: boolean;
+  json?: boolean;
+  spekePath: string;
+}
+
+/** The key, IV and URL of one HLS AES-128 key. */
+export interface HlsKey {
+  kid: string;
+  key: Buffer;
+  iv?: Buffer;
+  url: string;
+}
+
+/** Fails with install instructions when ffmpeg cannot be run. */
+export function requireFfmpeg(ffmpeg: string): void {
+  const probe = spawnSync(ffmpeg, ['-hide_banner', '-version'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    throw new CommandFailedError(
+      `ffmpeg was not found or does not run ("${ffmpeg}"${probe.error ? `: ${(probe.error as NodeJS.ErrnoException).code}` : ''}). ` +
+        'Install it (Debian/Ubuntu: apt-get install ffmpeg; macOS: brew install ffmpeg) or pass --ffmpeg /path/to/ffmpeg.',
+    );
+  }
+}
+
+async function requestHlsKey(cmd: Command, opts: PackageOptions): Promise<HlsKey> {
+  const speke = new SpekeClient(clientFrom(cmd), opts.spekePath);
+  const request = buildCpixRequest({
+    speke: '1.0',
+    resourceId: opts.resourceId,
+    drms: ['hls-aes128'],
+    newKid: opts.kid === undefined ? undefined : () => (opts.kid as string).toLowerCase(),
+  });
+  const result = await speke.post(request.xml);
+  if (result.status !== 200)
+    throw new CommandFailedError(`the key request failed with HTTP ${result.status}: ${serverMessage(result)}`);
+  const response = readCpixResponse(result.text);
+  const kid = request.keys[0]?.kid as string;
+  const key = response.keys.find((k) => k.kid === kid);
+  const url = response.drmSystems.find((d) => d.kid === kid)?.uriExtXKey;
+  if (!key?.key || key.key.length !== 16)
+    throw new InvalidResponseError(`the response has no 16-byte key for KID ${kid}`);
+  if (!url) throw new InvalidResponseError(`the response has no URIExtXKey (key URL) for KID ${kid}`);
+  return { kid, key: key.key, iv: key.iv?.length === 16 ? key.iv : undefined, url };
+}
+
+/** The ffmpeg arguments that package `input` into `out` with the given key-info file. */
+export function ffmpegArgs(
+  input: string,
+  out: string,
+  keyInfoFile: string,
+  segmentSeconds: number,
+  reencode: boolean,
+): string[] {
+  const codecs = reencode ? ['-c:v', 'libx264', '-preset', 'veryfast', '-c:a', 'aac'] : ['-c', 'copy'];
+  return [
+    ...['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-i', input, ...codecs],
+    ...['-f', 'hls', '-hls_time', String(segmentSeconds), '-hls_playlist_type', 'vod'],
+    ...['-hls_key_info_file', keyInfoFile, '-hls_segment_filename', path.join(out, 'segment%05d.ts')],
+    path.join(out, 'index.m3u8'),
+  ];
+}
+
+function runFfmpeg(ffmpeg: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const err: Buffer[] = [];
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.once('error', (e) => reject(new CommandFailedError(`cannot run ffmpeg: ${e.message}`)));
+    child.once('close', (code) => {
+      if (code === 0) return resolve();
+      const tail = Buffer.concat(err).toString('utf8').trim().split('\n').slice(-5).join('\n');
+      reject(
+        new CommandFailedError(
+          `ffmpeg exited with ${code}:\n${tail}\n(with copied codecs the input must suit MPEG-TS; try --reencode)`,
+        ),
+      );
+    });
+  });
+}
+
+/** Writes key and key-info files to a private temp dir, runs ffmpeg, and always deletes the key. */
+async function packageWithKey(opts: PackageOptions, key: HlsKey, segmentSeconds: number): Promise<void> {
+  const secrets = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-hls-'));
+  try {
+    const keyFile = path.join(secrets, 'key.bin');
+    const keyInfoFile = path.join(secrets, 'key.keyinfo');
+    fs.writeFileSync(keyFile, key.key, { mode: 0o600 });
+    const ivLine = key.iv ? `${key.iv.toString('hex')}\n` : '';
+    fs.writeFileSync(keyInfoFile, `${key.url}\n${keyFile}\n${ivLine}`, { mode: 0o600 });
+    await runFfmpeg(opts.ffmpeg, ffmpegArgs(opts.input, opts.out, keyInfoFile, segmentSeconds, opts.reencode === true));
+  } finally {
+    fs.rmSync(secrets, { recursive: true, force: true });
+  }
+}
+
+function checkInputs(opts: PackageOptions): number {
+  if (!fs.existsSync(opts.input)) throw new UsageError(`--input ${opts.input}: no such file`);
+  if (opts.kid !== undefined && !/^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i.test(opts.kid)) {
+    throw new UsageError(`--kid must be a UUID, got "${opts.kid}"`);
+  }
+  return intOption(opts.segmentSeconds, '--segment-seconds', 1, 60) as number;
+}
+
+async function run(cmd: Command): Promise<void> {
+  const opts = cmd.opts<PackageOptions>();
+  const segmentSeconds = checkInputs(opts);
+  requireFfmpeg(opts.ffmpeg);
+  const key = await requestHlsKey(cmd, opts);
+  fs.mkdirSync(opts.out, { recursive: true });
+  await packageWithKey(opts, key, segmentSeconds);
+  const playlist = path.join(opts.out, 'index.m3u8');
+  const text = fs.readFileSync(playlist, 'utf8');
+  if (!text.includes(`URI="${key.url}"`))
+    throw new CommandFailedError(`${playlist} has no EXT-X-KEY pointing at ${key.url}`);
+  const segments = text.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#')).length;
+  const summary = { playlist, segments, resourceId: opts.resourceId, kid: key.kid, keyUrl: key.url };
+  if (opts.json) return printJson(summary);
+  print(renderFields(Object.entries(summary).map(([k, v]) => [k, String(v)] as const)));
+}
+
+/** Defines `keyplane package-hls`. */
+export function packageHlsCommand(): Command {
+  const cmd = new Command('package-hls').description(
+    'request an HLS AES-128 key over SPEKE and run ffmpeg to write an encrypted HLS rendition',
+  );
+  addClientOptions(cmd);
+  addSpekePathOption(cmd);
+  return cmd
+    .requiredOption('--input <file>', 'source media (anything ffmpeg reads)')
+    .requiredOption('--resource-id <id>', 'resource ID the key is issued for')
+    .requiredOption('--out <dir>', 'output directory for index.m3u8 and the segments')
+    .option('--kid <uuid>', 'reuse this KID (e.g. to re-package a resource ID) instead of a new one')
+    .option('--segment-seconds <n>', 'target segment duration', '6')
+    .option('--reencode', 'transcode to H.264/AAC instead of copying the codecs')
+    .option('--ffmpeg <path>', 'ffmpeg executable', 'ffmpeg')
+    .option('--json', 'print the summary as JSON')
+    .addHelpText(
+      'after',
+      `
+The key URL in EXT-X-KEY is the one the key provider returns (URIExtXKey). The key file
+ffmpeg needs is written to a private temp directory and deleted afterwards.
+
+Example:
+  keyplane package-hls --url http://127.0.0.1:8080 --api-key $ENC --input movie.mp4 --resource-id movie-1 --out www/movie-1
+${EXIT_CODES_HELP}
+  (a missing ffmpeg exits 1 with install instructions)`,
+    )
+    .action(async (_opts, command: Command) => run(command));
+}
