@@ -36,10 +36,17 @@ function fromBodyParser(err: BodyParserError): KeyplaneError | undefined {
   }
 }
 
+/** Other 400s raised by Express itself: bad percent-encoding in a path, an undecodable Content-Encoding. */
+function fromExpress(err: unknown): KeyplaneError | undefined {
+  if ((err as { status?: unknown }).status !== 400) return undefined;
+  if (err instanceof URIError) return new BadRequestError('Request path is not valid percent-encoding');
+  return new BadRequestError('Request body could not be decoded (check Content-Encoding)');
+}
+
 /** Converts anything thrown into a KeyplaneError, or undefined when it is our bug. */
 export function toKeyplaneError(err: unknown): KeyplaneError | undefined {
   if (err instanceof KeyplaneError) return err;
-  const fromParser = fromBodyParser(err as BodyParserError);
+  const fromParser = fromBodyParser(err as BodyParserError) ?? fromExpress(err);
   if (fromParser) return fromParser;
   const code = (err as { code?: string }).code ?? '';
   if (/^SQLITE_(BUSY|LOCKED|IOERR|READONLY|FULL|CANTOPEN)/.test(code)) {

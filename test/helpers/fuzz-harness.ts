@@ -1,0 +1,103 @@
+import crypto from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import fc from 'fast-check';
+import { fuzzCase, type AuthChoice, type FuzzCase } from './fuzz-cases';
+import { errorBody, LoopbackClient, type HttpResult } from './http-client';
+import { ADMIN_KEY, makeTestApp, type TestApp } from './test-app';
+
+/** What a fuzz run measured: cases per family and status, rejected cases checked, time. */
+export interface FuzzFigures {
+  runs: number;
+  seed: number;
+  ms: number;
+  casesPerSecond: number;
+  rejectedChecked: number;
+  statusByKind: Record<string, Record<string, number>>;
+}
+
+function credentials(t: TestApp, auth: AuthChoice): Record<string, string> {
+  switch (auth) {
+    case 'encoder':
+      return { 'x-api-key': t.encoderKey };
+    case 'keyserver':
+      return { authorization: `Bearer ${t.keyserverKey}` };
+    case 'admin':
+      return { 'x-api-key': ADMIN_KEY };
+    case 'unknown-key':
+      return { 'x-api-key': `kp_0123456789abcdef_${'A'.repeat(43)}` };
+    case 'malformed':
+      return { authorization: 'Basic Zm9vOmJhcg==' };
+    case 'none':
+      return {};
+  }
+}
+
+function describeCase(c: FuzzCase): string {
+  const body = c.body ? ` body(${c.body.length}B)=${JSON.stringify(c.body.toString('latin1').slice(0, 200))}` : '';
+  return `${c.kind}: ${c.method} ${c.path} ${JSON.stringify(c.headers)} auth=${c.auth}${body}`;
+}
+
+/** Checks one response against the fuzz properties; throws naming the case when one fails. */
+function check(c: FuzzCase, res: HttpResult, storeChanged: boolean): void {
+  if (res.status >= 500) {
+    throw new Error(`${res.status} for ${describeCase(c)}\n${res.body.toString('utf8').slice(0, 500)}`);
+  }
+  if (res.status < 400) return;
+  if (storeChanged) throw new Error(`rejected (${res.status}) but the store changed: ${describeCase(c)}`);
+  if (c.method !== 'HEAD' && !errorBody(res)) {
+    throw new Error(`${res.status} without the error mapping's JSON body for ${describeCase(c)}`);
+  }
+}
+
+function listen(t: TestApp): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = t.app.listen(0, '127.0.0.1', () => resolve(server));
+    server.once('error', reject);
+  });
+}
+
+/** The fuzz seed: KEYPLANE_FUZZ_SEED to replay a run, else a fresh one (printed with the figures). */
+export function fuzzSeed(): number {
+  const fixed = Number(process.env.KEYPLANE_FUZZ_SEED);
+  return Number.isInteger(fixed) && process.env.KEYPLANE_FUZZ_SEED !== '' ? fixed : crypto.randomInt(2 ** 31);
+}
+
+/**
+ * Fuzzes the real app (SQLite store, local cipher, every route) over HTTP on one keep-alive
+ * loopback connection: never a 5xx, every rejection is the error mapping's JSON, and SQLite's
+ * `PRAGMA data_version` (read from a second connection) is unchanged across every rejected request.
+ */
+export async function fuzzApp(runs: number, seed = fuzzSeed()): Promise<FuzzFigures> {
+  const t = await makeTestApp();
+  const server = await listen(t);
+  const client = new LoopbackClient((server.address() as AddressInfo).port);
+  const snapshot = new Database(path.join(t.dataDir, 'keyplane.db'), { readonly: true });
+  const dataVersion = snapshot.prepare<[], number>('PRAGMA data_version').pluck();
+  const statusByKind: Record<string, Record<string, number>> = {};
+  let rejectedChecked = 0;
+  const started = Date.now();
+  try {
+    const property = fc.asyncProperty(fuzzCase, async (c) => {
+      const before = dataVersion.get();
+      const headers = { ...credentials(t, c.auth), ...c.headers };
+      const res = await client.send({ method: c.method, path: c.path, headers, body: c.body });
+      const byStatus = (statusByKind[c.kind] ??= {});
+      byStatus[res.status] = (byStatus[res.status] ?? 0) + 1;
+      if (res.status >= 400) rejectedChecked++;
+      check(c, res, dataVersion.get() !== before);
+    });
+    await fc.assert(property, { numRuns: runs, seed });
+    const health = await client.send({ method: 'GET', path: '/healthz' });
+    if (health.status !== 200) throw new Error(`/healthz answered ${health.status} after fuzzing`);
+  } finally {
+    client.close();
+    snapshot.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await t.close();
+  }
+  const ms = Date.now() - started;
+  return { runs, seed, ms, casesPerSecond: Math.round((runs * 1000) / ms), rejectedChecked, statusByKind };
+}
