@@ -3,9 +3,12 @@ import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import type { ApiKeyService } from './auth/api-keys';
 import { authenticate, type Authenticator } from './auth/authenticate';
+import type { Delivery } from './delivery';
 import { adminRoutes } from './http/admin-routes';
 import { errorHandler, notFoundHandler } from './http/error-handler';
 import { keyRoutes } from './http/key-routes';
+import { playerDeliveryRoutes, tokenIssuerRoutes } from './http/playback-routes';
+import { policyRoutes } from './http/policy-routes';
 import { publicRoutes } from './http/public-routes';
 import { spekeRoutes } from './http/speke-routes';
 import type { KeyService } from './keys/key-service';
@@ -26,6 +29,8 @@ export interface AppDeps {
   authenticators: Authenticator[];
   logger: Logger;
   maxBodyBytes: number;
+  /** Playback tokens, secure links, access policies, proxy trust (absent: /keys only, no policies). */
+  delivery?: Delivery;
 }
 
 function requestId(): express.RequestHandler {
@@ -62,12 +67,15 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
+  app.set('trust proxy', deps.delivery?.trustProxy ?? false);
   app.use(requestId());
   app.use(accessLog(deps.logger));
   app.use(publicRoutes(deps.store, deps.cipherName));
+  if (deps.delivery) app.use(playerDeliveryRoutes(deps.delivery));
   app.use(authenticate(deps.authenticators));
   app.use(spekeRoutes(deps.speke, deps.maxBodyBytes));
-  app.use(keyRoutes(deps.keys));
+  app.use(keyRoutes(deps.keys, deps.delivery?.policy));
+  if (deps.delivery) app.use(tokenIssuerRoutes(deps.delivery), policyRoutes(deps.delivery.policyStore));
   app.use(adminRoutes(deps));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

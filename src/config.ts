@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { describeDelivery, loadDeliveryConfig, type DeliveryConfig } from './delivery-config';
 
 /** Configuration errors name the offending variable so an operator can fix it at once. */
 export class ConfigError extends Error {
@@ -32,6 +33,8 @@ export interface Config {
   widevineProvider: string;
   playreadyLaUrl?: string;
   deliveryCertSha256?: string[];
+  /** SigV4, playback tokens, secure links, access policies (see delivery-config.ts). */
+  delivery: DeliveryConfig;
 }
 
 type Env = Record<string, string | undefined>;
@@ -141,6 +144,9 @@ export function loadConfig(env: Env = process.env): Config {
     widevineProvider: optional(env, 'KEYPLANE_WIDEVINE_PROVIDER') ?? 'keyplane',
     playreadyLaUrl: url(env, 'KEYPLANE_PLAYREADY_LA_URL'),
     deliveryCertSha256: fingerprints(env),
+    delivery: loadDeliveryConfig(env, (variable, message) => {
+      throw new ConfigError(variable, message);
+    }),
   };
 }
 
@@ -154,5 +160,6 @@ export function describeConfig(config: Config): Record<string, unknown> {
     cipher: config.kmsKeyId ? `aws-kms (${config.kmsKeyId})` : 'local master key',
     leaseTtlSeconds: config.leaseTtlSeconds,
     adminKey: config.adminKey ? 'from KEYPLANE_ADMIN_KEY' : 'stored hash',
+    delivery: describeDelivery(config.delivery),
   };
 }

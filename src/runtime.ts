@@ -3,6 +3,7 @@ import { ApiKeyService, apiKeyAuthenticator } from './auth/api-keys';
 import type { Authenticator } from './auth/authenticate';
 import type { AppDeps } from './app';
 import type { Config } from './config';
+import { buildDelivery } from './delivery';
 import { createDrmRegistry } from './drm/registry';
 import type { EnvelopeCipher } from './keys/envelope-cipher';
 import { KeyService } from './keys/key-service';
@@ -39,6 +40,7 @@ export function buildDeps(
   const keys = new KeyService(store, cipher, config.leaseTtlSeconds);
   const apiKeys = new ApiKeyService(store, config.adminKey);
   const keyUrl = keyUrlBuilder(config.publicUrl, config.keyUrlTemplate);
+  const { delivery, authenticators } = buildDelivery(config, store, keys);
   const drm = createDrmRegistry({
     fairplayUriTemplate: config.fairplayUriTemplate,
     widevineProvider: config.widevineProvider,
@@ -53,8 +55,9 @@ export function buildDeps(
     apiKeys,
     speke: new SpekeService(keys, drm, keyUrl),
     keyUrl,
-    authenticators: [...(opts.extraAuthenticators ?? []), apiKeyAuthenticator(apiKeys)],
+    authenticators: [...(opts.extraAuthenticators ?? []), ...authenticators, apiKeyAuthenticator(apiKeys)],
     logger,
     maxBodyBytes: config.maxBodyBytes,
+    delivery,
   };
 }

@@ -1,5 +1,6 @@
 import { Router, type Response } from 'express';
-import { requireRole } from '../auth/authenticate';
+import type { AccessPolicy } from '../auth/access-policy';
+import { requireKeyAccess } from '../auth/key-access';
 import type { KeyService } from '../keys/key-service';
 import { checkKid, checkResourceId } from './validate';
 
@@ -15,12 +16,16 @@ export function sendKeyBytes(res: Response, key: Buffer): void {
   res.status(200).end(key);
 }
 
-/** `GET /keys/{resourceId}/{kid}`: key delivery to keyserver proxies (and players via the URIExtXKey URL). */
-export function keyRoutes(keys: KeyService): Router {
+/**
+ * `GET /keys/{resourceId}/{kid}`: key delivery to keyserver proxies (API key or SigV4, role keyserver)
+ * and players (playback token as Bearer or `?token=`), subject to the delivery access policy.
+ */
+export function keyRoutes(keys: KeyService, policy?: AccessPolicy): Router {
   const router = Router();
-  router.get('/keys/:resourceId/:kid', requireRole('keyserver'), async (req, res) => {
+  router.get('/keys/:resourceId/:kid', requireKeyAccess, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
     const kid = checkKid(req.params.kid);
+    await policy?.check(req, res, resourceId);
     const { key } = await keys.get(resourceId, kid);
     sendKeyBytes(res, key);
   });

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { ServiceUnavailableError } from '../errors';
 import type { ApiKeyRecord, IssueCommit, KeyStore, Lease, StaticKeyRecord, StoredKey } from './key-store';
 import { KeyRaceError, LeaseRaceError, StaticKeyExistsError } from './key-store';
+import type { PolicyStore } from './policy-store';
+import { SqlitePolicyStore } from './sqlite-policy-store';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS keys (
@@ -106,6 +108,8 @@ function unavailable(err: unknown): never {
  */
 export class SqliteKeyStore implements KeyStore {
   readonly name = 'sqlite';
+  /** Per-resource delivery policies, in their own table of the same file. */
+  readonly policies: PolicyStore;
   private readonly db: Database.Database;
   private readonly stmts;
 
@@ -116,6 +120,7 @@ export class SqliteKeyStore implements KeyStore {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     this.db.exec(SCHEMA);
+    this.policies = new SqlitePolicyStore(this.db);
     this.stmts = {
       getLease: this.db.prepare<[string], LeaseRow>('SELECT * FROM leases WHERE resource_id = ?'),
       getKey: this.db.prepare<[string], KeyRow>('SELECT * FROM keys WHERE kid = ?'),

@@ -1,0 +1,33 @@
+import { KeyplaneError } from '../errors';
+
+/** Reasons a delivery or signed request is refused; clients and logs can branch on them. */
+export type DenyReason =
+  | 'ip_denied'
+  | 'origin_denied'
+  | 'token_resource_mismatch'
+  | 'token_kid_not_allowed'
+  | 'secure_link_invalid'
+  | 'signature_mismatch'
+  | 'request_time_skewed'
+  | 'unknown_access_key'
+  | 'scope_mismatch'
+  | 'unsigned_headers'
+  | 'content_sha256_mismatch'
+  | 'malformed_signature';
+
+/** A 403 that says why in a machine-readable `reason` next to the usual `error: forbidden`. */
+export class AccessDeniedError extends KeyplaneError {
+  constructor(
+    readonly reason: DenyReason,
+    message: string,
+  ) {
+    super(403, 'forbidden', message, { details: { reason } });
+  }
+}
+
+/** A feature the deployment has not configured (e.g. secure links without a secret): 501, naming the variable. */
+export class NotConfiguredError extends KeyplaneError {
+  constructor(message: string) {
+    super(501, 'not_configured', message);
+  }
+}

@@ -1,0 +1,163 @@
+import crypto from 'node:crypto';
+import type { Request } from 'express';
+import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { UUID_PATTERN } from '../cpix/cpix-model';
+import { BadRequestError, GoneError, UnauthorizedError } from '../errors';
+import { checkResourceId } from '../http/validate';
+import type { Authenticator } from './authenticate';
+import type { Principal } from './principal';
+import type { TokenSigningKey } from './token-keys';
+
+/** The `aud` of every playback token: a token minted for something else is not accepted. */
+export const PLAYBACK_AUDIENCE = 'keyplane-playback';
+/** Lifetime of a token when the request does not ask for one. */
+export const DEFAULT_TOKEN_TTL_SECONDS = 300;
+const MAX_KIDS = 100;
+const JWT_SHAPE = /^[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}$/;
+
+/** What a request asks a token for. */
+export interface TokenRequest {
+  resourceId: unknown;
+  ttlSeconds?: unknown;
+  kids?: unknown;
+}
+
+/** A minted token. */
+export interface IssuedToken {
+  token: string;
+  expiresAt: Date;
+  resourceId: string;
+}
+
+/** What a verified token allows: keys of one resource, optionally only some KIDs. */
+export interface PlaybackGrant {
+  jti: string;
+  resourceId: string;
+  kids?: ReadonlySet<string>;
+}
+
+/** Whether a bearer value is shaped like a JWT (three base64url parts); API keys never are. */
+export function looksLikeJwt(value: string): boolean {
+  return JWT_SHAPE.test(value);
+}
+
+function checkKids(value: unknown): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_KIDS) {
+    throw new BadRequestError(`kids must be a non-empty array of at most ${MAX_KIDS} KIDs (UUIDs)`);
+  }
+  if (!value.every((k) => typeof k === 'string' && UUID_PATTERN.test(k))) {
+    throw new BadRequestError('kids must contain only KIDs (UUIDs)');
+  }
+  return [...new Set(value.map((k: string) => k.toLowerCase()))];
+}
+
+/**
+ * Short-lived JWTs (HS256, `kid` header) that let one player fetch the keys of one resource:
+ * `sub` = resource ID, optional `kids`, `jti`, `iat`, `exp`, `aud` = keyplane-playback.
+ * The first signing key signs; all verify, so keys rotate without breaking live tokens.
+ */
+export class PlaybackTokenService {
+  private readonly byKid: Map<string, TokenSigningKey>;
+
+  constructor(
+    private readonly keys: TokenSigningKey[],
+    private readonly maxTtlSeconds: number,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    if (keys.length === 0) throw new Error('PlaybackTokenService needs at least one signing key');
+    this.byKid = new Map(keys.map((k) => [k.kid, k]));
+  }
+
+  /** Mints a token; 400 when the resource ID, TTL or KIDs are invalid. */
+  async issue(req: TokenRequest): Promise<IssuedToken> {
+    const resourceId = checkResourceId(req.resourceId);
+    const ttl = req.ttlSeconds ?? Math.min(DEFAULT_TOKEN_TTL_SECONDS, this.maxTtlSeconds);
+    if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > this.maxTtlSeconds) {
+      throw new BadRequestError(`ttlSeconds must be an integer from 1 to ${this.maxTtlSeconds}`);
+    }
+    const kids = checkKids(req.kids);
+    const key = this.keys[0] as TokenSigningKey;
+    const iat = Math.floor(this.now().getTime() / 1000);
+    const token = await new SignJWT(kids ? { kids } : {})
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: key.kid })
+      .setSubject(resourceId)
+      .setAudience(PLAYBACK_AUDIENCE)
+      .setJti(crypto.randomUUID())
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + ttl)
+      .sign(key.secret);
+    return { token, expiresAt: new Date((iat + ttl) * 1000), resourceId };
+  }
+
+  /** Verifies a token: 401 when malformed or badly signed, 410 when it was valid but has expired. */
+  async verify(token: string): Promise<PlaybackGrant> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(
+        token,
+        (header) => {
+          const key = header.kid === undefined ? undefined : this.byKid.get(header.kid);
+          if (!key) throw new joseErrors.JWKSNoMatchingKey();
+          return key.secret;
+        },
+        {
+          audience: PLAYBACK_AUDIENCE,
+          algorithms: ['HS256'],
+          currentDate: this.now(),
+          requiredClaims: ['sub', 'jti', 'exp', 'iat'],
+        },
+      ));
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) throw new GoneError('Playback token has expired');
+      throw new UnauthorizedError('Invalid playback token');
+    }
+    return this.grantOf(payload);
+  }
+
+  private grantOf(payload: JWTPayload): PlaybackGrant {
+    const kids = payload.kids;
+    const validKids = kids === undefined || (Array.isArray(kids) && kids.every((k) => typeof k === 'string'));
+    if (!validKids || typeof payload.sub !== 'string' || typeof payload.jti !== 'string') {
+      throw new UnauthorizedError('Invalid playback token');
+    }
+    return {
+      jti: payload.jti,
+      resourceId: payload.sub,
+      ...(kids ? { kids: new Set((kids as string[]).map((k) => k.toLowerCase())) } : {}),
+    };
+  }
+}
+
+/** The caller a playback token stands for: no roles, only key delivery for its resource. */
+export function tokenPrincipal(grant: PlaybackGrant): Principal {
+  return {
+    id: `token:${grant.jti}`,
+    roles: new Set(),
+    via: 'token',
+    resourceId: grant.resourceId,
+    ...(grant.kids ? { kids: grant.kids } : {}),
+  };
+}
+
+function presentedToken(req: Request): string | undefined {
+  const header = req.get('authorization');
+  if (header !== undefined) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    return match && looksLikeJwt(match[1] as string) ? match[1] : undefined;
+  }
+  if (req.get('x-api-key') !== undefined) return undefined;
+  const query = req.query.token;
+  return typeof query === 'string' ? query : undefined;
+}
+
+/**
+ * Authenticator for playback tokens: a JWT-shaped `Authorization: Bearer` value, or `?token=` when
+ * no other credential header is sent. Other bearer values (API keys) fall through untouched.
+ */
+export function playbackTokenAuthenticator(service: PlaybackTokenService): Authenticator {
+  return async (req) => {
+    const token = presentedToken(req);
+    return token === undefined ? undefined : tokenPrincipal(await service.verify(token));
+  };
+}

@@ -1,0 +1,71 @@
+import { AccessPolicy } from './auth/access-policy';
+import type { Authenticator } from './auth/authenticate';
+import { PlaybackTokenService, playbackTokenAuthenticator } from './auth/playback-tokens';
+import { SecureLinkVerifier } from './auth/secure-token';
+import { sigv4Authenticator } from './auth/sigv4';
+import { FileCredentialSource, staticCredentials, type SigV4CredentialSource } from './auth/sigv4-credentials';
+import { loadOrCreateTokenKeys, type TokenSigningKey } from './auth/token-keys';
+import type { Config } from './config';
+import type { DeliveryDeps } from './http/playback-routes';
+import type { KeyService } from './keys/key-service';
+import type { KeyStore } from './store/key-store';
+import { policyStoreOf, type PolicyStore } from './store/policy-store';
+
+/** Everything the delivery features add to the app: player routes' deps, policy store and proxy trust. */
+export interface Delivery extends DeliveryDeps {
+  policyStore?: PolicyStore;
+  trustProxy: false | number | string[];
+}
+
+/**
+ * Signing keys for playback tokens: configured ones, else (SQLite only) the data dir's
+ * `token-keys.json`. With DynamoDB (Lambda, several instances) there is no shared data dir, so
+ * tokens stay off until `KEYPLANE_TOKEN_SIGNING_KEYS` is set.
+ */
+function tokenKeys(config: Config): TokenSigningKey[] | undefined {
+  if (config.delivery.tokenSigningKeys) return config.delivery.tokenSigningKeys;
+  return config.store === 'sqlite' ? loadOrCreateTokenKeys(config.dataDir) : undefined;
+}
+
+function sigv4Source(config: Config): SigV4CredentialSource | undefined {
+  const sigv4 = config.delivery.sigv4;
+  if (!sigv4) return undefined;
+  return sigv4.credentials
+    ? staticCredentials(sigv4.credentials)
+    : new FileCredentialSource(sigv4.credentialsFile ?? '');
+}
+
+/** Builds the delivery features from config: services, the extra authenticators (SigV4, playback tokens) and policies. */
+export function buildDelivery(
+  config: Config,
+  store: KeyStore,
+  keys: KeyService,
+): { delivery: Delivery; authenticators: Authenticator[] } {
+  const d = config.delivery;
+  const keysForTokens = tokenKeys(config);
+  const tokens = keysForTokens && new PlaybackTokenService(keysForTokens, d.tokenMaxTtlSeconds);
+  const policyStore = policyStoreOf(store);
+  const credentials = sigv4Source(config);
+  const authenticators: Authenticator[] = [];
+  if (credentials && d.sigv4) {
+    authenticators.push(
+      sigv4Authenticator({
+        credentials,
+        service: d.sigv4.service,
+        region: d.sigv4.region,
+        maxBodyBytes: config.maxBodyBytes,
+      }),
+    );
+  }
+  if (tokens) authenticators.push(playbackTokenAuthenticator(tokens));
+  const delivery: Delivery = {
+    keys,
+    policy: new AccessPolicy(d.globalRules, policyStore),
+    publicUrl: config.publicUrl,
+    tokens,
+    secureLinks: d.secureLinks && new SecureLinkVerifier(d.secureLinks),
+    policyStore,
+    trustProxy: d.trustedProxies,
+  };
+  return { delivery, authenticators };
+}

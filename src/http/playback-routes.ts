@@ -1,0 +1,95 @@
+import express, { Router, type RequestHandler } from 'express';
+import type { AccessPolicy } from '../auth/access-policy';
+import { requireRole } from '../auth/authenticate';
+import { NotConfiguredError } from '../auth/delivery-errors';
+import { checkTokenScope } from '../auth/key-access';
+import { tokenPrincipal, type PlaybackTokenService } from '../auth/playback-tokens';
+import type { SecureLinkVerifier } from '../auth/secure-token';
+import { BadRequestError } from '../errors';
+import type { KeyService } from '../keys/key-service';
+import { sendKeyBytes } from './key-routes';
+import { checkKid, checkResourceId } from './validate';
+
+/** What the player-facing delivery routes need; tokens and secure links are absent when not configured. */
+export interface DeliveryDeps {
+  keys: KeyService;
+  policy: AccessPolicy;
+  publicUrl: string;
+  tokens?: PlaybackTokenService;
+  secureLinks?: SecureLinkVerifier;
+}
+
+/** Every response of a delivery route, errors included, must never be cached. */
+export const noStore: RequestHandler = (_req, res, next) => {
+  res.set('Cache-Control', 'no-store');
+  next();
+};
+
+function tokensOf(deps: DeliveryDeps): PlaybackTokenService {
+  if (!deps.tokens) {
+    throw new NotConfiguredError('Playback tokens need KEYPLANE_TOKEN_SIGNING_KEYS with this store');
+  }
+  return deps.tokens;
+}
+
+/** The base key URL a token grants: append `/{kid}`. */
+export function playbackKeyBase(publicUrl: string, token: string, resourceId: string): string {
+  return `${publicUrl}/playback/${token}/keys/${encodeURIComponent(resourceId)}`;
+}
+
+/**
+ * Routes players call with the credential in the URL, mounted before authentication:
+ * `GET /playback/{token}/keys/{resourceId}/{kid}` and `GET /secure/{clientId}_{resourceId}/{token}/{expires}/keys/{kid}`.
+ */
+export function playerDeliveryRoutes(deps: DeliveryDeps): Router {
+  const router = Router();
+  router.get('/playback/:token/keys/:resourceId/:kid', noStore, async (req, res) => {
+    const resourceId = checkResourceId(req.params.resourceId);
+    const kid = checkKid(req.params.kid);
+    const grant = await tokensOf(deps).verify(String(req.params.token));
+    checkTokenScope(tokenPrincipal(grant), resourceId, kid);
+    await deps.policy.check(req, res, resourceId);
+    sendKeyBytes(res, (await deps.keys.get(resourceId, kid)).key);
+  });
+
+  router.get('/secure/:link/:token/:expires/keys/:kid', noStore, async (req, res) => {
+    if (!deps.secureLinks) {
+      throw new NotConfiguredError(
+        'Secure links need KEYPLANE_SECURE_TOKEN_CLIENT_ID and KEYPLANE_SECURE_TOKEN_SECRET',
+      );
+    }
+    const kid = checkKid(req.params.kid);
+    const { link, token, expires } = req.params;
+    const resourceId = deps.secureLinks.verify(String(link), String(token), String(expires));
+    await deps.policy.check(req, res, resourceId);
+    sendKeyBytes(res, (await deps.keys.get(resourceId, kid)).key);
+  });
+  return router;
+}
+
+function objectBody(body: unknown): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new BadRequestError('Request body must be a JSON object (Content-Type: application/json)');
+  }
+  return body as Record<string, unknown>;
+}
+
+/** `POST /playback-tokens` (admin or token-issuer): mints a token and the key URL base players use. */
+export function tokenIssuerRoutes(deps: DeliveryDeps): Router {
+  const router = Router();
+  const json = express.json({ limit: '16kb', strict: true });
+  router.post('/playback-tokens', requireRole('token-issuer'), noStore, json, async (req, res) => {
+    const body = objectBody(req.body);
+    const issued = await tokensOf(deps).issue({
+      resourceId: body.resourceId,
+      ttlSeconds: body.ttlSeconds,
+      kids: body.kids,
+    });
+    res.status(201).json({
+      token: issued.token,
+      expiresAt: issued.expiresAt.toISOString(),
+      keyUrl: playbackKeyBase(deps.publicUrl, issued.token, issued.resourceId),
+    });
+  });
+  return router;
+}

@@ -1,0 +1,84 @@
+import express, { Router } from 'express';
+import { checkIpEntry, checkOriginEntry } from '../auth/access-policy';
+import { requireRole } from '../auth/authenticate';
+import { NotConfiguredError } from '../auth/delivery-errors';
+import { BadRequestError, NotFoundError } from '../errors';
+import type { AccessRules, PolicyStore, ResourcePolicy } from '../store/policy-store';
+import { noStore } from './playback-routes';
+import { checkResourceId } from './validate';
+
+const FIELDS: Record<keyof AccessRules, (entry: string) => string> = {
+  allowIps: checkIpEntry,
+  denyIps: checkIpEntry,
+  allowOrigins: checkOriginEntry,
+};
+const MAX_ENTRIES = 100;
+
+function entries(field: keyof AccessRules, value: unknown): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.length > MAX_ENTRIES || !value.every((v) => typeof v === 'string')) {
+    throw new BadRequestError(`${field} must be an array of at most ${MAX_ENTRIES} strings`);
+  }
+  try {
+    return value.map((v: string) => FIELDS[field](v.trim()));
+  } catch (err) {
+    throw new BadRequestError(`${field}: ${(err as Error).message}`);
+  }
+}
+
+/** Validates a policy body: only allowIps, denyIps, allowOrigins, each a list of valid entries. */
+export function parseRules(body: unknown): AccessRules {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new BadRequestError('Request body must be a JSON object (Content-Type: application/json)');
+  }
+  const unknown = Object.keys(body).find((k) => !(k in FIELDS));
+  if (unknown !== undefined) throw new BadRequestError(`Unknown field "${unknown}" (allowIps, denyIps, allowOrigins)`);
+  const rules: AccessRules = {};
+  for (const field of Object.keys(FIELDS) as (keyof AccessRules)[]) {
+    const list = entries(field, (body as Record<string, unknown>)[field]);
+    if (list !== undefined) rules[field] = list;
+  }
+  return rules;
+}
+
+function view(policy: ResourcePolicy) {
+  return {
+    resourceId: policy.resourceId,
+    allowIps: policy.allowIps ?? [],
+    denyIps: policy.denyIps ?? [],
+    allowOrigins: policy.allowOrigins ?? [],
+    updatedAt: policy.updatedAt.toISOString(),
+  };
+}
+
+/** Admin routes for per-resource delivery policies: `PUT/GET/DELETE /resources/{resourceId}/policy`. */
+export function policyRoutes(store: PolicyStore | undefined): Router {
+  const router = Router();
+  const admin = requireRole('admin');
+  const json = express.json({ limit: '16kb', strict: true });
+  const policies = (): PolicyStore => {
+    if (!store) throw new NotConfiguredError('Per-resource policies need the SQLite store (KEYPLANE_STORE=sqlite)');
+    return store;
+  };
+
+  router.put('/resources/:resourceId/policy', admin, noStore, json, async (req, res) => {
+    const resourceId = checkResourceId(req.params.resourceId);
+    const policy: ResourcePolicy = { resourceId, ...parseRules(req.body), updatedAt: new Date() };
+    await policies().putPolicy(policy);
+    res.json(view(policy));
+  });
+
+  router.get('/resources/:resourceId/policy', admin, noStore, async (req, res) => {
+    const resourceId = checkResourceId(req.params.resourceId);
+    const policy = await policies().getPolicy(resourceId);
+    if (!policy) throw new NotFoundError(`No policy for resource "${resourceId}"`);
+    res.json(view(policy));
+  });
+
+  router.delete('/resources/:resourceId/policy', admin, async (req, res) => {
+    const resourceId = checkResourceId(req.params.resourceId);
+    if (!(await policies().deletePolicy(resourceId))) throw new NotFoundError(`No policy for resource "${resourceId}"`);
+    res.status(204).end();
+  });
+  return router;
+}
