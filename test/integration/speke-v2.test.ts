@@ -70,6 +70,19 @@ describe('POST /copyProtection (SPEKE v2), every valid fixture', () => {
     }
   });
 
+  it('really compares: a lost rule attribute, a lost element or a PSSH mismatch is reported', () => {
+    const [name, answer] = [...answers].find(([n]) => n.endsWith('v1-a1--wv-pr.xml')) as [string, { xml: string }];
+    const req = parseXml(fixture(name));
+    const lostAttribute = answer.xml.replace(' intendedTrackType="AUDIO"', '');
+    const lostElement = answer.xml.replace(/<cpix:KeyPeriodFilter[^>]*\/>|<cpix:AudioFilter\/>/, '');
+    expect(missingFromResponse(req, parseXml(lostAttribute))).not.toEqual([]);
+    expect(missingFromResponse(req, parseXml(lostElement))).not.toEqual([]);
+    const [first] = findAll(parseXml(answer.xml), NS.cpix, 'DRMSystem');
+    const pssh = first?.children.find((c) => 'local' in c && c.local === 'PSSH');
+    if (pssh && 'children' in pssh) pssh.children = [{ text: 'AAAA' }];
+    expect(signallingProblems(first as NonNullable<typeof first>)).not.toEqual([]);
+  });
+
   it('really validates: xmllint rejects an answer whose lists are out of schema order', () => {
     const [name, answer] = [...answers].find(([n]) => n.endsWith('v1-a1--wv-pr.xml')) as [string, { xml: string }];
     const list = (/<cpix:ContentKeyList>.*?<\/cpix:ContentKeyList>/s.exec(answer.xml) as RegExpExecArray)[0];
