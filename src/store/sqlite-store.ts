@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ServiceUnavailableError } from '../errors';
+import { GroupCommitter } from './group-commit';
 import type { ApiKeyRecord, IssueCommit, KeyStore, Lease, StaticKeyRecord, StoredKey } from './key-store';
 import { KeyRaceError, LeaseRaceError, StaticKeyExistsError } from './key-store';
 import type { PolicyStore } from './policy-store';
@@ -101,10 +102,27 @@ function unavailable(err: unknown): never {
   throw err;
 }
 
+/** A group commit that failed as a whole: none of its writes is kept, so every caller gets a 503 to retry. */
+function batchUnavailable(err: unknown): ServiceUnavailableError {
+  const code = (err as { code?: unknown }).code;
+  const why = typeof code === 'string' ? code : String(err);
+  return new ServiceUnavailableError(`Key store unavailable (${why})`, 2, err);
+}
+
+/** Settings of the SQLite store. */
+export interface SqliteStoreOptions {
+  /** Called after each group commit with the number of writes it carried (tests, metrics). */
+  onCommit?: (writes: number) => void;
+  /** How long a write waits for another process's write lock before failing with 503 (default 5000 ms). */
+  busyTimeoutMs?: number;
+}
+
 /**
  * The embedded store for `npm start`: one SQLite file in WAL mode with synchronous=FULL,
  * so a committed key survives a crash. Conditional writes make leases safe across processes
- * that share the file.
+ * that share the file. Writes are group-committed (see GroupCommitter): those arriving in the same
+ * event-loop turn share one transaction and one fsync, each in its own savepoint, and resolve only
+ * once that transaction is durable.
  */
 export class SqliteKeyStore implements KeyStore {
   readonly name = 'sqlite';
@@ -112,10 +130,11 @@ export class SqliteKeyStore implements KeyStore {
   readonly policies: PolicyStore;
   private readonly db: Database.Database;
   private readonly stmts;
+  private readonly writes: GroupCommitter;
 
-  constructor(file: string) {
+  constructor(file: string, options: SqliteStoreOptions = {}) {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    this.db = new Database(file, { timeout: 5000 });
+    this.db = new Database(file, { timeout: options.busyTimeoutMs ?? 5000 });
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
@@ -146,6 +165,12 @@ export class SqliteKeyStore implements KeyStore {
       revokeApiKey: this.db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
       ping: this.db.prepare('SELECT 1'),
     };
+    this.writes = new GroupCommitter(this.db, { batchError: batchUnavailable, onCommit: options.onCommit });
+  }
+
+  /** Runs `work` in the next group commit; its own errors (races) pass through, SQLite failures become 503. */
+  private write<T>(work: () => T): Promise<T> {
+    return this.writes.submit(work).catch(unavailable);
   }
 
   async getLease(resourceId: string): Promise<Lease | undefined> {
@@ -171,19 +196,15 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async commitIssue(commit: IssueCommit): Promise<void> {
-    const tx = this.db.transaction((c: IssueCommit) => {
-      this.writeLease(c.lease, c.expectedLeaseVersion);
-      for (const key of c.newKeys) {
-        const res = this.stmts.insertKey.run(key.kid, key.resourceId, key.sealed, key.origin, key.createdAt.getTime());
-        if (res.changes === 0) throw new KeyRaceError(key.kid);
-      }
+    return this.write(() => {
+      this.writeLease(commit.lease, commit.expectedLeaseVersion);
+      for (const key of commit.newKeys) this.insertKey(key);
     });
-    try {
-      tx.immediate(commit);
-    } catch (err) {
-      if (err instanceof LeaseRaceError || err instanceof KeyRaceError) throw err;
-      unavailable(err);
-    }
+  }
+
+  private insertKey(key: StoredKey): void {
+    const res = this.stmts.insertKey.run(key.kid, key.resourceId, key.sealed, key.origin, key.createdAt.getTime());
+    if (res.changes === 0) throw new KeyRaceError(key.kid);
   }
 
   private writeLease(lease: Lease, expected: number | undefined): void {
@@ -205,11 +226,7 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async deleteLease(resourceId: string): Promise<boolean> {
-    try {
-      return this.stmts.deleteLease.run(resourceId).changes > 0;
-    } catch (err) {
-      return unavailable(err);
-    }
+    return this.write(() => this.stmts.deleteLease.run(resourceId).changes > 0);
   }
 
   async getStaticKey(resourceId: string): Promise<StaticKeyRecord | undefined> {
@@ -222,7 +239,7 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async putStaticKey(record: StaticKeyRecord, key: StoredKey): Promise<void> {
-    const tx = this.db.transaction(() => {
+    return this.write(() => {
       const res = this.stmts.insertStatic.run(record.resourceId, record.kid, record.createdAt.getTime());
       if (res.changes === 0) {
         const row = this.stmts.getStatic.get(record.resourceId) as StaticRow;
@@ -232,30 +249,16 @@ export class SqliteKeyStore implements KeyStore {
           createdAt: new Date(row.created_at),
         });
       }
-      const keyRes = this.stmts.insertKey.run(key.kid, key.resourceId, key.sealed, key.origin, key.createdAt.getTime());
-      if (keyRes.changes === 0) throw new KeyRaceError(key.kid);
+      this.insertKey(key);
     });
-    try {
-      tx.immediate();
-    } catch (err) {
-      if (err instanceof StaticKeyExistsError || err instanceof KeyRaceError) throw err;
-      unavailable(err);
-    }
   }
 
   async putApiKey(r: ApiKeyRecord): Promise<void> {
-    try {
-      this.stmts.putApiKey.run(
-        r.id,
-        r.name,
-        JSON.stringify(r.roles),
-        r.secretHash,
-        r.createdAt.getTime(),
-        r.revokedAt?.getTime() ?? null,
-      );
-    } catch (err) {
-      unavailable(err);
-    }
+    const revokedAt = r.revokedAt?.getTime() ?? null;
+    const roles = JSON.stringify(r.roles);
+    await this.write(() =>
+      this.stmts.putApiKey.run(r.id, r.name, roles, r.secretHash, r.createdAt.getTime(), revokedAt),
+    );
   }
 
   async getApiKey(id: string): Promise<ApiKeyRecord | undefined> {
@@ -276,11 +279,7 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async revokeApiKey(id: string, at: Date): Promise<boolean> {
-    try {
-      return this.stmts.revokeApiKey.run(at.getTime(), id).changes > 0;
-    } catch (err) {
-      return unavailable(err);
-    }
+    return this.write(() => this.stmts.revokeApiKey.run(at.getTime(), id).changes > 0);
   }
 
   async ping(): Promise<void> {
@@ -292,6 +291,7 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async close(): Promise<void> {
+    this.writes.flush();
     this.db.close();
   }
 }

@@ -1,0 +1,118 @@
+import type Database from 'better-sqlite3';
+
+/** One queued write: runs in its own savepoint; its promise settles only after the shared COMMIT. */
+interface Member {
+  work: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (reason: unknown) => void;
+}
+
+/** How a member's write ended inside the batch (before the batch itself committed). */
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** Settings of a GroupCommitter. */
+export interface GroupCommitOptions {
+  /** Maps a batch-level failure (BEGIN, COMMIT, a rolled-back transaction) to what every member receives. */
+  batchError: (err: unknown) => unknown;
+  /** Called after each successful COMMIT with the number of writes it carried (tests, metrics). */
+  onCommit?: (writes: number) => void;
+}
+
+/**
+ * Group commit for one SQLite connection. Writes submitted within one event-loop turn share one
+ * `BEGIN IMMEDIATE … COMMIT` (so one WAL fsync under synchronous=FULL), each in its own SAVEPOINT:
+ * a write that throws rolls back only its own changes and rejects only its own promise. Every
+ * promise settles after the COMMIT returned, so a resolved write is durable and a rejected one may
+ * name state (e.g. the winning lease) that is committed. If the batch as a whole fails, every member
+ * is rejected with `batchError(err)` and nothing of the batch is kept. The whole batch runs
+ * synchronously, so reads on the same connection never see a half-done batch.
+ */
+export class GroupCommitter {
+  private queue: Member[] = [];
+  private scheduled = false;
+  private readonly stmts;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly options: GroupCommitOptions,
+  ) {
+    this.stmts = {
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
+      savepoint: db.prepare('SAVEPOINT member'),
+      release: db.prepare('RELEASE member'),
+      rollbackTo: db.prepare('ROLLBACK TO member'),
+    };
+  }
+
+  /** Queues a synchronous write for the next batch; resolves with its result once the batch is durable. */
+  submit<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Runs and commits everything queued so far, synchronously (also called before closing the database). */
+  flush(): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    let outcomes: Outcome[];
+    try {
+      outcomes = this.runBatch(batch);
+    } catch (err) {
+      const reason = this.options.batchError(err);
+      for (const member of batch) member.reject(reason);
+      return;
+    }
+    batch.forEach((member, i) => settle(member, outcomes[i] as Outcome));
+    this.options.onCommit?.(batch.length);
+  }
+
+  private runBatch(batch: Member[]): Outcome[] {
+    this.stmts.begin.run();
+    try {
+      const outcomes = batch.map((member) => this.runMember(member));
+      this.stmts.commit.run();
+      return outcomes;
+    } catch (err) {
+      this.rollbackQuietly();
+      throw err;
+    }
+  }
+
+  /** Undoes the open transaction, if SQLite has not already; the original failure is what callers see. */
+  private rollbackQuietly(): void {
+    try {
+      if (this.db.inTransaction) this.stmts.rollback.run();
+    } catch {
+      // The batch fails either way; a connection left in a transaction fails the next BEGIN too.
+    }
+  }
+
+  private runMember(member: Member): Outcome {
+    this.stmts.savepoint.run();
+    try {
+      const value = member.work();
+      this.stmts.release.run();
+      return { ok: true, value };
+    } catch (error) {
+      // SQLite rolled the whole transaction back (e.g. SQLITE_FULL): the batch is lost, not just this write.
+      if (!this.db.inTransaction) throw error;
+      this.stmts.rollbackTo.run();
+      this.stmts.release.run();
+      return { ok: false, error };
+    }
+  }
+}
+
+function settle(member: Member, outcome: Outcome): void {
+  if (outcome.ok) member.resolve(outcome.value);
+  else member.reject(outcome.error);
+}

@@ -1,0 +1,180 @@
+import Database from 'better-sqlite3';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ServiceUnavailableError } from '../../src/errors';
+import type { ApiKeyRecord, IssueCommit, Lease, StoredKey } from '../../src/store/key-store';
+import { KeyRaceError, LeaseRaceError, StaticKeyExistsError } from '../../src/store/key-store';
+import { SqliteKeyStore } from '../../src/store/sqlite-store';
+
+const uid = (): string => crypto.randomUUID();
+
+function storedKey(resourceId: string, kid = uid(), origin: StoredKey['origin'] = 'speke'): StoredKey {
+  return { kid, resourceId, sealed: crypto.randomBytes(61), origin, createdAt: new Date() };
+}
+
+function firstIssue(resourceId: string, key = storedKey(resourceId)): IssueCommit {
+  const lease: Lease = {
+    resourceId,
+    owner: 'owner-a',
+    kids: [key.kid],
+    rotating: false,
+    expiresAt: new Date(Date.now() + 600_000),
+    version: 1,
+  };
+  return { lease, expectedLeaseVersion: undefined, newKeys: [key] };
+}
+
+function apiKey(id = crypto.randomBytes(8).toString('hex')): ApiKeyRecord {
+  return { id, name: 'n', roles: ['encoder'], secretHash: crypto.randomBytes(32), createdAt: new Date() };
+}
+
+/** The leases another connection to the same file sees: only what was committed. */
+function committedLeases(file: string, resourceIds: string[]): string[] {
+  const other = new Database(file, { readonly: true });
+  try {
+    const stmt = other.prepare<[string], { resource_id: string }>(
+      'SELECT resource_id FROM leases WHERE resource_id = ?',
+    );
+    return resourceIds.filter((id) => stmt.get(id) !== undefined);
+  } finally {
+    other.close();
+  }
+}
+
+describe('SqliteKeyStore group commit', () => {
+  let dir: string;
+  let file: string;
+  let store: SqliteKeyStore;
+  let commits: number[];
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-group-'));
+    file = path.join(dir, 'keyplane.db');
+    commits = [];
+    store = new SqliteKeyStore(file, { onCommit: (writes) => commits.push(writes), busyTimeoutMs: 50 });
+  });
+  afterEach(async () => {
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('commits writes issued in the same event-loop turn in one transaction', async () => {
+    const rids = Array.from({ length: 20 }, () => uid());
+    await Promise.all(rids.map((rid) => store.commitIssue(firstIssue(rid))));
+    expect(commits).toEqual([20]);
+    expect(committedLeases(file, rids)).toEqual(rids);
+  });
+
+  it('commits writes awaited one after the other in one transaction each', async () => {
+    for (let i = 0; i < 3; i++) await store.commitIssue(firstIssue(uid()));
+    expect(commits).toEqual([1, 1, 1]);
+  });
+
+  it('batches every kind of write', async () => {
+    const record = apiKey();
+    await store.putApiKey(record);
+    const rid = uid();
+    const key = storedKey(rid, uid(), 'static');
+    await Promise.all([
+      store.commitIssue(firstIssue(uid())),
+      store.putStaticKey({ resourceId: rid, kid: key.kid, createdAt: key.createdAt }, key),
+      store.putApiKey(apiKey()),
+      store.revokeApiKey(record.id, new Date()),
+      store.deleteLease(uid()),
+    ]);
+    expect(commits).toEqual([1, 5]);
+  });
+
+  it('resolves only once the shared transaction is committed', async () => {
+    const rids = [uid(), uid(), uid()];
+    const seen = await Promise.all(
+      rids.map((rid) => store.commitIssue(firstIssue(rid)).then(() => committedLeases(file, [rid]))),
+    );
+    expect(seen).toEqual(rids.map((rid) => [rid]));
+  });
+
+  it('rejects only the members that lost a race; the others commit together', async () => {
+    const taken = uid();
+    const takenIssue = firstIssue(taken);
+    await store.commitIssue(takenIssue);
+    const existingKid = takenIssue.newKeys[0]?.kid as string;
+    const staticRid = uid();
+    const staticKey = storedKey(staticRid, uid(), 'static');
+    await store.putStaticKey({ resourceId: staticRid, kid: staticKey.kid, createdAt: staticKey.createdAt }, staticKey);
+    const duplicateApiKey = apiKey();
+    await store.putApiKey(duplicateApiKey);
+    commits = [];
+
+    const good = [uid(), uid(), uid()];
+    const keyRace = uid();
+    const second = storedKey(staticRid, uid(), 'static');
+    const results = await Promise.allSettled([
+      store.commitIssue(firstIssue(good[0] as string)),
+      store.commitIssue(firstIssue(taken)),
+      store.commitIssue(firstIssue(good[1] as string)),
+      store.commitIssue(firstIssue(keyRace, storedKey(keyRace, existingKid))),
+      store.putStaticKey({ resourceId: staticRid, kid: second.kid, createdAt: second.createdAt }, second),
+      store.putApiKey(duplicateApiKey),
+      store.commitIssue(firstIssue(good[2] as string)),
+    ]);
+
+    expect(commits).toEqual([7]);
+    expect(results.map((r) => r.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'rejected',
+      'rejected',
+      'rejected',
+      'fulfilled',
+    ]);
+    const reasons = results.map((r) => (r.status === 'rejected' ? r.reason : undefined));
+    expect(reasons[1]).toBeInstanceOf(LeaseRaceError);
+    expect(reasons[3]).toBeInstanceOf(KeyRaceError);
+    expect(reasons[4]).toBeInstanceOf(StaticKeyExistsError);
+    expect((reasons[5] as { code?: string }).code).toMatch(/^SQLITE_CONSTRAINT/);
+    expect(committedLeases(file, [...good, keyRace])).toEqual(good);
+    expect((await store.getKeys([second.kid])).size).toBe(0);
+    expect((await store.getLease(taken))?.owner).toBe('owner-a');
+  });
+
+  it('lets exactly one of several first commits for one resource win within a batch', async () => {
+    const rid = uid();
+    const attempts = Array.from({ length: 5 }, () => firstIssue(rid));
+    const results = await Promise.allSettled(attempts.map((a) => store.commitIssue(a)));
+    expect(commits).toEqual([5]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'rejected', 'rejected']);
+    for (const r of results.slice(1)) {
+      expect(r.status === 'rejected' && r.reason).toBeInstanceOf(LeaseRaceError);
+      expect(r.status === 'rejected' && (r.reason as LeaseRaceError).existing?.kids).toEqual(attempts[0]?.lease.kids);
+    }
+  });
+
+  it('rejects every member with 503 when the batch cannot start, keeps nothing, and recovers', async () => {
+    const other = new Database(file);
+    other.exec('BEGIN IMMEDIATE');
+    const rids = [uid(), uid()];
+    const results = await Promise.allSettled(rids.map((rid) => store.commitIssue(firstIssue(rid))));
+    other.exec('ROLLBACK');
+    other.close();
+    for (const r of results) {
+      expect(r.status).toBe('rejected');
+      expect(r.status === 'rejected' && r.reason).toBeInstanceOf(ServiceUnavailableError);
+    }
+    expect(commits).toEqual([]);
+    expect(committedLeases(file, rids)).toEqual([]);
+    await store.commitIssue(firstIssue(rids[0] as string));
+    expect(commits).toEqual([1]);
+  });
+
+  it('commits writes still queued when the store closes', async () => {
+    const rid = uid();
+    const pending = store.commitIssue(firstIssue(rid));
+    await store.close();
+    await pending;
+    expect(committedLeases(file, [rid])).toEqual([rid]);
+    store = new SqliteKeyStore(file);
+  });
+});
