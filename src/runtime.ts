@@ -13,7 +13,6 @@ import { StaticKeyService } from './keys/static-key-service';
 import { createLogger, type Logger } from './logger';
 import { SpekeService } from './speke/speke-service';
 import type { KeyStore } from './store/key-store';
-import { SqliteKeyStore } from './store/sqlite-store';
 
 /** The adapters a deployment chooses: where keys live and what seals them. */
 export interface Backends {
@@ -21,10 +20,16 @@ export interface Backends {
   cipher: EnvelopeCipher;
 }
 
+/** SQLite in the data dir; required lazily so the Lambda bundle never loads the native addon. */
+export function sqliteStore(config: Config): KeyStore {
+  const { SqliteKeyStore } = require('./store/sqlite-store') as typeof import('./store/sqlite-store');
+  return new SqliteKeyStore(path.join(config.dataDir, 'keyplane.db'));
+}
+
 /** The standalone backends: SQLite in the data dir and the local master key file. */
 export function localBackends(config: Config): Backends {
   return {
-    store: new SqliteKeyStore(path.join(config.dataDir, 'keyplane.db')),
+    store: sqliteStore(config),
     cipher: new LocalEnvelopeCipher(loadOrCreateMasterKey(config.dataDir)),
   };
 }

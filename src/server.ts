@@ -1,11 +1,12 @@
 import type { Server } from 'node:http';
 import { createApp } from './app';
+import { awsBackends } from './aws-backends';
 import { ConfigError, describeConfig, loadConfig, type Config } from './config';
-import { buildDeps, localBackends } from './runtime';
+import { buildDeps } from './runtime';
 
 /** Starts the standalone server (what `npm start` runs) and resolves once it listens. */
 export async function startServer(config: Config): Promise<{ server: Server; close: () => Promise<void> }> {
-  const backends = localBackends(config);
+  const backends = awsBackends(config);
   const deps = buildDeps(config, backends);
   const bootstrap = await deps.apiKeys.ensureBootstrapKey();
   const app = createApp(deps);

@@ -1,0 +1,43 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
+import type { Config } from './config';
+import type { EnvelopeCipher } from './keys/envelope-cipher';
+import { KmsEnvelopeCipher, kmsClientTimeouts } from './keys/kms-cipher';
+import { LocalEnvelopeCipher, loadOrCreateMasterKey } from './keys/local-cipher';
+import { sqliteStore, type Backends } from './runtime';
+import { DynamoDbKeyStore, dynamoDbClientTimeouts } from './store/dynamodb-store';
+import type { KeyStore } from './store/key-store';
+
+/** The encryption context every KMS data key is bound to: a deployment cannot open another's keys. */
+export function kmsEncryptionContext(config: Config): Record<string, string> {
+  return { app: 'keyplane', deployment: config.deployment };
+}
+
+/** Region and, when `KEYPLANE_AWS_ENDPOINT` is set (moto, LocalStack), the endpoint shared by both clients. */
+function awsClientBase(config: Config): { region: string; endpoint?: string } {
+  return config.awsEndpoint ? { region: config.awsRegion, endpoint: config.awsEndpoint } : { region: config.awsRegion };
+}
+
+function selectCipher(config: Config): EnvelopeCipher {
+  if (config.kmsKeyId === undefined) return new LocalEnvelopeCipher(loadOrCreateMasterKey(config.dataDir));
+  const kms = new KMSClient({ ...awsClientBase(config), ...kmsClientTimeouts() });
+  return new KmsEnvelopeCipher(kms, { keyId: config.kmsKeyId, encryptionContext: kmsEncryptionContext(config) });
+}
+
+function selectStore(config: Config): KeyStore {
+  if (config.store !== 'dynamodb') return sqliteStore(config);
+  if (config.table === undefined) throw new Error('KEYPLANE_TABLE is required when KEYPLANE_STORE=dynamodb');
+  const dynamo = new DynamoDBClient({ ...awsClientBase(config), ...dynamoDbClientTimeouts() });
+  return new DynamoDbKeyStore(dynamo, config.table);
+}
+
+/**
+ * The backends config asks for, so `npm start` and Lambda pick them the same way:
+ * `KEYPLANE_KMS_KEY_ID` set → AWS KMS envelope cipher, else the local master key;
+ * `KEYPLANE_STORE=dynamodb` → DynamoDB table `KEYPLANE_TABLE`, else SQLite in the data dir.
+ * Each AWS client is created once here and lives as long as the backends (the store closes its own).
+ */
+export function awsBackends(config: Config): Backends {
+  const cipher = selectCipher(config);
+  return { store: selectStore(config), cipher };
+}

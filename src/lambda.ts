@@ -1,0 +1,81 @@
+import serverless from 'serverless-http';
+import { createApp } from './app';
+import { apiGatewayIam } from './auth/api-gateway-iam';
+import { awsBackends } from './aws-backends';
+import { ConfigError, loadConfig, type Config } from './config';
+import { createLogger } from './logger';
+import { buildDeps } from './runtime';
+
+/** Response content types API Gateway must receive base64-encoded (the 16 raw bytes of key delivery). */
+export const BINARY_MEDIA_TYPES = ['application/octet-stream'];
+
+/** What the handler returns to an API Gateway REST API (v1) Lambda proxy integration. */
+export interface LambdaProxyResult {
+  statusCode: number;
+  headers: Record<string, string>;
+  multiValueHeaders?: Record<string, string[]>;
+  body: string;
+  isBase64Encoded: boolean;
+}
+
+/** A Lambda handler for API Gateway proxy events. */
+export type LambdaProxyHandler = (event: unknown, context: unknown) => Promise<LambdaProxyResult>;
+
+/** Lambda has no durable disk: SQLite or a local master key would vanish with the container. */
+function checkLambdaConfig(config: Config): void {
+  if (config.store !== 'dynamodb') {
+    throw new ConfigError('KEYPLANE_STORE', 'must be "dynamodb" on AWS Lambda (it has no durable disk for SQLite)');
+  }
+  if (config.kmsKeyId === undefined) {
+    throw new ConfigError('KEYPLANE_KMS_KEY_ID', 'is required on AWS Lambda (a local master key would die with it)');
+  }
+}
+
+/**
+ * Builds the same Express app as `npm start`, wrapped for API Gateway: DynamoDB + KMS backends,
+ * IAM callers (SigV4-authorized by API Gateway) as encoders, API keys for everything else.
+ * Throws ConfigError naming the variable when the environment is wrong.
+ */
+export function createLambdaHandler(env: Record<string, string | undefined> = process.env): LambdaProxyHandler {
+  const config = loadConfig(env);
+  checkLambdaConfig(config);
+  const iam = apiGatewayIam();
+  const deps = buildDeps(config, awsBackends(config), { extraAuthenticators: [iam.authenticator] });
+  const wrapped = serverless(createApp(deps), { binary: BINARY_MEDIA_TYPES, request: iam.capture });
+  return async (event, context) => (await wrapped(event as object, (context ?? {}) as object)) as LambdaProxyResult;
+}
+
+/** The answer to every request while the container cannot start: 500 with the reason when it is configuration. */
+function startFailure(err: unknown): LambdaProxyResult {
+  // Config did not load, so honour only an explicit KEYPLANE_LOG_LEVEL=silent (tests); log everything else.
+  createLogger(process.env.KEYPLANE_LOG_LEVEL === 'silent' ? 'silent' : 'error').fatal(
+    { err },
+    'keyplane failed to start',
+  );
+  const body =
+    err instanceof ConfigError
+      ? { error: 'misconfigured', message: `Keyplane is misconfigured: ${err.message}` }
+      : { error: 'internal', message: 'Keyplane failed to start; see the function log' };
+  return {
+    statusCode: 500,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+    body: JSON.stringify(body),
+    isBase64Encoded: false,
+  };
+}
+
+let container: LambdaProxyHandler | undefined;
+
+/**
+ * The Lambda entry point. Config, app and AWS clients are built on the first invocation and
+ * reused by every later one in the container; a failed start is retried on the next invocation.
+ */
+export async function handler(event: unknown, context: unknown): Promise<LambdaProxyResult> {
+  let app: LambdaProxyHandler;
+  try {
+    app = container ??= createLambdaHandler();
+  } catch (err) {
+    return startFailure(err);
+  }
+  return app(event, context);
+}
