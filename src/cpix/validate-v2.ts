@@ -43,25 +43,25 @@ function requireList(root: XmlElement, listName: string, itemName: string): XmlE
   throw new UnprocessableError(`cpix:${listName} must contain at least one cpix:${itemName}`);
 }
 
-/** The attribute every item of a list needs; the KID (when the item has one) names the item. */
+/** The attribute every item of a list needs; the item's KID names it (`kid` itself is checked first). */
 function requireAttribute(items: XmlElement[], element: string, name: string): void {
   for (const item of items) {
-    const kid = attr(item, 'kid');
-    if (name === 'kid' && !present(kid)) throw new UnprocessableError(`Missing ${element}@kid`);
     if (present(attr(item, name))) continue;
-    if (element === 'ContentKey')
-      throw new UnprocessableError(`Missing ContentKey@commonEncryptionScheme for KID ${kid}`);
-    throw new UnprocessableError(`Missing ${element}@${name} for KID ${kid}`);
+    if (name === 'kid') throw new UnprocessableError(`Missing ${element}@kid`);
+    throw new UnprocessableError(`Missing ${element}@${name} for KID ${attr(item, 'kid')}`);
   }
 }
 
-function requirePeriodIndexes(root: XmlElement): void {
+/** SPEKE v2 tracks key periods by index ("Standard payload components": `id` and `index` are mandatory). */
+function requirePeriods(root: XmlElement): void {
   const lists = childElements(root, NS.cpix, 'ContentKeyPeriodList');
   if (lists.length === 0) return;
   const periods = requireList(root, 'ContentKeyPeriodList', 'ContentKeyPeriod');
   for (const period of periods) {
+    const id = attr(period, 'id');
+    if (!present(id)) throw new UnprocessableError('Missing ContentKeyPeriod@id');
     if (!present(attr(period, 'index'))) {
-      throw new UnprocessableError(`Missing ContentKeyPeriod@index for period "${attr(period, 'id') ?? ''}"`);
+      throw new UnprocessableError(`Missing ContentKeyPeriod@index for period "${id}"`);
     }
   }
 }
@@ -84,7 +84,7 @@ export function preValidateV2(root: XmlElement, speke: SpekeV2Version): void {
   const rules = requireList(root, 'ContentKeyUsageRuleList', 'ContentKeyUsageRule');
   requireAttribute(rules, 'ContentKeyUsageRule', 'kid');
   requireAttribute(rules, 'ContentKeyUsageRule', 'intendedTrackType');
-  requirePeriodIndexes(root);
+  requirePeriods(root);
 }
 
 /** Runs the shared structural parse for a v2 request: its 400s become 422s (well-formed but invalid). */
