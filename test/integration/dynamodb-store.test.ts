@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { ServiceUnavailableError } from '../../src/errors';
 import { DynamoDbKeyStore, dynamoDbClientTimeouts, ensureTable } from '../../src/store/dynamodb-store';
+import { startSerialMoto } from '../helpers/moto';
 import { describeKeyStoreContract } from './store-contract';
 
 const MOTO = path.resolve(__dirname, '../../../shared/tools/moto-server');
@@ -36,8 +37,21 @@ afterAll(async () => {
   admin.destroy();
 });
 
-describeKeyStoreContract('dynamodb (moto)', async () => {
-  const store = new DynamoDbKeyStore(client(), TABLE);
+// The contract's race tests need serializable transactions, as DynamoDB's are; moto's threaded
+// server is not (see startSerialMoto), so the contract runs against a moto serving one request at a time.
+let serial: { endpoint: string; stop: () => Promise<void> } | undefined;
+beforeAll(async () => {
+  serial = await startSerialMoto();
+  const admin = client(serial.endpoint);
+  await ensureTable(admin, TABLE);
+  admin.destroy();
+}, 300_000);
+afterAll(async () => {
+  await serial?.stop();
+});
+
+describeKeyStoreContract('dynamodb (moto, serial)', async () => {
+  const store = new DynamoDbKeyStore(client(serial?.endpoint), TABLE);
   return { store, cleanup: () => store.close() };
 });
 
