@@ -58,7 +58,7 @@ export function buildDeps(
     keys,
     staticKeys: new StaticKeyService(store, keys),
     apiKeys,
-    speke: new SpekeService(keys, drm, keyUrl),
+    speke: new SpekeService(keys, drm, keyUrl, config.deliveryCertSha256),
     keyUrl,
     authenticators: [...(opts.extraAuthenticators ?? []), ...authenticators, apiKeyAuthenticator(apiKeys)],
     logger,

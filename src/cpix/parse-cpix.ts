@@ -9,6 +9,7 @@ import type {
   UsageRuleEntry,
 } from './cpix-model';
 import { RESOURCE_ID_PATTERN, UUID_PATTERN } from './cpix-model';
+import { findDeliveryCertificate } from './encrypted-response';
 import { NS } from './namespaces';
 import { asUnprocessable, preValidateV2, validateV2 } from './validate-v2';
 import { parseXml } from './xml-parse';
@@ -116,18 +117,6 @@ function parseUsageRules(root: XmlElement, kids: Set<string>, periods: KeyPeriod
   });
 }
 
-function certificateOf(root: XmlElement): Buffer | undefined {
-  const dataList = firstChild(root, NS.cpix, 'DeliveryDataList');
-  const data = dataList && firstChild(dataList, NS.cpix, 'DeliveryData');
-  const key = data && firstChild(data, NS.cpix, 'DeliveryKey');
-  const x509 = key && firstChild(key, NS.ds, 'X509Data');
-  const cert = x509 && firstChild(x509, NS.ds, 'X509Certificate');
-  if (!cert) return undefined;
-  const b64 = textOf(cert).replace(/\s+/g, '');
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new BadRequestError('ds:X509Certificate is not valid base64');
-  return Buffer.from(b64, 'base64');
-}
-
 function checkRoot(root: XmlElement): void {
   if (root.ns !== NS.cpix || root.local !== 'CPIX') {
     throw new BadRequestError(
@@ -175,7 +164,7 @@ function parseTree(root: XmlElement, speke: SpekeVersion): CpixRequest {
     drmSystems: parseDrmSystems(root, kids),
     periods,
     usageRules: parseUsageRules(root, kids, periods),
-    deliveryCertificate: certificateOf(root),
+    deliveryCertificate: findDeliveryCertificate(root),
     root,
   };
 }

@@ -1,6 +1,8 @@
 import type { CpixRequest, SpekeVersion } from '../cpix/cpix-model';
 import { fillCpixV1, type KeyMaterial } from '../cpix/fill-cpix';
 import { fillCpixV2 } from '../cpix/fill-cpix-v2';
+import { parseDeliveryCertificate } from '../cpix/document-crypto';
+import { encryptDocument } from '../cpix/encrypted-response';
 import { parseCpix } from '../cpix/parse-cpix';
 import { checkDrmSchemes } from '../cpix/validate-v2';
 import { serializeXml } from '../cpix/xml-serialize';
@@ -24,13 +26,14 @@ export interface SpekeCall {
 /**
  * Orchestrates a SPEKE exchange: parse the CPIX document, check every DRM system is known (and, in v2,
  * supports the key's scheme), issue (or re-read) the keys under the lease rule, signal each DRM system,
- * fill (v1 or v2 style) and serialize.
+ * fill (v1 or v2 style), encrypt the keys to the delivery certificate when the encoder sent one, and serialize.
  */
 export class SpekeService {
   constructor(
     private readonly keys: KeyService,
     private readonly drm: DrmLookup,
     private readonly keyUrl: (resourceId: string, kid: string) => string,
+    private readonly deliveryCertSha256?: string[],
   ) {}
 
   /** Handles one SPEKE request body and returns the response document. */
@@ -38,6 +41,9 @@ export class SpekeService {
     const request = parseCpix(call.body, call.speke);
     const systems = this.resolveSystems(request);
     if (request.speke !== '1.0') checkDrmSchemes(request, (systemId) => this.drm.get(systemId)?.schemes);
+    const certificate = request.deliveryCertificate
+      ? parseDeliveryCertificate(request.deliveryCertificate, new Date(), this.deliveryCertSha256)
+      : undefined;
     const issued = await this.keys.issue({
       resourceId: request.resourceId,
       owner: call.owner,
@@ -47,7 +53,9 @@ export class SpekeService {
     const material = new Map<string, KeyMaterial>(issued.map((k) => [k.kid, { key: k.key, iv: k.iv }]));
     const signals = this.signal(request, systems, material);
     const fill = request.speke === '1.0' ? fillCpixV1 : fillCpixV2;
-    return serializeXml(fill(request, material, signals));
+    const filled = fill(request, material, signals);
+    if (certificate) encryptDocument(filled, certificate);
+    return serializeXml(filled);
   }
 
   private resolveSystems(request: CpixRequest): Map<XmlElement, DrmSystem> {
