@@ -13,7 +13,7 @@ import { findDeliveryCertificate } from './encrypted-response';
 import { NS } from './namespaces';
 import { asUnprocessable, preValidateV2, validateV2 } from './validate-v2';
 import { parseXml } from './xml-parse';
-import { attr, childElements, firstChild, textOf, type XmlElement } from './xml-tree';
+import { attr, childElements, type XmlElement } from './xml-tree';
 
 const SCHEMES: readonly EncryptionScheme[] = ['cenc', 'cbc1', 'cens', 'cbcs'];
 
