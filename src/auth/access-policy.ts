@@ -91,7 +91,6 @@ function matchesOrigin(entries: string[], origin: string): boolean {
   } catch {
     return false;
   }
-  if (url.origin.toLowerCase() !== origin) return false;
   return entries.some((entry) => {
     const [, scheme, wildcard, host, port] = ORIGIN_PATTERN.exec(entry) as RegExpExecArray;
     const hostOk = wildcard ? url.hostname.endsWith(`.${host}`) : url.hostname === host;

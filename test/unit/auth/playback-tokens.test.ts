@@ -1,0 +1,61 @@
+import crypto from 'node:crypto';
+import { looksLikeJwt, PlaybackTokenService } from '../../../src/auth/playback-tokens';
+import { BadRequestError, GoneError, UnauthorizedError } from '../../../src/errors';
+
+const k1 = { kid: 'k1', secret: crypto.randomBytes(32) };
+const k2 = { kid: 'k2', secret: crypto.randomBytes(32) };
+const T0 = new Date('2030-01-01T00:00:00Z');
+
+function clock(start: Date) {
+  let now = start.getTime();
+  return { now: () => new Date(now), advance: (s: number) => (now += s * 1000) };
+}
+
+describe('PlaybackTokenService', () => {
+  it('verifies its tokens until exp, and answers 410 from exp on', async () => {
+    const c = clock(T0);
+    const service = new PlaybackTokenService([k1], 3600, c.now);
+    const { token, expiresAt } = await service.issue({ resourceId: 'vod', ttlSeconds: 60 });
+    expect(expiresAt.getTime() - T0.getTime()).toBe(60_000);
+    c.advance(59);
+    expect(await service.verify(token)).toMatchObject({ resourceId: 'vod' });
+    c.advance(1);
+    await expect(service.verify(token)).rejects.toBeInstanceOf(GoneError);
+  });
+
+  it('signs with the first key and verifies with any, so keys can rotate', async () => {
+    const before = new PlaybackTokenService([k1], 3600, () => T0);
+    const { token } = await before.issue({ resourceId: 'vod', kids: ['6C5F5206-7D98-4808-84D8-94F132C1E9FE'] });
+    const after = new PlaybackTokenService([k2, k1], 3600, () => T0);
+    const grant = await after.verify(token);
+    expect([...(grant.kids ?? [])]).toEqual(['6c5f5206-7d98-4808-84d8-94f132c1e9fe']);
+    const dropped = new PlaybackTokenService([k2], 3600, () => T0);
+    await expect(dropped.verify(token)).rejects.toBeInstanceOf(UnauthorizedError);
+    expect(
+      JSON.parse(
+        Buffer.from((await after.issue({ resourceId: 'x' })).token.split('.')[0] as string, 'base64url').toString(),
+      ).kid,
+    ).toBe('k2');
+  });
+
+  it('defaults to 300 s, capped by the maximum TTL', async () => {
+    const long = await new PlaybackTokenService([k1], 3600, () => T0).issue({ resourceId: 'vod' });
+    expect(long.expiresAt.getTime() - T0.getTime()).toBe(300_000);
+    const short = await new PlaybackTokenService([k1], 30, () => T0).issue({ resourceId: 'vod' });
+    expect(short.expiresAt.getTime() - T0.getTime()).toBe(30_000);
+    await expect(
+      new PlaybackTokenService([k1], 30, () => T0).issue({ resourceId: 'vod', ttlSeconds: 31 }),
+    ).rejects.toBeInstanceOf(BadRequestError);
+  });
+});
+
+describe('looksLikeJwt', () => {
+  it.each([
+    ['eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl', true],
+    ['kp_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', false],
+    ['an-admin-key-with-no-dots-0123456789', false],
+    ['a.b', false],
+  ])('%s → %s', (value, expected) => {
+    expect(looksLikeJwt(value)).toBe(expected);
+  });
+});
