@@ -1,39 +1,65 @@
 import { builder, create } from 'xmlbuilder2';
-import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces';
-import { isElement, type XmlElement } from './xml-tree';
+import type { XMLBuilder, XMLBuilderOptions } from 'xmlbuilder2/lib/interfaces';
+import { NS } from './namespaces';
+import { isElement, type XmlAttribute, type XmlElement } from './xml-tree';
 
-/**
- * Appends an element through the DOM. `XMLBuilder.ele(namespace, name)` would read a namespace URI
- * that starts with `<`, `{` or `[` as an XML/JSON document to import (a request can declare any URI).
- */
-function appendElement(parent: XMLBuilder, el: XmlElement): XMLBuilder {
-  const doc = parent.node.ownerDocument ?? (parent.node as unknown as NonNullable<typeof parent.node.ownerDocument>);
-  const node = el.ns === '' ? doc.createElement(el.qname) : doc.createElementNS(el.ns, el.qname);
-  parent.node.appendChild(node);
-  return builder(parent.options, node);
+type DomNode = XMLBuilder['node'];
+type DomDocument = NonNullable<DomNode['ownerDocument']>;
+type DomElement = ReturnType<DomDocument['createElementNS']>;
+
+const ELEMENT_NODE = 1;
+const DOCUMENT_NODE = 9;
+
+function isDocument(node: DomNode): node is DomDocument {
+  return node.nodeType === DOCUMENT_NODE;
 }
 
-function addChildren(target: XMLBuilder, el: XmlElement): void {
+function isDomElement(node: DomNode): node is DomElement {
+  return node.nodeType === ELEMENT_NODE;
+}
+
+function setAttribute(node: DomElement, a: XmlAttribute): void {
+  node.setAttributeNS(a.ns === '' ? null : a.ns, a.qname, a.value);
+}
+
+const isDeclaration = (a: XmlAttribute): boolean => a.ns === NS.xmlns;
+
+/**
+ * Sets the attributes of a no-namespace element that declares namespaces (`xmlns=""`, `xmlns:p=""`)
+ * through `XMLBuilder.att()`, which re-creates the element in the "" namespace so the serializer keeps
+ * the declaration as sent. Returns the element as it now stands in the tree.
+ */
+function declareOnNoNamespaceElement(options: XMLBuilderOptions, node: DomElement, el: XmlElement): DomElement {
+  const b = builder(options, node);
+  for (const a of el.attrs) {
+    if (isDeclaration(a)) b.att(a.ns, a.qname, a.value);
+    else if (isDomElement(b.node)) setAttribute(b.node, a);
+  }
+  if (!isDomElement(b.node)) throw new Error('xmlbuilder2 replaced an element with a non-element');
+  return b.node;
+}
+
+/**
+ * Appends the element to `parent` in xmlbuilder2's DOM directly: the tree already carries resolved
+ * namespaces, so no builder wrapper, option merge or namespace lookup per node. (`XMLBuilder.ele(ns, …)`
+ * would also read a namespace URI starting with `<`, `{` or `[` as a document to import, and
+ * `att(ns, …)` one starting with `@` as an alias; a request can declare any URI.)
+ */
+function append(options: XMLBuilderOptions, doc: DomDocument, parent: DomNode, el: XmlElement): void {
+  let node = el.ns === '' ? doc.createElement(el.qname) : doc.createElementNS(el.ns, el.qname);
+  parent.appendChild(node);
+  if (el.ns === '' && el.attrs.some(isDeclaration)) node = declareOnNoNamespaceElement(options, node, el);
+  else for (const a of el.attrs) setAttribute(node, a);
   for (const child of el.children) {
-    if (!isElement(child)) {
-      target.txt(child.text);
-      continue;
-    }
-    const node = appendElement(target, child);
-    addAttributes(node, child);
-    addChildren(node, child);
+    if (isElement(child)) append(options, doc, node, child);
+    else node.appendChild(doc.createTextNode(child.text));
   }
 }
 
-function addAttributes(node: XMLBuilder, el: XmlElement): void {
-  for (const a of el.attrs) node.att(a.ns === '' ? null : a.ns, a.qname, a.value);
-}
-
-/** Writes an element tree back to an XML document string (UTF-8 declaration, no pretty printing). */
+/** Writes an element tree back to an XML document string with xmlbuilder2 (UTF-8 declaration, no pretty printing). */
 export function serializeXml(root: XmlElement): string {
   const doc = create({ version: '1.0', encoding: 'UTF-8' });
-  const node = appendElement(doc, root);
-  addAttributes(node, root);
-  addChildren(node, root);
+  if (!isDocument(doc.node)) throw new Error('xmlbuilder2 create() did not return a document');
+  append(doc.options, doc.node, doc.node, root);
   return doc.end({ headless: false });
 }
