@@ -122,6 +122,7 @@ export function createPlayReady(settings: Pick<DrmSettings, 'playreadyLaUrl'>): 
         pssh,
         contentProtectionData: contentProtectionData(pssh, pro),
         hlsSignaling: hlsKeyLines(hlsAttributes(pro)),
+        protectionHeader: pro,
       };
     },
   };

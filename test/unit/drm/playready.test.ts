@@ -168,6 +168,11 @@ describe('PlayReady DRM system', () => {
     expect(Buffer.from(pro['#text'] as string, 'base64').equals(decodePssh(signal.pssh as Buffer).data)).toBe(true);
   });
 
+  it('v2: SmoothStreamingProtectionHeaderData gets the PRO (the one inside the pssh)', () => {
+    const signal = playready.signal(makeContext());
+    expect(decodePssh(signal.pssh as Buffer).data.equals(signal.protectionHeader as Buffer)).toBe(true);
+  });
+
   it('v2: HLS lines in AWS order with the PRO as a UTF-16 data URI', () => {
     const signal = playready.signal(makeContext({ scheme: 'cbcs' }));
     const media = parseHlsTag(signal.hlsSignaling?.media ?? '');
