@@ -5,11 +5,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** The nearest directory at or above `from` holding Keyplane's package.json, if any. */
+/** The nearest directory at or above `from` holding Keyplane's package.json and bin/ (not dist/'s copy), if any. */
 export function packageRoot(from: string = __dirname): string | undefined {
   for (let dir = from; ; dir = path.dirname(dir)) {
     const manifest = path.join(dir, 'package.json');
-    if (fs.existsSync(manifest)) {
+    if (fs.existsSync(manifest) && fs.existsSync(path.join(dir, 'bin', 'keyplane.js'))) {
       try {
         if ((JSON.parse(fs.readFileSync(manifest, 'utf8')) as { name?: string }).name === 'keyplane') return dir;
       } catch {

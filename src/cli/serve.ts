@@ -4,7 +4,6 @@
  */
 import { Command } from 'commander';
 import { ConfigError, describeConfig, loadConfig, type Config } from '../config';
-import { startServer } from '../server';
 import { VERSION } from '../version';
 import { CliError, EXIT_CODES, UsageError } from './cli-errors';
 import { note, renderFields } from './output';
@@ -57,6 +56,8 @@ export function isServing(): boolean {
 
 async function run(opts: ServeOptions): Promise<void> {
   const config = configFrom(opts);
+  // Loaded here, not at the top: the server pulls in the whole app, which client commands never need.
+  const { startServer } = require('../server') as typeof import('../server');
   let started: Awaited<ReturnType<typeof startServer>>;
   try {
     started = await startServer(config);

@@ -135,7 +135,24 @@ function sameAttributes(req: XmlElement, res: XmlElement): boolean {
     .every((a) => res.attrs.some((b) => b.ns === a.ns && b.local === a.local && b.value === a.value));
 }
 
-/** Path of the first request element with no counterpart (same name, same attributes) in the response. */
+const kidLabel = (el: XmlElement) =>
+  el.attrs
+    .filter((a) => a.local === 'kid')
+    .map((a) => `[@kid=${a.value}]`)
+    .join('');
+
+/** The first attribute of `req` that the same-named response element (same kid when it has one) lacks or changed. */
+function lostAttribute(req: XmlElement, sameName: XmlElement[]): string | undefined {
+  const peer = sameName.find((c) => kidLabel(c) === kidLabel(req)) ?? sameName[0];
+  const lost =
+    peer &&
+    req.attrs.find(
+      (a) => a.ns !== NS.xmlns && !peer.attrs.some((b) => b.ns === a.ns && b.local === a.local && b.value === a.value),
+    );
+  return lost && `/@${lost.qname}`;
+}
+
+/** Path of the deepest request element or attribute with no counterpart in the response, if any. */
 function missingElement(
   req: XmlElement,
   res: XmlElement,
@@ -145,23 +162,18 @@ function missingElement(
   if (!deep(req)) return undefined;
   const used = new Set<XmlElement>();
   for (const child of req.children.filter(isElement)) {
-    const here = `${path}/${child.qname}`;
-    const match = res.children
+    const here = `${path}/${child.qname}${kidLabel(child)}`;
+    const sameName = res.children
       .filter(isElement)
-      .find(
-        (c) =>
-          !used.has(c) &&
-          c.ns === child.ns &&
-          c.local === child.local &&
-          sameAttributes(child, c) &&
-          !missingElement(child, c, here, deep),
-      );
-    if (!match)
-      return `${here}${child.attrs
-        .filter((a) => a.local === 'kid')
-        .map((a) => `[@kid=${a.value}]`)
-        .join('')}`;
-    used.add(match);
+      .filter((c) => !used.has(c) && c.ns === child.ns && c.local === child.local);
+    const candidates = sameName.filter((c) => sameAttributes(child, c));
+    const match = candidates.find((c) => !missingElement(child, c, here, deep));
+    if (match) {
+      used.add(match);
+      continue;
+    }
+    if (candidates[0]) return missingElement(child, candidates[0], here, deep);
+    return `${here}${lostAttribute(child, sameName) ?? ''}`;
   }
   return undefined;
 }
