@@ -41,8 +41,10 @@ function requestId(): express.RequestHandler {
   };
 }
 
+/** Logs each request at debug level; costs one level check per request when debug is off (the default). */
 function accessLog(logger: Logger): express.RequestHandler {
   return (req, res, next) => {
+    if (!logger.isLevelEnabled('debug')) return next();
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;

@@ -39,10 +39,15 @@ export function viewOf(r: ApiKeyRecord): ApiKeyView {
  * record up by id and compares hashes in constant time. Revocation is read on every request.
  */
 export class ApiKeyService {
+  /** SHA-256 of the configured admin key, computed once: verify() compares the presented key's hash with it. */
+  private readonly bootstrapHash?: Buffer;
+
   constructor(
     private readonly store: KeyStore,
     private readonly bootstrapKey?: string,
-  ) {}
+  ) {
+    this.bootstrapHash = bootstrapKey === undefined ? undefined : sha256(bootstrapKey);
+  }
 
   /** Creates a key and returns its secret once. */
   async create(name: string, roles: unknown): Promise<{ key: string; record: ApiKeyView }> {
@@ -75,7 +80,7 @@ export class ApiKeyService {
 
   /** Returns the principal for a presented key, or undefined when it identifies nobody. */
   async verify(presented: string): Promise<Principal | undefined> {
-    if (this.bootstrapKey !== undefined && secretsEqual(presented, this.bootstrapKey)) {
+    if (this.bootstrapHash !== undefined && crypto.timingSafeEqual(sha256(presented), this.bootstrapHash)) {
       return { id: 'admin-key', roles: new Set<Role>(['admin']), via: 'admin-key' };
     }
     const match = KEY_PATTERN.exec(presented);
