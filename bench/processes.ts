@@ -17,6 +17,8 @@ export interface ChildServer {
   baseUrl: string;
   /** Peak resident set size so far in KiB (VmHWM from /proc/<pid>/status). */
   peakRssKib: () => number | undefined;
+  /** CPU time (user + system) the process has used so far, in ms. */
+  cpuMs: () => number | undefined;
   stop: () => Promise<void>;
 }
 
@@ -38,6 +40,22 @@ export function peakRssKib(pid: number): number | undefined {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
     return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Linux reports process CPU times in clock ticks of 1/100 s (USER_HZ, fixed at 100 on x86-64 and arm64). */
+const TICKS_PER_SECOND = 100;
+
+/** User + system CPU time of a live process in ms (utime and stime from /proc/<pid>/stat), or undefined. */
+export function cpuMs(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15 of the line.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? (ticks * 1000) / TICKS_PER_SECOND : undefined;
   } catch {
     return undefined;
   }
@@ -93,6 +111,7 @@ async function startChild(
     pid: child.pid as number,
     baseUrl: `http://127.0.0.1:${port}`,
     peakRssKib: () => peakRssKib(child.pid as number),
+    cpuMs: () => cpuMs(child.pid as number),
     stop: () => terminate(child),
   };
 }

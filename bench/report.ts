@@ -12,6 +12,8 @@ export interface ScenarioResult {
   /** Non-2xx responses, errors and timeouts during the measured run. */
   failures: number;
   peakRssMib?: number;
+  /** Server CPU time (user + system) per response during the measured run, in µs; robust to a shared machine. */
+  cpuUsPerReq?: number;
   notes?: string;
 }
 
@@ -75,12 +77,13 @@ function ratio(result: ScenarioResult, baseline?: ScenarioResult): string {
 export function resultsTable(results: ScenarioResult[], baselineName = 'baseline'): string {
   const baseline = results.find((r) => r.name === baselineName);
   const header = [
-    '| Scenario | req/s | p50 ms | p99 ms | vs baseline | peak RSS MiB | non-2xx/errors | Notes |',
-    '|---|---:|---:|---:|---:|---:|---:|---|',
+    '| Scenario | req/s | p50 ms | p99 ms | vs baseline | server CPU µs/req | peak RSS MiB | non-2xx/errors | Notes |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   const rows = results.map(
     (r) =>
       `| ${r.title} | ${fixed(r.reqPerSec, 0)} | ${fixed(r.p50Ms, 1)} | ${fixed(r.p99Ms, 1)} | ${ratio(r, baseline)} | ` +
+      `${r.cpuUsPerReq === undefined ? 'n/a' : fixed(r.cpuUsPerReq, 0)} | ` +
       `${r.peakRssMib === undefined ? 'n/a' : fixed(r.peakRssMib, 0)} | ${r.failures} | ${r.notes ?? ''} |`,
   );
   return [...header, ...rows].join('\n');

@@ -74,8 +74,11 @@ async function runScenario(scenario: Scenario, config: BenchConfig): Promise<Sce
     const ctx = contextFor(server, adminKey);
     const spec = await scenario.prepare(ctx);
     if (config.warmupSeconds > 0) await load(server, spec, config.connections, config.warmupSeconds);
+    const cpuBefore = server.cpuMs();
     const measured = await load(server, spec, config.connections, config.durationSeconds);
+    const cpuAfter = server.cpuMs();
     const peak = server.peakRssKib();
+    const responses = measured['2xx'] + measured.non2xx;
     return {
       name: scenario.name,
       title: scenario.title,
@@ -84,6 +87,10 @@ async function runScenario(scenario: Scenario, config: BenchConfig): Promise<Sce
       p99Ms: measured.latency.p99,
       failures: measured.non2xx + measured.errors + measured.timeouts,
       peakRssMib: peak === undefined ? undefined : peak / 1024,
+      cpuUsPerReq:
+        cpuBefore === undefined || cpuAfter === undefined || responses === 0
+          ? undefined
+          : ((cpuAfter - cpuBefore) * 1000) / responses,
       notes: scenario.notes ? await scenario.notes(ctx, measured) : undefined,
     };
   } finally {
