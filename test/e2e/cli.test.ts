@@ -170,6 +170,27 @@ describe('keyplane request-keys', () => {
     expect(out.keys.map((k) => k.periodIndex)).toEqual([5, 6]);
   });
 
+  it('with --cert the keys come back encrypted; with --key they are decrypted (MACs checked) to the delivered keys', async () => {
+    const certs = path.join(__dirname, '../fixtures/certs');
+    const args = (id: string) => [
+      'request-keys',
+      '--resource-id',
+      id,
+      '--v2',
+      '--drm',
+      'widevine',
+      '--cert',
+      path.join(certs, 'delivery.pem'),
+    ];
+    const opaque = await runCli(args(rid('enc')), encoder());
+    expect(opaque.code).toBe(0);
+    expect(opaque.stdout.match(/\(encrypted: pass --key\)/g)).toHaveLength(2);
+    const id = rid('enc');
+    const clear = await runCliJson<KeysJson>([...args(id), '--key', path.join(certs, 'delivery-key.pem')], encoder());
+    expect(clear.keys).toHaveLength(2);
+    for (const k of clear.keys) expect(await keyBytes(id, k.kid)).toBe(k.key);
+  });
+
   it('exits 1 with the server message when the key provider refuses (lease held by another caller)', async () => {
     const id = rid('lease');
     expect((await runCli(['request-keys', '--resource-id', id], encoder())).code).toBe(0);
