@@ -1,0 +1,164 @@
+import { parseAttributeList, PlaylistSyntaxError, serializeAttributeList, type Attribute } from './attribute-list';
+
+export { PlaylistSyntaxError };
+
+/** Tags whose value is an attribute list (RFC 8216 and its LL-HLS / steering additions). */
+const ATTRIBUTE_TAGS = new Set([
+  'EXT-X-KEY',
+  'EXT-X-SESSION-KEY',
+  'EXT-X-MAP',
+  'EXT-X-MEDIA',
+  'EXT-X-STREAM-INF',
+  'EXT-X-I-FRAME-STREAM-INF',
+  'EXT-X-SESSION-DATA',
+  'EXT-X-DATERANGE',
+  'EXT-X-START',
+  'EXT-X-PART',
+  'EXT-X-PART-INF',
+  'EXT-X-SERVER-CONTROL',
+  'EXT-X-PRELOAD-HINT',
+  'EXT-X-RENDITION-REPORT',
+  'EXT-X-SKIP',
+  'EXT-X-CONTENT-STEERING',
+  'EXT-X-DEFINE',
+]);
+
+/** A `#EXT...` tag: `name` without `#`; `attributes` for attribute-list tags, else the raw `value` (if any). */
+export interface TagLine {
+  type: 'tag';
+  name: string;
+  value?: string;
+  attributes?: Attribute[];
+}
+
+/** One line of a playlist. Comments are `#` lines that are not tags. */
+export type PlaylistLine =
+  TagLine | { type: 'uri'; uri: string } | { type: 'comment'; text: string } | { type: 'blank' };
+
+/** A parsed playlist: its lines in order (the `#EXTM3U` header included as the first tag). */
+export interface Playlist {
+  lines: PlaylistLine[];
+}
+
+/** What a URI points at, decided by the tag that carries it (or, for URI lines, the tag before). */
+export type UriContext =
+  | 'key'
+  | 'session-key'
+  | 'variant'
+  | 'rendition'
+  | 'iframe-playlist'
+  | 'rendition-report'
+  | 'segment'
+  | 'map'
+  | 'part'
+  | 'preload-hint'
+  | 'session-data';
+
+const URI_TAGS: Readonly<Record<string, UriContext>> = {
+  'EXT-X-KEY': 'key',
+  'EXT-X-SESSION-KEY': 'session-key',
+  'EXT-X-MEDIA': 'rendition',
+  'EXT-X-I-FRAME-STREAM-INF': 'iframe-playlist',
+  'EXT-X-RENDITION-REPORT': 'rendition-report',
+  'EXT-X-MAP': 'map',
+  'EXT-X-PART': 'part',
+  'EXT-X-PRELOAD-HINT': 'preload-hint',
+  'EXT-X-SESSION-DATA': 'session-data',
+};
+
+/** Contexts whose URI is itself a playlist. */
+export const PLAYLIST_CONTEXTS: ReadonlySet<UriContext> = new Set([
+  'variant',
+  'rendition',
+  'iframe-playlist',
+  'rendition-report',
+]);
+
+function parseTag(line: string, lineNo: number): TagLine {
+  const colon = line.indexOf(':');
+  const name = colon < 0 ? line.slice(1) : line.slice(1, colon);
+  if (colon < 0) return { type: 'tag', name };
+  const value = line.slice(colon + 1);
+  if (ATTRIBUTE_TAGS.has(name)) return { type: 'tag', name, attributes: parseAttributeList(value, lineNo) };
+  return { type: 'tag', name, value };
+}
+
+function parseLine(raw: string, lineNo: number): PlaylistLine {
+  const line = raw.trim();
+  if (line === '') return { type: 'blank' };
+  if (line.startsWith('#EXT')) return parseTag(line, lineNo);
+  if (line.startsWith('#')) return { type: 'comment', text: line.slice(1) };
+  return { type: 'uri', uri: line };
+}
+
+/** Parses M3U8 text (UTF-8, optional BOM, LF or CRLF); throws PlaylistSyntaxError unless it starts with #EXTM3U. */
+export function parsePlaylist(text: string): Playlist {
+  const rawLines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  if (rawLines[rawLines.length - 1] === '') rawLines.pop();
+  if (rawLines[0]?.trim() !== '#EXTM3U') throw new PlaylistSyntaxError('a playlist must start with #EXTM3U', 1);
+  return { lines: rawLines.map((raw, i) => parseLine(raw, i + 1)) };
+}
+
+function serializeLine(line: PlaylistLine): string {
+  switch (line.type) {
+    case 'blank':
+      return '';
+    case 'comment':
+      return `#${line.text}`;
+    case 'uri':
+      return line.uri;
+    case 'tag':
+      if (line.attributes) return `#${line.name}:${serializeAttributeList(line.attributes)}`;
+      return line.value === undefined ? `#${line.name}` : `#${line.name}:${line.value}`;
+  }
+}
+
+/** Serializes a playlist with LF line endings and a final newline. */
+export function serializePlaylist(playlist: Playlist): string {
+  return `${playlist.lines.map(serializeLine).join('\n')}\n`;
+}
+
+/** The value of attribute `name` on a tag line, or undefined. */
+export function tagAttribute(tag: TagLine, name: string): string | undefined {
+  return tag.attributes?.find((a) => a.name === name)?.value;
+}
+
+/** Whether the playlist is a multivariant (master) playlist. */
+export function isMultivariant(playlist: Playlist): boolean {
+  return playlist.lines.some((l) => l.type === 'tag' && (l.name === 'EXT-X-STREAM-INF' || l.name === 'EXT-X-MEDIA'));
+}
+
+/** Decides the new URI for one URI of the playlist; `tag` is the carrying tag (the preceding tag for URI lines). */
+export type UriRewriter = (uri: string, context: UriContext, tag: TagLine | undefined) => string;
+
+function rewriteTag(tag: TagLine, rewrite: UriRewriter): TagLine {
+  const context = URI_TAGS[tag.name];
+  if (!context || !tag.attributes?.some((a) => a.name === 'URI')) return tag;
+  return {
+    ...tag,
+    attributes: tag.attributes.map((a) => (a.name === 'URI' ? { ...a, value: rewrite(a.value, context, tag) } : a)),
+  };
+}
+
+/**
+ * Returns a copy with every URI passed through `rewrite`: the URI attribute of EXT-X-KEY, -SESSION-KEY,
+ * -MAP, -MEDIA, -I-FRAME-STREAM-INF, -RENDITION-REPORT, -PART, -PRELOAD-HINT, -SESSION-DATA, and every URI
+ * line (a variant after EXT-X-STREAM-INF, else a media segment).
+ */
+export function rewriteUris(playlist: Playlist, rewrite: UriRewriter): Playlist {
+  let pendingStreamInf: TagLine | undefined;
+  let lastTag: TagLine | undefined;
+  const lines = playlist.lines.map((line): PlaylistLine => {
+    if (line.type === 'tag') {
+      lastTag = line;
+      if (line.name === 'EXT-X-STREAM-INF') pendingStreamInf = line;
+      return rewriteTag(line, rewrite);
+    }
+    if (line.type !== 'uri') return line;
+    const context: UriContext = pendingStreamInf ? 'variant' : 'segment';
+    const tag = pendingStreamInf ?? lastTag;
+    pendingStreamInf = undefined;
+    return { type: 'uri', uri: rewrite(line.uri, context, tag) };
+  });
+  return { lines };
+}
