@@ -1,5 +1,8 @@
 import path from 'node:path';
+import { parseOriginList } from './auth/access-policy';
 import { describeDelivery, loadDeliveryConfig, type DeliveryConfig } from './delivery-config';
+import type { CorsOrigins } from './http/cors';
+import { loadOriginConfig, type OriginConfig } from './hls/origin';
 
 /** Configuration errors name the offending variable so an operator can fix it at once. */
 export class ConfigError extends Error {
@@ -33,6 +36,10 @@ export interface Config {
   widevineProvider: string;
   playreadyLaUrl?: string;
   deliveryCertSha256?: string[];
+  /** Where `/playback/{token}/hls/...` fetches playlists (`KEYPLANE_ORIGIN_URL`); absent: route off. */
+  origin?: OriginConfig;
+  /** Browser origins allowed to call `/clearkey/license` (`KEYPLANE_CORS_ORIGINS`): `*` (default) or a list. */
+  corsOrigins: CorsOrigins;
   /** SigV4, playback tokens, secure links, access policies (see delivery-config.ts). */
   delivery: DeliveryConfig;
 }
@@ -114,6 +121,20 @@ function fairplayTemplate(env: Env): string {
   return template;
 }
 
+function corsOrigins(env: Env): CorsOrigins {
+  const name = 'KEYPLANE_CORS_ORIGINS';
+  const raw = optional(env, name);
+  if (raw === undefined || raw === '*') return '*';
+  let origins: string[];
+  try {
+    origins = parseOriginList(raw);
+  } catch (err) {
+    throw new ConfigError(name, (err as Error).message);
+  }
+  if (origins.length === 0) throw new ConfigError(name, 'must be * or a comma-separated list of origins');
+  return origins;
+}
+
 /** Reads and validates the environment; throws ConfigError naming the variable. */
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'KEYPLANE_PORT', 8080, 0, 65535);
@@ -144,6 +165,10 @@ export function loadConfig(env: Env = process.env): Config {
     widevineProvider: optional(env, 'KEYPLANE_WIDEVINE_PROVIDER') ?? 'keyplane',
     playreadyLaUrl: url(env, 'KEYPLANE_PLAYREADY_LA_URL'),
     deliveryCertSha256: fingerprints(env),
+    origin: loadOriginConfig(env, (variable, message) => {
+      throw new ConfigError(variable, message);
+    }),
+    corsOrigins: corsOrigins(env),
     delivery: loadDeliveryConfig(env, (variable, message) => {
       throw new ConfigError(variable, message);
     }),
@@ -161,5 +186,6 @@ export function describeConfig(config: Config): Record<string, unknown> {
     leaseTtlSeconds: config.leaseTtlSeconds,
     adminKey: config.adminKey ? 'from KEYPLANE_ADMIN_KEY' : 'stored hash',
     delivery: describeDelivery(config.delivery),
+    origin: config.origin?.urlTemplate ?? 'off',
   };
 }

@@ -78,6 +78,11 @@ export class KeyService {
     return this.open(stored);
   }
 
+  /** Reads sealed keys by KID across resources (missing KIDs absent), so callers can authorize before `open`. */
+  async findByKids(kids: string[]): Promise<Map<string, StoredKey>> {
+    return this.store.getKeys(kids);
+  }
+
   /** Seals a new key for storage (used by SPEKE issuance and static keys). */
   async seal(
     resourceId: string,
