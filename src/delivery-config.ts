@@ -1,9 +1,9 @@
+import fs from 'node:fs';
 import { parseIpList, parseOriginList, parseTrustedProxies } from './auth/access-policy';
 import { parseSigV4Credentials, type SigV4Credential } from './auth/sigv4-credentials';
 import { CLIENT_ID_PATTERN, type SecureLinkConfig, type SecureTokenAlgorithm } from './auth/secure-token';
 import { parseTokenSigningKeys, type TokenSigningKey } from './auth/token-keys';
 import type { AccessRules } from './store/policy-store';
-import fs from 'node:fs';
 
 /** SigV4 verification settings; absent when no credentials are configured. */
 export interface SigV4Config {
@@ -112,7 +112,9 @@ export function loadDeliveryConfig(env: Env, fail: Fail): DeliveryConfig {
 export function describeDelivery(d: DeliveryConfig): Record<string, unknown> {
   return {
     sigv4: d.sigv4 ? `${d.sigv4.credentialsFile ?? 'from environment'} (${d.sigv4.region}/${d.sigv4.service})` : 'off',
-    playbackTokens: d.tokenSigningKeys ? 'keys from KEYPLANE_TOKEN_SIGNING_KEYS' : 'token-keys.json in the data dir',
+    playbackTokens: d.tokenSigningKeys
+      ? 'keys from KEYPLANE_TOKEN_SIGNING_KEYS'
+      : 'token-keys.json in the data dir (SQLite); off with DynamoDB',
     secureLinks: d.secureLinks ? d.secureLinks.algorithm : 'off',
     trustedProxies: d.trustedProxies,
   };

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../../src/config';
+import { ConfigError, describeConfig, loadConfig } from '../../src/config';
 
 const SECRET32 = Buffer.alloc(32, 7).toString('base64');
 
@@ -93,6 +93,20 @@ describe('delivery configuration', () => {
       expect(err.message).not.toContain(secret);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('summarises delivery settings at start without secrets', () => {
+    const config = loadConfig({
+      KEYPLANE_SIGV4_CREDENTIALS: 'AKIA1111:sigv4-secret-0123456789:keyserver',
+      KEYPLANE_TOKEN_SIGNING_KEYS: `a:${SECRET32}`,
+      KEYPLANE_SECURE_TOKEN_CLIENT_ID: '2675',
+      KEYPLANE_SECURE_TOKEN_SECRET: 'secure-link-secret-0123',
+    });
+    const text = JSON.stringify(describeConfig(config));
+    expect(text).toContain('hmac-sha256');
+    for (const secret of ['sigv4-secret-0123456789', SECRET32, 'secure-link-secret-0123']) {
+      expect(text).not.toContain(secret);
     }
   });
 });
