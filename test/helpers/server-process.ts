@@ -34,7 +34,22 @@ function waitForExit(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Starts the compiled server on `dataDir` (admin key ADMIN_KEY) and resolves once it listens. */
+/** Polls `GET /heartbeat` until the server answers (any log level works), bounded to ~30 s. */
+async function waitUntilListening(port: number, exited: () => string | undefined): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const why = exited();
+    if (why !== undefined) throw new Error(why);
+    const up = await fetch(`http://127.0.0.1:${port}/heartbeat`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (up) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`server on port ${port} did not answer /heartbeat`);
+}
+
+/** Starts the compiled server on `dataDir` (admin key ADMIN_KEY) and resolves once it answers. */
 export async function startServerProcess(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [DIST_SERVER], {
@@ -44,28 +59,18 @@ export async function startServerProcess(dataDir: string, env: Record<string, st
       KEYPLANE_ADMIN_KEY: ADMIN_KEY,
       KEYPLANE_HOST: '127.0.0.1',
       KEYPLANE_PORT: String(port),
-      KEYPLANE_LOG_LEVEL: 'info',
+      KEYPLANE_LOG_LEVEL: 'warn',
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-20_000)));
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    const onData = (d: Buffer) => {
-      out = (out + d.toString('utf8')).slice(-4096);
-      if (out.includes('keyplane listening')) {
-        child.stdout?.off('data', onData);
-        child.stdout?.resume();
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code, signal) =>
-      reject(new Error(`server exited (${code ?? signal}) before listening: ${stderr}`)),
-    );
-  });
+  const exited = () =>
+    child.exitCode !== null || child.signalCode !== null
+      ? `server exited (${child.exitCode ?? child.signalCode}) before listening: ${stderr}`
+      : undefined;
+  await waitUntilListening(port, exited);
   return {
     port,
     pid: child.pid as number,
