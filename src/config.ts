@@ -2,7 +2,6 @@ import path from 'node:path';
 import { parseOriginList } from './auth/access-policy';
 import { describeDelivery, loadDeliveryConfig, type DeliveryConfig } from './delivery-config';
 import type { CorsOrigins } from './http/cors';
-import { loadOriginConfig, type OriginConfig } from './hls/origin';
 
 /** Configuration errors name the offending variable so an operator can fix it at once. */
 export class ConfigError extends Error {
@@ -36,8 +35,6 @@ export interface Config {
   widevineProvider: string;
   playreadyLaUrl?: string;
   deliveryCertSha256?: string[];
-  /** Where `/playback/{token}/hls/...` fetches playlists (`KEYPLANE_ORIGIN_URL`); absent: route off. */
-  origin?: OriginConfig;
   /** Browser origins allowed to call `/clearkey/license` (`KEYPLANE_CORS_ORIGINS`): `*` (default) or a list. */
   corsOrigins: CorsOrigins;
   /** SigV4, playback tokens, secure links, access policies (see delivery-config.ts). */
@@ -165,9 +162,6 @@ export function loadConfig(env: Env = process.env): Config {
     widevineProvider: optional(env, 'KEYPLANE_WIDEVINE_PROVIDER') ?? 'keyplane',
     playreadyLaUrl: url(env, 'KEYPLANE_PLAYREADY_LA_URL'),
     deliveryCertSha256: fingerprints(env),
-    origin: loadOriginConfig(env, (variable, message) => {
-      throw new ConfigError(variable, message);
-    }),
     corsOrigins: corsOrigins(env),
     delivery: loadDeliveryConfig(env, (variable, message) => {
       throw new ConfigError(variable, message);
@@ -186,6 +180,5 @@ export function describeConfig(config: Config): Record<string, unknown> {
     leaseTtlSeconds: config.leaseTtlSeconds,
     adminKey: config.adminKey ? 'from KEYPLANE_ADMIN_KEY' : 'stored hash',
     delivery: describeDelivery(config.delivery),
-    origin: config.origin?.urlTemplate ?? 'off',
   };
 }

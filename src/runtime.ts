@@ -64,7 +64,6 @@ export function buildDeps(
     logger,
     maxBodyBytes: config.maxBodyBytes,
     delivery,
-    playlists: config.origin && { ...delivery, publicUrl: config.publicUrl, origin: config.origin },
     corsOrigins: config.corsOrigins,
   };
 }
