@@ -8,6 +8,7 @@ import { adminRoutes } from './http/admin-routes';
 import { clearKeyRoutes } from './http/clearkey-routes';
 import type { CorsOrigins } from './http/cors';
 import { errorHandler, notFoundHandler } from './http/error-handler';
+import { playlistRoutes, type PlaylistRouteDeps } from './http/hls-routes';
 import { keyRoutes } from './http/key-routes';
 import { playerDeliveryRoutes, tokenIssuerRoutes } from './http/playback-routes';
 import { policyRoutes } from './http/policy-routes';
@@ -33,6 +34,8 @@ export interface AppDeps {
   maxBodyBytes: number;
   /** Playback tokens, secure links, access policies, proxy trust (absent: /keys only, no policies). */
   delivery?: Delivery;
+  /** The playlist-rewriting route's deps; absent when no origin is configured (`KEYPLANE_ORIGIN_URL`). */
+  playlists?: PlaylistRouteDeps;
   /** Browser origins allowed to call `/clearkey/license` (default `*`). */
   corsOrigins?: CorsOrigins;
 }
@@ -78,6 +81,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(accessLog(deps.logger));
   app.use(publicRoutes(deps.store, deps.cipherName));
   if (deps.delivery) app.use(playerDeliveryRoutes(deps.delivery));
+  if (deps.playlists) app.use(playlistRoutes(deps.playlists));
   app.use(clearKeyRoutes({ ...deps, corsOrigins: deps.corsOrigins ?? '*', policy: deps.delivery?.policy }));
   app.use(authenticate(deps.authenticators));
   app.use(spekeRoutes(deps.speke, deps.maxBodyBytes));

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { parseOriginList } from './auth/access-policy';
 import { describeDelivery, loadDeliveryConfig, type DeliveryConfig } from './delivery-config';
+import { loadOriginConfig, type OriginConfig } from './hls/origin';
 import type { CorsOrigins } from './http/cors';
 
 /** Configuration errors name the offending variable so an operator can fix it at once. */
@@ -35,6 +36,8 @@ export interface Config {
   widevineProvider: string;
   playreadyLaUrl?: string;
   deliveryCertSha256?: string[];
+  /** Where `/playback/{token}/hls/...` fetches playlists (`KEYPLANE_ORIGIN_URL`); absent: route off. */
+  origin?: OriginConfig;
   /** Browser origins allowed to call `/clearkey/license` (`KEYPLANE_CORS_ORIGINS`): `*` (default) or a list. */
   corsOrigins: CorsOrigins;
   /** SigV4, playback tokens, secure links, access policies (see delivery-config.ts). */
@@ -162,6 +165,9 @@ export function loadConfig(env: Env = process.env): Config {
     widevineProvider: optional(env, 'KEYPLANE_WIDEVINE_PROVIDER') ?? 'keyplane',
     playreadyLaUrl: url(env, 'KEYPLANE_PLAYREADY_LA_URL'),
     deliveryCertSha256: fingerprints(env),
+    origin: loadOriginConfig(env, (variable, message) => {
+      throw new ConfigError(variable, message);
+    }),
     corsOrigins: corsOrigins(env),
     delivery: loadDeliveryConfig(env, (variable, message) => {
       throw new ConfigError(variable, message);
@@ -180,5 +186,6 @@ export function describeConfig(config: Config): Record<string, unknown> {
     leaseTtlSeconds: config.leaseTtlSeconds,
     adminKey: config.adminKey ? 'from KEYPLANE_ADMIN_KEY' : 'stored hash',
     delivery: describeDelivery(config.delivery),
+    origin: config.origin?.urlTemplate ?? 'off',
   };
 }

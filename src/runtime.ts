@@ -64,6 +64,7 @@ export function buildDeps(
     logger,
     maxBodyBytes: config.maxBodyBytes,
     delivery,
+    playlists: config.origin && { ...delivery, publicUrl: config.publicUrl, origin: config.origin },
     corsOrigins: config.corsOrigins,
   };
 }

@@ -1,0 +1,103 @@
+import { KeyplaneError } from '../errors';
+
+/** Where playlists come from (`KEYPLANE_ORIGIN_*`) and how long/large an origin answer may be. */
+export interface OriginConfig {
+  /** Absolute http(s) URL with `{resourceId}`, ending with `/`: the resource's base on the origin. */
+  urlTemplate: string;
+  timeoutMs: number;
+  maxBytes: number;
+}
+
+/** The origin failed, timed out, sent too much or sent something that is not a playlist (502). */
+export class OriginError extends KeyplaneError {
+  constructor(message: string, originStatus?: number) {
+    super(502, 'bad_gateway', message, originStatus === undefined ? {} : { details: { originStatus } });
+  }
+}
+
+type Env = Record<string, string | undefined>;
+type Fail = (variable: string, message: string) => never;
+
+/** Validates an origin URL template; returns it with a trailing `/`, or throws Error saying why. */
+export function checkOriginTemplate(raw: string): string {
+  if (!raw.includes('{resourceId}')) throw new Error('must contain {resourceId} (each resource has its own base)');
+  let url: URL;
+  try {
+    url = new URL(raw.replaceAll('{resourceId}', 'x'));
+  } catch {
+    throw new Error(`must be an absolute URL, got "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`must use http(s), got "${url.protocol}"`);
+  if (url.search !== '' || url.hash !== '') throw new Error('must not have a query or fragment');
+  if (/\{(?!resourceId\})/.test(raw)) throw new Error('knows only the {resourceId} placeholder');
+  return raw.endsWith('/') ? raw : `${raw}/`;
+}
+
+function bounded(env: Env, name: string, fallback: number, min: number, max: number, fail: Fail): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < min || n > max) fail(name, `must be an integer from ${min} to ${max}, got "${raw}"`);
+  return n;
+}
+
+/** Reads `KEYPLANE_ORIGIN_URL` (+ `_TIMEOUT_MS`, `_MAX_BYTES`); undefined when no origin is configured. */
+export function loadOriginConfig(env: Env, fail: Fail): OriginConfig | undefined {
+  const raw = env.KEYPLANE_ORIGIN_URL?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  let urlTemplate = '';
+  try {
+    urlTemplate = checkOriginTemplate(raw);
+  } catch (err) {
+    fail('KEYPLANE_ORIGIN_URL', (err as Error).message);
+  }
+  return {
+    urlTemplate,
+    timeoutMs: bounded(env, 'KEYPLANE_ORIGIN_TIMEOUT_MS', 5000, 100, 60_000, fail),
+    maxBytes: bounded(env, 'KEYPLANE_ORIGIN_MAX_BYTES', 1024 * 1024, 1024, 16 * 1024 * 1024, fail),
+  };
+}
+
+/** The resource's base URL on the origin. */
+export function originBase(config: OriginConfig, resourceId: string): URL {
+  return new URL(config.urlTemplate.replaceAll('{resourceId}', encodeURIComponent(resourceId)));
+}
+
+async function readCapped(res: Response, maxBytes: number): Promise<Buffer> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > maxBytes) throw new OriginError(`Origin playlist is larger than ${maxBytes} bytes`);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of res.body ?? []) {
+    total += (chunk as Uint8Array).byteLength;
+    if (total > maxBytes) throw new OriginError(`Origin playlist is larger than ${maxBytes} bytes`);
+    chunks.push(Buffer.from(chunk as Uint8Array));
+  }
+  return Buffer.concat(chunks);
+}
+
+function describeFailure(err: unknown, timeoutMs: number): OriginError {
+  if (err instanceof OriginError) return err;
+  const name = (err as { name?: string }).name;
+  if (name === 'TimeoutError' || name === 'AbortError') {
+    return new OriginError(`Origin did not answer within ${timeoutMs} ms`);
+  }
+  const cause = (err as { cause?: { code?: string } }).cause?.code;
+  return new OriginError(`Origin could not be reached${cause ? ` (${cause})` : ''}`);
+}
+
+/** Fetches a playlist with the configured timeout (whole exchange) and size cap; returns its text and final URL. */
+export async function fetchPlaylist(url: URL, config: OriginConfig): Promise<{ text: string; url: URL }> {
+  const signal = AbortSignal.timeout(config.timeoutMs);
+  try {
+    const res = await fetch(url, { signal, redirect: 'follow', headers: { accept: 'application/vnd.apple.mpegurl' } });
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new OriginError(`Origin answered ${res.status} for the playlist`, res.status);
+    }
+    const body = await readCapped(res, config.maxBytes);
+    return { text: body.toString('utf8'), url: new URL(res.url || url.href) };
+  } catch (err) {
+    throw describeFailure(err, config.timeoutMs);
+  }
+}

@@ -1,0 +1,82 @@
+import { Router, type Request } from 'express';
+import type { AccessPolicy } from '../auth/access-policy';
+import { AccessDeniedError, NotConfiguredError } from '../auth/delivery-errors';
+import type { PlaybackTokenService } from '../auth/playback-tokens';
+import { BadRequestError } from '../errors';
+import { fetchPlaylist, originBase, OriginError, type OriginConfig } from '../hls/origin';
+import { KeyUriError, rewriteForPlayback } from '../hls/playback-rewrite';
+import { parsePlaylist, PlaylistSyntaxError, serializePlaylist } from '../hls/playlist';
+import { noStore, playbackKeyBase } from './playback-routes';
+import { checkResourceId } from './validate';
+
+/** What the playlist route needs: the token service, the access policy, our public URL and the origin. */
+export interface PlaylistRouteDeps {
+  tokens?: PlaybackTokenService;
+  policy: AccessPolicy;
+  publicUrl: string;
+  origin: OriginConfig;
+}
+
+const MAX_PATH_LENGTH = 1024;
+const HLS_TYPE = 'application/vnd.apple.mpegurl';
+const BAD_SEGMENT = /^$|^\.\.?$|[/\\]/;
+
+const hasControl = (s: string) => [...s].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+
+/** Validates the path below the resource base: segments only, no `.`/`..`, no encoded `/` or `\`. */
+export function checkPlaylistPath(value: unknown): string {
+  const segments = Array.isArray(value) ? value : [value];
+  const ok = segments.every((s) => typeof s === 'string' && !BAD_SEGMENT.test(s) && !hasControl(s));
+  const path = ok ? (segments as string[]).map(encodeURIComponent).join('/') : '';
+  if (!ok || path.length > MAX_PATH_LENGTH) {
+    throw new BadRequestError('path must be a relative path below the resource (no "..", "." or empty segments)');
+  }
+  return path;
+}
+
+function queryOf(req: Request): string {
+  const at = req.originalUrl.indexOf('?');
+  return at < 0 ? '' : req.originalUrl.slice(at);
+}
+
+async function rewrittenPlaylist(target: URL, deps: PlaylistRouteDeps, token: string, resourceId: string) {
+  const fetched = await fetchPlaylist(target, deps.origin);
+  try {
+    const playlist = rewriteForPlayback(parsePlaylist(fetched.text), {
+      playlistUrl: fetched.url,
+      originBase: originBase(deps.origin, resourceId),
+      proxyBase: `${deps.publicUrl}/playback/${token}/hls/${encodeURIComponent(resourceId)}/`,
+      keyUrl: (kid) => `${playbackKeyBase(deps.publicUrl, token, resourceId)}/${kid}`,
+    });
+    return serializePlaylist(playlist);
+  } catch (err) {
+    if (err instanceof PlaylistSyntaxError) throw new OriginError(`Origin sent an invalid playlist: ${err.message}`);
+    if (err instanceof KeyUriError) throw new OriginError(`Origin playlist cannot be tokenized: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * `GET /playback/{token}/hls/{resourceId}/{path}`: fetches the playlist from the resource's origin and
+ * rewrites it for this player (see rewriteForPlayback). Non-playlist paths redirect to the origin.
+ * Token rules as for key delivery: 401 malformed, 410 expired, 403 another resource or denied by policy.
+ */
+export function playlistRoutes(deps: PlaylistRouteDeps): Router {
+  const router = Router();
+  router.get('/playback/:token/hls/:resourceId/*path', noStore, async (req, res) => {
+    const resourceId = checkResourceId(req.params.resourceId);
+    const path = checkPlaylistPath(req.params.path);
+    if (!deps.tokens) throw new NotConfiguredError('Playback tokens need KEYPLANE_TOKEN_SIGNING_KEYS with this store');
+    const token = String(req.params.token);
+    const grant = await deps.tokens.verify(token);
+    if (grant.resourceId !== resourceId) {
+      throw new AccessDeniedError('token_resource_mismatch', 'Playback token was issued for a different resource');
+    }
+    await deps.policy.check(req, res, resourceId);
+    const target = new URL(`${path}${queryOf(req)}`, originBase(deps.origin, resourceId));
+    if (!path.toLowerCase().endsWith('.m3u8')) return res.redirect(302, target.href);
+    const body = await rewrittenPlaylist(target, deps, token, resourceId);
+    res.type(HLS_TYPE).send(body);
+  });
+  return router;
+}
