@@ -82,9 +82,17 @@ function resolve(scope: Scope, prefix: string, what: string): string {
   return ns;
 }
 
+/** XML 1.0 QName (NCName, optionally prefixed). fast-xml-parser accepts more (e.g. `<!&#0;-- ...>`), so we check. */
+const QNAME = /^[\p{L}_][\p{L}\p{N}_.-]*(:[\p{L}_][\p{L}\p{N}_.-]*)?$/u;
+
+function checkName(qname: string, what: string): void {
+  if (!QNAME.test(qname)) throw new BadRequestError(`Malformed XML: invalid ${what} name "${qname.slice(0, 40)}"`);
+}
+
 function toAttrs(scope: Scope, rawAttrs: Record<string, string>, element: string): XmlAttribute[] {
   return Object.entries(rawAttrs).map(([key, raw]) => {
     const qname = key.slice(ATTR_PREFIX.length);
+    checkName(qname, 'attribute');
     const [prefix, local] = splitName(qname);
     const value = decodeEntities(raw);
     if (qname === 'xmlns' || prefix === 'xmlns') return { qname, ns: NS.xmlns, local, value };
@@ -97,6 +105,7 @@ function toAttrs(scope: Scope, rawAttrs: Record<string, string>, element: string
 function toElement(raw: RawNode, scope: Scope, depth: number): XmlElement {
   if (depth > MAX_DEPTH) throw new BadRequestError(`XML nesting deeper than ${MAX_DEPTH} levels`);
   const qname = Object.keys(raw).find((k) => k !== ':@') as string;
+  checkName(qname, 'element');
   const rawAttrs = (raw[':@'] ?? {}) as Record<string, string>;
   const inner = declare(scope, rawAttrs);
   const [prefix, local] = splitName(qname);

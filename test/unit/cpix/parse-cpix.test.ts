@@ -8,7 +8,10 @@ describe('parseCpix (SPEKE v1)', () => {
     expect(req.resourceId).toBe('MovieNight20171126093045');
     expect(req.contentKeys.map((k) => k.kid)).toEqual(['6c5f5206-7d98-4808-84d8-94f132c1e9fe']);
     expect(req.drmSystems).toEqual([
-      expect.objectContaining({ kid: '6c5f5206-7d98-4808-84d8-94f132c1e9fe', systemId: '81376844-f976-481e-a84e-cc25d39b0b33' }),
+      expect.objectContaining({
+        kid: '6c5f5206-7d98-4808-84d8-94f132c1e9fe',
+        systemId: '81376844-f976-481e-a84e-cc25d39b0b33',
+      }),
     ]);
     expect(req.periods).toEqual([]);
   });
@@ -29,7 +32,9 @@ describe('parseCpix (SPEKE v1)', () => {
 
   it('reads key periods and usage rules', () => {
     const req = parseCpix(fixture('v1/hls-key-period.xml'));
-    expect(req.periods).toEqual([{ id: 'keyPeriod_e64248d6-b9b2-4d7a-b99d-5d6d3a6e0d1f', index: 11425, start: undefined, end: undefined }]);
+    expect(req.periods).toEqual([
+      { id: 'keyPeriod_e64248d6-b9b2-4d7a-b99d-5d6d3a6e0d1f', index: 11425, start: undefined, end: undefined },
+    ]);
     expect(req.usageRules[0]?.periodIds).toEqual(['keyPeriod_e64248d6-b9b2-4d7a-b99d-5d6d3a6e0d1f']);
   });
 
@@ -40,7 +45,10 @@ describe('parseCpix (SPEKE v1)', () => {
   });
 
   const rejected: Array<[string, RegExp]> = [
-    ['wrong-namespace.xml', /Root element must be CPIX in namespace urn:dashif:org:cpix; got CPIX in urn:dashif:org:cpix:wrong/],
+    [
+      'wrong-namespace.xml',
+      /Root element must be CPIX in namespace urn:dashif:org:cpix; got CPIX in urn:dashif:org:cpix:wrong/,
+    ],
     ['missing-id.xml', /Missing CPIX@id/],
     ['bad-resource-id.xml', /CPIX@id "\.\.\/etc\/passwd" is not a valid resource ID/],
     ['bad-kid.xml', /ContentKey@kid "not-a-uuid" is not a UUID/],
@@ -66,6 +74,11 @@ describe('parseCpix (SPEKE v1)', () => {
   it('rejects deep nesting without recursion trouble', () => {
     const deep = `<cpix:CPIX id="d" xmlns:cpix="urn:dashif:org:cpix">${'<a>'.repeat(5000)}${'</a>'.repeat(5000)}</cpix:CPIX>`;
     expect(() => parseCpix(deep)).toThrow(BadRequestError);
+  });
+
+  it('rejects markup fast-xml-parser would take for an element (a mangled comment)', () => {
+    const mangled = fixture('v1/hls-single-key.xml').replace('<!-- HLS', '<!&#0;-- HLS');
+    expect(() => parseCpix(mangled)).toThrow(/Malformed XML: invalid element name "!&#0;--"/);
   });
 
   it('rejects an empty body and non-XML', () => {
