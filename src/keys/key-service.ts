@@ -42,31 +42,50 @@ export class KeyService {
 
   /** Returns the keys for a SPEKE request, creating missing ones; enforces the lease rule. */
   async issue(req: IssueRequest): Promise<IssuedKey[]> {
-    const kids = req.keys.map((k) => k.kid);
+    return this.issueWith(req, (keys) => keys);
+  }
+
+  /**
+   * Reads or generates the keys, runs `build` on them (e.g. the SPEKE response), and only then
+   * commits lease and new keys: anything `build` rejects leaves the store unchanged, and the result
+   * is returned only once the keys are durable. A lost race starts over from the read.
+   */
+  async issueWith<T>(req: IssueRequest, build: (keys: IssuedKey[]) => T | Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const [lease, existing] = await Promise.all([this.store.getLease(req.resourceId), this.store.getKeys(kids)]);
-      this.checkBinding(req.resourceId, existing);
-      const decision = decideLease(lease, { ...req, kids }, this.now(), this.leaseTtlSeconds);
-      const fresh = await this.generate(
-        req.resourceId,
-        req.keys.filter((k) => !existing.has(k.kid)),
-      );
+      const prepared = await this.prepare(req);
+      const result = await build(prepared.keys);
       try {
-        if (decision.mustWrite || fresh.length > 0) {
-          await this.store.commitIssue({
-            lease: decision.lease,
-            expectedLeaseVersion: decision.expectedVersion,
-            newKeys: fresh.map((f) => f.stored),
-          });
-        }
+        await prepared.commit();
+        return result;
       } catch (err) {
         if ((err instanceof LeaseRaceError || err instanceof KeyRaceError) && attempt < MAX_ATTEMPTS) continue;
         throw err;
       }
-      const opened = await this.openAll([...existing.values()]);
-      for (const f of fresh) opened.set(f.issued.kid, f.issued);
-      return kids.map((kid) => opened.get(kid) as IssuedKey);
     }
+  }
+
+  /** Reads existing keys, applies the lease rule and generates missing keys, without writing. */
+  private async prepare(req: IssueRequest): Promise<{ keys: IssuedKey[]; commit: () => Promise<void> }> {
+    const kids = req.keys.map((k) => k.kid);
+    const [lease, existing] = await Promise.all([this.store.getLease(req.resourceId), this.store.getKeys(kids)]);
+    this.checkBinding(req.resourceId, existing);
+    const decision = decideLease(lease, { ...req, kids }, this.now(), this.leaseTtlSeconds);
+    const fresh = await this.generate(
+      req.resourceId,
+      req.keys.filter((k) => !existing.has(k.kid)),
+    );
+    const opened = await this.openAll([...existing.values()]);
+    for (const f of fresh) opened.set(f.issued.kid, f.issued);
+    const mustWrite = decision.mustWrite || fresh.length > 0;
+    const commit = async () => {
+      if (!mustWrite) return;
+      await this.store.commitIssue({
+        lease: decision.lease,
+        expectedLeaseVersion: decision.expectedVersion,
+        newKeys: fresh.map((f) => f.stored),
+      });
+    };
+    return { keys: kids.map((kid) => opened.get(kid) as IssuedKey), commit };
   }
 
   /** Reads one key for delivery; 404 when the KID is unknown or bound to another resource. */

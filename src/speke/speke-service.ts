@@ -1,7 +1,7 @@
 import type { CpixRequest, SpekeVersion } from '../cpix/cpix-model';
 import { fillCpixV1, type KeyMaterial } from '../cpix/fill-cpix';
 import { fillCpixV2 } from '../cpix/fill-cpix-v2';
-import { parseDeliveryCertificate } from '../cpix/document-crypto';
+import { parseDeliveryCertificate, type DeliveryCertificate } from '../cpix/document-crypto';
 import { encryptDocument } from '../cpix/encrypted-response';
 import { parseCpix } from '../cpix/parse-cpix';
 import { checkDrmSchemes } from '../cpix/validate-v2';
@@ -9,7 +9,7 @@ import { serializeXml } from '../cpix/xml-serialize';
 import type { XmlElement } from '../cpix/xml-tree';
 import type { DrmSignalling, DrmSystem } from '../drm/drm-system';
 import { BadRequestError, UnprocessableError } from '../errors';
-import type { KeyService } from '../keys/key-service';
+import type { IssuedKey, KeyService } from '../keys/key-service';
 
 /** Looks up a DRM system module by systemId. */
 export interface DrmLookup {
@@ -39,19 +39,30 @@ export class SpekeService {
   /** Handles one SPEKE request body and returns the response document. */
   async handle(call: SpekeCall): Promise<string> {
     const request = parseCpix(call.body, call.speke);
-    const systems = this.resolveSystems(request);
+    this.resolveSystems(request);
     if (request.speke !== '1.0') checkDrmSchemes(request, (systemId) => this.drm.get(systemId)?.schemes);
     const certificate = request.deliveryCertificate
       ? parseDeliveryCertificate(request.deliveryCertificate, new Date(), this.deliveryCertSha256)
       : undefined;
-    const issued = await this.keys.issue({
+    let doc: CpixRequest | undefined = request;
+    const issue = {
       resourceId: request.resourceId,
       owner: call.owner,
       keys: request.contentKeys.map((k) => ({ kid: k.kid, iv: k.explicitIV })),
       rotating: request.periods.length > 0,
+    };
+    // The response is built before the keys are committed, so a failure while building changes nothing.
+    // Filling mutates the parsed tree, so a retry after a lost race starts from a fresh parse.
+    return this.keys.issueWith(issue, (issued) => {
+      const target = doc ?? parseCpix(call.body, call.speke);
+      doc = undefined;
+      return this.respond(target, issued, certificate);
     });
+  }
+
+  private respond(request: CpixRequest, issued: IssuedKey[], certificate?: DeliveryCertificate): string {
     const material = new Map<string, KeyMaterial>(issued.map((k) => [k.kid, { key: k.key, iv: k.iv }]));
-    const signals = this.signal(request, systems, material);
+    const signals = this.signal(request, this.resolveSystems(request), material);
     const fill = request.speke === '1.0' ? fillCpixV1 : fillCpixV2;
     const filled = fill(request, material, signals);
     if (certificate) encryptDocument(filled, certificate);

@@ -1,0 +1,66 @@
+import crypto from 'node:crypto';
+import { KeyService } from '../../../src/keys/key-service';
+import { LocalEnvelopeCipher } from '../../../src/keys/local-cipher';
+import { SqliteKeyStore } from '../../../src/store/sqlite-store';
+
+const kid = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+
+describe('KeyService', () => {
+  let store: SqliteKeyStore;
+  let keys: KeyService;
+  beforeEach(() => {
+    store = new SqliteKeyStore(':memory:');
+    keys = new KeyService(store, new LocalEnvelopeCipher(crypto.randomBytes(32)), 600);
+  });
+  afterEach(() => store.close());
+
+  const req = (resourceId: string, kids: number[], owner = 'enc-1') => ({
+    resourceId,
+    owner,
+    keys: kids.map((n) => ({ kid: kid(n) })),
+    rotating: false,
+  });
+
+  it('commits nothing when building the response fails', async () => {
+    await expect(
+      keys.issueWith(req('r1', [1, 2]), () => {
+        throw new Error('response could not be built');
+      }),
+    ).rejects.toThrow('response could not be built');
+    expect(await store.getKeys([kid(1), kid(2)])).toEqual(new Map());
+    expect(await store.getLease('r1')).toBeUndefined();
+  });
+
+  it('returns the build result only after the keys are stored, and the same keys again', async () => {
+    const first = await keys.issueWith(req('r2', [3]), async (issued) => {
+      expect(await store.getKeys([kid(3)])).toEqual(new Map());
+      return issued;
+    });
+    expect((await store.getKeys([kid(3)])).get(kid(3))?.resourceId).toBe('r2');
+    expect(await keys.issue(req('r2', [3]))).toEqual(first);
+    expect(await keys.get('r2', kid(3))).toEqual(first[0]);
+  });
+
+  it('keeps the encoder-proposed IV and generates 16 random bytes otherwise', async () => {
+    const iv = crypto.randomBytes(16);
+    const [a, b] = await keys.issue({
+      resourceId: 'r3',
+      owner: 'o',
+      rotating: false,
+      keys: [{ kid: kid(4), iv }, { kid: kid(5) }],
+    });
+    expect(a?.iv).toEqual(iv);
+    expect(b?.iv).toHaveLength(16);
+    expect(a?.key).not.toEqual(b?.key);
+  });
+
+  it('retries a lost race and then applies the lease rule to the winner', async () => {
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => keys.issue(req('r4', [10 + i], `o${i}`))),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    for (const r of results.filter((x) => x.status === 'rejected')) {
+      expect((r as PromiseRejectedResult).reason.status).toBe(409);
+    }
+  });
+});
