@@ -7,7 +7,9 @@ describe('XML parse/serialize round trip', () => {
     const xml = fixture('v1/hls-several-keys.xml');
     const again = parseXml(serializeXml(parseXml(xml)));
     expect(again).toEqual(parseXml(xml));
-    expect(serializeXml(parseXml(xml))).toContain('<cpix:UpdateHistoryItem index="1" source="encoder" date="2026-11-23T00:00:00Z"/>');
+    expect(serializeXml(parseXml(xml))).toContain(
+      '<cpix:UpdateHistoryItem index="1" source="encoder" date="2026-11-23T00:00:00Z"/>',
+    );
   });
 
   it('decodes and re-escapes predefined entities and character references', () => {

@@ -30,7 +30,12 @@ describe('decideLease', () => {
   });
 
   it('takes over an expired lease from another owner', () => {
-    const d = decideLease(lease({ owner: 'enc-b', expiresAt: new Date(now.getTime() - 1) }), req({ kids: ['k9'] }), now, ttl);
+    const d = decideLease(
+      lease({ owner: 'enc-b', expiresAt: new Date(now.getTime() - 1) }),
+      req({ kids: ['k9'] }),
+      now,
+      ttl,
+    );
     expect(d.lease).toMatchObject({ owner: 'enc-a', kids: ['k9'], version: 4 });
     expect(d.expectedVersion).toBe(3);
   });
