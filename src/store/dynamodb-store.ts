@@ -24,6 +24,8 @@ import {
 import { ServiceUnavailableError } from '../errors';
 import type { ApiKeyRecord, IssueCommit, KeyStore, Lease, StaticKeyRecord, StoredKey } from './key-store';
 import { KeyRaceError, LeaseRaceError, StaticKeyExistsError } from './key-store';
+import { DynamoDbAuditTable } from './dynamodb-audit';
+import type { AuditPage, AuditQuery, AuditRecord } from '../audit/audit-record';
 
 /*
  * Single-table layout. Every item has string keys `pk` (partition) and `sk` (sort); times are
@@ -155,6 +157,7 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
 export class DynamoDbKeyStore implements KeyStore {
   readonly name = 'dynamodb';
   private readonly ttlMarginSeconds: number;
+  private readonly audit: DynamoDbAuditTable;
 
   constructor(
     private readonly client: DynamoDBClient,
@@ -163,6 +166,7 @@ export class DynamoDbKeyStore implements KeyStore {
   ) {
     if (!tableName) throw new Error('DynamoDB store needs a table name');
     this.ttlMarginSeconds = options.leaseTtlMarginSeconds ?? 24 * 3600;
+    this.audit = new DynamoDbAuditTable(client, tableName, (send) => this.call(send));
   }
 
   async getLease(resourceId: string): Promise<Lease | undefined> {
@@ -343,6 +347,15 @@ export class DynamoDbKeyStore implements KeyStore {
       if (errorName(err) === 'ConditionalCheckFailedException') return false;
       throw err;
     }
+  }
+
+  /** Audit items (see dynamodb-audit.ts): per resource and per UTC day. */
+  async appendAudit(records: readonly AuditRecord[]): Promise<void> {
+    await this.audit.append(records);
+  }
+
+  async queryAudit(query: AuditQuery): Promise<AuditPage> {
+    return this.audit.query(query);
   }
 
   async ping(): Promise<void> {

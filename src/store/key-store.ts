@@ -2,6 +2,7 @@
  * What Keyplane persists, and the hooks each backend (SQLite, DynamoDB) implements.
  * Key material is always sealed by an EnvelopeCipher before it reaches a store.
  */
+import type { AuditPage, AuditQuery, AuditRecord } from '../audit/audit-record';
 
 /** A content key as stored: key and IV sealed, bound to (resourceId, kid). */
 export interface StoredKey {
@@ -113,6 +114,11 @@ export interface KeyStore {
   listApiKeys(): Promise<ApiKeyRecord[]>;
   /** Marks an API key revoked; returns whether it existed and was active. */
   revokeApiKey(id: string, at: Date): Promise<boolean>;
+
+  /** Appends audit records (durably, like every other write); never holds key material. */
+  appendAudit(records: readonly AuditRecord[]): Promise<void>;
+  /** One page of audit records in (time, id) order, for one resource or all. */
+  queryAudit(query: AuditQuery): Promise<AuditPage>;
 
   /** Throws ServiceUnavailableError when the backend cannot serve. */
   ping(): Promise<void>;

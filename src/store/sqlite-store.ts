@@ -7,6 +7,8 @@ import type { ApiKeyRecord, IssueCommit, KeyStore, Lease, StaticKeyRecord, Store
 import { KeyRaceError, LeaseRaceError, StaticKeyExistsError } from './key-store';
 import type { PolicyStore } from './policy-store';
 import { SqlitePolicyStore } from './sqlite-policy-store';
+import { SqliteAuditTable } from './sqlite-audit';
+import type { AuditPage, AuditQuery, AuditRecord } from '../audit/audit-record';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS keys (
@@ -131,6 +133,7 @@ export class SqliteKeyStore implements KeyStore {
   private readonly db: Database.Database;
   private readonly stmts;
   private readonly writes: GroupCommitter;
+  private readonly audit: SqliteAuditTable;
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -140,6 +143,7 @@ export class SqliteKeyStore implements KeyStore {
     this.db.pragma('foreign_keys = ON');
     this.db.exec(SCHEMA);
     this.policies = new SqlitePolicyStore(this.db);
+    this.audit = new SqliteAuditTable(this.db);
     this.stmts = {
       getLease: this.db.prepare<[string], LeaseRow>('SELECT * FROM leases WHERE resource_id = ?'),
       getKey: this.db.prepare<[string], KeyRow>('SELECT * FROM keys WHERE kid = ?'),
@@ -280,6 +284,19 @@ export class SqliteKeyStore implements KeyStore {
 
   async revokeApiKey(id: string, at: Date): Promise<boolean> {
     return this.write(() => this.stmts.revokeApiKey.run(at.getTime(), id).changes > 0);
+  }
+
+  /** Audit records share the group commit: durable before the request that wrote them answers. */
+  async appendAudit(records: readonly AuditRecord[]): Promise<void> {
+    if (records.length > 0) await this.write(() => this.audit.insert(records));
+  }
+
+  async queryAudit(query: AuditQuery): Promise<AuditPage> {
+    try {
+      return this.audit.query(query);
+    } catch (err) {
+      return unavailable(err);
+    }
   }
 
   async ping(): Promise<void> {

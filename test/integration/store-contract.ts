@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { ApiKeyRecord, KeyStore, Lease, StoredKey } from '../../src/store/key-store';
 import { KeyRaceError, LeaseRaceError, StaticKeyExistsError } from '../../src/store/key-store';
+import { describeAuditContract } from './audit-contract';
 
 /** What a contract run needs from a backend: a ready store and a way to dispose of it. */
 export interface KeyStoreFixture {
@@ -80,6 +81,8 @@ export function describeKeyStoreContract(name: string, makeStore: () => Promise<
     afterEach(async () => {
       await cleanup();
     });
+
+    describeAuditContract(() => store);
 
     it('answers ping', async () => {
       await expect(store.ping()).resolves.toBeUndefined();

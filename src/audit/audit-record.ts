@@ -1,0 +1,56 @@
+/** What happened to a key: handed to an encoder or admin (`issue`) or to a player/proxy (`deliver`). */
+export type AuditAction = 'issue' | 'deliver';
+
+/** `allowed` (2xx), `denied` (4xx: credentials, scope, policy, unknown key) or `failed` (5xx). */
+export type AuditOutcome = 'allowed' | 'denied' | 'failed';
+
+/** One audit entry. Never carries key material: only identifiers, the outcome and who asked from where. */
+export interface AuditRecord {
+  id: string;
+  time: Date;
+  action: AuditAction;
+  /** The route as in the OpenAPI description, e.g. `GET /keys/{resourceId}/{kid}`. */
+  route: string;
+  resourceId: string;
+  kid?: string;
+  /** The caller: API key id, `admin`, SigV4 access key, IAM ARN, `token:<jti>`, `secure-link:<clientId>`. */
+  principal?: string;
+  outcome: AuditOutcome;
+  status: number;
+  /** The error code or deny reason of a refusal (`token_resource_mismatch`, `not_found`, ...). */
+  reason?: string;
+  clientIp?: string;
+}
+
+/** A position in the (time, id) order of audit records; a page continues strictly after it. */
+export interface AuditCursor {
+  time: Date;
+  id: string;
+}
+
+/** One page request: records at or after `since` and strictly after `cursor`, oldest first. */
+export interface AuditQuery {
+  resourceId?: string;
+  since?: Date;
+  limit: number;
+  cursor?: AuditCursor;
+}
+
+/** One page: records in (time, id) order and where the next page starts (absent: no more). */
+export interface AuditPage {
+  records: AuditRecord[];
+  next?: AuditCursor;
+}
+
+/** The exclusive lower bound of a query: the cursor, else just before `since` (or the epoch). */
+export function lowerBound(query: AuditQuery): AuditCursor {
+  const since = query.since ?? new Date(0);
+  if (query.cursor && query.cursor.time.getTime() >= since.getTime()) return query.cursor;
+  return { time: since, id: '' };
+}
+
+/** The outcome a response status stands for. */
+export function outcomeOf(status: number): AuditOutcome {
+  if (status < 400) return 'allowed';
+  return status < 500 ? 'denied' : 'failed';
+}

@@ -1,0 +1,110 @@
+import type Database from 'better-sqlite3';
+import { lowerBound, type AuditPage, type AuditQuery, type AuditRecord } from '../audit/audit-record';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS audit (
+  id TEXT PRIMARY KEY,
+  time INTEGER NOT NULL,
+  resource_id TEXT NOT NULL,
+  action TEXT NOT NULL,
+  route TEXT NOT NULL,
+  kid TEXT,
+  principal TEXT,
+  outcome TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  reason TEXT,
+  client_ip TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_resource_time ON audit (resource_id, time, id);
+CREATE INDEX IF NOT EXISTS audit_time ON audit (time, id);
+`;
+
+interface AuditRow {
+  id: string;
+  time: number;
+  resource_id: string;
+  action: string;
+  route: string;
+  kid: string | null;
+  principal: string | null;
+  outcome: string;
+  status: number;
+  reason: string | null;
+  client_ip: string | null;
+}
+
+type Bound = [number, number, string];
+
+const optional = <K extends string>(key: K, value: string | null) =>
+  (value === null ? {} : { [key]: value }) as Partial<Record<K, string>>;
+
+function toRecord(r: AuditRow): AuditRecord {
+  return {
+    id: r.id,
+    time: new Date(r.time),
+    action: r.action === 'issue' ? 'issue' : 'deliver',
+    route: r.route,
+    resourceId: r.resource_id,
+    ...optional('kid', r.kid),
+    ...optional('principal', r.principal),
+    outcome: r.outcome === 'allowed' ? 'allowed' : r.outcome === 'failed' ? 'failed' : 'denied',
+    status: r.status,
+    ...optional('reason', r.reason),
+    ...optional('clientIp', r.client_ip),
+  };
+}
+
+/**
+ * The audit trail in the key store's SQLite file: one row per record, indexed by (resource, time) and
+ * by time. Inserts run inside the store's group commit (see SqliteKeyStore.appendAudit).
+ */
+export class SqliteAuditTable {
+  private readonly stmts;
+
+  constructor(db: Database.Database) {
+    db.exec(SCHEMA);
+    const after = '(time > ? OR (time = ? AND id > ?))';
+    this.stmts = {
+      insert: db.prepare(
+        'INSERT INTO audit (id, time, resource_id, action, route, kid, principal, outcome, status, reason, client_ip) ' +
+          'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      byResource: db.prepare<[string, ...Bound, number], AuditRow>(
+        `SELECT * FROM audit WHERE resource_id = ? AND ${after} ORDER BY time, id LIMIT ?`,
+      ),
+      all: db.prepare<[...Bound, number], AuditRow>(`SELECT * FROM audit WHERE ${after} ORDER BY time, id LIMIT ?`),
+    };
+  }
+
+  /** Inserts records; call inside a transaction. */
+  insert(records: readonly AuditRecord[]): void {
+    for (const r of records) {
+      this.stmts.insert.run(
+        r.id,
+        r.time.getTime(),
+        r.resourceId,
+        r.action,
+        r.route,
+        r.kid ?? null,
+        r.principal ?? null,
+        r.outcome,
+        r.status,
+        r.reason ?? null,
+        r.clientIp ?? null,
+      );
+    }
+  }
+
+  /** One page in (time, id) order; `next` is set when more records follow. */
+  query(query: AuditQuery): AuditPage {
+    const bound = lowerBound(query);
+    const args: Bound = [bound.time.getTime(), bound.time.getTime(), bound.id];
+    const rows =
+      query.resourceId === undefined
+        ? this.stmts.all.all(...args, query.limit + 1)
+        : this.stmts.byResource.all(query.resourceId, ...args, query.limit + 1);
+    const records = rows.slice(0, query.limit).map(toRecord);
+    const last = records[records.length - 1];
+    return rows.length > query.limit && last ? { records, next: { time: last.time, id: last.id } } : { records };
+  }
+}

@@ -1,0 +1,101 @@
+import crypto from 'node:crypto';
+import type { AuditQuery, AuditRecord } from '../../src/audit/audit-record';
+import type { KeyStore } from '../../src/store/key-store';
+
+const uid = (): string => crypto.randomUUID();
+const DAY_MS = 24 * 3600 * 1000;
+
+function record(resourceId: string, time: Date, overrides: Partial<AuditRecord> = {}): AuditRecord {
+  return {
+    id: uid(),
+    time,
+    action: 'deliver',
+    route: 'GET /keys/{resourceId}/{kid}',
+    resourceId,
+    kid: uid(),
+    principal: 'token:abc',
+    outcome: 'allowed',
+    status: 200,
+    clientIp: '203.0.113.7',
+    ...overrides,
+  };
+}
+
+const comparable = (r: AuditRecord) => ({ ...r, time: r.time.getTime() });
+
+/** Follows `next` until the end, collecting every record (bounded, so a broken cursor cannot loop forever). */
+async function readAll(store: KeyStore, query: Omit<AuditQuery, 'cursor'>): Promise<AuditRecord[]> {
+  const out: AuditRecord[] = [];
+  let cursor: AuditQuery['cursor'];
+  for (let page = 0; page < 200; page++) {
+    const result = await store.queryAudit({ ...query, cursor });
+    expect(result.records.length).toBeLessThanOrEqual(query.limit);
+    out.push(...result.records);
+    if (!result.next) return out;
+    cursor = result.next;
+  }
+  throw new Error('audit pagination did not end');
+}
+
+/** The audit part of the KeyStore contract; `getStore` returns the store of the current test. */
+export function describeAuditContract(getStore: () => KeyStore): void {
+  describe('audit', () => {
+    it('appends records and reads one resource back in (time, id) order, optional fields as written', async () => {
+      const store = getStore();
+      const rid = uid();
+      const t0 = Date.now() - 60_000;
+      const a = record(rid, new Date(t0 + 2), { outcome: 'denied', status: 403, reason: 'token_resource_mismatch' });
+      const b = record(rid, new Date(t0));
+      const c = record(rid, new Date(t0 + 1), { action: 'issue', route: 'POST /copyProtection', principal: 'enc' });
+      const bare: AuditRecord = { ...record(rid, new Date(t0 + 3)), kid: undefined, principal: undefined };
+      delete bare.kid;
+      delete bare.principal;
+      delete bare.clientIp;
+      await store.appendAudit([a, b]);
+      await store.appendAudit([c, bare]);
+      await store.appendAudit([]);
+      await store.appendAudit([record(uid(), new Date(t0))]);
+      const page = await store.queryAudit({ resourceId: rid, limit: 10 });
+      expect(page.records.map(comparable)).toEqual([b, c, a, bare].map(comparable));
+      expect(page.next).toBeUndefined();
+    });
+
+    it('orders records of the same millisecond by id and pages through them without gaps or repeats', async () => {
+      const store = getStore();
+      const rid = uid();
+      const time = new Date(Date.now() - 30_000);
+      const records = Array.from({ length: 23 }, (_, i) => record(rid, new Date(time.getTime() + (i % 3))));
+      await store.appendAudit(records);
+      const read = await readAll(store, { resourceId: rid, limit: 5 });
+      const expected = [...records].sort((x, y) => x.time.getTime() - y.time.getTime() || (x.id < y.id ? -1 : 1));
+      expect(read.map((r) => r.id)).toEqual(expected.map((r) => r.id));
+    });
+
+    it('honours since (inclusive) for one resource', async () => {
+      const store = getStore();
+      const rid = uid();
+      const t0 = Date.now() - 10_000;
+      const records = [0, 1000, 2000, 3000].map((ms) => record(rid, new Date(t0 + ms)));
+      await store.appendAudit(records);
+      const read = await readAll(store, { resourceId: rid, since: new Date(t0 + 1000), limit: 2 });
+      expect(read.map((r) => r.id)).toEqual(records.slice(1).map((r) => r.id));
+    });
+
+    it('reads all resources from since on, across a day boundary, in order', async () => {
+      const store = getStore();
+      const midnight = Math.floor(Date.now() / DAY_MS) * DAY_MS;
+      const marker = uid();
+      const times = [midnight - 5, midnight - 1, midnight, midnight + 1];
+      const mine = times.map((t) => record(`${marker}-${t % 2}`, new Date(t), { principal: marker }));
+      await store.appendAudit(mine);
+      const early = record(uid(), new Date(midnight - 20), { principal: marker });
+      await store.appendAudit([early]);
+      const read = await readAll(store, { since: new Date(midnight - 5), limit: 50 });
+      const ours = read.filter((r) => r.principal === marker);
+      expect(ours.map((r) => r.id)).toEqual(mine.map((r) => r.id));
+      const keys = read.map((r) => [r.time.getTime(), r.id] as const);
+      const sorted = [...keys].sort((x, y) => x[0] - y[0] || (x[1] < y[1] ? -1 : 1));
+      expect(keys).toEqual(sorted);
+    });
+  });
+}
