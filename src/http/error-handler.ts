@@ -55,6 +55,13 @@ export function toKeyplaneError(err: unknown): KeyplaneError | undefined {
   return undefined;
 }
 
+/** Longest message a response or log line carries: messages may quote the request (a parser's view of a 1 MB body). */
+const MAX_MESSAGE_CHARS = 1000;
+
+function clip(message: string): string {
+  return message.length > MAX_MESSAGE_CHARS ? `${message.slice(0, MAX_MESSAGE_CHARS)}…` : message;
+}
+
 /** The one place errors become HTTP responses: JSON `{error, message, ...}`; 500s carry only a correlation id. */
 export function errorHandler(logger: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
@@ -66,10 +73,11 @@ export function errorHandler(logger: Logger) {
       return;
     }
     const level = known.status >= 500 ? 'warn' : 'info';
-    logger[level]({ requestId, status: known.status, code: known.code, msg: known.message }, 'request rejected');
+    const message = clip(known.message);
+    logger[level]({ requestId, status: known.status, code: known.code, msg: message }, 'request rejected');
     res.set(known.headers);
     res.set('Cache-Control', 'no-store');
-    res.status(known.status).json({ error: known.code, message: known.message, ...known.details });
+    res.status(known.status).json({ error: known.code, message, ...known.details });
   };
 }
 

@@ -1,7 +1,9 @@
+import { isUtf8 } from 'node:buffer';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { Router, type Request } from 'express';
 import { requireRole } from '../auth/authenticate';
 import type { SpekeVersion } from '../cpix/cpix-model';
-import { UnprocessableError, UnsupportedMediaTypeError } from '../errors';
+import { BadRequestError, UnprocessableError, UnsupportedMediaTypeError } from '../errors';
 import type { SpekeService } from '../speke/speke-service';
 import { VERSION } from '../version';
 
@@ -25,6 +27,11 @@ function requireXml(req: Request): void {
   if (!XML_TYPES.test(type)) throw new UnsupportedMediaTypeError('application/xml', type || undefined);
 }
 
+/** Rejects a UTF-8 body with invalid bytes, which decoding would silently turn into U+FFFD (XML makes it fatal). */
+function strictUtf8(_req: IncomingMessage, _res: ServerResponse, body: Buffer, encoding: string): void {
+  if (/^utf-?8$/i.test(encoding) && !isUtf8(body)) throw new BadRequestError('Request body is not valid UTF-8');
+}
+
 /** `POST /copyProtection`: the SPEKE endpoint encoders call. */
 export function spekeRoutes(speke: SpekeService, maxBodyBytes: number): Router {
   const router = Router();
@@ -35,7 +42,7 @@ export function spekeRoutes(speke: SpekeService, maxBodyBytes: number): Router {
       requireXml(req);
       next();
     },
-    express.text({ type: () => true, limit: maxBodyBytes, defaultCharset: 'utf-8' }),
+    express.text({ type: () => true, limit: maxBodyBytes, defaultCharset: 'utf-8', verify: strictUtf8 }),
     async (req, res) => {
       const version = spekeVersionOf(req);
       const body = typeof req.body === 'string' ? req.body : '';

@@ -90,3 +90,14 @@ export function rssKiB(pid: number): number {
   if (!match) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(match[1]);
 }
+
+/** Creates an API key through `POST /api-keys` (admin key ADMIN_KEY) on a running server. */
+export async function createApiKey(port: number, name: string, roles: string[]): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/api-keys`, {
+    method: 'POST',
+    headers: { 'x-api-key': ADMIN_KEY, 'content-type': 'application/json' },
+    body: JSON.stringify({ name, roles }),
+  });
+  if (res.status !== 201) throw new Error(`POST /api-keys answered ${res.status}: ${await res.text()}`);
+  return ((await res.json()) as { key: string }).key;
+}

@@ -9,8 +9,7 @@ import { freshKids, hlsRequest } from '../helpers/cpix-docs';
 import { errorBody, LoopbackClient, type HttpResult } from '../helpers/http-client';
 import { createKmsKey, dynamoClient, freshTable, kmsClient, startSerialMoto } from '../helpers/moto';
 import { reportFigures } from '../helpers/report';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process';
-import { ADMIN_KEY } from '../helpers/test-app';
+import { createApiKey, startServerProcess, type ServerProcess } from '../helpers/server-process';
 
 const PARALLEL = 100;
 /** Races per backend; KEYPLANE_RACE_ROUNDS overrides both. */
@@ -90,17 +89,6 @@ async function runRounds(name: string, count: number, setup: RaceSetup): Promise
   reportFigures(`race-${name}`, { rounds: count, parallel: PARALLEL, ms: Date.now() - started });
 }
 
-async function apiKey(client: LoopbackClient, name: string, roles: string[]): Promise<string> {
-  const res = await client.send({
-    method: 'POST',
-    path: '/api-keys',
-    headers: { 'x-api-key': ADMIN_KEY, 'content-type': 'application/json' },
-    body: JSON.stringify({ name, roles }),
-  });
-  if (res.status !== 201) throw new Error(`POST /api-keys answered ${res.status}`);
-  return (JSON.parse(res.body.toString('utf8')) as { key: string }).key;
-}
-
 describe(`${PARALLEL} parallel conflicting SPEKE requests for one resource ID`, () => {
   describe('SQLite', () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-race-'));
@@ -113,9 +101,9 @@ describe(`${PARALLEL} parallel conflicting SPEKE requests for one resource ID`, 
       procs.push(await startServerProcess(dataDir));
       procs.push(await startServerProcess(dataDir));
       for (const p of procs) clients.push(new LoopbackClient(p.port, PARALLEL));
-      const first = clients[0] as LoopbackClient;
-      encoderKeys = [await apiKey(first, 'enc-1', ['encoder']), await apiKey(first, 'enc-2', ['encoder'])];
-      keyserverKey = await apiKey(first, 'proxy', ['keyserver']);
+      const port = (procs[0] as ServerProcess).port;
+      encoderKeys = [await createApiKey(port, 'enc-1', ['encoder']), await createApiKey(port, 'enc-2', ['encoder'])];
+      keyserverKey = await createApiKey(port, 'proxy', ['keyserver']);
     });
     afterAll(async () => {
       clients.forEach((c) => c.close());
