@@ -21,7 +21,7 @@ import {
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import { ServiceUnavailableError } from '../errors';
+import { BadRequestError, ServiceUnavailableError } from '../errors';
 import type { ApiKeyRecord, IssueCommit, KeyStore, Lease, StaticKeyRecord, StoredKey } from './key-store';
 import { KeyRaceError, LeaseRaceError, StaticKeyExistsError } from './key-store';
 import { DynamoDbAuditTable } from './dynamodb-audit';
@@ -198,7 +198,8 @@ export class DynamoDbKeyStore implements KeyStore {
   async commitIssue(commit: IssueCommit): Promise<void> {
     const { lease, expectedLeaseVersion, newKeys } = commit;
     if (newKeys.length + 1 > MAX_TRANSACTION_ITEMS) {
-      throw new Error(
+      // A request with this many new KIDs is the caller's to split, not our bug: 400, not 500.
+      throw new BadRequestError(
         `Cannot commit ${newKeys.length} new keys at once: a DynamoDB transaction holds at most ` +
           `${MAX_TRANSACTION_ITEMS - 1} keys plus the lease`,
       );
