@@ -135,7 +135,8 @@ describe('serverless package (offline, no AWS credentials)', () => {
 
   it('configures binary media types so key bytes leave API Gateway undecoded', () => {
     const [, api] = onlyResource('AWS::ApiGateway::RestApi');
-    expect(api.Properties.BinaryMediaTypes).toEqual(expect.arrayContaining(['application/octet-stream']));
+    // API Gateway decodes a base64 body only when the caller's first Accept type is listed; players send */*.
+    expect(api.Properties.BinaryMediaTypes).toEqual(expect.arrayContaining(['application/octet-stream', '*/*']));
   });
 
   it('declares the DynamoDB table like createTableInput(), with TTL on `ttl`, retained on delete', () => {
@@ -195,6 +196,13 @@ describe('serverless package (offline, no AWS credentials)', () => {
     expect(kms).toHaveLength(1);
     expect(actions(kms[0]?.statement as Statement).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
     expect(kms[0]?.statement.Resource).toEqual(arnOf(keyName));
+    // ...and only under this deployment's encryption context, the one the function is configured with.
+    const [, fn] = onlyResource('AWS::Lambda::Function');
+    const deployment = (fn.Properties.Environment as { Variables: Json }).Variables.KEYPLANE_DEPLOYMENT;
+    expect(kms[0]?.statement.Condition).toEqual({
+      StringEquals: { 'kms:EncryptionContext:app': 'keyplane', 'kms:EncryptionContext:deployment': deployment },
+    });
+    expect(deployment).toBe(`keyplane-${STAGE}`);
     const dynamo = aws.filter(({ statement }) => actions(statement).some((a) => a.startsWith('dynamodb:')));
     expect(dynamo).toHaveLength(1);
     const allowed = [
