@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type autocannon from 'autocannon';
+import { buildCpixRequest } from '../src/cli/cpix-request-builder';
 
 /** HLS AES-128 systemId (AWS convention). */
 export const HLS_AES128 = '81376844-f976-481e-a84e-cc25d39b0b33';
@@ -55,10 +56,40 @@ export function xmlOfSize(bytes: number): string {
   return `${base}<!--${'x'.repeat(Math.max(0, pad))}-->\n`;
 }
 
-async function speke(ctx: ScenarioContext, encoderKey: string, body: string): Promise<void> {
+/**
+ * A SPEKE v2 request shaped like a UHD ladder: PRESET-VIDEO-5 + PRESET-AUDIO-3 (5 video + 3 audio keys), Widevine
+ * and PlayReady, `cenc`. Built once; each call swaps in a fresh content ID and 8 fresh KIDs (cheap on the client).
+ */
+export function cpixV2EightKeys(): () => string {
+  let n = 0;
+  const placeholder = () => `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`;
+  const { xml } = buildCpixRequest({
+    speke: '2.0',
+    resourceId: 'CONTENT-ID',
+    drms: ['widevine', 'playready'],
+    preset: { video: 'PRESET-VIDEO-5', audio: 'PRESET-AUDIO-3' },
+    scheme: 'cenc',
+    newKid: placeholder,
+  });
+  return () => {
+    const kids = new Map<string, string>();
+    const fresh = (placeholderKid: string) => {
+      const kid = kids.get(placeholderKid) ?? crypto.randomUUID();
+      kids.set(placeholderKid, kid);
+      return kid;
+    };
+    return xml.replace('CONTENT-ID', `movie-${crypto.randomUUID()}`).replace(/00000000-0000-4000-8000-\d{12}/g, fresh);
+  };
+}
+
+async function speke(ctx: ScenarioContext, encoderKey: string, body: string, v2 = false): Promise<void> {
   const res = await fetch(`${ctx.baseUrl}/copyProtection`, {
     method: 'POST',
-    headers: { 'x-api-key': encoderKey, 'content-type': 'application/xml' },
+    headers: {
+      'x-api-key': encoderKey,
+      'content-type': 'application/xml',
+      ...(v2 ? { 'x-speke-version': '2.0' } : {}),
+    },
     body,
   });
   if (res.status !== 200) throw new Error(`priming SPEKE request answered ${res.status}: ${await res.text()}`);
@@ -129,5 +160,21 @@ export const SCENARIOS: Scenario[] = [
       headers: { 'x-api-key': ctx.adminKey, 'content-type': 'application/json' },
       setupRequest: (req) => ({ ...req, body: JSON.stringify({ resourceId: `static-${crypto.randomUUID()}` }) }),
     }),
+  },
+  {
+    name: 'speke-v2-8keys-new',
+    title:
+      'SPEKE v2, 8 keys (PRESET-VIDEO-5 + PRESET-AUDIO-3), Widevine + PlayReady cenc, new KIDs + content ID per request',
+    target: 'keyplane',
+    prepare: async (ctx) => {
+      const key = await ctx.apiKey(['encoder']);
+      const next = cpixV2EightKeys();
+      await speke(ctx, key, next(), true);
+      return {
+        ...xmlPost(key),
+        headers: { ...xmlPost(key).headers, 'x-speke-version': '2.0' },
+        setupRequest: (req) => ({ ...req, body: next() }),
+      };
+    },
   },
 ];
