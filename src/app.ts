@@ -1,10 +1,13 @@
 import crypto from 'node:crypto';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
+import type { AuditLog } from './audit/audit-log';
+import { attachAudit, auditDenials } from './audit/request-audit';
 import type { ApiKeyService } from './auth/api-keys';
 import { authenticate, type Authenticator } from './auth/authenticate';
 import type { Delivery } from './delivery';
 import { adminRoutes } from './http/admin-routes';
+import { auditRoutes } from './http/audit-routes';
 import { clearKeyRoutes } from './http/clearkey-routes';
 import type { CorsOrigins } from './http/cors';
 import { errorHandler, notFoundHandler } from './http/error-handler';
@@ -36,6 +39,8 @@ export interface AppDeps {
   delivery?: Delivery;
   /** The playlist-rewriting route's deps; absent when no origin is configured (`KEYPLANE_ORIGIN_URL`). */
   playlists?: PlaylistRouteDeps;
+  /** Records key issuance and delivery (absent: nothing is audited and `GET /audit` is off). */
+  audit?: AuditLog;
   /** Browser origins allowed to call `/clearkey/license` (default `*`). */
   corsOrigins?: CorsOrigins;
 }
@@ -79,6 +84,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', deps.delivery?.trustProxy ?? false);
   app.use(requestId());
   app.use(accessLog(deps.logger));
+  if (deps.audit) app.use(attachAudit(deps.audit));
   app.use(publicRoutes(deps.store, deps.cipherName));
   if (deps.delivery) app.use(playerDeliveryRoutes(deps.delivery));
   if (deps.playlists) app.use(playlistRoutes(deps.playlists));
@@ -88,7 +94,9 @@ export function createApp(deps: AppDeps): Express {
   app.use(keyRoutes(deps.keys, deps.delivery?.policy));
   if (deps.delivery) app.use(tokenIssuerRoutes(deps.delivery), policyRoutes(deps.delivery.policyStore));
   app.use(adminRoutes(deps));
+  if (deps.audit) app.use(auditRoutes(deps.audit));
   app.use(notFoundHandler);
+  app.use(auditDenials);
   app.use(errorHandler(deps.logger));
   return app;
 }

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { AuditLog } from './audit/audit-log';
 import { ApiKeyService, apiKeyAuthenticator } from './auth/api-keys';
 import type { Authenticator } from './auth/authenticate';
 import type { AppDeps } from './app';
@@ -64,7 +65,8 @@ export function buildDeps(
     logger,
     maxBodyBytes: config.maxBodyBytes,
     delivery,
-    playlists: config.origin && { ...delivery, publicUrl: config.publicUrl, origin: config.origin },
+    playlists: { ...delivery, publicUrl: config.publicUrl, origin: config.origin },
+    audit: new AuditLog(store, logger),
     corsOrigins: config.corsOrigins,
   };
 }

@@ -1,5 +1,6 @@
 import express, { Router } from 'express';
 import type { ApiKeyService } from '../auth/api-keys';
+import { auditDelivered, auditIssued } from '../audit/request-audit';
 import { requireRole } from '../auth/authenticate';
 import { BadRequestError, NotFoundError } from '../errors';
 import type { StaticKeyResult, StaticKeyService } from '../keys/static-key-service';
@@ -56,13 +57,16 @@ export function adminRoutes(deps: {
       keyHex: optionalString(body, 'keyHex'),
       ivHex: optionalString(body, 'ivHex'),
     });
-    res.status(result.created ? 201 : 200).json(staticKeyBody(result, deps.keyUrl(resourceId, result.kid)));
+    const status = result.created ? 201 : 200;
+    await auditIssued(req, resourceId, [result.kid], status);
+    res.status(status).json(staticKeyBody(result, deps.keyUrl(resourceId, result.kid)));
   });
 
   router.get('/static-keys/:resourceId', admin, noStore, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
     const result = await deps.staticKeys.show(resourceId);
     if (!result) throw new NotFoundError(`No static key for resource "${resourceId}"`);
+    await auditDelivered(req, resourceId, [result.kid]);
     res.json(staticKeyBody(result, deps.keyUrl(resourceId, result.kid)));
   });
 

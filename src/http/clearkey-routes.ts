@@ -1,4 +1,5 @@
 import express, { Router, type Request, type Response } from 'express';
+import { auditDelivered } from '../audit/request-audit';
 import type { AccessPolicy } from '../auth/access-policy';
 import { authenticate, type Authenticator } from '../auth/authenticate';
 import { AccessDeniedError } from '../auth/delivery-errors';
@@ -65,6 +66,10 @@ async function handleLicense(deps: ClearKeyDeps, req: Request, res: Response): P
   const stored = kids.flatMap((kid) => found.get(kid) ?? []);
   if (stored.length === 0) throw new NotFoundError('No key for any of the requested KIDs');
   const opened = await Promise.all(stored.map((s) => deps.keys.open(s)));
+  for (const resourceId of new Set(stored.map((s) => s.resourceId))) {
+    const kids = stored.filter((s) => s.resourceId === resourceId).map((s) => s.kid);
+    await auditDelivered(req, resourceId, kids);
+  }
   sendLicense(res, opened);
 }
 

@@ -14,7 +14,8 @@ export interface PlaylistRouteDeps {
   tokens?: PlaybackTokenService;
   policy: AccessPolicy;
   publicUrl: string;
-  origin: OriginConfig;
+  /** Absent: the route answers 501 naming KEYPLANE_ORIGIN_URL. */
+  origin?: OriginConfig;
 }
 
 const MAX_PATH_LENGTH = 1024;
@@ -39,12 +40,18 @@ function queryOf(req: Request): string {
   return at < 0 ? '' : req.originalUrl.slice(at);
 }
 
-async function rewrittenPlaylist(target: URL, deps: PlaylistRouteDeps, token: string, resourceId: string) {
-  const fetched = await fetchPlaylist(target, deps.origin);
+async function rewrittenPlaylist(
+  target: URL,
+  origin: OriginConfig,
+  deps: PlaylistRouteDeps,
+  token: string,
+  resourceId: string,
+) {
+  const fetched = await fetchPlaylist(target, origin);
   try {
     const playlist = rewriteForPlayback(parsePlaylist(fetched.text), {
       playlistUrl: fetched.url,
-      originBase: originBase(deps.origin, resourceId),
+      originBase: originBase(origin, resourceId),
       proxyBase: `${deps.publicUrl}/playback/${token}/hls/${encodeURIComponent(resourceId)}/`,
       keyUrl: (kid) => `${playbackKeyBase(deps.publicUrl, token, resourceId)}/${kid}`,
     });
@@ -66,6 +73,7 @@ export function playlistRoutes(deps: PlaylistRouteDeps): Router {
   router.get('/playback/:token/hls/:resourceId/*path', noStore, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
     const path = checkPlaylistPath(req.params.path);
+    if (!deps.origin) throw new NotConfiguredError('Playlist rewriting needs KEYPLANE_ORIGIN_URL');
     if (!deps.tokens) throw new NotConfiguredError('Playback tokens need KEYPLANE_TOKEN_SIGNING_KEYS with this store');
     const token = String(req.params.token);
     const grant = await deps.tokens.verify(token);
@@ -75,7 +83,7 @@ export function playlistRoutes(deps: PlaylistRouteDeps): Router {
     await deps.policy.check(req, res, resourceId);
     const target = new URL(`${path}${queryOf(req)}`, originBase(deps.origin, resourceId));
     if (!path.toLowerCase().endsWith('.m3u8')) return res.redirect(302, target.href);
-    const body = await rewrittenPlaylist(target, deps, token, resourceId);
+    const body = await rewrittenPlaylist(target, deps.origin, deps, token, resourceId);
     res.type(HLS_TYPE).send(body);
   });
   return router;

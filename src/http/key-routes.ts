@@ -1,4 +1,5 @@
 import { Router, type Response } from 'express';
+import { auditDelivered } from '../audit/request-audit';
 import type { AccessPolicy } from '../auth/access-policy';
 import { requireKeyAccess } from '../auth/key-access';
 import type { KeyService } from '../keys/key-service';
@@ -27,6 +28,7 @@ export function keyRoutes(keys: KeyService, policy?: AccessPolicy): Router {
     const kid = checkKid(req.params.kid);
     await policy?.check(req, res, resourceId);
     const { key } = await keys.get(resourceId, kid);
+    await auditDelivered(req, resourceId, [kid]);
     sendKeyBytes(res, key);
   });
   return router;

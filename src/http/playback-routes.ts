@@ -1,4 +1,5 @@
 import express, { Router, type RequestHandler } from 'express';
+import { auditDelivered } from '../audit/request-audit';
 import type { AccessPolicy } from '../auth/access-policy';
 import { requireRole } from '../auth/authenticate';
 import { NotConfiguredError } from '../auth/delivery-errors';
@@ -49,7 +50,9 @@ export function playerDeliveryRoutes(deps: DeliveryDeps): Router {
     const grant = await tokensOf(deps).verify(String(req.params.token));
     checkTokenScope(tokenPrincipal(grant), resourceId, kid);
     await deps.policy.check(req, res, resourceId);
-    sendKeyBytes(res, (await deps.keys.get(resourceId, kid)).key);
+    const { key } = await deps.keys.get(resourceId, kid);
+    await auditDelivered(req, resourceId, [kid]);
+    sendKeyBytes(res, key);
   });
 
   router.get('/secure/:link/:token/:expires/keys/:kid', noStore, async (req, res) => {
@@ -62,7 +65,9 @@ export function playerDeliveryRoutes(deps: DeliveryDeps): Router {
     const { link, token, expires } = req.params;
     const resourceId = deps.secureLinks.verify(String(link), String(token), String(expires));
     await deps.policy.check(req, res, resourceId);
-    sendKeyBytes(res, (await deps.keys.get(resourceId, kid)).key);
+    const { key } = await deps.keys.get(resourceId, kid);
+    await auditDelivered(req, resourceId, [kid]);
+    sendKeyBytes(res, key);
   });
   return router;
 }

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { Router, type Request } from 'express';
+import { auditIssued } from '../audit/request-audit';
 import { requireRole } from '../auth/authenticate';
 import type { SpekeVersion } from '../cpix/cpix-model';
 import { BadRequestError, UnprocessableError, UnsupportedMediaTypeError } from '../errors';
@@ -46,7 +47,12 @@ export function spekeRoutes(speke: SpekeService, maxBodyBytes: number): Router {
     async (req, res) => {
       const version = spekeVersionOf(req);
       const body = typeof req.body === 'string' ? req.body : '';
-      const xml = await speke.handle({ body, speke: version, owner: req.principal?.id ?? 'anonymous' });
+      const xml = await speke.handle({
+        body,
+        speke: version,
+        owner: req.principal?.id ?? 'anonymous',
+        onIssued: (resourceId, kids) => auditIssued(req, resourceId, kids),
+      });
       if (version === '1.0') res.set('Speke-User-Agent', `Keyplane/${VERSION}`);
       else res.set({ 'X-Speke-Version': version, 'X-Speke-User-Agent': `Keyplane/${VERSION}` });
       res.set('Cache-Control', 'no-store');

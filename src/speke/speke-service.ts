@@ -21,6 +21,8 @@ export interface SpekeCall {
   body: string;
   speke: SpekeVersion;
   owner: string;
+  /** Called once the keys are committed and the response is built (the audit trail of issuance). */
+  onIssued?: (resourceId: string, kids: string[]) => Promise<void>;
 }
 
 /**
@@ -53,11 +55,13 @@ export class SpekeService {
     };
     // The response is built before the keys are committed, so a failure while building changes nothing.
     // Filling mutates the parsed tree, so a retry after a lost race starts from a fresh parse.
-    return this.keys.issueWith(issue, (issued) => {
+    const xml = await this.keys.issueWith(issue, (issued) => {
       const target = doc ?? parseCpix(call.body, call.speke);
       doc = undefined;
       return this.respond(target, issued, certificate);
     });
+    await call.onIssued?.(issue.resourceId, issue.keys.map((k) => k.kid));
+    return xml;
   }
 
   private respond(request: CpixRequest, issued: IssuedKey[], certificate?: DeliveryCertificate): string {

@@ -184,12 +184,13 @@ describe('GET /playback/{token}/hls/{resourceId}/{path}', () => {
 });
 
 describe('KEYPLANE_ORIGIN_URL', () => {
-  it('is off unless configured', async () => {
+  it('is off (501) unless configured', async () => {
     const plain = await makeTestApp();
     try {
       const res = await request(plain.app).get(`/playback/${token()}/hls/${RESOURCE}/master.m3u8`);
-      // No player route matches, so the request meets authentication (401) like any unknown path.
-      expect(res.status).toBe(401);
+      expect(res.status).toBe(501);
+      expect(res.body.message).toMatch(/KEYPLANE_ORIGIN_URL/);
+      expectMatchesSpec('get', SPEC_PATH, res);
     } finally {
       await plain.close();
     }

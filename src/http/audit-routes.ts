@@ -1,0 +1,44 @@
+import { Router } from 'express';
+import { AUDIT_PAGE, type AuditLog } from '../audit/audit-log';
+import { requireRole } from '../auth/authenticate';
+import { BadRequestError } from '../errors';
+import { noStore } from './playback-routes';
+import { checkResourceId } from './validate';
+
+function single(value: unknown, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new BadRequestError(`${name} must be given once`);
+  return value;
+}
+
+function since(value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const time = /^\d{4}-\d{2}-\d{2}T/.test(value) ? new Date(value) : new Date(NaN);
+  if (Number.isNaN(time.getTime())) throw new BadRequestError('since must be an ISO 8601 date-time');
+  return time;
+}
+
+function limit(value: string | undefined): number {
+  if (value === undefined) return AUDIT_PAGE.default;
+  const n = Number(value);
+  if (!/^\d{1,4}$/.test(value) || n < 1 || n > AUDIT_PAGE.max) {
+    throw new BadRequestError(`limit must be an integer from 1 to ${AUDIT_PAGE.max}`);
+  }
+  return n;
+}
+
+/** `GET /audit?resourceId=&since=&limit=&cursor=` (admin): audit records oldest first, paginated. */
+export function auditRoutes(audit: AuditLog): Router {
+  const router = Router();
+  router.get('/audit', requireRole('admin'), noStore, async (req, res) => {
+    const resourceId = single(req.query.resourceId, 'resourceId');
+    const page = await audit.query({
+      resourceId: resourceId === undefined ? undefined : checkResourceId(resourceId),
+      since: since(single(req.query.since, 'since')),
+      limit: limit(single(req.query.limit, 'limit')),
+      cursor: single(req.query.cursor, 'cursor'),
+    });
+    res.json(page);
+  });
+  return router;
+}
