@@ -212,6 +212,7 @@ describe('serverless package (offline, no AWS credentials)', () => {
       'DeleteItem',
       'Query',
       'BatchGetItem',
+      'BatchWriteItem',
       'ConditionCheckItem',
       'DescribeTable',
     ];
