@@ -49,7 +49,8 @@ export function toKeyplaneError(err: unknown): KeyplaneError | undefined {
   const fromParser = fromBodyParser(err as BodyParserError) ?? fromExpress(err);
   if (fromParser) return fromParser;
   const code = (err as { code?: string }).code ?? '';
-  if (/^SQLITE_(BUSY|LOCKED|IOERR|READONLY|FULL|CANTOPEN)/.test(code)) {
+  // The same outage codes the SQLite store maps, for SQLite reads outside it (e.g. the policy table).
+  if (/^SQLITE_(BUSY|LOCKED|IOERR|READONLY|FULL|CANTOPEN|CORRUPT|NOTADB|PROTOCOL)/.test(code)) {
     return new ServiceUnavailableError(`Key store unavailable (${code})`, 2, err);
   }
   return undefined;

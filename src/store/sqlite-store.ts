@@ -167,7 +167,8 @@ export class SqliteKeyStore implements KeyStore {
       getApiKey: this.db.prepare<[string], ApiKeyRow>('SELECT * FROM api_keys WHERE id = ?'),
       listApiKeys: this.db.prepare<[], ApiKeyRow>('SELECT * FROM api_keys ORDER BY created_at, id'),
       revokeApiKey: this.db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
-      ping: this.db.prepare('SELECT 1'),
+      // Reads the schema page: `SELECT 1` would succeed without touching the file (locked, unreadable, gone).
+      ping: this.db.prepare('SELECT count(*) FROM sqlite_master'),
     };
     this.writes = new GroupCommitter(this.db, { batchError: batchUnavailable, onCommit: options.onCommit });
   }
