@@ -60,7 +60,10 @@ export class SpekeService {
       doc = undefined;
       return this.respond(target, issued, certificate);
     });
-    await call.onIssued?.(issue.resourceId, issue.keys.map((k) => k.kid));
+    await call.onIssued?.(
+      issue.resourceId,
+      issue.keys.map((k) => k.kid),
+    );
     return xml;
   }
 
