@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { parseOriginList } from './auth/access-policy';
 import { describeDelivery, loadDeliveryConfig, type DeliveryConfig } from './delivery-config';
-import { loadOriginConfig, type OriginConfig } from './hls/origin';
 import type { CorsOrigins } from './http/cors';
+import { loadOriginConfig, type OriginConfig } from './hls/origin';
 
 /** Configuration errors name the offending variable so an operator can fix it at once. */
 export class ConfigError extends Error {
