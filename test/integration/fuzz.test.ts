@@ -9,5 +9,6 @@ describe('fuzzing the HTTP API (fast slice)', () => {
     const figures = await fuzzApp(RUNS);
     reportFigures('fuzz-quick', { ...figures });
     expect(figures.rejectedChecked).toBeGreaterThan(RUNS / 2);
+    expect(figures.storeWritingCases).toBeGreaterThan(0);
   });
 });

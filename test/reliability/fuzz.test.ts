@@ -9,5 +9,6 @@ describe('fuzzing the HTTP API', () => {
     const figures = await fuzzApp(RUNS);
     reportFigures('fuzz', { ...figures });
     expect(figures.rejectedChecked).toBeGreaterThan(RUNS / 2);
+    expect(figures.storeWritingCases).toBeGreaterThan(0);
   }, 1_800_000);
 });
