@@ -15,7 +15,7 @@ const PARALLEL = 100;
 /** Races per backend; KEYPLANE_RACE_ROUNDS overrides both. */
 const rounds = (fallback: number) => Number(process.env.KEYPLANE_RACE_ROUNDS ?? fallback);
 const SQLITE_ROUNDS = rounds(10);
-const DYNAMODB_ROUNDS = rounds(3);
+const DYNAMODB_ROUNDS = rounds(2);
 
 interface Outcome {
   kids: string[];
