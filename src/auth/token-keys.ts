@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { createSecretFileAtomically } from '../util/secret-file';
 
 /** An HS256 key that signs or verifies playback tokens; `kid` goes into the JWT header. */
 export interface TokenSigningKey {
@@ -33,18 +34,6 @@ export function parseTokenSigningKeys(text: string): TokenSigningKey[] {
   return keys;
 }
 
-function writeNewFile(file: string, content: string): void {
-  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-  fs.writeFileSync(tmp, content, { flag: 'wx', mode: 0o600 });
-  try {
-    fs.linkSync(tmp, file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  } finally {
-    fs.unlinkSync(tmp);
-  }
-}
-
 /**
  * The standalone fallback when `KEYPLANE_TOKEN_SIGNING_KEYS` is unset: `token-keys.json` in the
  * data dir, generated once (mode 0600, created atomically so concurrent starters agree) and refused
@@ -58,7 +47,7 @@ export function loadOrCreateTokenKeys(dataDir: string): TokenSigningKey[] {
       kid: `kp-${crypto.randomBytes(4).toString('hex')}`,
       secret: crypto.randomBytes(32).toString('base64'),
     };
-    writeNewFile(file, `${JSON.stringify({ keys: [key] }, null, 2)}\n`);
+    createSecretFileAtomically(file, `${JSON.stringify({ keys: [key] }, null, 2)}\n`);
   }
   const mode = fs.statSync(file).mode & 0o777;
   if ((mode & 0o077) !== 0) {

@@ -5,6 +5,7 @@ import { ConfigError } from '../config';
 import type { EnvelopeCipher, KeyContext } from './envelope-cipher';
 import { associatedData } from './envelope-cipher';
 import { KeyUnsealError } from './envelope-cipher-errors';
+import { createSecretFileAtomically } from '../util/secret-file';
 
 /** Distinct from the KMS format (0x01) so a value shows which cipher sealed it. */
 const FORMAT_VERSION = 2;
@@ -45,19 +46,6 @@ export class LocalEnvelopeCipher implements EnvelopeCipher {
   }
 }
 
-/** Writes a new file with mode 0600 via link(), so a concurrent starter never sees it half-written. */
-function createAtomically(file: string, content: string): void {
-  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-  fs.writeFileSync(tmp, content, { flag: 'wx', mode: 0o600 });
-  try {
-    fs.linkSync(tmp, file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  } finally {
-    fs.unlinkSync(tmp);
-  }
-}
-
 /**
  * Loads the master key file from the data dir, creating it (mode 0600) on first start.
  * Refuses a file that group or others can read: the key protects every stored key.
@@ -65,7 +53,7 @@ function createAtomically(file: string, content: string): void {
 export function loadOrCreateMasterKey(dataDir: string): Buffer {
   const file = path.join(dataDir, 'master.key');
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  if (!fs.existsSync(file)) createAtomically(file, crypto.randomBytes(32).toString('base64') + '\n');
+  if (!fs.existsSync(file)) createSecretFileAtomically(file, crypto.randomBytes(32).toString('base64') + '\n');
   const mode = fs.statSync(file).mode & 0o777;
   if ((mode & 0o077) !== 0) {
     throw new ConfigError(
