@@ -5,6 +5,7 @@ import { ServiceUnavailableError } from '../errors';
 import type { EnvelopeCipher, KeyContext } from './envelope-cipher';
 import { associatedData } from './envelope-cipher';
 import { KeyUnsealError } from './envelope-cipher-errors';
+import { awsErrorName } from '../aws-errors';
 
 /**
  * Sealed format (all integers big-endian):
@@ -19,12 +20,6 @@ const EDK_LENGTH_BYTES = 2;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const DATA_KEY_BYTES = 32;
-
-/** Node's transport error codes: the request never got an HTTP answer. */
-const NETWORK_CODE =
-  /^E(CONNREFUSED|CONNRESET|CONNABORTED|TIMEDOUT|HOSTUNREACH|NETUNREACH|NOTFOUND|AI_AGAIN|PIPE|PROTO)$/;
-const NETWORK_CODE_IN_TEXT =
-  /\bE(CONNREFUSED|CONNRESET|CONNABORTED|TIMEDOUT|HOSTUNREACH|NETUNREACH|NOTFOUND|AI_AGAIN|PIPE|PROTO)\b/;
 
 /** KMS errors that mean the stored value itself cannot be opened (not a KMS outage). */
 const UNSEAL_ERROR_NAMES = new Set(['InvalidCiphertextException', 'IncorrectKeyException']);
@@ -264,7 +259,7 @@ export class KmsEnvelopeCipher implements EnvelopeCipher {
     try {
       return await call();
     } catch (err) {
-      const name = errorName(err);
+      const name = awsErrorName(err);
       if (decrypting && UNSEAL_ERROR_NAMES.has(name)) throw new DataKeyRefusedError(name, err);
       const retryAfter = THROTTLE_ERROR_NAMES.has(name) ? 1 : 5;
       throw new ServiceUnavailableError(`AWS KMS unavailable: ${name}`, retryAfter, err);
@@ -299,17 +294,4 @@ function parseSealed(sealed: Buffer, context: KeyContext): ParsedSealed {
     tag: sealed.subarray(nonceAt + NONCE_BYTES, bodyAt),
     body: sealed.subarray(bodyAt),
   };
-}
-
-/**
- * The AWS error name, or the Node network error code (ECONNREFUSED, ...) for transport failures.
- * Under jest's VM realm the SDK wraps Node's errors into a plain Error whose message keeps the code.
- */
-function errorName(err: unknown): string {
-  if (typeof err !== 'object' || err === null) return 'UnknownError';
-  const { name, code, message } = err as { name?: unknown; code?: unknown; message?: unknown };
-  if (typeof code === 'string' && NETWORK_CODE.test(code)) return code;
-  const fromMessage = typeof message === 'string' ? NETWORK_CODE_IN_TEXT.exec(message)?.[0] : undefined;
-  if ((name === 'Error' || name === undefined) && fromMessage) return fromMessage;
-  return typeof name === 'string' && name !== 'Error' ? name : 'UnknownError';
 }

@@ -26,6 +26,7 @@ import type { ApiKeyRecord, IssueCommit, KeyStore, Lease, StaticKeyRecord, Store
 import { KeyRaceError, LeaseRaceError, StaticKeyExistsError } from './key-store';
 import { DynamoDbAuditTable } from './dynamodb-audit';
 import type { AuditPage, AuditQuery, AuditRecord } from '../audit/audit-record';
+import { awsErrorName, NETWORK_CODE } from '../aws-errors';
 
 /*
  * Single-table layout. Every item has string keys `pk` (partition) and `sk` (sort); times are
@@ -76,11 +77,6 @@ const UNAVAILABLE_NAMES = new Set([
   'RequestTimeoutException',
   'AbortError',
 ]);
-/** Node's transport error codes: the request never got an HTTP answer. */
-const NETWORK_CODE =
-  /^E(CONNREFUSED|CONNRESET|CONNABORTED|TIMEDOUT|HOSTUNREACH|NETUNREACH|NOTFOUND|AI_AGAIN|PIPE|PROTO)$/;
-const NETWORK_CODE_IN_TEXT =
-  /\bE(CONNREFUSED|CONNRESET|CONNABORTED|TIMEDOUT|HOSTUNREACH|NETUNREACH|NOTFOUND|AI_AGAIN|PIPE|PROTO)\b/;
 const THROTTLE_NAMES = new Set([
   'ProvisionedThroughputExceededException',
   'ThrottlingException',
@@ -128,11 +124,11 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
   try {
     await client.send(new DescribeTableCommand({ TableName: tableName }));
   } catch (err) {
-    if (errorName(err) !== 'ResourceNotFoundException') throw err;
+    if (awsErrorName(err) !== 'ResourceNotFoundException') throw err;
     try {
       await client.send(new CreateTableCommand(createTableInput(tableName)));
     } catch (createErr) {
-      if (errorName(createErr) !== 'ResourceInUseException') throw createErr;
+      if (awsErrorName(createErr) !== 'ResourceInUseException') throw createErr;
     }
   }
   await waitUntilTableExists({ client, maxWaitTime: 120 }, { TableName: tableName });
@@ -295,7 +291,8 @@ export class DynamoDbKeyStore implements KeyStore {
         ),
       );
     } catch (err) {
-      if (errorName(err) === 'ConditionalCheckFailedException') throw new Error(`API key ${record.id} already exists`);
+      if (awsErrorName(err) === 'ConditionalCheckFailedException')
+        throw new Error(`API key ${record.id} already exists`);
       throw err;
     }
   }
@@ -345,7 +342,7 @@ export class DynamoDbKeyStore implements KeyStore {
       );
       return true;
     } catch (err) {
-      if (errorName(err) === 'ConditionalCheckFailedException') return false;
+      if (awsErrorName(err) === 'ConditionalCheckFailedException') return false;
       throw err;
     }
   }
@@ -426,7 +423,7 @@ export class DynamoDbKeyStore implements KeyStore {
       );
       return undefined;
     } catch (err) {
-      if (errorName(err) !== 'TransactionCanceledException') throw err;
+      if (awsErrorName(err) !== 'TransactionCanceledException') throw err;
       const reasons = cancellationReasons(err, items.length);
       if (reasons.some((r) => r.Code !== undefined && THROTTLE_REASONS.has(r.Code))) {
         throw new ServiceUnavailableError('DynamoDB unavailable: transaction throttled', 1, err);
@@ -458,7 +455,7 @@ export class DynamoDbKeyStore implements KeyStore {
       return await send();
     } catch (err) {
       if (!isUnavailable(err)) throw err;
-      const name = errorName(err);
+      const name = awsErrorName(err);
       throw new ServiceUnavailableError(`DynamoDB unavailable: ${name}`, THROTTLE_NAMES.has(name) ? 1 : 5, err);
     }
   }
@@ -578,22 +575,9 @@ function unexplainedCancellation(reasons: CancellationReason[]): Error {
 function isUnavailable(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const { $fault, $metadata } = err as { $fault?: string; $metadata?: { httpStatusCode?: number } };
-  const name = errorName(err);
+  const name = awsErrorName(err);
   if (UNAVAILABLE_NAMES.has(name) || NETWORK_CODE.test(name)) return true;
   return $fault === 'server' || ($metadata?.httpStatusCode ?? 0) >= 500;
-}
-
-/**
- * The AWS error name, or the Node network error code (ECONNREFUSED, ...) for transport failures.
- * Under jest's VM realm the SDK wraps Node's errors into a plain Error whose message keeps the code.
- */
-function errorName(err: unknown): string {
-  if (typeof err !== 'object' || err === null) return 'UnknownError';
-  const { name, code, message } = err as { name?: unknown; code?: unknown; message?: unknown };
-  if (typeof code === 'string' && NETWORK_CODE.test(code)) return code;
-  const fromMessage = typeof message === 'string' ? NETWORK_CODE_IN_TEXT.exec(message)?.[0] : undefined;
-  if ((name === 'Error' || name === undefined) && fromMessage) return fromMessage;
-  return typeof name === 'string' && name !== 'Error' ? name : 'UnknownError';
 }
 
 function sleep(ms: number): Promise<void> {
