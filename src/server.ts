@@ -4,6 +4,16 @@ import { awsBackends } from './aws-backends';
 import { ConfigError, describeConfig, loadConfig, type Config } from './config';
 import { buildDeps } from './runtime';
 
+/**
+ * Keep-alive longer than any proxy or load balancer in front (ALB: 60 s), so the server never
+ * closes an idle connection a client is about to reuse ("socket hang up" under load).
+ */
+export function tuneServer(server: Server): Server {
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
+}
+
 /** Starts the standalone server (what `npm start` runs) and resolves once it listens. */
 export async function startServer(config: Config): Promise<{ server: Server; close: () => Promise<void> }> {
   const backends = awsBackends(config);
@@ -14,7 +24,7 @@ export async function startServer(config: Config): Promise<{ server: Server; clo
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);
   });
-  server.keepAliveTimeout = 65_000;
+  tuneServer(server);
   deps.logger.info({ config: describeConfig(config) }, 'keyplane listening');
   if (bootstrap) {
     // Printed once, to the operator's terminal only (not through the logger): only its hash is stored.

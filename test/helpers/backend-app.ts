@@ -7,6 +7,7 @@ import pino from 'pino';
 import { createApp, type AppDeps } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { buildDeps, type Backends } from '../../src/runtime';
+import { tuneServer } from '../../src/server';
 import { ADMIN_KEY } from './test-app';
 
 /** API keys of the roles the reliability tests use. */
@@ -46,6 +47,7 @@ export async function startBackendApp(backends: Backends, keys?: RoleKeys): Prom
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
     s.once('error', reject);
   });
+  tuneServer(server);
   const close = async () => {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
+import { tuneServer } from '../../src/server';
 import { fuzzCase, type AuthChoice, type FuzzCase } from './fuzz-cases';
 import { errorBody, LoopbackClient, type HttpResult } from './http-client';
 import { ADMIN_KEY, makeTestApp, type TestApp } from './test-app';
@@ -86,7 +87,7 @@ function check(c: FuzzCase, res: HttpResult, storeChanged: boolean): void {
 
 function listen(t: TestApp): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = t.app.listen(0, '127.0.0.1', () => resolve(server));
+    const server = t.app.listen(0, '127.0.0.1', () => resolve(tuneServer(server)));
     server.once('error', reject);
   });
 }
