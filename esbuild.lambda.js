@@ -1,10 +1,12 @@
 // How the Lambda bundle is built: read by serverless-esbuild (serverless.yml `custom.esbuild.config`)
 // and by bench/lambda-bundle.js, so the benchmark measures exactly what `serverless package` ships.
 
-/** Modules the bundle must not contain: the AWS SDK v3 is in the Lambda runtime; better-sqlite3 is a
- * native addon that only the standalone server loads (lazily). Listed under serverless-esbuild's
- * `exclude`, they become esbuild externals and are not installed into the package either. */
-const EXCLUDE = ['@aws-sdk/*', 'better-sqlite3'];
+/** Modules the bundle must not contain: better-sqlite3 is a native addon that only the standalone
+ * server loads (lazily). Listed under serverless-esbuild's `exclude`, it becomes an esbuild external
+ * and is not installed into the package either. The AWS SDK v3 is bundled rather than taken from the
+ * Lambda runtime: tree-shaken to the commands Keyplane sends, it starts faster than the runtime's
+ * full CommonJS clients (docs/benchmarks.md, "AWS Lambda: bundle size and cold start"). */
+const EXCLUDE = ['better-sqlite3'];
 
 /** esbuild options proper (what `esbuild.build()` accepts), shared with the benchmark. */
 const ESBUILD_OPTIONS = {
@@ -12,6 +14,9 @@ const ESBUILD_OPTIONS = {
   platform: 'node',
   target: 'node20',
   format: 'cjs',
+  // ES module builds first (the AWS SDK's dist-es): esbuild tree-shakes them and scope-hoists them
+  // without a per-module wrapper; packages without a `module` field are unaffected.
+  mainFields: ['module', 'main'],
   minify: true,
   // Error classes set `this.name = new.target.name`; keep class names readable in logs.
   keepNames: true,

@@ -6,16 +6,10 @@ import { attachAudit, auditDenials } from './audit/request-audit';
 import type { ApiKeyService } from './auth/api-keys';
 import { authenticate, type Authenticator } from './auth/authenticate';
 import type { Delivery } from './delivery';
-import { adminRoutes } from './http/admin-routes';
-import { auditRoutes } from './http/audit-routes';
-import { clearKeyRoutes } from './http/clearkey-routes';
 import type { CorsOrigins } from './http/cors';
 import { errorHandler, notFoundHandler } from './http/error-handler';
-import { playlistRoutes, type PlaylistRouteDeps } from './http/hls-routes';
-import { keyRoutes } from './http/key-routes';
-import { playerDeliveryRoutes, tokenIssuerRoutes } from './http/playback-routes';
-import { policyRoutes } from './http/policy-routes';
-import { publicRoutes } from './http/public-routes';
+import type { PlaylistRouteDeps } from './http/hls-routes';
+import { lazyRouter } from './http/lazy-router';
 import { spekeRoutes } from './http/speke-routes';
 import type { KeyService } from './keys/key-service';
 import type { StaticKeyService } from './keys/static-key-service';
@@ -75,7 +69,95 @@ function accessLog(logger: Logger): express.RequestHandler {
   };
 }
 
-/** Builds the Express app: public routes, then authentication, then role-checked routes, then one error mapping. */
+/**
+ * The first path segment of every route of each router `createApp` builds lazily (see `lazyRouter`);
+ * test/unit/http/lazy-routes.test.ts checks them against the routers' own routes.
+ */
+export const LAZY_ROUTE_SEGMENTS = {
+  public: ['healthz', 'heartbeat', 'openapi.json'],
+  playerDelivery: ['playback', 'secure'],
+  playlists: ['playback'],
+  clearKey: ['clearkey'],
+  keys: ['keys'],
+  tokenIssuer: ['playback-tokens'],
+  policy: ['resources'],
+  admin: ['static-keys', 'api-keys', 'leases'],
+  audit: ['audit'],
+} as const;
+
+/** The routers no SPEKE request reaches before authentication, each required on its first request. */
+function preAuthRoutes(deps: AppDeps): express.RequestHandler[] {
+  const { delivery, playlists } = deps;
+  const s = LAZY_ROUTE_SEGMENTS;
+  const routers = [
+    lazyRouter(s.public, () =>
+      (require('./http/public-routes') as typeof import('./http/public-routes')).publicRoutes(
+        deps.store,
+        deps.cipherName,
+      ),
+    ),
+  ];
+  if (delivery) {
+    routers.push(
+      lazyRouter(s.playerDelivery, () =>
+        (require('./http/playback-routes') as typeof import('./http/playback-routes')).playerDeliveryRoutes(delivery),
+      ),
+    );
+  }
+  if (playlists) {
+    routers.push(
+      lazyRouter(s.playlists, () =>
+        (require('./http/hls-routes') as typeof import('./http/hls-routes')).playlistRoutes(playlists),
+      ),
+    );
+  }
+  const clearKeyDeps = { ...deps, corsOrigins: deps.corsOrigins ?? '*', policy: delivery?.policy };
+  routers.push(
+    lazyRouter(s.clearKey, () =>
+      (require('./http/clearkey-routes') as typeof import('./http/clearkey-routes')).clearKeyRoutes(clearKeyDeps),
+    ),
+  );
+  return routers;
+}
+
+/** The role-checked routers after SPEKE, each required on its first request. */
+function postAuthRoutes(deps: AppDeps): express.RequestHandler[] {
+  const { delivery, audit } = deps;
+  const s = LAZY_ROUTE_SEGMENTS;
+  const routers = [
+    lazyRouter(s.keys, () =>
+      (require('./http/key-routes') as typeof import('./http/key-routes')).keyRoutes(deps.keys, delivery?.policy),
+    ),
+  ];
+  if (delivery) {
+    routers.push(
+      lazyRouter(s.tokenIssuer, () =>
+        (require('./http/playback-routes') as typeof import('./http/playback-routes')).tokenIssuerRoutes(delivery),
+      ),
+      lazyRouter(s.policy, () =>
+        (require('./http/policy-routes') as typeof import('./http/policy-routes')).policyRoutes(delivery.policyStore),
+      ),
+    );
+  }
+  routers.push(
+    lazyRouter(s.admin, () =>
+      (require('./http/admin-routes') as typeof import('./http/admin-routes')).adminRoutes(deps),
+    ),
+  );
+  if (audit) {
+    routers.push(
+      lazyRouter(s.audit, () =>
+        (require('./http/audit-routes') as typeof import('./http/audit-routes')).auditRoutes(audit),
+      ),
+    );
+  }
+  return routers;
+}
+
+/**
+ * Builds the Express app: public routes, then authentication, then role-checked routes, then one error mapping.
+ * Only the SPEKE router is built up front; the others, and the modules only they use, on their first request.
+ */
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -85,16 +167,10 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestId());
   app.use(accessLog(deps.logger));
   if (deps.audit) app.use(attachAudit(deps.audit));
-  app.use(publicRoutes(deps.store, deps.cipherName));
-  if (deps.delivery) app.use(playerDeliveryRoutes(deps.delivery));
-  if (deps.playlists) app.use(playlistRoutes(deps.playlists));
-  app.use(clearKeyRoutes({ ...deps, corsOrigins: deps.corsOrigins ?? '*', policy: deps.delivery?.policy }));
+  app.use(preAuthRoutes(deps));
   app.use(authenticate(deps.authenticators));
   app.use(spekeRoutes(deps.speke, deps.maxBodyBytes));
-  app.use(keyRoutes(deps.keys, deps.delivery?.policy));
-  if (deps.delivery) app.use(tokenIssuerRoutes(deps.delivery), policyRoutes(deps.delivery.policyStore));
-  app.use(adminRoutes(deps));
-  if (deps.audit) app.use(auditRoutes(deps.audit));
+  app.use(postAuthRoutes(deps));
   app.use(notFoundHandler);
   app.use(auditDenials);
   app.use(errorHandler(deps.logger));
