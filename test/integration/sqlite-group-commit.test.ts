@@ -6,6 +6,7 @@ import path from 'node:path';
 import { ServiceUnavailableError } from '../../src/errors';
 import type { ApiKeyRecord, IssueCommit, Lease, StoredKey } from '../../src/store/key-store';
 import { KeyRaceError, LeaseRaceError, StaticKeyExistsError } from '../../src/store/key-store';
+import { GroupCommitter } from '../../src/store/group-commit';
 import { SqliteKeyStore } from '../../src/store/sqlite-store';
 
 const uid = (): string => crypto.randomUUID();
@@ -176,5 +177,27 @@ describe('SqliteKeyStore group commit', () => {
     await pending;
     expect(committedLeases(file, [rid])).toEqual([rid]);
     store = new SqliteKeyStore(file);
+  });
+});
+
+describe('GroupCommitter without savepoints (appends that cannot conflict)', () => {
+  it('commits a turn in one transaction; a throwing write fails the whole batch and keeps nothing of it', async () => {
+    const db = new Database(':memory:');
+    db.exec('CREATE TABLE t (v TEXT PRIMARY KEY)');
+    const commits: number[] = [];
+    const writer = new GroupCommitter(db, {
+      batchError: (err) => new ServiceUnavailableError(`batch failed: ${String(err)}`, 1),
+      onCommit: (n) => commits.push(n),
+      savepoints: false,
+    });
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    await Promise.all(['a', 'b', 'c'].map((v) => writer.submit(() => insert.run(v))));
+    expect(commits).toEqual([3]);
+    const failed = await Promise.allSettled(['d', 'a', 'e'].map((v) => writer.submit(() => insert.run(v))));
+    expect(failed.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect((failed[0] as PromiseRejectedResult).reason).toBeInstanceOf(ServiceUnavailableError);
+    expect(db.prepare('SELECT v FROM t ORDER BY v').pluck().all()).toEqual(['a', 'b', 'c']);
+    expect(db.inTransaction).toBe(false);
+    db.close();
   });
 });

@@ -1,7 +1,10 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SqliteKeyStore } from '../../src/store/sqlite-store';
+import Database from 'better-sqlite3';
+import type { AuditRecord } from '../../src/audit/audit-record';
+import { auditFileOf, SqliteKeyStore } from '../../src/store/sqlite-store';
 import { describeKeyStoreContract } from './store-contract';
 
 describeKeyStoreContract('SqliteKeyStore (file, WAL)', async () => {
@@ -14,4 +17,66 @@ describeKeyStoreContract('SqliteKeyStore (file, WAL)', async () => {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+});
+
+describe('SqliteKeyStore audit file', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-sqlite-audit-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const record = (resourceId: string): AuditRecord => ({
+    id: crypto.randomUUID(),
+    time: new Date(),
+    action: 'deliver',
+    route: 'GET /keys/{resourceId}/{kid}',
+    resourceId,
+    kid: crypto.randomUUID(),
+    outcome: 'allowed',
+    status: 200,
+  });
+
+  it('keeps the audit trail in <name>-audit.db (synchronous=NORMAL) and keys in <name>.db (synchronous=FULL)', async () => {
+    const file = path.join(dir, 'keyplane.db');
+    expect(auditFileOf(file)).toBe(path.join(dir, 'keyplane-audit.db'));
+    expect(auditFileOf('/x/store.sqlite')).toBe('/x/store.sqlite-audit');
+    const store = new SqliteKeyStore(file);
+    await store.appendAudit([record('movie')]);
+    await store.close();
+    const main = new Database(file, { readonly: true });
+    const audit = new Database(auditFileOf(file), { readonly: true });
+    try {
+      expect(main.prepare("SELECT name FROM sqlite_master WHERE name = 'audit'").get()).toBeUndefined();
+      expect(audit.prepare('SELECT resource_id FROM audit').all()).toEqual([{ resource_id: 'movie' }]);
+      expect(audit.pragma('journal_mode', { simple: true })).toBe('wal');
+    } finally {
+      main.close();
+      audit.close();
+    }
+  });
+
+  it('moves audit rows that an earlier version kept in the main file, once, without duplicates', async () => {
+    const file = path.join(dir, 'keyplane.db');
+    const legacy = new Database(file);
+    legacy.exec(
+      'CREATE TABLE audit (id TEXT PRIMARY KEY, time INTEGER NOT NULL, resource_id TEXT NOT NULL, action TEXT NOT NULL, ' +
+        'route TEXT NOT NULL, kid TEXT, principal TEXT, outcome TEXT NOT NULL, status INTEGER NOT NULL, reason TEXT, client_ip TEXT)',
+    );
+    legacy
+      .prepare(
+        "INSERT INTO audit VALUES ('a1', 1000, 'old-movie', 'deliver', 'GET /keys/{resourceId}/{kid}', NULL, NULL, 'allowed', 200, NULL, NULL)",
+      )
+      .run();
+    legacy.close();
+    for (let open = 0; open < 2; open++) {
+      const store = new SqliteKeyStore(file);
+      const page = await store.queryAudit({ resourceId: 'old-movie', limit: 10 });
+      expect(page.records.map((r) => r.id)).toEqual(['a1']);
+      await store.close();
+    }
+    const main = new Database(file, { readonly: true });
+    expect(main.prepare("SELECT name FROM sqlite_master WHERE name = 'audit'").get()).toBeUndefined();
+    main.close();
+  });
 });

@@ -142,6 +142,20 @@ async function verifyDatabase(dataDir: string): Promise<{ integrity: string; key
   }
 }
 
+/**
+ * KIDs whose issuance the audit trail recorded, read from the file as the kills left it. The audit is
+ * committed (to its own file, synchronous=NORMAL: no fsync, but written) before the 200, so a kill cannot lose it.
+ */
+function auditedIssues(dataDir: string): Set<string> {
+  const db = new Database(path.join(dataDir, 'keyplane-audit.db'), { readonly: true });
+  try {
+    const rows = db.prepare<[], { kid: string }>("SELECT kid FROM audit WHERE action = 'issue'").all();
+    return new Set(rows.map((r) => r.kid));
+  } finally {
+    db.close();
+  }
+}
+
 describe('crash consistency under kill -9', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-crash-'));
   let final: ServerProcess | undefined;
@@ -154,6 +168,9 @@ describe('crash consistency under kill -9', () => {
     const started = Date.now();
     const sent: Sent[] = [];
     for (let round = 0; round < KILLS; round++) await loadAndKill(dataDir, round, sent);
+    const audited = auditedIssues(dataDir);
+    const ackedKids = sent.flatMap((s) => [...(s.acked?.keys() ?? [])]);
+    expect(ackedKids.filter((kid) => !audited.has(kid))).toEqual([]);
 
     final = await startServerProcess(dataDir, { KEYPLANE_LOG_LEVEL: 'warn' });
     const client = new LoopbackClient(final.port, 1);
@@ -174,6 +191,7 @@ describe('crash consistency under kill -9', () => {
       requestsSent: sent.length,
       acknowledged: acked.length,
       keysVerified,
+      issueAuditRecords: audited.size,
       unacknowledged: unacked.length,
       unacknowledgedButCommitted: unackedCommitted,
       ...db,
