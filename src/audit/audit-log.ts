@@ -42,7 +42,7 @@ const view = (r: AuditRecord): AuditView => ({ ...r, time: r.time.toISOString() 
 
 /**
  * The audit trail of key issuance and delivery. `record` awaits the store write, so a record is
- * durable before the key leaves; a failed write is logged (error) and counted in `failedWrites`
+ * committed before the key leaves (SQLite: survives a process crash; see SqliteKeyStore); a failed write is logged (error) and counted in `failedWrites`
  * but never fails the request: players keep playing when the audit store hiccups, at the price of
  * a gap that the error log (and the counter) makes visible.
  */

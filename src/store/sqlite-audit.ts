@@ -56,7 +56,7 @@ function toRecord(r: AuditRow): AuditRecord {
 
 /**
  * The audit trail in the key store's SQLite file: one row per record, indexed by (resource, time) and
- * by time. Inserts run inside the store's group commit (see SqliteKeyStore.appendAudit).
+ * by time, in its own file (see SqliteKeyStore.appendAudit).
  */
 export class SqliteAuditTable {
   private readonly stmts;
