@@ -42,9 +42,10 @@ const view = (r: AuditRecord): AuditView => ({ ...r, time: r.time.toISOString() 
 
 /**
  * The audit trail of key issuance and delivery. `record` awaits the store write, so a record is
- * committed before the key leaves (SQLite: survives a process crash; see SqliteKeyStore); a failed write is logged (error) and counted in `failedWrites`
- * but never fails the request: players keep playing when the audit store hiccups, at the price of
- * a gap that the error log (and the counter) makes visible.
+ * committed before the key leaves (with SQLite it survives a process crash; see SqliteKeyStore); a
+ * failed write is logged (error) and counted in `failedWrites` but never fails the request: players
+ * keep playing when the audit store hiccups, at the price of a gap that the error log (and the
+ * counter) makes visible.
  */
 export class AuditLog {
   /** Audit writes that failed since start (each also logged at error level). */
