@@ -57,8 +57,10 @@ export function policyRoutes(store: PolicyStore | undefined): Router {
   const admin = requireRole('admin');
   const json = express.json({ limit: '16kb', strict: true });
   const policies = (): PolicyStore => {
-    if (!store) throw new NotConfiguredError('Per-resource policies need the SQLite store (KEYPLANE_STORE=sqlite)');
-    return store;
+    if (store) return store;
+    throw new NotConfiguredError(
+      'This key store keeps no per-resource policies (KEYPLANE_STORE=sqlite and dynamodb do)',
+    );
   };
 
   router.put('/resources/:resourceId/policy', admin, noStore, json, async (req, res) => {

@@ -25,6 +25,8 @@ import { BadRequestError, ServiceUnavailableError } from '../errors';
 import type { ApiKeyRecord, IssueCommit, KeyStore, Lease, StaticKeyRecord, StoredKey } from './key-store';
 import { KeyRaceError, LeaseRaceError, StaticKeyExistsError } from './key-store';
 import { DynamoDbAuditTable } from './dynamodb-audit';
+import { DynamoDbPolicyStore } from './dynamodb-policy-store';
+import type { PolicyStore } from './policy-store';
 import type { AuditPage, AuditQuery, AuditRecord } from '../audit/audit-record';
 import { awsErrorName, NETWORK_CODE } from '../aws-errors';
 
@@ -38,6 +40,9 @@ import { awsErrorName, NETWORK_CODE } from '../aws-errors';
  *                                                     expiresAt N, version N, ttl N (epoch *seconds*, DynamoDB TTL)
  *   Static   pk = STATIC#<resourceId>   sk = STATIC  resourceId S, kid S, createdAt N
  *   API key  pk = APIKEY                sk = <id>    id S, name S, roles L<S>, secretHash B, createdAt N, revokedAt N?
+ *
+ * Audit records and per-resource policies live in the same table: see dynamodb-audit.ts and
+ * dynamodb-policy-store.ts.
  *
  * A KID is globally unique, so key items are keyed by KID alone and carry the resource they are
  * bound to. All API keys share one partition so listing them is a single Query (there are few).
@@ -152,6 +157,8 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
  */
 export class DynamoDbKeyStore implements KeyStore {
   readonly name = 'dynamodb';
+  /** Per-resource delivery policies, as `POLICY#<resourceId>` items of the same table. */
+  readonly policies: PolicyStore;
   private readonly ttlMarginSeconds: number;
   private readonly audit: DynamoDbAuditTable;
 
@@ -163,6 +170,7 @@ export class DynamoDbKeyStore implements KeyStore {
     if (!tableName) throw new Error('DynamoDB store needs a table name');
     this.ttlMarginSeconds = options.leaseTtlMarginSeconds ?? 24 * 3600;
     this.audit = new DynamoDbAuditTable(client, tableName, (send) => this.call(send));
+    this.policies = new DynamoDbPolicyStore(client, tableName, (send) => this.call(send));
   }
 
   async getLease(resourceId: string): Promise<Lease | undefined> {

@@ -21,7 +21,7 @@ export interface PolicyStore {
   deletePolicy(resourceId: string): Promise<boolean>;
 }
 
-/** The store's policy store when its backend has one (SQLite today), else undefined. */
+/** The store's policy store when its backend has one (SQLite and DynamoDB do), else undefined. */
 export function policyStoreOf(store: KeyStore): PolicyStore | undefined {
   const candidate = (store as KeyStore & { policies?: PolicyStore }).policies;
   return candidate && typeof candidate.getPolicy === 'function' ? candidate : undefined;

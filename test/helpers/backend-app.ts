@@ -35,11 +35,16 @@ export async function createRoleKeys(deps: AppDeps): Promise<RoleKeys> {
 
 /**
  * Wires `createApp` on the given backends with `buildDeps` (admin key ADMIN_KEY) and listens on
- * 127.0.0.1. Pass `keys` when another app already created them in the same store.
+ * 127.0.0.1. Pass `keys` when another app already created them in the same store, and `env` for
+ * further settings (e.g. `KEYPLANE_TRUSTED_PROXIES`).
  */
-export async function startBackendApp(backends: Backends, keys?: RoleKeys): Promise<RunningApp> {
+export async function startBackendApp(
+  backends: Backends,
+  keys?: RoleKeys,
+  env: Record<string, string> = {},
+): Promise<RunningApp> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-rel-'));
-  const config = loadConfig({ KEYPLANE_DATA_DIR: dataDir, KEYPLANE_ADMIN_KEY: ADMIN_KEY });
+  const config = loadConfig({ KEYPLANE_DATA_DIR: dataDir, KEYPLANE_ADMIN_KEY: ADMIN_KEY, ...env });
   const deps = buildDeps(config, backends, { logger: pino({ level: 'silent' }) });
   const roleKeys = keys ?? (await createRoleKeys(deps));
   const app = createApp(deps);

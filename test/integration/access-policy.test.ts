@@ -167,7 +167,9 @@ describe('per-resource policies', () => {
   });
 });
 
-describe('per-resource policies without a policy store', () => {
+// SQLite and DynamoDB both keep policies (see policy-contract.ts, dynamodb-access-policy.test.ts); a
+// store without `policies` (a custom backend) gets 501 on the policy routes.
+describe('per-resource policies on a key store that keeps none', () => {
   it('answers 501 and still serves keys under the global rules', async () => {
     await start({});
     const backends = localBackends(t.config);
@@ -179,6 +181,7 @@ describe('per-resource policies without a policy store', () => {
       const app = createApp(deps);
       const res = await request(app).get('/resources/vod-1/policy').set(admin);
       expect(res.status).toBe(501);
+      expect(res.body.message).toMatch(/keeps no per-resource policies/);
       expectMatchesSpec('get', '/resources/{resourceId}/policy', res);
       expect((await request(app).get(`/keys/vod-1/${kid}`).set('x-api-key', t.keyserverKey)).status).toBe(200);
     } finally {

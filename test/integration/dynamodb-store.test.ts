@@ -7,9 +7,11 @@ import {
   DescribeTimeToLiveCommand,
   DynamoDBClient,
   GetItemCommand,
+  PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { ServiceUnavailableError } from '../../src/errors';
 import { DynamoDbKeyStore, dynamoDbClientTimeouts, ensureTable } from '../../src/store/dynamodb-store';
+import { policyStoreOf } from '../../src/store/policy-store';
 import { startSerialMoto } from '../helpers/moto';
 import { describeKeyStoreContract } from './store-contract';
 
@@ -101,6 +103,68 @@ describe('DynamoDbKeyStore specifics', () => {
         /at most 99 keys/,
       );
       await expect(store.getLease(resourceId)).resolves.toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('keeps a policy as one POLICY#<resourceId> item with its lists as L<S>', async () => {
+    const raw = client();
+    const store = new DynamoDbKeyStore(client(), TABLE);
+    try {
+      const resourceId = crypto.randomUUID();
+      const updatedAt = new Date(1_700_000_000_000);
+      await store.policies.putPolicy({ resourceId, denyIps: ['203.0.113.7'], updatedAt });
+      const key = { pk: { S: `POLICY#${resourceId}` }, sk: { S: 'POLICY' } };
+      const item = await raw.send(new GetItemCommand({ TableName: TABLE, Key: key }));
+      expect(item.Item).toEqual({
+        ...key,
+        resourceId: { S: resourceId },
+        denyIps: { L: [{ S: '203.0.113.7' }] },
+        updatedAt: { N: '1700000000000' },
+      });
+      expect(policyStoreOf(store)).toBe(store.policies);
+    } finally {
+      raw.destroy();
+      await store.close();
+    }
+  });
+
+  it('refuses a corrupt policy item with an error naming it, and a policy without a valid date', async () => {
+    const raw = client();
+    const store = new DynamoDbKeyStore(client(), TABLE);
+    try {
+      const resourceId = crypto.randomUUID();
+      const Item = {
+        pk: { S: `POLICY#${resourceId}` },
+        sk: { S: 'POLICY' },
+        resourceId: { S: resourceId },
+        allowIps: { S: '10.0.0.1' },
+        updatedAt: { N: '1' },
+      };
+      await raw.send(new PutItemCommand({ TableName: TABLE, Item }));
+      await expect(store.policies.getPolicy(resourceId)).rejects.toThrow(/POLICY#.*attribute allowIps/);
+      const invalid = { resourceId: crypto.randomUUID(), updatedAt: new Date(NaN) };
+      await expect(store.policies.putPolicy(invalid)).rejects.toThrow(/valid updatedAt/);
+      await expect(store.policies.getPolicy(invalid.resourceId)).resolves.toBeUndefined();
+    } finally {
+      raw.destroy();
+      await store.close();
+    }
+  });
+
+  it('reports an unreachable DynamoDB as ServiceUnavailableError from every policy call', async () => {
+    const store = new DynamoDbKeyStore(client(`http://127.0.0.1:${await closedPort()}`), TABLE);
+    try {
+      for (const call of [
+        () => store.policies.getPolicy('r1'),
+        () => store.policies.putPolicy({ resourceId: 'r1', denyIps: ['192.0.2.1'], updatedAt: new Date() }),
+        () => store.policies.deletePolicy('r1'),
+      ]) {
+        const err = await call().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ServiceUnavailableError);
+        expect((err as ServiceUnavailableError).headers['Retry-After']).toBeDefined();
+      }
     } finally {
       await store.close();
     }

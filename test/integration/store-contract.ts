@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { ApiKeyRecord, KeyStore, Lease, StoredKey } from '../../src/store/key-store';
 import { KeyRaceError, LeaseRaceError, StaticKeyExistsError } from '../../src/store/key-store';
 import { describeAuditContract } from './audit-contract';
+import { describePolicyStoreContract } from './policy-contract';
 
 /** What a contract run needs from a backend: a ready store and a way to dispose of it. */
 export interface KeyStoreFixture {
@@ -83,6 +84,7 @@ export function describeKeyStoreContract(name: string, makeStore: () => Promise<
     });
 
     describeAuditContract(() => store);
+    describePolicyStoreContract(() => store);
 
     it('answers ping', async () => {
       await expect(store.ping()).resolves.toBeUndefined();
