@@ -1,4 +1,4 @@
-import { Router, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { auditDelivered } from '../audit/request-audit';
 import type { AccessPolicy } from '../auth/access-policy';
 import { requireKeyAccess } from '../auth/key-access';
@@ -24,6 +24,25 @@ export function sendKeyBytes(res: Response, key: Buffer): void {
 }
 
 /**
+ * The key a delivery route may send: the access policy and the key are read at the same time (two
+ * DynamoDB round trips become one), and a policy refusal wins over a missing key, so a denied caller
+ * learns nothing about which KIDs exist.
+ */
+export async function policyCheckedKey(
+  req: Request,
+  res: Response,
+  keys: KeyService,
+  policy: AccessPolicy | undefined,
+  resourceId: string,
+  kid: string,
+): Promise<Buffer> {
+  const [allowed, found] = await Promise.allSettled([policy?.check(req, res, resourceId), keys.get(resourceId, kid)]);
+  if (allowed.status === 'rejected') throw allowed.reason;
+  if (found.status === 'rejected') throw found.reason;
+  return found.value.key;
+}
+
+/**
  * `GET /keys/{resourceId}/{kid}`: key delivery to keyserver proxies (API key or SigV4, role keyserver)
  * and players (playback token as Bearer or `?token=`), subject to the delivery access policy.
  */
@@ -32,8 +51,7 @@ export function keyRoutes(keys: KeyService, policy?: AccessPolicy): Router {
   router.get('/keys/:resourceId/:kid', requireKeyAccess, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
     const kid = checkKid(req.params.kid);
-    await policy?.check(req, res, resourceId);
-    const { key } = await keys.get(resourceId, kid);
+    const key = await policyCheckedKey(req, res, keys, policy, resourceId, kid);
     await auditDelivered(req, resourceId, [kid]);
     sendKeyBytes(res, key);
   });

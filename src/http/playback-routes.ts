@@ -8,7 +8,7 @@ import { tokenPrincipal, type PlaybackTokenService } from '../auth/playback-toke
 import type { SecureLinkVerifier } from '../auth/secure-token';
 import { BadRequestError } from '../errors';
 import type { KeyService } from '../keys/key-service';
-import { sendKeyBytes } from './key-routes';
+import { policyCheckedKey, sendKeyBytes } from './key-routes';
 import { checkKid, checkResourceId } from './validate';
 
 /** What the player-facing delivery routes need; tokens and secure links are absent when not configured. */
@@ -49,8 +49,7 @@ export function playerDeliveryRoutes(deps: DeliveryDeps): Router {
     const kid = checkKid(req.params.kid);
     const grant = await tokensOf(deps).verify(String(req.params.token));
     checkTokenScope(tokenPrincipal(grant), resourceId, kid);
-    await deps.policy.check(req, res, resourceId);
-    const { key } = await deps.keys.get(resourceId, kid);
+    const key = await policyCheckedKey(req, res, deps.keys, deps.policy, resourceId, kid);
     await auditDelivered(req, resourceId, [kid]);
     sendKeyBytes(res, key);
   });
@@ -64,8 +63,7 @@ export function playerDeliveryRoutes(deps: DeliveryDeps): Router {
     const kid = checkKid(req.params.kid);
     const { link, token, expires } = req.params;
     const resourceId = deps.secureLinks.verify(String(link), String(token), String(expires));
-    await deps.policy.check(req, res, resourceId);
-    const { key } = await deps.keys.get(resourceId, kid);
+    const key = await policyCheckedKey(req, res, deps.keys, deps.policy, resourceId, kid);
     await auditDelivered(req, resourceId, [kid]);
     sendKeyBytes(res, key);
   });

@@ -55,6 +55,20 @@ describe('global IP rules and trusted proxies', () => {
     }
   });
 
+  it('refuses a denied caller before saying whether the KID exists (403, not 404)', async () => {
+    await start({ KEYPLANE_DELIVERY_DENY_IPS: '203.0.113.0/24', KEYPLANE_TRUSTED_PROXIES: 'loopback' });
+    const unknownKid = crypto.randomUUID();
+    const denied = await request(t.app)
+      .get(`/keys/vod-1/${unknownKid}`)
+      .set({ 'x-api-key': t.keyserverKey, 'X-Forwarded-For': '203.0.113.9' });
+    expect(denied.status).toBe(403);
+    expect(denied.body).toMatchObject({ reason: 'ip_denied' });
+    const allowed = await request(t.app)
+      .get(`/keys/vod-1/${unknownKid}`)
+      .set({ 'x-api-key': t.keyserverKey, 'X-Forwarded-For': '198.51.100.1' });
+    expect(allowed.status).toBe(404);
+  });
+
   it('ignores X-Forwarded-For without trusted proxies', async () => {
     await start({ KEYPLANE_DELIVERY_DENY_IPS: '203.0.113.0/24' });
     expect((await viaKeys({ 'X-Forwarded-For': '203.0.113.9' })).status).toBe(200);
