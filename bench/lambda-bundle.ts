@@ -24,6 +24,7 @@ import { machineInfo } from './report';
 // DynamoDB transaction) against moto. Cold start = wall time from spawn to the response; median of
 // BENCH_RUNS (default 11) per variant, variants interleaved so a busy machine hits them alike.
 // BENCH_OUT=<file> also writes the markdown there (default bench/results/lambda-bundle.md).
+// BENCH_CPU_PROF=<dir> adds a variant run under `node --cpu-prof` that leaves one .cpuprofile per cold start there.
 
 const ROOT = path.resolve(__dirname, '../..');
 const MOTO = path.resolve(ROOT, '../shared/tools/moto-server');
@@ -181,7 +182,10 @@ function spekeEventFile(dir: string): string {
   return file;
 }
 
-/** The cold-start child: require the bundle, answer one event, then the same event again (warm). */
+/**
+ * The cold-start child: require the bundle, answer one event (and say so on stdout at once), then the same
+ * event again (warm), then its own timings as a JSON line.
+ */
 const CHILD = `
 const { performance } = require('node:perf_hooks');
 const fs = require('node:fs');
@@ -197,6 +201,7 @@ const cpuMs = () => {
   const first = await handler(event, {});
   const answered = performance.now();
   const mainThreadCpuMs = cpuMs();
+  fs.writeSync(1, 'answered\\n'); // the parent stops its clock here, before the warm repeat
   await handler(event, {});
   const warm = performance.now() - answered;
   process.stdout.write(JSON.stringify({ status: first.statusCode, bootMs: boot, requireMs: required - boot,
@@ -216,15 +221,18 @@ function coldStart(variant: Variant, eventFile: string, env: Record<string, stri
   });
   return new Promise((resolve, reject) => {
     let out = '';
+    let wallMs: number | undefined;
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString('utf8');
-      if (!out.includes('\n')) return;
-      const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
-      resolve({ ...(JSON.parse(out.split('\n')[0] as string) as ChildTimings), wallMs });
+      const lines = out.split('\n');
+      if (wallMs === undefined && lines.length > 1) wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+      if (lines.length > 2 && wallMs !== undefined) {
+        resolve({ ...(JSON.parse(lines[1] as string) as ChildTimings), wallMs });
+      }
     });
     child.once('error', reject);
     child.once('exit', (code) => {
-      if (!out.includes('\n')) reject(new Error(`cold-start child exited with ${code} before answering`));
+      if (out.split('\n').length <= 2) reject(new Error(`cold-start child exited with ${code} before answering`));
     });
   });
 }
@@ -355,6 +363,12 @@ async function main(): Promise<void> {
       nodeFlags: ['--enable-source-maps'],
     },
   ];
+  const profileDir = process.env.BENCH_CPU_PROF;
+  if (profileDir) {
+    // An extra variant, so profiling overhead never reaches the figures above: one .cpuprofile per cold start.
+    const profiled = [...deployed, '--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`];
+    variants.push({ label: 'as deployed, under `--cpu-prof`', dir: shipped, nodeFlags: profiled });
+  }
   try {
     const markdown = report(await measure(runs, variants, previous), variants);
     process.stdout.write(`${markdown}\n`);

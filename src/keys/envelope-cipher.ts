@@ -15,6 +15,11 @@ export interface EnvelopeCipher {
   seal(plaintext: Buffer, context: KeyContext): Promise<Buffer>;
   /** Decrypts a sealed value; throws if it was sealed for another context or tampered with. */
   open(sealed: Buffer, context: KeyContext): Promise<Buffer>;
+  /**
+   * Starts whatever the next `seal` would wait for (KMS: a data key, when none is cached), so a
+   * caller can overlap it with its own reads. Never rejects: a failure shows up in `seal`.
+   */
+  prepareToSeal?(): void;
 }
 
 /** Associated data that binds a sealed value to its (resource ID, KID). */

@@ -67,6 +67,7 @@ export class KeyService {
   /** Reads existing keys, applies the lease rule and generates missing keys, without writing. */
   private async prepare(req: IssueRequest): Promise<{ keys: IssuedKey[]; commit: () => Promise<void> }> {
     const kids = req.keys.map((k) => k.kid);
+    this.cipher.prepareToSeal?.();
     const [lease, existing] = await Promise.all([this.store.getLease(req.resourceId), this.store.getKeys(kids)]);
     this.checkBinding(req.resourceId, existing);
     const decision = decideLease(lease, { ...req, kids }, this.now(), this.leaseTtlSeconds);

@@ -155,19 +155,38 @@ export class KmsEnvelopeCipher implements EnvelopeCipher {
     return { ...this.counts };
   }
 
+  /**
+   * Fetches a data key now when none with uses left is cached, without waiting for it: a SPEKE request
+   * overlaps the GenerateDataKey round trip (on a cold Lambda, a TLS handshake too) with its store reads.
+   */
+  prepareToSeal(): void {
+    if (this.usableSealingKey()) return;
+    this.startRefresh().catch(() => undefined); // `seal` awaits the same promise and reports its failure
+  }
+
   /** Returns a data key with uses left, generating one (once, shared by all waiters) when needed. */
   private async acquireSealingKey(): Promise<SealingKey> {
     for (;;) {
-      const current = this.sealingKey;
-      if (current && current.uses < this.maxUses && this.now() < current.expiresAt) {
+      const current = this.usableSealingKey();
+      if (current) {
         current.uses++;
         return current;
       }
-      this.pendingSealingKey ??= this.refreshSealingKey().finally(() => {
-        this.pendingSealingKey = undefined;
-      });
-      await this.pendingSealingKey;
+      await this.startRefresh();
     }
+  }
+
+  private usableSealingKey(): SealingKey | undefined {
+    const current = this.sealingKey;
+    return current && current.uses < this.maxUses && this.now() < current.expiresAt ? current : undefined;
+  }
+
+  /** The in-flight GenerateDataKey, started when there is none. */
+  private startRefresh(): Promise<void> {
+    this.pendingSealingKey ??= this.refreshSealingKey().finally(() => {
+      this.pendingSealingKey = undefined;
+    });
+    return this.pendingSealingKey;
   }
 
   private async refreshSealingKey(): Promise<void> {

@@ -6,7 +6,9 @@ import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { ServiceUnavailableError } from '../../src/errors';
 import { KeyUnsealError } from '../../src/keys/envelope-cipher-errors';
 import type { KmsCipherOptions } from '../../src/keys/kms-cipher';
+import { KeyService } from '../../src/keys/key-service';
 import { KmsEnvelopeCipher, kmsClientTimeouts } from '../../src/keys/kms-cipher';
+import { SqliteKeyStore } from '../../src/store/sqlite-store';
 
 const MOTO = path.resolve(__dirname, '../../../shared/tools/moto-server');
 const CONTEXT = { app: 'keyplane', deployment: `test-${crypto.randomUUID()}` };
@@ -162,6 +164,52 @@ describe('KmsEnvelopeCipher against moto KMS', () => {
     now += 1000;
     await aging.open(sealed[0] as Buffer, ctxs[0] as { resourceId: string; kid: string });
     expect(aging.stats().decryptCalls).toBe(2);
+  });
+
+  it('prepareToSeal starts one GenerateDataKey that the next seal shares, and none while a key is usable', async () => {
+    const c = cipher();
+    c.prepareToSeal();
+    c.prepareToSeal();
+    await c.seal(material(), { resourceId: 'r', kid: 'k1' });
+    expect(c.stats().generateDataKeyCalls).toBe(1);
+    c.prepareToSeal();
+    await c.seal(material(), { resourceId: 'r', kid: 'k2' });
+    expect(c.stats().generateDataKeyCalls).toBe(1);
+  });
+
+  it('lets a SPEKE issuance overlap the data key fetch with its store reads', async () => {
+    const c = cipher();
+    const store = new SqliteKeyStore(':memory:');
+    let dataKeyCallsWhenReadsEnded = -1;
+    const slowReads = Object.assign(Object.create(store) as SqliteKeyStore, {
+      getKeys: async (kids: string[]) => {
+        await new Promise((r) => setTimeout(r, 50));
+        dataKeyCallsWhenReadsEnded = c.stats().generateDataKeyCalls;
+        return store.getKeys(kids);
+      },
+    });
+    const keys = new KeyService(slowReads, c, 600);
+    await keys.issue({ resourceId: 'r', owner: 'o', rotating: false, keys: [{ kid: crypto.randomUUID() }] });
+    expect(dataKeyCallsWhenReadsEnded).toBe(1);
+    expect(c.stats().generateDataKeyCalls).toBe(1);
+    await store.close();
+  });
+
+  it('prepareToSeal against a KMS that is down rejects nothing; the seal reports the 503', async () => {
+    const down = cipher({}, client(`http://127.0.0.1:${await closedPort()}`));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      down.prepareToSeal();
+      await new Promise((r) => setTimeout(r, 200));
+      await expect(down.seal(material(), { resourceId: 'r', kid: 'k' })).rejects.toBeInstanceOf(
+        ServiceUnavailableError,
+      );
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 
   it('reports KMS down (closed loopback port) as ServiceUnavailableError quickly', async () => {
