@@ -155,13 +155,13 @@ describe('serverless package (offline, no AWS credentials)', () => {
     expect(alias.Properties).toEqual({ AliasName: `alias/keyplane-${STAGE}`, TargetKeyId: ref(keyName) });
   });
 
-  it('runs the bundled handler on nodejs20.x arm64 with the AWS backends and no secret in the template', () => {
+  it('runs the bundled handler on nodejs22.x arm64 with the AWS backends and no secret in the template', () => {
     const [, fn] = onlyResource('AWS::Lambda::Function');
     const [tableName] = onlyResource('AWS::DynamoDB::Table');
     const [keyName] = onlyResource('AWS::KMS::Key');
     expect(fn.Properties).toMatchObject({
       Handler: 'src/lambda.handler',
-      Runtime: 'nodejs20.x',
+      Runtime: 'nodejs22.x',
       Architectures: ['arm64'],
     });
     const vars = (fn.Properties.Environment as { Variables: Json }).Variables;
