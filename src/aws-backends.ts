@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { retentionDaysOf } from './audit/audit-retention';
 import type { Config } from './config';
 import type { EnvelopeCipher } from './keys/envelope-cipher';
 import { KmsEnvelopeCipher, kmsClientTimeouts } from './keys/kms-cipher';
@@ -28,13 +29,14 @@ function selectStore(config: Config): KeyStore {
   if (config.store !== 'dynamodb') return sqliteStore(config);
   if (config.table === undefined) throw new Error('KEYPLANE_TABLE is required when KEYPLANE_STORE=dynamodb');
   const dynamo = new DynamoDBClient({ ...awsClientBase(config), ...dynamoDbClientTimeouts() });
-  return new DynamoDbKeyStore(dynamo, config.table);
+  return new DynamoDbKeyStore(dynamo, config.table, { auditRetentionDays: retentionDaysOf(config.auditRetention) });
 }
 
 /**
  * The backends config asks for, so `npm start` and Lambda pick them the same way:
  * `KEYPLANE_KMS_KEY_ID` set → AWS KMS envelope cipher, else the local master key;
- * `KEYPLANE_STORE=dynamodb` → DynamoDB table `KEYPLANE_TABLE`, else SQLite in the data dir.
+ * `KEYPLANE_STORE=dynamodb` → DynamoDB table `KEYPLANE_TABLE`, else SQLite in the data dir; either
+ * keeps audit records for `KEYPLANE_AUDIT_RETENTION_DAYS`.
  * Each AWS client is created once here and lives as long as the backends (the store closes its own).
  */
 export function awsBackends(config: Config): Backends {

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { DEFAULT_AUDIT_RETENTION_DAYS, type AuditRetention } from './audit/audit-retention';
 import { parseOriginList } from './auth/access-policy';
 import { describeDelivery, loadDeliveryConfig, type DeliveryConfig } from './delivery-config';
 import type { CorsOrigins } from './http/cors';
@@ -42,6 +43,8 @@ export interface Config {
   corsOrigins: CorsOrigins;
   /** SigV4, playback tokens, secure links, access policies (see delivery-config.ts). */
   delivery: DeliveryConfig;
+  /** How long audit records are kept (`KEYPLANE_AUDIT_RETENTION_DAYS`): days (default 90) or `forever`. */
+  auditRetention: AuditRetention;
 }
 
 type Env = Record<string, string | undefined>;
@@ -135,6 +138,22 @@ function corsOrigins(env: Env): CorsOrigins {
   return origins;
 }
 
+/** Longest retention a number of days may name (100 years); beyond that, say `forever`. */
+const MAX_AUDIT_RETENTION_DAYS = 36500;
+
+function auditRetention(env: Env): AuditRetention {
+  const name = 'KEYPLANE_AUDIT_RETENTION_DAYS';
+  const raw = optional(env, name);
+  if (raw?.toLowerCase() === 'forever') return 'forever';
+  if (raw !== undefined && !/^\d+$/.test(raw)) {
+    throw new ConfigError(name, `must be a whole number of days (1 or more) or "forever", got "${raw}"`);
+  }
+  if (raw !== undefined && Number(raw) === 0) {
+    throw new ConfigError(name, 'must be at least 1 day; to keep records without limit, set it to "forever"');
+  }
+  return integer(env, name, DEFAULT_AUDIT_RETENTION_DAYS, 1, MAX_AUDIT_RETENTION_DAYS);
+}
+
 /** Reads and validates the environment; throws ConfigError naming the variable. */
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'KEYPLANE_PORT', 8080, 0, 65535);
@@ -172,7 +191,13 @@ export function loadConfig(env: Env = process.env): Config {
     delivery: loadDeliveryConfig(env, (variable, message) => {
       throw new ConfigError(variable, message);
     }),
+    auditRetention: auditRetention(env),
   };
+}
+
+function describeRetention(retention: AuditRetention): string {
+  if (retention === 'forever') return 'forever';
+  return retention === 1 ? '1 day' : `${retention} days`;
 }
 
 /** A summary safe to print at start: no secrets. */
@@ -187,5 +212,6 @@ export function describeConfig(config: Config): Record<string, unknown> {
     adminKey: config.adminKey ? 'from KEYPLANE_ADMIN_KEY' : 'stored hash',
     delivery: describeDelivery(config.delivery),
     origin: config.origin?.urlTemplate ?? 'off',
+    auditRetention: describeRetention(config.auditRetention),
   };
 }

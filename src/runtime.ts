@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { AuditLog } from './audit/audit-log';
+import { retentionDaysOf } from './audit/audit-retention';
 import { ApiKeyService, apiKeyAuthenticator } from './auth/api-keys';
 import type { Authenticator } from './auth/authenticate';
 import type { AppDeps } from './app';
@@ -21,10 +22,23 @@ export interface Backends {
   cipher: EnvelopeCipher;
 }
 
-/** SQLite in the data dir; required lazily so the Lambda bundle never loads the native addon. */
-export function sqliteStore(config: Config): KeyStore {
+/**
+ * SQLite in the data dir, pruning audit records past `KEYPLANE_AUDIT_RETENTION_DAYS` in the background
+ * (failures logged at warn, deletions at debug); required lazily so the Lambda bundle never loads the
+ * native addon.
+ */
+export function sqliteStore(config: Config, logger: Logger = createLogger(config.logLevel)): KeyStore {
   const { SqliteKeyStore } = require('./store/sqlite-store') as typeof import('./store/sqlite-store');
-  return new SqliteKeyStore(path.join(config.dataDir, 'keyplane.db'));
+  const log = logger.child({ component: 'audit-retention' });
+  return new SqliteKeyStore(path.join(config.dataDir, 'keyplane.db'), {
+    auditRetentionDays: retentionDaysOf(config.auditRetention),
+    auditPrune: {
+      onPrune: ({ deleted, more, error }) => {
+        if (error !== undefined) log.warn({ err: error, deleted }, 'audit prune stopped; retrying at the next run');
+        else if (deleted > 0) log.debug({ deleted, more }, 'audit records past retention deleted');
+      },
+    },
+  });
 }
 
 /** The standalone backends: SQLite in the data dir and the local master key file. */

@@ -1,6 +1,7 @@
 import type { AttributeValue, DynamoDBClient, WriteRequest } from '@aws-sdk/client-dynamodb';
 import { BatchWriteItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { lowerBound, type AuditCursor, type AuditPage, type AuditQuery, type AuditRecord } from '../audit/audit-record';
+import { auditCutoff, expiresAtSeconds, withinRetention } from '../audit/audit-retention';
 import { ServiceUnavailableError } from '../errors';
 
 /*
@@ -11,7 +12,11 @@ import { ServiceUnavailableError } from '../errors';
  *   by day       pk = AUDITDAY#<yyyy-mm-dd> sk = <ISO time>#<id>     (UTC day of the record's time)
  *
  * Attributes: id S, time N (epoch ms), resourceId S, action S, route S, outcome S, status N, and when
- * known kid S, principal S, reason S, clientIp S. ISO times sort as strings, so a Query on `sk >` a
+ * known kid S, principal S, reason S, clientIp S; with a retention, also ttl N (epoch *seconds*: the
+ * record's time plus the retention, rounded up), the table's TTL attribute, so DynamoDB deletes expired
+ * records. Its sweeper lags (up to days), so reads also skip records older than the retention; the
+ * ttl never falls before that cutoff, so a record disappears from reads before it can vanish from
+ * the table. Records written while retention was `forever` carry no ttl and stay. ISO times sort as strings, so a Query on `sk >` a
  * cursor reads a partition in (time, id) order. A global page walks at most MAX_DAYS_PER_PAGE day
  * partitions; when it stops early its `next` cursor points at the next day (the page may be short).
  * All records of a day share one partition: past ~1000 writes/s (DynamoDB's per-partition limit)
@@ -31,7 +36,7 @@ const sortKey = (c: AuditCursor) => `${c.time.toISOString()}#${c.id}`;
 const dayOf = (time: Date) => time.toISOString().slice(0, 10);
 const startOfDay = (time: Date) => new Date(Math.floor(time.getTime() / DAY_MS) * DAY_MS);
 
-function toItem(r: AuditRecord, pk: string): Item {
+function toItem(r: AuditRecord, pk: string, retentionDays: number | undefined): Item {
   const item: Item = {
     pk: { S: pk },
     sk: { S: sortKey(r) },
@@ -47,6 +52,7 @@ function toItem(r: AuditRecord, pk: string): Item {
     const value = r[key];
     if (value !== undefined) item[key] = { S: value };
   }
+  if (retentionDays !== undefined) item.ttl = { N: String(expiresAtSeconds(r.time, retentionDays)) };
   return item;
 }
 
@@ -71,28 +77,36 @@ function fromItem(item: Item): AuditRecord {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The audit trail in Keyplane's DynamoDB table (layout above). */
+/**
+ * The audit trail in Keyplane's DynamoDB table (layout above). `retentionDays` absent: records are kept
+ * forever (no ttl, no read cutoff).
+ */
 export class DynamoDbAuditTable {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
     private readonly call: DynamoCall,
     private readonly now: () => Date = () => new Date(),
+    private readonly retentionDays?: number,
   ) {}
 
   /** Writes both items of every record (BatchWriteItem, unprocessed items retried with backoff). */
   async append(records: readonly AuditRecord[]): Promise<void> {
     const requests: WriteRequest[] = records.flatMap((r) => [
-      { PutRequest: { Item: toItem(r, `AUDIT#${r.resourceId}`) } },
-      { PutRequest: { Item: toItem(r, `AUDITDAY#${dayOf(r.time)}`) } },
+      { PutRequest: { Item: toItem(r, `AUDIT#${r.resourceId}`, this.retentionDays) } },
+      { PutRequest: { Item: toItem(r, `AUDITDAY#${dayOf(r.time)}`, this.retentionDays) } },
     ]);
     for (let i = 0; i < requests.length; i += MAX_BATCH_WRITE) {
       await this.batchWrite(requests.slice(i, i + MAX_BATCH_WRITE));
     }
   }
 
-  /** One page in (time, id) order: one partition for a resource, else day partitions from the bound on. */
-  async query(query: AuditQuery): Promise<AuditPage> {
+  /**
+   * One page in (time, id) order: one partition for a resource, else day partitions from the bound on.
+   * Records past the retention are skipped (the bound starts at the cutoff), deleted by TTL yet or not.
+   */
+  async query(requested: AuditQuery): Promise<AuditPage> {
+    const query = withinRetention(requested, auditCutoff(this.retentionDays, this.now()));
     const bound = lowerBound(query);
     if (query.resourceId !== undefined) {
       const items = await this.readPartition(`AUDIT#${query.resourceId}`, bound, query.limit + 1);

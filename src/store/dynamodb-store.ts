@@ -47,7 +47,8 @@ import { awsErrorName, NETWORK_CODE } from '../aws-errors';
  * A KID is globally unique, so key items are keyed by KID alone and carry the resource they are
  * bound to. All API keys share one partition so listing them is a single Query (there are few).
  * `ttl` lets DynamoDB delete expired leases `leaseTtlMarginSeconds` after `expiresAt`; the
- * version condition makes that deletion safe even while a request holds a stale read.
+ * version condition makes that deletion safe even while a request holds a stale read. Audit items
+ * carry `ttl` too (their time plus the audit retention).
  */
 
 type Item = Record<string, AttributeValue>;
@@ -95,6 +96,13 @@ const RACE_REASONS = new Set(['ConditionalCheckFailed', 'TransactionConflict']);
 export interface DynamoDbKeyStoreOptions {
   /** How long after `expiresAt` DynamoDB TTL may delete a lease item. Default one day. */
   leaseTtlMarginSeconds?: number;
+  /**
+   * Days audit records are kept: each audit item gets `ttl` = its time plus this, and reads skip older
+   * records (see dynamodb-audit.ts). Absent: kept forever.
+   */
+  auditRetentionDays?: number;
+  /** The clock audit reads are judged by (tests inject one). */
+  now?: () => Date;
 }
 
 /**
@@ -169,7 +177,13 @@ export class DynamoDbKeyStore implements KeyStore {
   ) {
     if (!tableName) throw new Error('DynamoDB store needs a table name');
     this.ttlMarginSeconds = options.leaseTtlMarginSeconds ?? 24 * 3600;
-    this.audit = new DynamoDbAuditTable(client, tableName, (send) => this.call(send));
+    this.audit = new DynamoDbAuditTable(
+      client,
+      tableName,
+      (send) => this.call(send),
+      options.now ?? (() => new Date()),
+      options.auditRetentionDays,
+    );
     this.policies = new DynamoDbPolicyStore(client, tableName, (send) => this.call(send));
   }
 

@@ -117,7 +117,10 @@ export interface KeyStore {
 
   /** Appends audit records (durably, like every other write); never holds key material. */
   appendAudit(records: readonly AuditRecord[]): Promise<void>;
-  /** One page of audit records in (time, id) order, for one resource or all. */
+  /**
+   * One page of audit records in (time, id) order, for one resource or all. A store built with an audit
+   * retention never returns a record older than it, whether or not the record has been deleted yet.
+   */
   queryAudit(query: AuditQuery): Promise<AuditPage>;
 
   /** Throws ServiceUnavailableError when the backend cannot serve. */

@@ -73,6 +73,10 @@ export class SqliteAuditTable {
         `SELECT * FROM audit WHERE resource_id = ? AND ${after} ORDER BY time, id LIMIT ?`,
       ),
       all: db.prepare<[...Bound, number], AuditRow>(`SELECT * FROM audit WHERE ${after} ORDER BY time, id LIMIT ?`),
+      // The oldest rows first, found through the (time, id) index; one statement, so atomic on its own.
+      prune: db.prepare<[number, number]>(
+        'DELETE FROM audit WHERE rowid IN (SELECT rowid FROM audit WHERE time < ? ORDER BY time, id LIMIT ?)',
+      ),
     };
   }
 
@@ -93,6 +97,11 @@ export class SqliteAuditTable {
         r.clientIp ?? null,
       );
     }
+  }
+
+  /** Deletes at most `limit` records older than `before` (epoch ms), oldest first; returns how many. */
+  pruneBefore(before: number, limit: number): number {
+    return this.stmts.prune.run(before, limit).changes;
   }
 
   /** One page in (time, id) order; `next` is set when more records follow. */

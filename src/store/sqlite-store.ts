@@ -8,7 +8,9 @@ import { KeyRaceError, LeaseRaceError, StaticKeyExistsError } from './key-store'
 import type { PolicyStore } from './policy-store';
 import { SqlitePolicyStore } from './sqlite-policy-store';
 import { SqliteAuditTable } from './sqlite-audit';
+import { SqliteAuditPruner, type AuditPruneOptions, type AuditPruneRun } from './sqlite-audit-pruner';
 import type { AuditPage, AuditQuery, AuditRecord } from '../audit/audit-record';
+import { auditCutoff, withinRetention } from '../audit/audit-retention';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS keys (
@@ -154,6 +156,15 @@ export interface SqliteStoreOptions {
   onCommit?: (writes: number) => void;
   /** How long a write waits for another process's write lock before failing with 503 (default 5000 ms). */
   busyTimeoutMs?: number;
+  /**
+   * Days audit records are kept: older ones are never read and are pruned in the background (see
+   * SqliteAuditPruner). Absent: kept forever, no pruning.
+   */
+  auditRetentionDays?: number;
+  /** The clock retention is judged by (tests inject one). */
+  now?: () => Date;
+  /** Pruner tuning and its per-run callback (logging, tests); see AuditPruneOptions. */
+  auditPrune?: Omit<AuditPruneOptions, 'retentionDays' | 'now'>;
 }
 
 /**
@@ -174,6 +185,9 @@ export class SqliteKeyStore implements KeyStore {
   private readonly auditDb: Database.Database;
   private readonly auditWrites: GroupCommitter;
   private readonly audit: SqliteAuditTable;
+  private readonly auditRetentionDays: number | undefined;
+  private readonly now: () => Date;
+  private readonly pruner: SqliteAuditPruner | undefined;
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -218,6 +232,20 @@ export class SqliteKeyStore implements KeyStore {
       this.auditDb === this.db
         ? this.writes
         : new GroupCommitter(this.auditDb, { batchError: batchUnavailable, savepoints: false });
+    this.auditRetentionDays = options.auditRetentionDays;
+    this.now = options.now ?? (() => new Date());
+    this.pruner = this.startPruner(options);
+  }
+
+  private startPruner(options: SqliteStoreOptions): SqliteAuditPruner | undefined {
+    if (this.auditRetentionDays === undefined) return undefined;
+    const pruner = new SqliteAuditPruner(this.auditDb, this.audit, {
+      ...options.auditPrune,
+      retentionDays: this.auditRetentionDays,
+      now: this.now,
+    });
+    pruner.start();
+    return pruner;
   }
 
   /** Runs `work` in the next group commit; its own errors (races) pass through, SQLite failures become 503. */
@@ -342,12 +370,21 @@ export class SqliteKeyStore implements KeyStore {
     if (records.length > 0) await this.auditWrites.submit(() => this.audit.insert(records)).catch(unavailable);
   }
 
+  /** Records past the retention are never returned, pruned yet or not. */
   async queryAudit(query: AuditQuery): Promise<AuditPage> {
     try {
-      return this.audit.query(query);
+      return this.audit.query(withinRetention(query, auditCutoff(this.auditRetentionDays, this.now())));
     } catch (err) {
       return unavailable(err);
     }
+  }
+
+  /**
+   * Deletes audit records past the retention now, in one bounded run (what the background timer does
+   * every few minutes); `undefined` when records are kept forever. Never throws: a failure is in `error`.
+   */
+  pruneExpiredAudit(): AuditPruneRun | undefined {
+    return this.pruner?.runOnce();
   }
 
   async ping(): Promise<void> {
@@ -359,6 +396,7 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async close(): Promise<void> {
+    this.pruner?.stop();
     this.writes.flush();
     this.auditWrites.flush();
     if (this.auditDb !== this.db) this.auditDb.close();

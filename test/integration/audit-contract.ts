@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { AuditQuery, AuditRecord } from '../../src/audit/audit-record';
 import type { KeyStore } from '../../src/store/key-store';
+import type { KeyStoreFixture, MakeKeyStore } from './store-contract';
 
 const uid = (): string => crypto.randomUUID();
 const DAY_MS = 24 * 3600 * 1000;
@@ -37,8 +38,72 @@ async function readAll(store: KeyStore, query: Omit<AuditQuery, 'cursor'>): Prom
   throw new Error('audit pagination did not end');
 }
 
-/** The audit part of the KeyStore contract; `getStore` returns the store of the current test. */
-export function describeAuditContract(getStore: () => KeyStore): void {
+/** A store that keeps audit records `days` days, judged by a clock the test moves. */
+async function retainingStore(makeStore: MakeKeyStore, days: number, start: number) {
+  let now = start;
+  const fixture: KeyStoreFixture = await makeStore({ auditRetentionDays: days, now: () => new Date(now) });
+  return { ...fixture, advance: (ms: number) => (now += ms) };
+}
+
+/**
+ * The audit part of the KeyStore contract; `getStore` returns the store of the current test (audit kept
+ * forever), `makeStore` makes stores with other settings (retention, clock).
+ */
+export function describeAuditContract(getStore: () => KeyStore, makeStore: MakeKeyStore): void {
+  describe('audit retention', () => {
+    it('never reads records older than the retention, removed yet or not; the cutoff itself is kept', async () => {
+      const t = Date.now();
+      const { store, cleanup, advance } = await retainingStore(makeStore, 30, t);
+      try {
+        const rid = uid();
+        const [expired, atCutoff, fresh, newest] = [31 * DAY_MS, 30 * DAY_MS, 29 * DAY_MS, 1000].map((age) =>
+          record(rid, new Date(t - age)),
+        ) as [AuditRecord, AuditRecord, AuditRecord, AuditRecord];
+        await store.appendAudit([expired, atCutoff, fresh, newest]);
+        const ids = (records: AuditRecord[]) => records.map((r) => r.id);
+        expect(ids(await readAll(store, { resourceId: rid, limit: 2 }))).toEqual(ids([atCutoff, fresh, newest]));
+        advance(1);
+        expect(ids(await readAll(store, { resourceId: rid, limit: 10 }))).toEqual(ids([fresh, newest]));
+        const oldSince = { resourceId: rid, since: new Date(t - 400 * DAY_MS), limit: 10 };
+        expect(ids(await readAll(store, oldSince))).toEqual(ids([fresh, newest]));
+        const oldCursor = await store.queryAudit({ ...oldSince, cursor: { time: expired.time, id: '' } });
+        expect(ids(oldCursor.records)).toEqual(ids([fresh, newest]));
+        const global = await readAll(store, { limit: 50 });
+        expect(ids(global.filter((r) => r.resourceId === rid))).toEqual(ids([fresh, newest]));
+        expect(global.every((r) => r.time.getTime() >= t + 1 - 30 * DAY_MS)).toBe(true);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('drops records from reads as the clock passes their retention', async () => {
+      const t = Date.now();
+      const { store, cleanup, advance } = await retainingStore(makeStore, 1, t);
+      try {
+        const rid = uid();
+        const older = record(rid, new Date(t - 1000));
+        const newer = record(rid, new Date(t));
+        await store.appendAudit([older, newer]);
+        expect((await store.queryAudit({ resourceId: rid, limit: 10 })).records).toHaveLength(2);
+        advance(DAY_MS - 500);
+        expect((await store.queryAudit({ resourceId: rid, limit: 10 })).records.map((r) => r.id)).toEqual([newer.id]);
+        advance(1000);
+        expect((await store.queryAudit({ resourceId: rid, limit: 10 })).records).toEqual([]);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('keeps records forever without a retention', async () => {
+      const store = getStore();
+      const rid = uid();
+      const ancient = record(rid, new Date(Date.now() - 3 * 365 * DAY_MS));
+      await store.appendAudit([ancient]);
+      const page = await store.queryAudit({ resourceId: rid, limit: 10 });
+      expect(page.records.map(comparable)).toEqual([comparable(ancient)]);
+    });
+  });
+
   describe('audit', () => {
     it('appends records and reads one resource back in (time, id) order, optional fields as written', async () => {
       const store = getStore();

@@ -4,12 +4,13 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { awsBackends } from '../../src/aws-backends';
 import { loadConfig } from '../../src/config';
 import type { Backends } from '../../src/runtime';
 import { DynamoDbKeyStore, ensureTable } from '../../src/store/dynamodb-store';
+import { SqliteKeyStore } from '../../src/store/sqlite-store';
 import { fixture } from '../helpers/fixtures';
 import { DIST_SERVER } from '../helpers/paths';
 
@@ -70,6 +71,39 @@ describe('awsBackends(config)', () => {
     const context = { resourceId: 'r', kid: 'k' };
     const sealed = await b.cipher.seal(Buffer.alloc(16, 7), context);
     await expect(b.cipher.open(sealed, context)).resolves.toEqual(Buffer.alloc(16, 7));
+  });
+
+  it('passes KEYPLANE_AUDIT_RETENTION_DAYS to either store', async () => {
+    const sqlite = backends({ KEYPLANE_AUDIT_RETENTION_DAYS: '7' }).store as SqliteKeyStore;
+    expect(sqlite.pruneExpiredAudit()).toEqual({ deleted: 0, more: false });
+    const forever = backends({ KEYPLANE_AUDIT_RETENTION_DAYS: 'forever' }).store as SqliteKeyStore;
+    expect(forever.pruneExpiredAudit()).toBeUndefined();
+
+    const dynamo = backends({
+      KEYPLANE_STORE: 'dynamodb',
+      KEYPLANE_TABLE: TABLE,
+      KEYPLANE_AWS_ENDPOINT: endpoint,
+      KEYPLANE_AUDIT_RETENTION_DAYS: '7',
+    }).store;
+    const time = new Date();
+    const id = crypto.randomUUID();
+    const resourceId = crypto.randomUUID();
+    await dynamo.appendAudit([
+      {
+        id,
+        time,
+        resourceId,
+        action: 'deliver',
+        route: 'GET /keys/{resourceId}/{kid}',
+        outcome: 'allowed',
+        status: 200,
+      },
+    ]);
+    const raw = new DynamoDBClient({ region: 'us-east-1', endpoint });
+    const key = { pk: { S: `AUDIT#${resourceId}` }, sk: { S: `${time.toISOString()}#${id}` } };
+    const item = await raw.send(new GetItemCommand({ TableName: TABLE, Key: key }));
+    raw.destroy();
+    expect(item.Item?.ttl).toEqual({ N: String(Math.ceil(time.getTime() / 1000 + 7 * 86_400)) });
   });
 
   it('chooses store and cipher independently', () => {

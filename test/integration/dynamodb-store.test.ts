@@ -52,8 +52,8 @@ afterAll(async () => {
   await serial?.stop();
 });
 
-describeKeyStoreContract('dynamodb (moto, serial)', async () => {
-  const store = new DynamoDbKeyStore(client(serial?.endpoint), TABLE);
+describeKeyStoreContract('dynamodb (moto, serial)', async (options) => {
+  const store = new DynamoDbKeyStore(client(serial?.endpoint), TABLE, options);
   return { store, cleanup: () => store.close() };
 });
 
@@ -81,6 +81,69 @@ describe('DynamoDbKeyStore specifics', () => {
         new GetItemCommand({ TableName: TABLE, Key: { pk: { S: `LEASE#${resourceId}` }, sk: { S: 'LEASE' } } }),
       );
       expect(Number(item.Item?.ttl?.N)).toBe(Math.ceil(expiresAt.getTime() / 1000) + 3600);
+    } finally {
+      raw.destroy();
+      await store.close();
+    }
+  });
+
+  it('gives both items of an audit record the TTL attribute: its time plus the retention, in epoch seconds', async () => {
+    const raw = client();
+    const store = new DynamoDbKeyStore(client(), TABLE, { auditRetentionDays: 7 });
+    const forever = new DynamoDbKeyStore(client(), TABLE);
+    try {
+      const time = new Date(Date.now() - 1234);
+      const base = {
+        action: 'deliver',
+        route: 'GET /keys/{resourceId}/{kid}',
+        outcome: 'allowed',
+        status: 200,
+      } as const;
+      const kept = { ...base, id: crypto.randomUUID(), time, resourceId: crypto.randomUUID() };
+      const untimed = { ...base, id: crypto.randomUUID(), time, resourceId: crypto.randomUUID() };
+      await store.appendAudit([kept]);
+      await forever.appendAudit([untimed]);
+      const sk = `${time.toISOString()}#`;
+      const day = time.toISOString().slice(0, 10);
+      const ttlOf = async (pk: string, id: string) =>
+        (await raw.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: pk }, sk: { S: sk + id } } }))).Item
+          ?.ttl;
+      const expected = { N: String(Math.ceil((time.getTime() + 7 * 24 * 3600 * 1000) / 1000)) };
+      expect(await ttlOf(`AUDIT#${kept.resourceId}`, kept.id)).toEqual(expected);
+      expect(await ttlOf(`AUDITDAY#${day}`, kept.id)).toEqual(expected);
+      expect(await ttlOf(`AUDIT#${untimed.resourceId}`, untimed.id)).toBeUndefined();
+      expect(await ttlOf(`AUDITDAY#${day}`, untimed.id)).toBeUndefined();
+    } finally {
+      raw.destroy();
+      await store.close();
+      await forever.close();
+    }
+  });
+
+  it('does not read expired audit items that the TTL sweeper has not deleted yet', async () => {
+    const raw = client();
+    let now = Date.now();
+    const store = new DynamoDbKeyStore(client(), TABLE, { auditRetentionDays: 2, now: () => new Date(now) });
+    try {
+      const resourceId = crypto.randomUUID();
+      const time = new Date(now - 1000);
+      const item = {
+        id: crypto.randomUUID(),
+        time,
+        resourceId,
+        action: 'issue',
+        route: 'POST /copyProtection',
+        outcome: 'allowed',
+        status: 200,
+      } as const;
+      await store.appendAudit([item]);
+      expect((await store.queryAudit({ resourceId, limit: 10 })).records.map((r) => r.id)).toEqual([item.id]);
+      now += 2 * 24 * 3600 * 1000; // 1 s past the retention; moto, like a lagging sweeper, keeps the items
+      const key = { pk: { S: `AUDIT#${resourceId}` }, sk: { S: `${time.toISOString()}#${item.id}` } };
+      expect((await raw.send(new GetItemCommand({ TableName: TABLE, Key: key }))).Item).toBeDefined();
+      expect((await store.queryAudit({ resourceId, limit: 10 })).records).toEqual([]);
+      const global = await store.queryAudit({ since: new Date(time.getTime() - 1), limit: 1000 });
+      expect(global.records.map((r) => r.id)).not.toContain(item.id);
     } finally {
       raw.destroy();
       await store.close();

@@ -7,9 +7,9 @@ import type { AuditRecord } from '../../src/audit/audit-record';
 import { auditFileOf, SqliteKeyStore } from '../../src/store/sqlite-store';
 import { describeKeyStoreContract } from './store-contract';
 
-describeKeyStoreContract('SqliteKeyStore (file, WAL)', async () => {
+describeKeyStoreContract('SqliteKeyStore (file, WAL)', async (options) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-sqlite-'));
-  const store = new SqliteKeyStore(path.join(dir, 'keyplane.db'));
+  const store = new SqliteKeyStore(path.join(dir, 'keyplane.db'), options);
   return {
     store,
     cleanup: async () => {

@@ -10,6 +10,15 @@ export interface KeyStoreFixture {
   cleanup: () => Promise<void>;
 }
 
+/** Settings a contract test may ask of a backend's store (absent: the defaults, audit kept forever). */
+export interface KeyStoreFixtureOptions {
+  auditRetentionDays?: number;
+  now?: () => Date;
+}
+
+/** Makes a store for one test; backends may share state between calls (same table, same kind of file). */
+export type MakeKeyStore = (options?: KeyStoreFixtureOptions) => Promise<KeyStoreFixture>;
+
 const uid = (): string => crypto.randomUUID();
 
 function lease(resourceId: string, overrides: Partial<Lease> = {}): Lease {
@@ -71,7 +80,7 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
  * called before each test; backends may share state between calls, so tests use fresh IDs and
  * never assume an empty store.
  */
-export function describeKeyStoreContract(name: string, makeStore: () => Promise<KeyStoreFixture>): void {
+export function describeKeyStoreContract(name: string, makeStore: MakeKeyStore): void {
   describe(`KeyStore contract: ${name}`, () => {
     let store: KeyStore;
     let cleanup: () => Promise<void>;
@@ -83,7 +92,7 @@ export function describeKeyStoreContract(name: string, makeStore: () => Promise<
       await cleanup();
     });
 
-    describeAuditContract(() => store);
+    describeAuditContract(() => store, makeStore);
     describePolicyStoreContract(() => store);
 
     it('answers ping', async () => {

@@ -32,9 +32,29 @@ describe('loadConfig', () => {
     [{ KEYPLANE_STORE: 'dynamodb' }, /KEYPLANE_TABLE: is required/],
     [{ KEYPLANE_DELIVERY_CERT_SHA256: 'abc' }, /KEYPLANE_DELIVERY_CERT_SHA256/],
     [{ KEYPLANE_FAIRPLAY_URI_TEMPLATE: 'skd://x/"{kid}' }, /KEYPLANE_FAIRPLAY_URI_TEMPLATE: must be an skd:\/\/ URI/],
+    [{ KEYPLANE_AUDIT_RETENTION_DAYS: '0' }, /KEYPLANE_AUDIT_RETENTION_DAYS: must be at least 1 day.*"forever"/],
+    [{ KEYPLANE_AUDIT_RETENTION_DAYS: '-5' }, /KEYPLANE_AUDIT_RETENTION_DAYS: must be a whole number of days/],
+    [{ KEYPLANE_AUDIT_RETENTION_DAYS: '1.5' }, /KEYPLANE_AUDIT_RETENTION_DAYS: must be a whole number of days/],
+    [{ KEYPLANE_AUDIT_RETENTION_DAYS: '90d' }, /KEYPLANE_AUDIT_RETENTION_DAYS: must be a whole number of days/],
+    [{ KEYPLANE_AUDIT_RETENTION_DAYS: 'never' }, /KEYPLANE_AUDIT_RETENTION_DAYS: .*"forever"/],
+    [{ KEYPLANE_AUDIT_RETENTION_DAYS: '36501' }, /KEYPLANE_AUDIT_RETENTION_DAYS: must be between 1 and 36500/],
   ])('rejects %j naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it.each([
+    [{}, 90, '90 days'],
+    [{ KEYPLANE_AUDIT_RETENTION_DAYS: '' }, 90, '90 days'],
+    [{ KEYPLANE_AUDIT_RETENTION_DAYS: '1' }, 1, '1 day'],
+    [{ KEYPLANE_AUDIT_RETENTION_DAYS: ' 365 ' }, 365, '365 days'],
+    [{ KEYPLANE_AUDIT_RETENTION_DAYS: '36500' }, 36500, '36500 days'],
+    [{ KEYPLANE_AUDIT_RETENTION_DAYS: 'forever' }, 'forever', 'forever'],
+    [{ KEYPLANE_AUDIT_RETENTION_DAYS: 'Forever' }, 'forever', 'forever'],
+  ])('reads the audit retention from %j and shows it in the summary', (env, retention, shown) => {
+    const config = loadConfig(env);
+    expect(config.auditRetention).toBe(retention);
+    expect(describeConfig(config).auditRetention).toBe(shown);
   });
 
   it('never prints the admin key in the summary', () => {
