@@ -97,9 +97,11 @@ async function startChild(
   env: Record<string, string>,
   nodeArgs: string[],
   marker: string,
+  wrapper: string[] = [],
 ): Promise<ChildServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeArgs, script], {
+  const argv = [...wrapper, process.execPath, ...nodeArgs, script];
+  const child = spawn(argv[0] as string, argv.slice(1), {
     env: { ...process.env, ...env, PORT: String(port), KEYPLANE_PORT: String(port), KEYPLANE_HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -121,13 +123,22 @@ export interface KeyplaneOptions {
   adminKey: string;
   env?: Record<string, string>;
   nodeArgs?: string[];
+  /** A command the server runs under (e.g. valgrind and its options), keeping the process id. */
+  wrapper?: string[];
 }
 
 /** Starts the compiled Keyplane server with a fresh data dir; the dir is removed on stop. */
 export async function startKeyplane(opts: KeyplaneOptions): Promise<ChildServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-bench-'));
   const env = { KEYPLANE_DATA_DIR: dataDir, KEYPLANE_ADMIN_KEY: opts.adminKey, ...opts.env };
-  const server = await startChild('keyplane', KEYPLANE_SERVER, env, opts.nodeArgs ?? [], 'keyplane listening');
+  const server = await startChild(
+    'keyplane',
+    KEYPLANE_SERVER,
+    env,
+    opts.nodeArgs ?? [],
+    'keyplane listening',
+    opts.wrapper,
+  );
   return {
     ...server,
     stop: async () => {
@@ -138,6 +149,6 @@ export async function startKeyplane(opts: KeyplaneOptions): Promise<ChildServer>
 }
 
 /** Starts the bare Express 5 echo server. */
-export function startBaseline(): Promise<ChildServer> {
-  return startChild('baseline', BASELINE_SERVER, {}, [], 'baseline listening');
+export function startBaseline(wrapper: string[] = []): Promise<ChildServer> {
+  return startChild('baseline', BASELINE_SERVER, {}, [], 'baseline listening', wrapper);
 }

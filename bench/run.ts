@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT, startBaseline, startKeyplane, type ChildServer } from './processes';
 import { machineInfo, markdownReport, type RunSettings, type ScenarioResult } from './report';
-import { SCENARIOS, type LoadSpec, type Scenario, type ScenarioContext } from './scenarios';
+import { SCENARIOS, scenarioContext, type LoadSpec, type Scenario } from './scenarios';
 
 // `npm run bench`: every scenario against a fresh server process, autocannon on loopback, warm-up then measured.
 // Environment: BENCH_QUICK=1 (1 s warm-up, 3 s measured), BENCH_WARMUP / BENCH_DURATION (seconds),
@@ -47,22 +47,6 @@ function startServer(scenario: Scenario, adminKey: string, config: BenchConfig):
   return startKeyplane({ adminKey, env: { ...scenario.serverEnv }, nodeArgs });
 }
 
-function contextFor(server: ChildServer, adminKey: string): ScenarioContext {
-  return {
-    baseUrl: server.baseUrl,
-    adminKey,
-    apiKey: async (roles) => {
-      const res = await fetch(`${server.baseUrl}/api-keys`, {
-        method: 'POST',
-        headers: { 'x-api-key': adminKey, 'content-type': 'application/json' },
-        body: JSON.stringify({ name: `bench-${roles.join('-')}`, roles }),
-      });
-      if (res.status !== 201) throw new Error(`POST /api-keys answered ${res.status}: ${await res.text()}`);
-      return ((await res.json()) as { key: string }).key;
-    },
-  };
-}
-
 function load(server: ChildServer, spec: LoadSpec, connections: number, duration: number) {
   return autocannon({ url: server.baseUrl, connections, duration, requests: [spec] });
 }
@@ -71,7 +55,7 @@ async function runScenario(scenario: Scenario, config: BenchConfig): Promise<Sce
   const adminKey = `bench-admin-${crypto.randomBytes(16).toString('hex')}`;
   const server = await startServer(scenario, adminKey, config);
   try {
-    const ctx = contextFor(server, adminKey);
+    const ctx = scenarioContext(server.baseUrl, adminKey);
     const spec = await scenario.prepare(ctx);
     if (config.warmupSeconds > 0) await load(server, spec, config.connections, config.warmupSeconds);
     const cpuBefore = server.cpuMs();

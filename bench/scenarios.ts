@@ -13,6 +13,23 @@ export interface ScenarioContext {
   apiKey: (roles: string[]) => Promise<string>;
 }
 
+/** The context of a fresh server: its URL, admin key and a way to create API keys through the API. */
+export function scenarioContext(baseUrl: string, adminKey: string): ScenarioContext {
+  return {
+    baseUrl,
+    adminKey,
+    apiKey: async (roles) => {
+      const res = await fetch(`${baseUrl}/api-keys`, {
+        method: 'POST',
+        headers: { 'x-api-key': adminKey, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: `bench-${roles.join('-')}`, roles }),
+      });
+      if (res.status !== 201) throw new Error(`POST /api-keys answered ${res.status}: ${await res.text()}`);
+      return ((await res.json()) as { key: string }).key;
+    },
+  };
+}
+
 /** The load autocannon sends: one request template, optionally rebuilt before every request. */
 export type LoadSpec = autocannon.Request;
 
