@@ -1,28 +1,16 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { AuditRecord } from '../../src/audit/audit-record';
 import { SqliteAuditTable } from '../../src/store/sqlite-audit';
 import { SqliteAuditPruner, type AuditPruneRun } from '../../src/store/sqlite-audit-pruner';
 import { auditFileOf, SqliteKeyStore, type SqliteStoreOptions } from '../../src/store/sqlite-store';
+import { deliveryRecord } from '../helpers/audit-records';
 
 const DAY_MS = 24 * 3600 * 1000;
 const T = Date.parse('2026-03-10T12:00:00.000Z');
 
-function record(resourceId: string, time: number): AuditRecord {
-  return {
-    id: crypto.randomUUID(),
-    time: new Date(time),
-    action: 'deliver',
-    route: 'GET /keys/{resourceId}/{kid}',
-    resourceId,
-    kid: crypto.randomUUID(),
-    outcome: 'allowed',
-    status: 200,
-  };
-}
+const record = deliveryRecord;
 
 let dir: string;
 let file: string;

@@ -1,10 +1,9 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { AuditRecord } from '../../src/audit/audit-record';
 import { auditFileOf, SqliteKeyStore } from '../../src/store/sqlite-store';
+import { deliveryRecord } from '../helpers/audit-records';
 import { describeKeyStoreContract } from './store-contract';
 
 describeKeyStoreContract('SqliteKeyStore (file, WAL)', async (options) => {
@@ -26,23 +25,12 @@ describe('SqliteKeyStore audit file', () => {
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  const record = (resourceId: string): AuditRecord => ({
-    id: crypto.randomUUID(),
-    time: new Date(),
-    action: 'deliver',
-    route: 'GET /keys/{resourceId}/{kid}',
-    resourceId,
-    kid: crypto.randomUUID(),
-    outcome: 'allowed',
-    status: 200,
-  });
-
   it('keeps the audit trail in <name>-audit.db (synchronous=NORMAL) and keys in <name>.db (synchronous=FULL)', async () => {
     const file = path.join(dir, 'keyplane.db');
     expect(auditFileOf(file)).toBe(path.join(dir, 'keyplane-audit.db'));
     expect(auditFileOf('/x/store.sqlite')).toBe('/x/store.sqlite-audit');
     const store = new SqliteKeyStore(file);
-    await store.appendAudit([record('movie')]);
+    await store.appendAudit([deliveryRecord('movie')]);
     await store.close();
     const main = new Database(file, { readonly: true });
     const audit = new Database(auditFileOf(file), { readonly: true });
