@@ -27,7 +27,9 @@ import { machineInfo } from './report';
 // BENCH_CPU_PROF=<dir> adds a variant run under `node --cpu-prof` that leaves one .cpuprofile per cold start there.
 
 const ROOT = path.resolve(__dirname, '../..');
-const MOTO = path.resolve(ROOT, '../shared/tools/moto-server');
+/** moto-server from the workplace's shared folder (found as the tests find it: scripts/shared-dir.js). */
+const { sharedDir } = require(path.join(ROOT, 'scripts/shared-dir.js')) as { sharedDir: () => string };
+const MOTO = path.join(sharedDir(), 'tools/moto-server');
 const REGION = 'us-east-1';
 const TARGET_ZIP_BYTES = 1.5 * 1024 * 1024;
 const TARGET_COLD_START_MS = 200;

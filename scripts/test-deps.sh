@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite drives for real: ffmpeg (HLS packaging/decryption), xmllint (CPIX XSD
-# validation), Chromium (EME playback) and moto (AWS KMS/DynamoDB emulator, from ../shared/tools).
+# validation), Chromium (EME playback) and moto (AWS KMS/DynamoDB emulator, from the shared folder that scripts/shared-dir.js finds).
 # Idempotent: installs only what is missing. Needs root (or sudo) for apt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +18,7 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-moto=../shared/tools/moto-server
+moto="$(node scripts/shared-dir.js)/tools/moto-server"
 if [ -x "$moto" ]; then
   "$moto" start >/dev/null
   echo "test-deps: moto on http://127.0.0.1:5000"

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT } from '../helpers/paths';
+import { ROOT, SHARED } from '../helpers/paths';
 import { freePort } from './keyplane-process';
 
 /** The real `keyplane` binary (bin shim → dist/src/cli/main.js, built by jest's global setup). */
@@ -17,7 +17,8 @@ export interface CliRun {
 
 /** A minimal environment: nothing from the developer's shell (no KEYPLANE_*, no AWS_* credentials). */
 export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
-  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir(), LANG: 'C.UTF-8', ...extra };
+  const xsd = { KEYPLANE_XSD_DIR: path.join(SHARED, 'docs/xsd') }; // the clone may not sit beside shared
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir(), LANG: 'C.UTF-8', ...xsd, ...extra };
 }
 
 /** Runs `node bin/keyplane.js ...args` and collects its output. */

@@ -12,9 +12,9 @@ import type { Backends } from '../../src/runtime';
 import { DynamoDbKeyStore, ensureTable } from '../../src/store/dynamodb-store';
 import { SqliteKeyStore } from '../../src/store/sqlite-store';
 import { fixture } from '../helpers/fixtures';
-import { DIST_SERVER } from '../helpers/paths';
+import { DIST_SERVER, SHARED } from '../helpers/paths';
 
-const MOTO = path.resolve(__dirname, '../../../shared/tools/moto-server');
+const MOTO = path.join(SHARED, 'tools/moto-server');
 const TABLE = `keyplane-backends-${crypto.randomUUID()}`;
 const ADMIN_KEY = 'backends-test-admin-key-0123456789abcdef';
 let endpoint = '';

@@ -14,8 +14,9 @@ import { DynamoDbKeyStore, dynamoDbClientTimeouts, ensureTable } from '../../src
 import { policyStoreOf } from '../../src/store/policy-store';
 import { startSerialMoto } from '../helpers/moto';
 import { describeKeyStoreContract } from './store-contract';
+import { SHARED } from '../helpers/paths';
 
-const MOTO = path.resolve(__dirname, '../../../shared/tools/moto-server');
+const MOTO = path.join(SHARED, 'tools/moto-server');
 const TABLE = `keyplane-test-${crypto.randomUUID()}`;
 let endpoint = '';
 

@@ -9,8 +9,9 @@ import type { KmsCipherOptions } from '../../src/keys/kms-cipher';
 import { KeyService } from '../../src/keys/key-service';
 import { KmsEnvelopeCipher, kmsClientTimeouts } from '../../src/keys/kms-cipher';
 import { SqliteKeyStore } from '../../src/store/sqlite-store';
+import { SHARED } from '../helpers/paths';
 
-const MOTO = path.resolve(__dirname, '../../../shared/tools/moto-server');
+const MOTO = path.join(SHARED, 'tools/moto-server');
 const CONTEXT = { app: 'keyplane', deployment: `test-${crypto.randomUUID()}` };
 let endpoint = '';
 let keyId = '';

@@ -9,8 +9,9 @@ import { DynamoDbKeyStore, ensureTable } from '../../src/store/dynamodb-store';
 import { assumedRoleCaller, restApiEvent, type EventSpec } from '../helpers/api-gateway-event';
 import { drmField, responseKeys } from '../helpers/cpix';
 import { fixture } from '../helpers/fixtures';
+import { SHARED } from '../helpers/paths';
 
-const MOTO = path.resolve(__dirname, '../../../shared/tools/moto-server');
+const MOTO = path.join(SHARED, 'tools/moto-server');
 const TABLE = `keyplane-lambda-${crypto.randomUUID()}`;
 const ADMIN_KEY = 'lambda-test-admin-key-0123456789abcdef';
 const PUBLIC_URL = 'https://kp7x2abcde.execute-api.us-east-1.amazonaws.com/prod';

@@ -9,11 +9,12 @@ import path from 'node:path';
 import { NS } from '../../src/cpix/namespaces';
 import { attr, childElements, isElement, textOf, type XmlElement } from '../../src/cpix/xml-tree';
 import { findAll } from '../helpers/cpix';
+import { SHARED } from '../helpers/paths';
 
 /** The DASH-IF schemas in the shared folder beside the repository. */
 export const XSD = {
-  '2.3': path.resolve(__dirname, '../../../shared/docs/xsd/cpix-2.3/cpix.xsd'),
-  '2.4': path.resolve(__dirname, '../../../shared/docs/xsd/cpix-2.4/cpix.xsd'),
+  '2.3': path.join(SHARED, 'docs/xsd/cpix-2.3/cpix.xsd'),
+  '2.4': path.join(SHARED, 'docs/xsd/cpix-2.4/cpix.xsd'),
 } as const;
 
 /**

@@ -32,8 +32,12 @@ interface ConformanceOptions {
   spekePath: string;
 }
 
-/** Default `--xsd-dir`: `../shared/docs/xsd` next to the repository (or the working directory outside it). */
+/**
+ * Default `--xsd-dir`: `KEYPLANE_XSD_DIR` when set, else `../shared/docs/xsd` next to the repository (or the
+ * working directory outside it).
+ */
 export function defaultXsdDir(): string {
+  if (process.env.KEYPLANE_XSD_DIR) return path.resolve(process.env.KEYPLANE_XSD_DIR);
   return path.resolve(packageRoot() ?? process.cwd(), '..', 'shared', 'docs', 'xsd');
 }
 
@@ -79,7 +83,10 @@ export function conformanceCommand(): Command {
     .option('--v1', 'run the SPEKE v1 checks (default: both versions)')
     .option('--v2', 'run the SPEKE v2 checks (default: both versions)')
     .option('--drm <list>', `DRM systems to test (${DRM_NAMES.join(', ')})`, DRM_NAMES.join(','))
-    .option('--xsd-dir <dir>', 'folder with cpix-2.3/cpix.xsd (default: ../shared/docs/xsd beside the repository)')
+    .option(
+      '--xsd-dir <dir>',
+      'folder with cpix-2.3/cpix.xsd (default: KEYPLANE_XSD_DIR, else ../shared/docs/xsd beside the repository)',
+    )
     .option('--xmllint <path>', 'xmllint executable for the XSD checks', 'xmllint')
     .option(
       '--cert <file>',

@@ -16,6 +16,7 @@ import { decryptDocument, encryptDocument, findDeliveryCertificate } from '../..
 import { NS } from '../../../src/cpix/namespaces';
 import { childElements, firstChild, isElement, textOf, type XmlElement } from '../../../src/cpix/xml-tree';
 import { BadRequestError } from '../../../src/errors';
+import { SHARED } from '../../helpers/paths';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures and a tiny namespace-resolving tree builder / serializer (independent of the real parser)
@@ -26,7 +27,7 @@ const CERT_DER = Buffer.from(CERT_B64, 'base64');
 const PRIVATE_KEY = createPrivateKey(readFileSync(join(CERTS, 'delivery-key.pem')));
 const NOW = new Date();
 const CERT = parseDeliveryCertificate(CERT_DER, NOW);
-const XSD = join(__dirname, '../../../../shared/docs/xsd/cpix-2.3/cpix.xsd');
+const XSD = join(SHARED, 'docs/xsd/cpix-2.3/cpix.xsd');
 
 const KID1 = '6c5f5206-7d98-4808-84d8-94f132c1e9fe';
 const KID2 = '1a1c3a5f-93e3-4b4f-8a7e-1e1c2f5a2b10';
