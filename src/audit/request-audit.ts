@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { decodeJwt } from 'jose';
 import { clientIp } from '../auth/access-policy';
-import { RESOURCE_ID_PATTERN, UUID_PATTERN } from '../cpix/cpix-model';
+import { RESOURCE_ID_PATTERN, UUID_PATTERN } from '../domain/ids';
 import { toKeyplaneError } from '../http/error-handler';
 import type { AuditLog } from './audit-log';
 import type { AuditAction } from './audit-record';

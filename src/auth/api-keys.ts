@@ -1,3 +1,4 @@
+import { bearerValue } from './bearer';
 import crypto from 'node:crypto';
 import { BadRequestError } from '../errors';
 import type { ApiKeyRecord, KeyStore } from '../store/key-store';
@@ -106,9 +107,7 @@ export class ApiKeyService {
 /** Authenticator for `Authorization: Bearer <key>` / `x-api-key`; unknown keys fall through (401 at the end). */
 export function apiKeyAuthenticator(service: ApiKeyService) {
   return async (req: import('express').Request): Promise<Principal | undefined> => {
-    const header = req.get('authorization');
-    const match = header === undefined ? undefined : /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const presented = match?.[1] ?? req.get('x-api-key');
+    const presented = bearerValue(req.get('authorization')) ?? req.get('x-api-key');
     return presented === undefined ? undefined : service.verify(presented);
   };
 }

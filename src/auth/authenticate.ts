@@ -1,3 +1,4 @@
+import { bearerValue } from './bearer';
 import type { NextFunction, Request, Response } from 'express';
 import { ForbiddenError, UnauthorizedError } from '../errors';
 import { hasRole, type Principal, type Role } from './principal';
@@ -18,10 +19,7 @@ declare module 'express-serve-static-core' {
 /** Extracts a bearer token or x-api-key header value. */
 export function presentedApiKey(req: Request): string | undefined {
   const header = req.get('authorization');
-  if (header !== undefined) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    return match?.[1];
-  }
+  if (header !== undefined) return bearerValue(header);
   return req.get('x-api-key') ?? undefined;
 }
 

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { UnauthorizedError } from '../errors';
-import { checkKid, checkResourceId } from '../http/validate';
+import { checkKid, checkResourceId } from '../domain/ids';
 import { requireRole } from './authenticate';
 import { AccessDeniedError } from './delivery-errors';
 import type { Principal } from './principal';

@@ -1,9 +1,10 @@
 import crypto from 'node:crypto';
 import type { Request } from 'express';
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
-import { UUID_PATTERN } from '../cpix/cpix-model';
+import { bearerValue } from './bearer';
+import { UUID_PATTERN } from '../domain/ids';
 import { BadRequestError, GoneError, UnauthorizedError } from '../errors';
-import { checkResourceId } from '../http/validate';
+import { checkResourceId } from '../domain/ids';
 import type { Authenticator } from './authenticate';
 import type { Principal } from './principal';
 import type { TokenSigningKey } from './token-keys';
@@ -143,8 +144,8 @@ export function tokenPrincipal(grant: PlaybackGrant): Principal {
 function presentedToken(req: Request): string | undefined {
   const header = req.get('authorization');
   if (header !== undefined) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    return match && looksLikeJwt(match[1] as string) ? match[1] : undefined;
+    const value = bearerValue(header);
+    return value !== undefined && looksLikeJwt(value) ? value : undefined;
   }
   if (req.get('x-api-key') !== undefined) return undefined;
   const query = req.query.token;

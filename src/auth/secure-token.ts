@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { RESOURCE_ID_PATTERN } from '../cpix/cpix-model';
+import { RESOURCE_ID_PATTERN } from '../domain/ids';
 import { GoneError } from '../errors';
 import { secretsEqual } from './api-keys';
 import { AccessDeniedError } from './delivery-errors';

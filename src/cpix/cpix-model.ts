@@ -52,9 +52,3 @@ export interface CpixRequest {
   deliveryCertificate?: Buffer;
   root: XmlElement;
 }
-
-/** Resource IDs: 1–256 chars of `A–Z a–z 0–9 . _ ~ : @ + = -`, starting alphanumeric (safe in URL paths). */
-export const RESOURCE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._~:@+=-]{0,255}$/;
-
-/** KIDs are UUIDs (any case on input; stored lower-case). */
-export const UUID_PATTERN = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;

@@ -8,7 +8,7 @@ import type {
   SpekeVersion,
   UsageRuleEntry,
 } from './cpix-model';
-import { RESOURCE_ID_PATTERN, UUID_PATTERN } from './cpix-model';
+import { RESOURCE_ID_PATTERN, UUID_PATTERN } from '../domain/ids';
 import { findDeliveryCertificate } from './encrypted-response';
 import { NS } from './namespaces';
 import { asUnprocessable, preValidateV2, validateV2 } from './validate-v2';

@@ -1,4 +1,4 @@
-import { UUID_PATTERN } from '../cpix/cpix-model';
+import { UUID_PATTERN } from '../domain/ids';
 import { PLAYLIST_CONTEXTS, rewriteUris, tagAttribute, type Playlist, type TagLine, type UriContext } from './playlist';
 
 /** An EXT-X-KEY whose URI (and KEYID) names no KID, so it cannot be pointed at a tokenized key URL. */

@@ -5,7 +5,8 @@ import { requireRole } from '../auth/authenticate';
 import { BadRequestError, NotFoundError } from '../errors';
 import type { StaticKeyResult, StaticKeyService } from '../keys/static-key-service';
 import type { KeyStore } from '../store/key-store';
-import { checkResourceId } from './validate';
+import { noStore, objectBody } from './respond';
+import { checkResourceId } from '../domain/ids';
 
 /** The response an encoder's static key provider takes (MediaConvert/MediaLive field names). */
 export function staticKeyBody(result: StaticKeyResult, url: string) {
@@ -18,13 +19,6 @@ export function staticKeyBody(result: StaticKeyResult, url: string) {
     KeyFormatVersions: '1',
     ConstantInitializationVector: result.iv.toString('hex'),
   };
-}
-
-function objectBody(body: unknown): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new BadRequestError('Request body must be a JSON object (Content-Type: application/json)');
-  }
-  return body as Record<string, unknown>;
 }
 
 function optionalString(body: Record<string, unknown>, field: string): string | undefined {
@@ -44,10 +38,6 @@ export function adminRoutes(deps: {
   const router = Router();
   const admin = requireRole('admin');
   const json = express.json({ limit: '16kb', strict: true });
-  const noStore: express.RequestHandler = (_req, res, next) => {
-    res.set('Cache-Control', 'no-store');
-    next();
-  };
 
   router.post('/static-keys', admin, noStore, json, async (req, res) => {
     const body = objectBody(req.body);

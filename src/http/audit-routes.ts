@@ -2,8 +2,8 @@ import { Router } from 'express';
 import { AUDIT_PAGE, type AuditLog } from '../audit/audit-log';
 import { requireRole } from '../auth/authenticate';
 import { BadRequestError } from '../errors';
-import { noStore } from './playback-routes';
-import { checkResourceId } from './validate';
+import { noStore } from './respond';
+import { checkResourceId } from '../domain/ids';
 
 function single(value: unknown, name: string): string | undefined {
   if (value === undefined) return undefined;

@@ -6,8 +6,9 @@ import { BadRequestError } from '../errors';
 import { fetchPlaylist, originBase, OriginError, type OriginConfig } from '../hls/origin';
 import { KeyUriError, rewriteForPlayback } from '../hls/playback-rewrite';
 import { parsePlaylist, PlaylistSyntaxError, serializePlaylist } from '../hls/playlist';
-import { noStore, playbackKeyBase } from './playback-routes';
-import { checkResourceId } from './validate';
+import { playbackKeyBase } from './playback-routes';
+import { noStore } from './respond';
+import { checkResourceId } from '../domain/ids';
 
 /** What the playlist route needs: the token service, the access policy, our public URL and the origin. */
 export interface PlaylistRouteDeps {

@@ -3,7 +3,7 @@ import { auditDelivered } from '../audit/request-audit';
 import type { AccessPolicy } from '../auth/access-policy';
 import { requireKeyAccess } from '../auth/key-access';
 import type { KeyService } from '../keys/key-service';
-import { checkKid, checkResourceId } from './validate';
+import { checkKid, checkResourceId } from '../domain/ids';
 
 /** The headers of every key response: raw bytes that no cache, proxy or browser may keep. */
 const KEY_HEADERS = {

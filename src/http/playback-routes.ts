@@ -1,4 +1,4 @@
-import express, { Router, type RequestHandler } from 'express';
+import express, { Router } from 'express';
 import { auditDelivered } from '../audit/request-audit';
 import type { AccessPolicy } from '../auth/access-policy';
 import { requireRole } from '../auth/authenticate';
@@ -6,10 +6,10 @@ import { NotConfiguredError } from '../auth/delivery-errors';
 import { checkTokenScope } from '../auth/key-access';
 import { tokenPrincipal, type PlaybackTokenService } from '../auth/playback-tokens';
 import type { SecureLinkVerifier } from '../auth/secure-token';
-import { BadRequestError } from '../errors';
 import type { KeyService } from '../keys/key-service';
 import { policyCheckedKey, sendKeyBytes } from './key-routes';
-import { checkKid, checkResourceId } from './validate';
+import { noStore, objectBody } from './respond';
+import { checkKid, checkResourceId } from '../domain/ids';
 
 /** What the player-facing delivery routes need; tokens and secure links are absent when not configured. */
 export interface DeliveryDeps {
@@ -19,12 +19,6 @@ export interface DeliveryDeps {
   tokens?: PlaybackTokenService;
   secureLinks?: SecureLinkVerifier;
 }
-
-/** Every response of a delivery route, errors included, must never be cached. */
-export const noStore: RequestHandler = (_req, res, next) => {
-  res.set('Cache-Control', 'no-store');
-  next();
-};
 
 function tokensOf(deps: DeliveryDeps): PlaybackTokenService {
   if (!deps.tokens) {
@@ -68,13 +62,6 @@ export function playerDeliveryRoutes(deps: DeliveryDeps): Router {
     sendKeyBytes(res, key);
   });
   return router;
-}
-
-function objectBody(body: unknown): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new BadRequestError('Request body must be a JSON object (Content-Type: application/json)');
-  }
-  return body as Record<string, unknown>;
 }
 
 /** `POST /playback-tokens` (admin or token-issuer): mints a token and the key URL base players use. */

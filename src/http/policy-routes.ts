@@ -4,8 +4,8 @@ import { requireRole } from '../auth/authenticate';
 import { NotConfiguredError } from '../auth/delivery-errors';
 import { BadRequestError, NotFoundError } from '../errors';
 import type { AccessRules, PolicyStore, ResourcePolicy } from '../store/policy-store';
-import { noStore } from './playback-routes';
-import { checkResourceId } from './validate';
+import { noStore } from './respond';
+import { checkResourceId } from '../domain/ids';
 
 const FIELDS: Record<keyof AccessRules, (entry: string) => string> = {
   allowIps: checkIpEntry,
