@@ -14,7 +14,7 @@ import {
 import { CreateKeyCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import type { BuildOptions } from 'esbuild';
 import { build } from 'esbuild';
-import { ensureTable } from '../src/store/dynamodb-store';
+import { ensureTable } from '../src/store/dynamodb';
 import { assumedRoleCaller, restApiEvent } from '../test/helpers/api-gateway-event';
 import { machineInfo } from './report';
 

@@ -14,11 +14,11 @@ import { spekeRoutes } from './http/speke-routes';
 import type { KeyService } from './keys/key-service';
 import type { StaticKeyService } from './keys/static-key-service';
 import type { SpekeService } from './speke/speke-service';
-import type { KeyStore } from './store/key-store';
+import type { Backend } from './store/backend';
 
 /** Everything the HTTP app needs, injected so the standalone server, Lambda and tests share one app. */
 export interface AppDeps {
-  store: KeyStore;
+  store: Backend;
   cipherName: string;
   keys: KeyService;
   staticKeys: StaticKeyService;

@@ -6,8 +6,8 @@ import type { EnvelopeCipher } from './keys/envelope-cipher';
 import { KmsEnvelopeCipher, kmsClientTimeouts } from './keys/kms-cipher';
 import { LocalEnvelopeCipher, loadOrCreateMasterKey } from './keys/local-cipher';
 import { sqliteStore, type Backends } from './runtime';
-import { DynamoDbKeyStore, dynamoDbClientTimeouts } from './store/dynamodb-store';
-import type { KeyStore } from './store/key-store';
+import type { Backend } from './store/backend';
+import { dynamoDbBackend, dynamoDbClientTimeouts } from './store/dynamodb';
 
 /** The encryption context every KMS data key is bound to: a deployment cannot open another's keys. */
 export function kmsEncryptionContext(config: Config): Record<string, string> {
@@ -25,11 +25,11 @@ function selectCipher(config: Config): EnvelopeCipher {
   return new KmsEnvelopeCipher(kms, { keyId: config.kmsKeyId, encryptionContext: kmsEncryptionContext(config) });
 }
 
-function selectStore(config: Config): KeyStore {
+function selectStore(config: Config): Backend {
   if (config.store !== 'dynamodb') return sqliteStore(config);
   if (config.table === undefined) throw new Error('KEYPLANE_TABLE is required when KEYPLANE_STORE=dynamodb');
   const dynamo = new DynamoDBClient({ ...awsClientBase(config), ...dynamoDbClientTimeouts() });
-  return new DynamoDbKeyStore(dynamo, config.table, { auditRetentionDays: retentionDaysOf(config.auditRetention) });
+  return dynamoDbBackend(dynamo, config.table, { auditRetentionDays: retentionDaysOf(config.auditRetention) });
 }
 
 /**

@@ -3,7 +3,7 @@ import { parseIpList, parseOriginList, parseTrustedProxies } from './auth/access
 import { parseSigV4Credentials, type SigV4Credential } from './auth/sigv4-credentials';
 import { CLIENT_ID_PATTERN, type SecureLinkConfig, type SecureTokenAlgorithm } from './auth/secure-token';
 import { parseTokenSigningKeys, type TokenSigningKey } from './auth/token-keys';
-import type { AccessRules } from './store/policy-store';
+import type { AccessRules } from './store/records';
 
 /** SigV4 verification settings; absent when no credentials are configured. */
 export interface SigV4Config {

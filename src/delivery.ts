@@ -8,12 +8,12 @@ import { loadOrCreateTokenKeys, type TokenSigningKey } from './auth/token-keys';
 import type { Config } from './config';
 import type { DeliveryDeps } from './http/playback-routes';
 import type { KeyService } from './keys/key-service';
-import type { KeyStore } from './store/key-store';
-import { policyStoreOf, type PolicyStore } from './store/policy-store';
+import type { Backend } from './store/backend';
+import type { PolicyRepository } from './store/repositories';
 
 /** Everything the delivery features add to the app: player routes' deps, policy store and proxy trust. */
 export interface Delivery extends DeliveryDeps {
-  policyStore?: PolicyStore;
+  policyStore?: PolicyRepository;
   trustProxy: false | number | string[];
 }
 
@@ -38,13 +38,13 @@ function sigv4Source(config: Config): SigV4CredentialSource | undefined {
 /** Builds the delivery features from config: services, the extra authenticators (SigV4, playback tokens) and policies. */
 export function buildDelivery(
   config: Config,
-  store: KeyStore,
+  store: Pick<Backend, 'policies'>,
   keys: KeyService,
 ): { delivery: Delivery; authenticators: Authenticator[] } {
   const d = config.delivery;
   const keysForTokens = tokenKeys(config);
   const tokens = keysForTokens && new PlaybackTokenService(keysForTokens, d.tokenMaxTtlSeconds);
-  const policyStore = policyStoreOf(store);
+  const policyStore = store.policies;
   const credentials = sigv4Source(config);
   const authenticators: Authenticator[] = [];
   if (credentials && d.sigv4) {

@@ -14,11 +14,11 @@ import { LocalEnvelopeCipher, loadOrCreateMasterKey } from './keys/local-cipher'
 import { StaticKeyService } from './keys/static-key-service';
 import { createLogger, type Logger } from './logger';
 import { SpekeService } from './speke/speke-service';
-import type { KeyStore } from './store/key-store';
+import type { Backend } from './store/backend';
 
 /** The adapters a deployment chooses: where keys live and what seals them. */
 export interface Backends {
-  store: KeyStore;
+  store: Backend;
   cipher: EnvelopeCipher;
 }
 
@@ -27,10 +27,10 @@ export interface Backends {
  * (failures logged at warn, deletions at debug); required lazily so the Lambda bundle never loads the
  * native addon.
  */
-export function sqliteStore(config: Config, logger: Logger = createLogger(config.logLevel)): KeyStore {
-  const { SqliteKeyStore } = require('./store/sqlite-store') as typeof import('./store/sqlite-store');
+export function sqliteStore(config: Config, logger: Logger = createLogger(config.logLevel)): Backend {
+  const { openSqliteBackend } = require('./store/sqlite') as typeof import('./store/sqlite');
   const log = logger.child({ component: 'audit-retention' });
-  return new SqliteKeyStore(path.join(config.dataDir, 'keyplane.db'), {
+  return openSqliteBackend(path.join(config.dataDir, 'keyplane.db'), {
     auditRetentionDays: retentionDaysOf(config.auditRetention),
     auditPrune: {
       onPrune: ({ deleted, more, error }) => {
@@ -58,7 +58,7 @@ export function buildDeps(
   const logger = opts.logger ?? createLogger(config.logLevel);
   const { store, cipher } = backends;
   const keys = new KeyService(store, cipher, config.leaseTtlSeconds);
-  const apiKeys = new ApiKeyService(store, config.adminKey);
+  const apiKeys = new ApiKeyService(store.apiKeys, config.adminKey);
   const keyUrl = keyUrlBuilder(config.publicUrl, config.keyUrlTemplate);
   const { delivery, authenticators } = buildDelivery(config, store, keys);
   const drm = createDrmRegistry({
@@ -71,7 +71,7 @@ export function buildDeps(
     store,
     cipherName: cipher.name,
     keys,
-    staticKeys: new StaticKeyService(store, keys),
+    staticKeys: new StaticKeyService(store.staticKeys, keys),
     apiKeys,
     speke: new SpekeService(keys, drm, keyUrl, config.deliveryCertSha256),
     keyUrl,
@@ -80,7 +80,7 @@ export function buildDeps(
     maxBodyBytes: config.maxBodyBytes,
     delivery,
     playlists: { ...delivery, publicUrl: config.publicUrl, origin: config.origin },
-    audit: new AuditLog(store, logger),
+    audit: new AuditLog(store.audit, logger),
     corsOrigins: config.corsOrigins,
   };
 }

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import { BadRequestError } from '../errors';
-import type { KeyStore } from '../store/key-store';
+import type { AuditRepository } from '../store/repositories';
 import { outcomeOf, type AuditCursor, type AuditRecord } from './audit-record';
 
 /** What a caller reports; the log adds the id, the time and the outcome (from the status). */
@@ -42,7 +42,7 @@ const view = (r: AuditRecord): AuditView => ({ ...r, time: r.time.toISOString() 
 
 /**
  * The audit trail of key issuance and delivery. `record` awaits the store write, so a record is
- * committed before the key leaves (with SQLite it survives a process crash; see SqliteKeyStore); a
+ * committed before the key leaves (with SQLite it survives a process crash; see SqliteAuditRepository); a
  * failed write is logged (error) and counted in `failedWrites` but never fails the request: players
  * keep playing when the audit store hiccups, at the price of a gap that the error log (and the
  * counter) makes visible.
@@ -52,7 +52,7 @@ export class AuditLog {
   failedWrites = 0;
 
   constructor(
-    private readonly store: Pick<KeyStore, 'appendAudit' | 'queryAudit'>,
+    private readonly store: AuditRepository,
     private readonly logger: Logger,
     private readonly now: () => Date = () => new Date(),
   ) {}
@@ -63,7 +63,7 @@ export class AuditLog {
     const time = this.now();
     const records = events.map((e) => ({ ...e, id: crypto.randomUUID(), time, outcome: outcomeOf(e.status) }));
     try {
-      await this.store.appendAudit(records);
+      await this.store.append(records);
     } catch (err) {
       this.failedWrites += records.length;
       const first = records[0] as AuditRecord;
@@ -83,7 +83,7 @@ export class AuditLog {
   /** One page for `GET /audit`; without a resource and `since`, the last 24 hours (DynamoDB reads day by day). */
   async query(params: { resourceId?: string; since?: Date; limit: number; cursor?: string }): Promise<AuditApiPage> {
     const global = params.resourceId === undefined;
-    const page = await this.store.queryAudit({
+    const page = await this.store.query({
       resourceId: params.resourceId,
       since: params.since ?? (global ? new Date(this.now().getTime() - GLOBAL_WINDOW_MS) : undefined),
       limit: params.limit,

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import type { Request, Response } from 'express';
-import type { AccessRules, PolicyStore } from '../store/policy-store';
+import type { AccessRules } from '../store/records';
+import type { PolicyRepository } from '../store/repositories';
 import { AccessDeniedError } from './delivery-errors';
 
 const ORIGIN_PATTERN = /^(https?):\/\/(\*\.)?([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::(\d{1,5}))?$/;
@@ -121,7 +122,7 @@ function checkRules(rules: AccessRules, ip: string, origin: string | undefined, 
 export class AccessPolicy {
   constructor(
     private readonly global: AccessRules,
-    private readonly store?: PolicyStore,
+    private readonly store?: PolicyRepository,
   ) {}
 
   /** Throws a 403 with reason `ip_denied` / `origin_denied`; on success sets CORS headers for an allowed origin. */
@@ -129,7 +130,7 @@ export class AccessPolicy {
     const ip = clientIp(req);
     const origin = requestOrigin(req);
     checkRules(this.global, ip, origin, 'global');
-    const own = await this.store?.getPolicy(resourceId);
+    const own = await this.store?.get(resourceId);
     if (own) checkRules(own, ip, origin, 'resource');
     const explicitlyAllowed = [...(this.global.allowOrigins ?? []), ...(own?.allowOrigins ?? [])];
     if (origin !== undefined && req.get('origin') !== undefined && matchesOrigin(explicitlyAllowed, origin)) {

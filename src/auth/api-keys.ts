@@ -1,7 +1,8 @@
 import { bearerValue } from './bearer';
 import crypto from 'node:crypto';
 import { BadRequestError } from '../errors';
-import type { ApiKeyRecord, KeyStore } from '../store/key-store';
+import type { ApiKeyRecord } from '../store/records';
+import type { ApiKeyRepository } from '../store/repositories';
 import { isRole, type Principal, type Role } from './principal';
 
 const KEY_PATTERN = /^kp_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
@@ -44,7 +45,7 @@ export class ApiKeyService {
   private readonly bootstrapHash?: Buffer;
 
   constructor(
-    private readonly store: KeyStore,
+    private readonly store: ApiKeyRepository,
     private readonly bootstrapKey?: string,
   ) {
     this.bootstrapHash = bootstrapKey === undefined ? undefined : sha256(bootstrapKey);
@@ -67,14 +68,14 @@ export class ApiKeyService {
       secretHash: sha256(secret),
       createdAt: new Date(),
     };
-    await this.store.putApiKey(record);
+    await this.store.put(record);
     return { key: `kp_${id}_${secret}`, record: viewOf(record) };
   }
 
   /** Creates the bootstrap admin key on first start when none is configured; returns it once, or undefined. */
   async ensureBootstrapKey(): Promise<string | undefined> {
     if (this.bootstrapKey !== undefined) return undefined;
-    const keys = await this.store.listApiKeys();
+    const keys = await this.store.list();
     if (keys.some((k) => !k.revokedAt && k.roles.includes('admin'))) return undefined;
     return (await this.create('bootstrap-admin', ['admin'])).key;
   }
@@ -86,7 +87,7 @@ export class ApiKeyService {
     }
     const match = KEY_PATTERN.exec(presented);
     if (!match) return undefined;
-    const record = await this.store.getApiKey(match[1] as string);
+    const record = await this.store.get(match[1] as string);
     const hash = sha256(match[2] as string);
     const stored = record?.secretHash ?? Buffer.alloc(32);
     if (!crypto.timingSafeEqual(hash, stored) || !record || record.revokedAt) return undefined;
@@ -95,12 +96,12 @@ export class ApiKeyService {
 
   /** Lists keys without secrets. */
   async list(): Promise<ApiKeyView[]> {
-    return (await this.store.listApiKeys()).map(viewOf);
+    return (await this.store.list()).map(viewOf);
   }
 
   /** Revokes a key; effective on the next request. */
   async revoke(id: string): Promise<boolean> {
-    return this.store.revokeApiKey(id, new Date());
+    return this.store.revoke(id, new Date());
   }
 }
 

@@ -4,7 +4,7 @@ import { auditDelivered, auditIssued } from '../audit/request-audit';
 import { requireRole } from '../auth/authenticate';
 import { BadRequestError, NotFoundError } from '../errors';
 import type { StaticKeyResult, StaticKeyService } from '../keys/static-key-service';
-import type { KeyStore } from '../store/key-store';
+import type { KeyService } from '../keys/key-service';
 import { noStore, objectBody } from './respond';
 import { checkResourceId } from '../domain/ids';
 
@@ -32,7 +32,7 @@ function optionalString(body: Record<string, unknown>, field: string): string | 
 export function adminRoutes(deps: {
   staticKeys: StaticKeyService;
   apiKeys: ApiKeyService;
-  store: KeyStore;
+  keys: KeyService;
   keyUrl: (resourceId: string, kid: string) => string;
 }): Router {
   const router = Router();
@@ -79,9 +79,8 @@ export function adminRoutes(deps: {
 
   router.get('/leases/:resourceId', admin, noStore, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
-    const lease = await deps.store.getLease(resourceId);
-    if (!lease || lease.expiresAt.getTime() <= Date.now())
-      throw new NotFoundError(`No active lease for "${resourceId}"`);
+    const lease = await deps.keys.activeLease(resourceId);
+    if (!lease) throw new NotFoundError(`No active lease for "${resourceId}"`);
     res.json({
       resourceId,
       owner: lease.owner,
@@ -93,7 +92,7 @@ export function adminRoutes(deps: {
 
   router.delete('/leases/:resourceId', admin, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
-    if (!(await deps.store.deleteLease(resourceId))) throw new NotFoundError(`No lease for "${resourceId}"`);
+    if (!(await deps.keys.releaseLease(resourceId))) throw new NotFoundError(`No lease for "${resourceId}"`);
     res.status(204).end();
   });
   return router;

@@ -7,7 +7,7 @@ import { hasRole, type Principal } from '../auth/principal';
 import { licenseResponse, parseLicenseRequest, type LicenseKey } from '../drm/clearkey-license';
 import { ForbiddenError, NotFoundError } from '../errors';
 import type { KeyService } from '../keys/key-service';
-import type { StoredKey } from '../store/key-store';
+import type { StoredKey } from '../store/records';
 import { corsActual, corsPreflight, type CorsOrigins } from './cors';
 
 /** Where players send W3C Clear Key license requests (the `clearkey:Laurl` of Keyplane's DASH signalling). */

@@ -6,7 +6,6 @@ import {
   KeyplaneError,
   NotFoundError,
   PayloadTooLargeError,
-  ServiceUnavailableError,
   UnsupportedMediaTypeError,
 } from '../errors';
 
@@ -47,13 +46,8 @@ function fromExpress(err: unknown): KeyplaneError | undefined {
 export function toKeyplaneError(err: unknown): KeyplaneError | undefined {
   if (err instanceof KeyplaneError) return err;
   const fromParser = fromBodyParser(err as BodyParserError) ?? fromExpress(err);
-  if (fromParser) return fromParser;
-  const code = (err as { code?: string }).code ?? '';
-  // The same outage codes the SQLite store maps, for SQLite reads outside it (e.g. the policy table).
-  if (/^SQLITE_(BUSY|LOCKED|IOERR|READONLY|FULL|CANTOPEN|CORRUPT|NOTADB|PROTOCOL)/.test(code)) {
-    return new ServiceUnavailableError(`Key store unavailable (${code})`, 2, err);
-  }
-  return undefined;
+  // Store outages arrive as ServiceUnavailableError already: each backend maps its own failures.
+  return fromParser;
 }
 
 /** Longest message a response or log line carries: messages may quote the request (a parser's view of a 1 MB body). */

@@ -3,7 +3,8 @@ import { checkIpEntry, checkOriginEntry } from '../auth/access-policy';
 import { requireRole } from '../auth/authenticate';
 import { NotConfiguredError } from '../auth/delivery-errors';
 import { BadRequestError, NotFoundError } from '../errors';
-import type { AccessRules, PolicyStore, ResourcePolicy } from '../store/policy-store';
+import type { AccessRules, ResourcePolicy } from '../store/records';
+import type { PolicyRepository } from '../store/repositories';
 import { noStore } from './respond';
 import { checkResourceId } from '../domain/ids';
 
@@ -52,11 +53,11 @@ function view(policy: ResourcePolicy) {
 }
 
 /** Admin routes for per-resource delivery policies: `PUT/GET/DELETE /resources/{resourceId}/policy`. */
-export function policyRoutes(store: PolicyStore | undefined): Router {
+export function policyRoutes(store: PolicyRepository | undefined): Router {
   const router = Router();
   const admin = requireRole('admin');
   const json = express.json({ limit: '16kb', strict: true });
-  const policies = (): PolicyStore => {
+  const policies = (): PolicyRepository => {
     if (store) return store;
     throw new NotConfiguredError(
       'This key store keeps no per-resource policies (KEYPLANE_STORE=sqlite and dynamodb do)',
@@ -66,20 +67,20 @@ export function policyRoutes(store: PolicyStore | undefined): Router {
   router.put('/resources/:resourceId/policy', admin, noStore, json, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
     const policy: ResourcePolicy = { resourceId, ...parseRules(req.body), updatedAt: new Date() };
-    await policies().putPolicy(policy);
+    await policies().put(policy);
     res.json(view(policy));
   });
 
   router.get('/resources/:resourceId/policy', admin, noStore, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
-    const policy = await policies().getPolicy(resourceId);
+    const policy = await policies().get(resourceId);
     if (!policy) throw new NotFoundError(`No policy for resource "${resourceId}"`);
     res.json(view(policy));
   });
 
   router.delete('/resources/:resourceId/policy', admin, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
-    if (!(await policies().deletePolicy(resourceId))) throw new NotFoundError(`No policy for resource "${resourceId}"`);
+    if (!(await policies().delete(resourceId))) throw new NotFoundError(`No policy for resource "${resourceId}"`);
     res.status(204).end();
   });
   return router;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Router } from 'express';
 import YAML from 'yaml';
-import type { KeyStore } from '../store/key-store';
+import type { Backend } from '../store/backend';
 import { VERSION } from '../version';
 
 const SPEC_CANDIDATES = [
@@ -24,7 +24,7 @@ export function loadOpenApi(): unknown {
 }
 
 /** Public routes: health, SPEKE v1 heartbeat and the API description. */
-export function publicRoutes(store: KeyStore, cipherName: string): Router {
+export function publicRoutes(store: Pick<Backend, 'name' | 'ping'>, cipherName: string): Router {
   const router = Router();
   router.get('/healthz', async (_req, res) => {
     res.set('Cache-Control', 'no-store');

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { ConflictError, NotFoundError } from '../errors';
-import type { KeyStore, StoredKey } from '../store/key-store';
-import { KeyRaceError, LeaseRaceError } from '../store/key-store';
+import type { Backend } from '../store/backend';
+import { KeyRaceError, LeaseRaceError, type Lease, type StoredKey } from '../store/records';
 import type { EnvelopeCipher } from './envelope-cipher';
 import { decideLease } from './lease-policy';
 
@@ -34,7 +34,7 @@ const MAX_ATTEMPTS = 5;
  */
 export class KeyService {
   constructor(
-    private readonly store: KeyStore,
+    private readonly store: Pick<Backend, 'keys' | 'leases'>,
     private readonly cipher: EnvelopeCipher,
     private readonly leaseTtlSeconds: number,
     private readonly now: () => Date = () => new Date(),
@@ -68,7 +68,7 @@ export class KeyService {
   private async prepare(req: IssueRequest): Promise<{ keys: IssuedKey[]; commit: () => Promise<void> }> {
     const kids = req.keys.map((k) => k.kid);
     this.cipher.prepareToSeal?.();
-    const [lease, existing] = await Promise.all([this.store.getLease(req.resourceId), this.store.getKeys(kids)]);
+    const [lease, existing] = await Promise.all([this.store.leases.get(req.resourceId), this.store.keys.get(kids)]);
     this.checkBinding(req.resourceId, existing);
     const decision = decideLease(lease, { ...req, kids }, this.now(), this.leaseTtlSeconds);
     const fresh = await this.generate(
@@ -80,7 +80,7 @@ export class KeyService {
     const mustWrite = decision.mustWrite || fresh.length > 0;
     const commit = async () => {
       if (!mustWrite) return;
-      await this.store.commitIssue({
+      await this.store.leases.commitIssue({
         lease: decision.lease,
         expectedLeaseVersion: decision.expectedVersion,
         newKeys: fresh.map((f) => f.stored),
@@ -91,7 +91,7 @@ export class KeyService {
 
   /** Reads one key for delivery; 404 when the KID is unknown or bound to another resource. */
   async get(resourceId: string, kid: string): Promise<IssuedKey> {
-    const stored = (await this.store.getKeys([kid])).get(kid);
+    const stored = (await this.store.keys.get([kid])).get(kid);
     if (!stored || stored.resourceId !== resourceId) {
       throw new NotFoundError(`No key for resource "${resourceId}" and KID ${kid}`);
     }
@@ -100,7 +100,18 @@ export class KeyService {
 
   /** Reads sealed keys by KID across resources (missing KIDs absent), so callers can authorize before `open`. */
   async findByKids(kids: string[]): Promise<Map<string, StoredKey>> {
-    return this.store.getKeys(kids);
+    return this.store.keys.get(kids);
+  }
+
+  /** The lease of a resource while it is active (not expired), for the admin API. */
+  async activeLease(resourceId: string): Promise<Lease | undefined> {
+    const lease = await this.store.leases.get(resourceId);
+    return lease && lease.expiresAt.getTime() > this.now().getTime() ? lease : undefined;
+  }
+
+  /** Deletes a resource's lease (expired or not), so another encoder may take it; returns whether one existed. */
+  async releaseLease(resourceId: string): Promise<boolean> {
+    return this.store.leases.delete(resourceId);
   }
 
   /** Seals a new key for storage (used by SPEKE issuance and static keys). */

@@ -1,5 +1,5 @@
 import { LeaseConflictError } from '../errors';
-import type { Lease } from '../store/key-store';
+import type { Lease } from '../store/records';
 
 /** How many KIDs a lease remembers; a long-running live process keeps only its recent ones. */
 export const MAX_LEASE_KIDS = 256;

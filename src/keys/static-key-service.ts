@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { BadRequestError, ConflictError } from '../errors';
-import type { KeyStore } from '../store/key-store';
-import { KeyRaceError, StaticKeyExistsError } from '../store/key-store';
+import { KeyRaceError, StaticKeyExistsError } from '../store/records';
+import type { StaticKeyRepository } from '../store/repositories';
 import type { IssuedKey, KeyService } from './key-service';
 
 /** Input of `POST /static-keys`. */
@@ -35,7 +35,7 @@ function sameBytes(a: Buffer, b: Buffer): boolean {
  */
 export class StaticKeyService {
   constructor(
-    private readonly store: KeyStore,
+    private readonly store: StaticKeyRepository,
     private readonly keys: KeyService,
   ) {}
 
@@ -44,13 +44,13 @@ export class StaticKeyService {
     const key = parseHex(input.keyHex, 'keyHex');
     const iv = parseHex(input.ivHex, 'ivHex');
     for (let attempt = 0; attempt < 3; attempt++) {
-      const existing = await this.store.getStaticKey(input.resourceId);
+      const existing = await this.store.get(input.resourceId);
       if (existing) return this.reuse(input.resourceId, existing.kid, key, iv);
       const kid = crypto.randomUUID();
       const material = { key: key ?? crypto.randomBytes(16), iv: iv ?? crypto.randomBytes(16) };
       const stored = await this.keys.seal(input.resourceId, kid, material.key, material.iv, 'static');
       try {
-        await this.store.putStaticKey({ resourceId: input.resourceId, kid, createdAt: stored.createdAt }, stored);
+        await this.store.put({ resourceId: input.resourceId, kid, createdAt: stored.createdAt }, stored);
         return { resourceId: input.resourceId, kid, ...material, created: true };
       } catch (err) {
         if (!(err instanceof StaticKeyExistsError || err instanceof KeyRaceError)) throw err;
@@ -61,7 +61,7 @@ export class StaticKeyService {
 
   /** Reads the static key of a resource ID. */
   async show(resourceId: string): Promise<StaticKeyResult | undefined> {
-    const existing = await this.store.getStaticKey(resourceId);
+    const existing = await this.store.get(resourceId);
     if (!existing) return undefined;
     return { resourceId, ...(await this.keys.get(resourceId, existing.kid)), created: false };
   }

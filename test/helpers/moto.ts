@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { dynamoDbClientTimeouts, ensureTable } from '../../src/store/dynamodb-store';
+import { dynamoDbClientTimeouts, ensureTable } from '../../src/store/dynamodb';
 import { kmsClientTimeouts } from '../../src/keys/kms-cipher';
 import { SHARED } from './paths';
 import { freePort } from './server-process';

@@ -3,7 +3,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { createApp } from '../../src/app';
 import { buildDeps, localBackends } from '../../src/runtime';
-import type { KeyStore } from '../../src/store/key-store';
+import type { Backend } from '../../src/store/backend';
 import { expectMatchesSpec } from '../helpers/openapi';
 import { ADMIN_KEY, makeTestApp, type TestApp } from '../helpers/test-app';
 
@@ -187,7 +187,7 @@ describe('per-resource policies on a key store that keeps none', () => {
   it('answers 501 and still serves keys under the global rules', async () => {
     await start({});
     const backends = localBackends(t.config);
-    const hidden: KeyStore = new Proxy(backends.store, {
+    const hidden: Backend = new Proxy(backends.store, {
       get: (target, prop) => (prop === 'policies' ? undefined : Reflect.get(target, prop, target)),
     });
     const deps = buildDeps(t.config, { ...backends, store: hidden }, { logger: pino({ level: 'silent' }) });

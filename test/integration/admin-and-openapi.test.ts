@@ -72,7 +72,7 @@ describe('static keys', () => {
     expect(res.status).toBe(400);
     expect(res.body.message).toMatch(message);
     expectMatchesSpec('post', '/static-keys', res);
-    expect(await t.deps.store.getStaticKey('x')).toBeUndefined();
+    expect(await t.deps.store.staticKeys.get('x')).toBeUndefined();
   });
 
   it('answers 400 for malformed JSON and 403 for non-admins', async () => {

@@ -231,10 +231,10 @@ describe('AuditLog when the store fails', () => {
     const lines: string[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
     const failing = {
-      appendAudit: async () => {
+      append: async () => {
         throw new Error('disk full');
       },
-      queryAudit: async () => ({ records: [] }),
+      query: async () => ({ records: [] }),
     };
     const audit = new AuditLog(failing, logger);
     await expect(
@@ -248,7 +248,7 @@ describe('AuditLog when the store fails', () => {
 
   it('keeps delivering keys when audit writes fail', async () => {
     const store = t.deps.store;
-    const append = jest.spyOn(store, 'appendAudit').mockRejectedValue(new Error('audit table gone'));
+    const append = jest.spyOn(store.audit, 'append').mockRejectedValue(new Error('audit table gone'));
     try {
       const res = await request(t.app).get(`/keys/${RESOURCE}/${KID_A}`).set('x-api-key', t.keyserverKey);
       expect(res.status).toBe(200);

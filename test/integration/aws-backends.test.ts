@@ -9,8 +9,8 @@ import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { awsBackends } from '../../src/aws-backends';
 import { loadConfig } from '../../src/config';
 import type { Backends } from '../../src/runtime';
-import { DynamoDbKeyStore, ensureTable } from '../../src/store/dynamodb-store';
-import { SqliteKeyStore } from '../../src/store/sqlite-store';
+import { dynamoDbBackend, ensureTable } from '../../src/store/dynamodb';
+import type { SqliteBackend } from '../../src/store/sqlite';
 import { fixture } from '../helpers/fixtures';
 import { DIST_SERVER, SHARED } from '../helpers/paths';
 
@@ -74,9 +74,9 @@ describe('awsBackends(config)', () => {
   });
 
   it('passes KEYPLANE_AUDIT_RETENTION_DAYS to either store', async () => {
-    const sqlite = backends({ KEYPLANE_AUDIT_RETENTION_DAYS: '7' }).store as SqliteKeyStore;
+    const sqlite = backends({ KEYPLANE_AUDIT_RETENTION_DAYS: '7' }).store as SqliteBackend;
     expect(sqlite.pruneExpiredAudit()).toEqual({ deleted: 0, more: false });
-    const forever = backends({ KEYPLANE_AUDIT_RETENTION_DAYS: 'forever' }).store as SqliteKeyStore;
+    const forever = backends({ KEYPLANE_AUDIT_RETENTION_DAYS: 'forever' }).store as SqliteBackend;
     expect(forever.pruneExpiredAudit()).toBeUndefined();
 
     const dynamo = backends({
@@ -88,7 +88,7 @@ describe('awsBackends(config)', () => {
     const time = new Date();
     const id = crypto.randomUUID();
     const resourceId = crypto.randomUUID();
-    await dynamo.appendAudit([
+    await dynamo.audit.append([
       {
         id,
         time,
@@ -156,10 +156,10 @@ describe('npm start (the compiled server) with KEYPLANE_STORE=dynamodb and KEYPL
       body: fixture('v1/hls-single-key.xml'),
     });
     expect(speke.status).toBe(200);
-    const store = new DynamoDbKeyStore(new DynamoDBClient({ region: 'us-east-1', endpoint }), TABLE);
-    const lease = await store.getLease('MovieNight20171126093045');
+    const store = dynamoDbBackend(new DynamoDBClient({ region: 'us-east-1', endpoint }), TABLE);
+    const lease = await store.leases.get('MovieNight20171126093045');
     expect(lease?.owner).toMatch(/^apikey:/);
-    const stored = await store.getKeys(lease?.kids ?? []);
+    const stored = await store.keys.get(lease?.kids ?? []);
     expect([...stored.values()].map((k) => k.sealed[0])).toEqual([1]); // KMS envelope format
     await store.close();
     expect(fs.readdirSync(dir)).toEqual([]);

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import request from 'supertest';
 import { KmsEnvelopeCipher } from '../../src/keys/kms-cipher';
-import { DynamoDbKeyStore } from '../../src/store/dynamodb-store';
+import { dynamoDbBackend } from '../../src/store/dynamodb';
 import { startBackendApp, type RunningApp } from '../helpers/backend-app';
 import { createKmsKey, dynamoClient, freshTable, kmsClient, startMoto } from '../helpers/moto';
 import { expectMatchesSpec } from '../helpers/openapi';
@@ -24,7 +24,7 @@ beforeAll(async () => {
   const fresh = await freshTable(endpoint);
   drop = fresh.drop;
   dynamo = await TcpSwitch.start(Number(new URL(endpoint).port));
-  const store = new DynamoDbKeyStore(dynamoClient(dynamo.endpoint), fresh.table);
+  const store = dynamoDbBackend(dynamoClient(dynamo.endpoint), fresh.table);
   const cipher = new KmsEnvelopeCipher(kmsClient(endpoint), {
     keyId: await createKmsKey(endpoint),
     encryptionContext: { app: 'keyplane', deployment: `policy-test-${crypto.randomUUID()}` },

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { LocalEnvelopeCipher } from '../../src/keys/local-cipher';
-import { DynamoDbKeyStore } from '../../src/store/dynamodb-store';
+import { dynamoDbBackend } from '../../src/store/dynamodb';
 import { startBackendApp, type RunningApp } from '../helpers/backend-app';
 import { freshKids } from '../helpers/cpix-docs';
 import { errorBody, LoopbackClient } from '../helpers/http-client';
@@ -22,7 +22,7 @@ describe('DynamoDB store: more new KIDs than one transaction holds', () => {
     const endpoint = startMoto();
     const fresh = await freshTable(endpoint);
     drop = fresh.drop;
-    const store = new DynamoDbKeyStore(dynamoClient(endpoint), fresh.table);
+    const store = dynamoDbBackend(dynamoClient(endpoint), fresh.table);
     app = await startBackendApp({ store, cipher: new LocalEnvelopeCipher(crypto.randomBytes(32)) });
     client = new LoopbackClient(app.port);
   }, 300_000);

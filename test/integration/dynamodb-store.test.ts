@@ -10,10 +10,9 @@ import {
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { ServiceUnavailableError } from '../../src/errors';
-import { DynamoDbKeyStore, dynamoDbClientTimeouts, ensureTable } from '../../src/store/dynamodb-store';
-import { policyStoreOf } from '../../src/store/policy-store';
+import { dynamoDbBackend, dynamoDbClientTimeouts, ensureTable } from '../../src/store/dynamodb';
 import { startSerialMoto } from '../helpers/moto';
-import { describeKeyStoreContract } from './store-contract';
+import { describeBackendContract } from './store-contract';
 import { SHARED } from '../helpers/paths';
 
 const MOTO = path.join(SHARED, 'tools/moto-server');
@@ -53,12 +52,12 @@ afterAll(async () => {
   await serial?.stop();
 });
 
-describeKeyStoreContract('dynamodb (moto, serial)', async (options) => {
-  const store = new DynamoDbKeyStore(client(serial?.endpoint), TABLE, options);
+describeBackendContract('dynamodb (moto, serial)', async (options) => {
+  const store = dynamoDbBackend(client(serial?.endpoint), TABLE, options);
   return { store, cleanup: () => store.close() };
 });
 
-describe('DynamoDbKeyStore specifics', () => {
+describe('DynamoDB backend specifics', () => {
   it('ensureTable is idempotent and enables TTL on `ttl`', async () => {
     const admin = client();
     try {
@@ -72,12 +71,12 @@ describe('DynamoDbKeyStore specifics', () => {
 
   it('writes a DynamoDB TTL a margin after the lease expires', async () => {
     const raw = client();
-    const store = new DynamoDbKeyStore(client(), TABLE, { leaseTtlMarginSeconds: 3600 });
+    const store = dynamoDbBackend(client(), TABLE, { leaseTtlMarginSeconds: 3600 });
     try {
       const expiresAt = new Date(Date.now() + 600_500);
       const resourceId = crypto.randomUUID();
       const lease = { resourceId, owner: 'o', kids: [], rotating: false, expiresAt, version: 1 };
-      await store.commitIssue({ lease, expectedLeaseVersion: undefined, newKeys: [] });
+      await store.leases.commitIssue({ lease, expectedLeaseVersion: undefined, newKeys: [] });
       const item = await raw.send(
         new GetItemCommand({ TableName: TABLE, Key: { pk: { S: `LEASE#${resourceId}` }, sk: { S: 'LEASE' } } }),
       );
@@ -90,8 +89,8 @@ describe('DynamoDbKeyStore specifics', () => {
 
   it('gives both items of an audit record the TTL attribute: its time plus the retention, in epoch seconds', async () => {
     const raw = client();
-    const store = new DynamoDbKeyStore(client(), TABLE, { auditRetentionDays: 7 });
-    const forever = new DynamoDbKeyStore(client(), TABLE);
+    const store = dynamoDbBackend(client(), TABLE, { auditRetentionDays: 7 });
+    const forever = dynamoDbBackend(client(), TABLE);
     try {
       const time = new Date(Date.now() - 1234);
       const base = {
@@ -102,8 +101,8 @@ describe('DynamoDbKeyStore specifics', () => {
       } as const;
       const kept = { ...base, id: crypto.randomUUID(), time, resourceId: crypto.randomUUID() };
       const untimed = { ...base, id: crypto.randomUUID(), time, resourceId: crypto.randomUUID() };
-      await store.appendAudit([kept]);
-      await forever.appendAudit([untimed]);
+      await store.audit.append([kept]);
+      await forever.audit.append([untimed]);
       const sk = `${time.toISOString()}#`;
       const day = time.toISOString().slice(0, 10);
       const ttlOf = async (pk: string, id: string) =>
@@ -124,7 +123,7 @@ describe('DynamoDbKeyStore specifics', () => {
   it('does not read expired audit items that the TTL sweeper has not deleted yet', async () => {
     const raw = client();
     let now = Date.now();
-    const store = new DynamoDbKeyStore(client(), TABLE, { auditRetentionDays: 2, now: () => new Date(now) });
+    const store = dynamoDbBackend(client(), TABLE, { auditRetentionDays: 2, now: () => new Date(now) });
     try {
       const resourceId = crypto.randomUUID();
       const time = new Date(now - 1000);
@@ -137,13 +136,13 @@ describe('DynamoDbKeyStore specifics', () => {
         outcome: 'allowed',
         status: 200,
       } as const;
-      await store.appendAudit([item]);
-      expect((await store.queryAudit({ resourceId, limit: 10 })).records.map((r) => r.id)).toEqual([item.id]);
+      await store.audit.append([item]);
+      expect((await store.audit.query({ resourceId, limit: 10 })).records.map((r) => r.id)).toEqual([item.id]);
       now += 2 * 24 * 3600 * 1000; // 1 s past the retention; moto, like a lagging sweeper, keeps the items
       const key = { pk: { S: `AUDIT#${resourceId}` }, sk: { S: `${time.toISOString()}#${item.id}` } };
       expect((await raw.send(new GetItemCommand({ TableName: TABLE, Key: key }))).Item).toBeDefined();
-      expect((await store.queryAudit({ resourceId, limit: 10 })).records).toEqual([]);
-      const global = await store.queryAudit({ since: new Date(time.getTime() - 1), limit: 1000 });
+      expect((await store.audit.query({ resourceId, limit: 10 })).records).toEqual([]);
+      const global = await store.audit.query({ since: new Date(time.getTime() - 1), limit: 1000 });
       expect(global.records.map((r) => r.id)).not.toContain(item.id);
     } finally {
       raw.destroy();
@@ -152,7 +151,7 @@ describe('DynamoDbKeyStore specifics', () => {
   });
 
   it('refuses a commit that does not fit one transaction', async () => {
-    const store = new DynamoDbKeyStore(client(), TABLE);
+    const store = dynamoDbBackend(client(), TABLE);
     try {
       const resourceId = crypto.randomUUID();
       const newKeys = Array.from({ length: 100 }, () => ({
@@ -163,10 +162,10 @@ describe('DynamoDbKeyStore specifics', () => {
         createdAt: new Date(),
       }));
       const lease = { resourceId, owner: 'o', kids: [], rotating: false, expiresAt: new Date(), version: 1 };
-      await expect(store.commitIssue({ lease, expectedLeaseVersion: undefined, newKeys })).rejects.toThrow(
+      await expect(store.leases.commitIssue({ lease, expectedLeaseVersion: undefined, newKeys })).rejects.toThrow(
         /at most 99 keys/,
       );
-      await expect(store.getLease(resourceId)).resolves.toBeUndefined();
+      await expect(store.leases.get(resourceId)).resolves.toBeUndefined();
     } finally {
       await store.close();
     }
@@ -174,11 +173,11 @@ describe('DynamoDbKeyStore specifics', () => {
 
   it('keeps a policy as one POLICY#<resourceId> item with its lists as L<S>', async () => {
     const raw = client();
-    const store = new DynamoDbKeyStore(client(), TABLE);
+    const store = dynamoDbBackend(client(), TABLE);
     try {
       const resourceId = crypto.randomUUID();
       const updatedAt = new Date(1_700_000_000_000);
-      await store.policies.putPolicy({ resourceId, denyIps: ['203.0.113.7'], updatedAt });
+      await store.policies.put({ resourceId, denyIps: ['203.0.113.7'], updatedAt });
       const key = { pk: { S: `POLICY#${resourceId}` }, sk: { S: 'POLICY' } };
       const item = await raw.send(new GetItemCommand({ TableName: TABLE, Key: key }));
       expect(item.Item).toEqual({
@@ -187,7 +186,6 @@ describe('DynamoDbKeyStore specifics', () => {
         denyIps: { L: [{ S: '203.0.113.7' }] },
         updatedAt: { N: '1700000000000' },
       });
-      expect(policyStoreOf(store)).toBe(store.policies);
     } finally {
       raw.destroy();
       await store.close();
@@ -196,7 +194,7 @@ describe('DynamoDbKeyStore specifics', () => {
 
   it('refuses a corrupt policy item with an error naming it, and a policy without a valid date', async () => {
     const raw = client();
-    const store = new DynamoDbKeyStore(client(), TABLE);
+    const store = dynamoDbBackend(client(), TABLE);
     try {
       const resourceId = crypto.randomUUID();
       const Item = {
@@ -207,10 +205,10 @@ describe('DynamoDbKeyStore specifics', () => {
         updatedAt: { N: '1' },
       };
       await raw.send(new PutItemCommand({ TableName: TABLE, Item }));
-      await expect(store.policies.getPolicy(resourceId)).rejects.toThrow(/POLICY#.*attribute allowIps/);
+      await expect(store.policies.get(resourceId)).rejects.toThrow(/POLICY#.*attribute allowIps/);
       const invalid = { resourceId: crypto.randomUUID(), updatedAt: new Date(NaN) };
-      await expect(store.policies.putPolicy(invalid)).rejects.toThrow(/valid updatedAt/);
-      await expect(store.policies.getPolicy(invalid.resourceId)).resolves.toBeUndefined();
+      await expect(store.policies.put(invalid)).rejects.toThrow(/valid updatedAt/);
+      await expect(store.policies.get(invalid.resourceId)).resolves.toBeUndefined();
     } finally {
       raw.destroy();
       await store.close();
@@ -218,12 +216,12 @@ describe('DynamoDbKeyStore specifics', () => {
   });
 
   it('reports an unreachable DynamoDB as ServiceUnavailableError from every policy call', async () => {
-    const store = new DynamoDbKeyStore(client(`http://127.0.0.1:${await closedPort()}`), TABLE);
+    const store = dynamoDbBackend(client(`http://127.0.0.1:${await closedPort()}`), TABLE);
     try {
       for (const call of [
-        () => store.policies.getPolicy('r1'),
-        () => store.policies.putPolicy({ resourceId: 'r1', denyIps: ['192.0.2.1'], updatedAt: new Date() }),
-        () => store.policies.deletePolicy('r1'),
+        () => store.policies.get('r1'),
+        () => store.policies.put({ resourceId: 'r1', denyIps: ['192.0.2.1'], updatedAt: new Date() }),
+        () => store.policies.delete('r1'),
       ]) {
         const err = await call().catch((e: unknown) => e);
         expect(err).toBeInstanceOf(ServiceUnavailableError);
@@ -235,7 +233,7 @@ describe('DynamoDbKeyStore specifics', () => {
   });
 
   it('reports a missing table as ServiceUnavailableError from ping', async () => {
-    const store = new DynamoDbKeyStore(client(), `missing-${crypto.randomUUID()}`);
+    const store = dynamoDbBackend(client(), `missing-${crypto.randomUUID()}`);
     try {
       await expect(store.ping()).rejects.toBeInstanceOf(ServiceUnavailableError);
     } finally {
@@ -245,10 +243,10 @@ describe('DynamoDbKeyStore specifics', () => {
 
   it('reports an unreachable DynamoDB as ServiceUnavailableError quickly', async () => {
     const port = await closedPort();
-    const store = new DynamoDbKeyStore(client(`http://127.0.0.1:${port}`), TABLE);
+    const store = dynamoDbBackend(client(`http://127.0.0.1:${port}`), TABLE);
     const started = Date.now();
     try {
-      const err = await store.getLease('r1').catch((e: unknown) => e);
+      const err = await store.leases.get('r1').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ServiceUnavailableError);
       expect((err as ServiceUnavailableError).status).toBe(503);
       expect((err as ServiceUnavailableError).headers['Retry-After']).toBeDefined();

@@ -119,7 +119,7 @@ describe('encrypted responses (CPIX DeliveryData)', () => {
     const res = await post(withCertificate(fixture('v1/hls-single-key.xml'), derB64(certPem(name))));
     expect(res.status).toBe(400);
     expect(res.body.message).toMatch(message);
-    expect(await t.deps.store.getKeys(['6c5f5206-7d98-4808-84d8-94f132c1e9fe'])).toEqual(new Map());
+    expect(await t.deps.store.keys.get(['6c5f5206-7d98-4808-84d8-94f132c1e9fe'])).toEqual(new Map());
   });
 
   it('enforces KEYPLANE_DELIVERY_CERT_SHA256', async () => {

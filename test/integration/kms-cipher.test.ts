@@ -8,7 +8,7 @@ import { KeyUnsealError } from '../../src/keys/envelope-cipher-errors';
 import type { KmsCipherOptions } from '../../src/keys/kms-cipher';
 import { KeyService } from '../../src/keys/key-service';
 import { KmsEnvelopeCipher, kmsClientTimeouts } from '../../src/keys/kms-cipher';
-import { SqliteKeyStore } from '../../src/store/sqlite-store';
+import { openSqliteBackend } from '../../src/store/sqlite';
 import { SHARED } from '../helpers/paths';
 
 const MOTO = path.join(SHARED, 'tools/moto-server');
@@ -180,15 +180,18 @@ describe('KmsEnvelopeCipher against moto KMS', () => {
 
   it('lets a SPEKE issuance overlap the data key fetch with its store reads', async () => {
     const c = cipher();
-    const store = new SqliteKeyStore(':memory:');
+    const store = openSqliteBackend(':memory:');
     let dataKeyCallsWhenReadsEnded = -1;
-    const slowReads = Object.assign(Object.create(store) as SqliteKeyStore, {
-      getKeys: async (kids: string[]) => {
-        await new Promise((r) => setTimeout(r, 50));
-        dataKeyCallsWhenReadsEnded = c.stats().generateDataKeyCalls;
-        return store.getKeys(kids);
+    const slowReads = {
+      ...store,
+      keys: {
+        get: async (kids: string[]) => {
+          await new Promise((r) => setTimeout(r, 50));
+          dataKeyCallsWhenReadsEnded = c.stats().generateDataKeyCalls;
+          return store.keys.get(kids);
+        },
       },
-    });
+    };
     const keys = new KeyService(slowReads, c, 600);
     await keys.issue({ resourceId: 'r', owner: 'o', rotating: false, keys: [{ kid: crypto.randomUUID() }] });
     expect(dataKeyCallsWhenReadsEnded).toBe(1);

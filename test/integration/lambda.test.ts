@@ -5,7 +5,8 @@ import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateKeyCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { NS } from '../../src/cpix/namespaces';
 import { handler, type LambdaProxyResult } from '../../src/lambda';
-import { DynamoDbKeyStore, ensureTable } from '../../src/store/dynamodb-store';
+import type { Backend } from '../../src/store/backend';
+import { dynamoDbBackend, ensureTable } from '../../src/store/dynamodb';
 import { assumedRoleCaller, restApiEvent, type EventSpec } from '../helpers/api-gateway-event';
 import { drmField, responseKeys } from '../helpers/cpix';
 import { fixture } from '../helpers/fixtures';
@@ -22,7 +23,7 @@ const OTHER_ENCODER = assumedRoleCaller('SomeOtherEncoderRole');
 
 let endpoint = '';
 let adminDynamo: DynamoDBClient;
-let verifyStore: DynamoDbKeyStore;
+let verifyStore: Backend;
 const ownClients: object[] = [];
 const dynamoSend = jest.spyOn(DynamoDBClient.prototype, 'send');
 const kmsSend = jest.spyOn(KMSClient.prototype, 'send');
@@ -57,7 +58,7 @@ beforeAll(async () => {
   const kms = new KMSClient({ region: 'us-east-1', endpoint });
   const created = await kms.send(new CreateKeyCommand({ Description: 'keyplane lambda test' }));
   const verifyClient = new DynamoDBClient({ region: 'us-east-1', endpoint });
-  verifyStore = new DynamoDbKeyStore(verifyClient, TABLE);
+  verifyStore = dynamoDbBackend(verifyClient, TABLE);
   ownClients.push(adminDynamo, kms, verifyClient);
   Object.assign(process.env, {
     KEYPLANE_STORE: 'dynamodb',
@@ -93,9 +94,9 @@ describe('Lambda handler behind API Gateway (REST, AWS_IAM on /copyProtection), 
       expect(key).toHaveLength(16);
       expect(drmField(res.body, kid, NS.cpix, 'URIExtXKey')).toBe(`${PUBLIC_URL}/keys/${RESOURCE}/${kid}`);
     }
-    const lease = await verifyStore.getLease(RESOURCE);
+    const lease = await verifyStore.leases.get(RESOURCE);
     expect(lease?.owner).toBe(`iam:${MEDIACONVERT.userArn}`);
-    const stored = await verifyStore.getKeys([...firstKeys.keys()]);
+    const stored = await verifyStore.keys.get([...firstKeys.keys()]);
     expect(stored.size).toBe(2);
     for (const [kid, record] of stored) {
       expect(record.sealed[0]).toBe(1); // the KMS envelope format, not the local cipher's
@@ -160,7 +161,7 @@ describe('Lambda handler behind API Gateway (REST, AWS_IAM on /copyProtection), 
       body: fixture('v1/hls-single-key.xml'),
     });
     expect(forged.statusCode).toBe(401);
-    expect(await verifyStore.getLease('MovieNight20171126093045')).toBeUndefined();
+    expect(await verifyStore.leases.get('MovieNight20171126093045')).toBeUndefined();
   });
 
   it('gives an IAM caller the encoder role only', async () => {

@@ -41,7 +41,7 @@ describe('one resource ID, one encryption process', () => {
     expect(res.body.message).toMatch(/Resource ID "movie-1" is in use by another encryption process until \d{4}-/);
     expect(res.body.resourceId).toBe('movie-1');
     expect(Number(res.headers['retry-after'])).toBeGreaterThan(590);
-    expect(await t.deps.store.getKeys([kid(2)])).toEqual(new Map());
+    expect(await t.deps.store.keys.get([kid(2)])).toEqual(new Map());
   });
 
   it('rejects the same caller starting a new process (new KIDs, no key period)', async () => {

@@ -164,7 +164,7 @@ describe('no key material in logs or audit records', () => {
     const logs = logText.join('');
     expect(logs).toContain('"msg":"request"');
     expect(logs).toContain('"msg":"request rejected"');
-    const audit = JSON.stringify(await deps.store.queryAudit({ limit: 10_000 }));
+    const audit = JSON.stringify(await deps.store.audit.query({ limit: 10_000 }));
     expect(JSON.parse(audit).records.length).toBeGreaterThan(20);
     const unique = new Map(issued.map((k) => [k.toString('hex'), k]));
     expect(unique.size).toBeGreaterThanOrEqual(7);

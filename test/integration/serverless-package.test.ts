@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createTableInput } from '../../src/store/dynamodb-store';
+import { createTableInput } from '../../src/store/dynamodb';
 import { ROOT } from '../helpers/paths';
 
 // One `serverless package` run for the whole file (a few seconds): offline, no AWS credentials,

@@ -207,7 +207,7 @@ describe('SigV4 with the AWS SDK signer (@smithy/signature-v4)', () => {
     const res = await read(await fetch(signed.url, { ...signed.init, body: tampered }));
     expect(res.status).toBe(403);
     expect(res.body).toMatchObject({ reason: 'content_sha256_mismatch' });
-    expect(await t.deps.store.getLease('OtherMovie000000000000001')).toBeUndefined();
+    expect(await t.deps.store.leases.get('OtherMovie000000000000001')).toBeUndefined();
   });
 
   it('rejects a tampered body without x-amz-content-sha256: the body is hashed (signature_mismatch)', async () => {

@@ -77,7 +77,7 @@ describe('POST /copyProtection (SPEKE v1)', () => {
     const res = await post(fixture(`v1/rejected/${name}`));
     expect(res.status).toBe(400);
     expect(res.body.message).toEqual(expect.any(String));
-    expect(await t.deps.store.getKeys(['6c5f5206-7d98-4808-84d8-94f132c1e9fe'])).toEqual(new Map());
+    expect(await t.deps.store.keys.get(['6c5f5206-7d98-4808-84d8-94f132c1e9fe'])).toEqual(new Map());
   });
 
   it('never echoes file contents for XXE', async () => {
@@ -136,7 +136,7 @@ describe('POST /copyProtection (SPEKE v1)', () => {
   it('never writes key material to the store in the clear', async () => {
     const res = await post(fixture('v1/hls-single-key.xml'));
     const key = responseKeys(res.text).get('6c5f5206-7d98-4808-84d8-94f132c1e9fe')?.key as Buffer;
-    const stored = (await t.deps.store.getKeys(['6c5f5206-7d98-4808-84d8-94f132c1e9fe'])).get(
+    const stored = (await t.deps.store.keys.get(['6c5f5206-7d98-4808-84d8-94f132c1e9fe'])).get(
       '6c5f5206-7d98-4808-84d8-94f132c1e9fe',
     );
     expect(stored?.sealed.includes(key)).toBe(false);

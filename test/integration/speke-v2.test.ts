@@ -166,7 +166,7 @@ describe('POST /copyProtection (SPEKE v2), rejected requests', () => {
     const message = want.match === 'prefix' ? String(res.body.message).slice(0, want.message.length) : res.body.message;
     expect({ status: res.status, message }).toEqual({ status: want.status, message: want.message });
     if (want.reason) expect(res.body.reason).toContain(want.reason);
-    expect(await t.deps.store.getKeys(kidsIn(body))).toEqual(new Map());
+    expect(await t.deps.store.keys.get(kidsIn(body))).toEqual(new Map());
   });
 
   it('rejects an empty body with 400', async () => {

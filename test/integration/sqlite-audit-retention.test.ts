@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { SqliteAuditTable } from '../../src/store/sqlite-audit';
-import { SqliteAuditPruner, type AuditPruneRun } from '../../src/store/sqlite-audit-pruner';
-import { auditFileOf, SqliteKeyStore, type SqliteStoreOptions } from '../../src/store/sqlite-store';
+import { SqliteAuditTable } from '../../src/store/sqlite/audit-table';
+import { SqliteAuditPruner, type AuditPruneRun } from '../../src/store/sqlite/audit-pruner';
+import { auditFileOf, openSqliteBackend, type SqliteBackend, type SqliteBackendOptions } from '../../src/store/sqlite';
 import { deliveryRecord } from '../helpers/audit-records';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -14,11 +14,11 @@ const record = deliveryRecord;
 
 let dir: string;
 let file: string;
-const opened: SqliteKeyStore[] = [];
+const opened: SqliteBackend[] = [];
 
 /** A store on the test's file whose clock the test moves; the background prune runs once a day (i.e. never here). */
-function open(clock: { now: number }, options: SqliteStoreOptions = {}): SqliteKeyStore {
-  const store = new SqliteKeyStore(file, {
+function open(clock: { now: number }, options: SqliteBackendOptions = {}): SqliteBackend {
+  const store = openSqliteBackend(file, {
     auditRetentionDays: 30,
     now: () => new Date(clock.now),
     ...options,
@@ -54,7 +54,7 @@ describe('SQLite audit retention', () => {
     const store = open(clock, { auditPrune: { batchSize: 10, budgetMs: 0 } });
     const old = Array.from({ length: 35 }, (_, i) => record('movie', T - 10 * DAY_MS + i));
     const fresh = Array.from({ length: 5 }, (_, i) => record('movie', T + i));
-    await store.appendAudit([...fresh, ...old]);
+    await store.audit.append([...fresh, ...old]);
     expect(store.pruneExpiredAudit()).toEqual({ deleted: 0, more: false });
     clock.now = T + 25 * DAY_MS; // the old ones are 35 days old now, the fresh ones 25
     // A budget of 0 ms stops each run after one batch: 10, 10, 10, then the last 5.
@@ -68,7 +68,7 @@ describe('SQLite audit retention', () => {
       { deleted: 5, more: false },
     ]);
     expect(rowsInFile()).toBe(5);
-    const page = await store.queryAudit({ resourceId: 'movie', limit: 100 });
+    const page = await store.audit.query({ resourceId: 'movie', limit: 100 });
     expect(page.records.map((r) => r.id)).toEqual(fresh.map((r) => r.id));
   });
 
@@ -77,17 +77,17 @@ describe('SQLite audit retention', () => {
     const store = open(clock);
     const older = record('movie', T - 29 * DAY_MS);
     const newer = record('movie', T);
-    await store.appendAudit([older, newer]);
+    await store.audit.append([older, newer]);
     clock.now = T + 2 * DAY_MS;
     expect(rowsInFile()).toBe(2);
-    expect((await store.queryAudit({ resourceId: 'movie', limit: 10 })).records.map((r) => r.id)).toEqual([newer.id]);
-    expect((await store.queryAudit({ limit: 10 })).records.map((r) => r.id)).toEqual([newer.id]);
+    expect((await store.audit.query({ resourceId: 'movie', limit: 10 })).records.map((r) => r.id)).toEqual([newer.id]);
+    expect((await store.audit.query({ limit: 10 })).records.map((r) => r.id)).toEqual([newer.id]);
   });
 
   it('runs on a timer: once at start, then every interval, never after close', async () => {
     const clock = { now: T };
-    const seed = new SqliteKeyStore(file); // no retention: keeps everything, never prunes
-    await seed.appendAudit([...Array.from({ length: 3 }, () => record('movie', T - 40 * DAY_MS)), record('movie', T)]);
+    const seed = openSqliteBackend(file); // no retention: keeps everything, never prunes
+    await seed.audit.append([...Array.from({ length: 3 }, () => record('movie', T - 40 * DAY_MS)), record('movie', T)]);
     await seed.close();
 
     jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask', 'performance', 'Date'] });
@@ -133,10 +133,10 @@ describe('SQLite audit retention', () => {
     const clock = { now: T };
     const a = open(clock, { auditPrune: { batchSize: 7, budgetMs: 0 } });
     const b = open(clock, { auditPrune: { batchSize: 7, budgetMs: 0 } });
-    await a.appendAudit(Array.from({ length: 30 }, (_, i) => record('movie-a', T - 20 * DAY_MS + i)));
-    await b.appendAudit(Array.from({ length: 20 }, (_, i) => record('movie-b', T - 20 * DAY_MS + i)));
+    await a.audit.append(Array.from({ length: 30 }, (_, i) => record('movie-a', T - 20 * DAY_MS + i)));
+    await b.audit.append(Array.from({ length: 20 }, (_, i) => record('movie-b', T - 20 * DAY_MS + i)));
     const keep = [record('movie-a', T), record('movie-b', T)];
-    await a.appendAudit(keep);
+    await a.audit.append(keep);
     clock.now = T + 15 * DAY_MS;
     let deleted = 0;
     for (let turn = 0, busy = true; busy; turn++) {
@@ -150,7 +150,7 @@ describe('SQLite audit retention', () => {
     expect(deleted).toBe(50);
     expect(rowsInFile()).toBe(2);
     for (const store of [a, b]) {
-      const page = await store.queryAudit({ limit: 10 });
+      const page = await store.audit.query({ limit: 10 });
       expect(page.records.map((r) => r.id).sort()).toEqual(keep.map((r) => r.id).sort());
     }
   });
@@ -158,7 +158,7 @@ describe('SQLite audit retention', () => {
   it('gives up quickly while another process holds the write lock, and prunes at the next run', async () => {
     const clock = { now: T };
     const store = open(clock, { busyTimeoutMs: 5000 });
-    await store.appendAudit([record('movie', T - 31 * DAY_MS), record('movie', T)]);
+    await store.audit.append([record('movie', T - 31 * DAY_MS), record('movie', T)]);
     const other = new Database(auditFileOf(file));
     try {
       other.prepare('BEGIN IMMEDIATE').run();
@@ -190,10 +190,10 @@ describe('SQLite audit retention', () => {
   });
 
   it('does not prune without a retention', async () => {
-    const store = new SqliteKeyStore(file);
+    const store = openSqliteBackend(file);
     opened.push(store);
-    await store.appendAudit([record('movie', 0)]);
+    await store.audit.append([record('movie', 0)]);
     expect(store.pruneExpiredAudit()).toBeUndefined();
-    expect((await store.queryAudit({ resourceId: 'movie', limit: 10 })).records).toHaveLength(1);
+    expect((await store.audit.query({ resourceId: 'movie', limit: 10 })).records).toHaveLength(1);
   });
 });

@@ -4,10 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ServiceUnavailableError } from '../../src/errors';
-import type { ApiKeyRecord, IssueCommit, Lease, StoredKey } from '../../src/store/key-store';
-import { KeyRaceError, LeaseRaceError, StaticKeyExistsError } from '../../src/store/key-store';
-import { GroupCommitter } from '../../src/store/group-commit';
-import { SqliteKeyStore } from '../../src/store/sqlite-store';
+import type { ApiKeyRecord, IssueCommit, Lease, StoredKey } from '../../src/store/records';
+import { KeyRaceError, LeaseRaceError, StaticKeyExistsError } from '../../src/store/records';
+import { GroupCommitter } from '../../src/store/sqlite/group-commit';
+import { openSqliteBackend, type SqliteBackend } from '../../src/store/sqlite';
 
 const uid = (): string => crypto.randomUUID();
 
@@ -47,14 +47,14 @@ function committedLeases(file: string, resourceIds: string[]): string[] {
 describe('SqliteKeyStore group commit', () => {
   let dir: string;
   let file: string;
-  let store: SqliteKeyStore;
+  let store: SqliteBackend;
   let commits: number[];
 
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-group-'));
     file = path.join(dir, 'keyplane.db');
     commits = [];
-    store = new SqliteKeyStore(file, { onCommit: (writes) => commits.push(writes), busyTimeoutMs: 50 });
+    store = openSqliteBackend(file, { onCommit: (writes) => commits.push(writes), busyTimeoutMs: 50 });
   });
   afterEach(async () => {
     await store.close();
@@ -63,27 +63,27 @@ describe('SqliteKeyStore group commit', () => {
 
   it('commits writes issued in the same event-loop turn in one transaction', async () => {
     const rids = Array.from({ length: 20 }, () => uid());
-    await Promise.all(rids.map((rid) => store.commitIssue(firstIssue(rid))));
+    await Promise.all(rids.map((rid) => store.leases.commitIssue(firstIssue(rid))));
     expect(commits).toEqual([20]);
     expect(committedLeases(file, rids)).toEqual(rids);
   });
 
   it('commits writes awaited one after the other in one transaction each', async () => {
-    for (let i = 0; i < 3; i++) await store.commitIssue(firstIssue(uid()));
+    for (let i = 0; i < 3; i++) await store.leases.commitIssue(firstIssue(uid()));
     expect(commits).toEqual([1, 1, 1]);
   });
 
   it('batches every kind of write', async () => {
     const record = apiKey();
-    await store.putApiKey(record);
+    await store.apiKeys.put(record);
     const rid = uid();
     const key = storedKey(rid, uid(), 'static');
     await Promise.all([
-      store.commitIssue(firstIssue(uid())),
-      store.putStaticKey({ resourceId: rid, kid: key.kid, createdAt: key.createdAt }, key),
-      store.putApiKey(apiKey()),
-      store.revokeApiKey(record.id, new Date()),
-      store.deleteLease(uid()),
+      store.leases.commitIssue(firstIssue(uid())),
+      store.staticKeys.put({ resourceId: rid, kid: key.kid, createdAt: key.createdAt }, key),
+      store.apiKeys.put(apiKey()),
+      store.apiKeys.revoke(record.id, new Date()),
+      store.leases.delete(uid()),
     ]);
     expect(commits).toEqual([1, 5]);
   });
@@ -91,7 +91,7 @@ describe('SqliteKeyStore group commit', () => {
   it('resolves only once the shared transaction is committed', async () => {
     const rids = [uid(), uid(), uid()];
     const seen = await Promise.all(
-      rids.map((rid) => store.commitIssue(firstIssue(rid)).then(() => committedLeases(file, [rid]))),
+      rids.map((rid) => store.leases.commitIssue(firstIssue(rid)).then(() => committedLeases(file, [rid]))),
     );
     expect(seen).toEqual(rids.map((rid) => [rid]));
   });
@@ -99,26 +99,29 @@ describe('SqliteKeyStore group commit', () => {
   it('rejects only the members that lost a race; the others commit together', async () => {
     const taken = uid();
     const takenIssue = firstIssue(taken);
-    await store.commitIssue(takenIssue);
+    await store.leases.commitIssue(takenIssue);
     const existingKid = takenIssue.newKeys[0]?.kid as string;
     const staticRid = uid();
     const staticKey = storedKey(staticRid, uid(), 'static');
-    await store.putStaticKey({ resourceId: staticRid, kid: staticKey.kid, createdAt: staticKey.createdAt }, staticKey);
+    await store.staticKeys.put(
+      { resourceId: staticRid, kid: staticKey.kid, createdAt: staticKey.createdAt },
+      staticKey,
+    );
     const duplicateApiKey = apiKey();
-    await store.putApiKey(duplicateApiKey);
+    await store.apiKeys.put(duplicateApiKey);
     commits = [];
 
     const good = [uid(), uid(), uid()];
     const keyRace = uid();
     const second = storedKey(staticRid, uid(), 'static');
     const results = await Promise.allSettled([
-      store.commitIssue(firstIssue(good[0] as string)),
-      store.commitIssue(firstIssue(taken)),
-      store.commitIssue(firstIssue(good[1] as string)),
-      store.commitIssue(firstIssue(keyRace, storedKey(keyRace, existingKid))),
-      store.putStaticKey({ resourceId: staticRid, kid: second.kid, createdAt: second.createdAt }, second),
-      store.putApiKey(duplicateApiKey),
-      store.commitIssue(firstIssue(good[2] as string)),
+      store.leases.commitIssue(firstIssue(good[0] as string)),
+      store.leases.commitIssue(firstIssue(taken)),
+      store.leases.commitIssue(firstIssue(good[1] as string)),
+      store.leases.commitIssue(firstIssue(keyRace, storedKey(keyRace, existingKid))),
+      store.staticKeys.put({ resourceId: staticRid, kid: second.kid, createdAt: second.createdAt }, second),
+      store.apiKeys.put(duplicateApiKey),
+      store.leases.commitIssue(firstIssue(good[2] as string)),
     ]);
 
     expect(commits).toEqual([7]);
@@ -137,14 +140,14 @@ describe('SqliteKeyStore group commit', () => {
     expect(reasons[4]).toBeInstanceOf(StaticKeyExistsError);
     expect((reasons[5] as { code?: string }).code).toMatch(/^SQLITE_CONSTRAINT/);
     expect(committedLeases(file, [...good, keyRace])).toEqual(good);
-    expect((await store.getKeys([second.kid])).size).toBe(0);
-    expect((await store.getLease(taken))?.owner).toBe('owner-a');
+    expect((await store.keys.get([second.kid])).size).toBe(0);
+    expect((await store.leases.get(taken))?.owner).toBe('owner-a');
   });
 
   it('lets exactly one of several first commits for one resource win within a batch', async () => {
     const rid = uid();
     const attempts = Array.from({ length: 5 }, () => firstIssue(rid));
-    const results = await Promise.allSettled(attempts.map((a) => store.commitIssue(a)));
+    const results = await Promise.allSettled(attempts.map((a) => store.leases.commitIssue(a)));
     expect(commits).toEqual([5]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'rejected', 'rejected']);
     for (const r of results.slice(1)) {
@@ -157,7 +160,7 @@ describe('SqliteKeyStore group commit', () => {
     const other = new Database(file);
     other.exec('BEGIN IMMEDIATE');
     const rids = [uid(), uid()];
-    const results = await Promise.allSettled(rids.map((rid) => store.commitIssue(firstIssue(rid))));
+    const results = await Promise.allSettled(rids.map((rid) => store.leases.commitIssue(firstIssue(rid))));
     other.exec('ROLLBACK');
     other.close();
     for (const r of results) {
@@ -166,17 +169,17 @@ describe('SqliteKeyStore group commit', () => {
     }
     expect(commits).toEqual([]);
     expect(committedLeases(file, rids)).toEqual([]);
-    await store.commitIssue(firstIssue(rids[0] as string));
+    await store.leases.commitIssue(firstIssue(rids[0] as string));
     expect(commits).toEqual([1]);
   });
 
   it('commits writes still queued when the store closes', async () => {
     const rid = uid();
-    const pending = store.commitIssue(firstIssue(rid));
+    const pending = store.leases.commitIssue(firstIssue(rid));
     await store.close();
     await pending;
     expect(committedLeases(file, [rid])).toEqual([rid]);
-    store = new SqliteKeyStore(file);
+    store = openSqliteBackend(file);
   });
 });
 

@@ -2,13 +2,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { auditFileOf, SqliteKeyStore } from '../../src/store/sqlite-store';
+import { auditFileOf, openSqliteBackend } from '../../src/store/sqlite';
 import { deliveryRecord } from '../helpers/audit-records';
-import { describeKeyStoreContract } from './store-contract';
+import { describeBackendContract } from './store-contract';
 
-describeKeyStoreContract('SqliteKeyStore (file, WAL)', async (options) => {
+describeBackendContract('SqliteKeyStore (file, WAL)', async (options) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-sqlite-'));
-  const store = new SqliteKeyStore(path.join(dir, 'keyplane.db'), options);
+  const store = openSqliteBackend(path.join(dir, 'keyplane.db'), options);
   return {
     store,
     cleanup: async () => {
@@ -29,8 +29,8 @@ describe('SqliteKeyStore audit file', () => {
     const file = path.join(dir, 'keyplane.db');
     expect(auditFileOf(file)).toBe(path.join(dir, 'keyplane-audit.db'));
     expect(auditFileOf('/x/store.sqlite')).toBe('/x/store.sqlite-audit');
-    const store = new SqliteKeyStore(file);
-    await store.appendAudit([deliveryRecord('movie')]);
+    const store = openSqliteBackend(file);
+    await store.audit.append([deliveryRecord('movie')]);
     await store.close();
     const main = new Database(file, { readonly: true });
     const audit = new Database(auditFileOf(file), { readonly: true });
@@ -58,8 +58,8 @@ describe('SqliteKeyStore audit file', () => {
       .run();
     legacy.close();
     for (let open = 0; open < 2; open++) {
-      const store = new SqliteKeyStore(file);
-      const page = await store.queryAudit({ resourceId: 'old-movie', limit: 10 });
+      const store = openSqliteBackend(file);
+      const page = await store.audit.query({ resourceId: 'old-movie', limit: 10 });
       expect(page.records.map((r) => r.id)).toEqual(['a1']);
       await store.close();
     }

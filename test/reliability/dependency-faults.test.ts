@@ -5,8 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { KmsEnvelopeCipher, type KmsCipherOptions } from '../../src/keys/kms-cipher';
 import { LocalEnvelopeCipher } from '../../src/keys/local-cipher';
-import { DynamoDbKeyStore } from '../../src/store/dynamodb-store';
-import { SqliteKeyStore } from '../../src/store/sqlite-store';
+import { dynamoDbBackend } from '../../src/store/dynamodb';
+import { openSqliteBackend } from '../../src/store/sqlite';
 import { startBackendApp, type RunningApp } from '../helpers/backend-app';
 import { responseKeys } from '../helpers/cpix';
 import { freshKids, hlsRequest } from '../helpers/cpix-docs';
@@ -233,7 +233,7 @@ describe('dependency faults: 503 with Retry-After, recovery without restart', ()
         encryptionContext: { app: 'keyplane-faults', deployment: crypto.randomUUID() },
         ...options,
       });
-      const app = await startBackendApp({ store: new SqliteKeyStore(path.join(dir, 'keyplane.db')), cipher });
+      const app = await startBackendApp({ store: openSqliteBackend(path.join(dir, 'keyplane.db')), cipher });
       apps.push(app);
       return new Caller(app.port);
     }
@@ -290,7 +290,7 @@ describe('dependency faults: 503 with Retry-After, recovery without restart', ()
       const fresh = await freshTable(endpoint);
       drop = fresh.drop;
       dynamo = await TcpSwitch.start(Number(new URL(endpoint).port));
-      const store = new DynamoDbKeyStore(dynamoClient(dynamo.endpoint), fresh.table);
+      const store = dynamoDbBackend(dynamoClient(dynamo.endpoint), fresh.table);
       app = await startBackendApp({ store, cipher: new LocalEnvelopeCipher(crypto.randomBytes(32)) });
     }, 300_000);
     afterAll(async () => {

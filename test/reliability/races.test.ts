@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DynamoDbKeyStore } from '../../src/store/dynamodb-store';
+import { dynamoDbBackend } from '../../src/store/dynamodb';
 import { KmsEnvelopeCipher } from '../../src/keys/kms-cipher';
 import { startBackendApp, type RunningApp } from '../helpers/backend-app';
 import { responseKeys } from '../helpers/cpix';
@@ -135,7 +135,7 @@ describe(`${PARALLEL} parallel conflicting SPEKE requests for one resource ID`, 
       // Two app instances with their own clients and caches on one table: like two Lambda containers.
       // Patient clients: the serial moto queues 100 requests, which is slow, not an outage.
       const backends = () => ({
-        store: new DynamoDbKeyStore(dynamoClient(endpoint, true), fresh.table),
+        store: dynamoDbBackend(dynamoClient(endpoint, true), fresh.table),
         cipher: new KmsEnvelopeCipher(kmsClient(endpoint, true), {
           keyId,
           encryptionContext: { app: 'keyplane-race' },

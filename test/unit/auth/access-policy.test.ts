@@ -1,7 +1,8 @@
 import type { Request, Response } from 'express';
 import { AccessPolicy, parseIpList, parseOriginList, parseTrustedProxies } from '../../../src/auth/access-policy';
 import { AccessDeniedError } from '../../../src/auth/delivery-errors';
-import type { AccessRules, PolicyStore, ResourcePolicy } from '../../../src/store/policy-store';
+import type { AccessRules, ResourcePolicy } from '../../../src/store/records';
+import type { PolicyRepository } from '../../../src/store/repositories';
 
 function fakeReq(ip: string, headers: Record<string, string> = {}): Request {
   const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
@@ -13,10 +14,10 @@ function fakeRes() {
   return { res: res as unknown as Response, headers };
 }
 async function reason(rules: AccessRules, req: Request, resource?: AccessRules): Promise<string | undefined> {
-  const store: PolicyStore | undefined = resource && {
-    getPolicy: async (id) => ({ resourceId: id, ...resource, updatedAt: new Date() }) as ResourcePolicy,
-    putPolicy: async () => undefined,
-    deletePolicy: async () => true,
+  const store: PolicyRepository | undefined = resource && {
+    get: async (id) => ({ resourceId: id, ...resource, updatedAt: new Date() }) as ResourcePolicy,
+    put: async () => undefined,
+    delete: async () => true,
   };
   try {
     await new AccessPolicy(rules, store).check(req, fakeRes().res, 'vod');

@@ -1,15 +1,15 @@
 import crypto from 'node:crypto';
 import { KeyService } from '../../../src/keys/key-service';
 import { LocalEnvelopeCipher } from '../../../src/keys/local-cipher';
-import { SqliteKeyStore } from '../../../src/store/sqlite-store';
+import { openSqliteBackend, type SqliteBackend } from '../../../src/store/sqlite';
 
 const kid = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 
 describe('KeyService', () => {
-  let store: SqliteKeyStore;
+  let store: SqliteBackend;
   let keys: KeyService;
   beforeEach(() => {
-    store = new SqliteKeyStore(':memory:');
+    store = openSqliteBackend(':memory:');
     keys = new KeyService(store, new LocalEnvelopeCipher(crypto.randomBytes(32)), 600);
   });
   afterEach(() => store.close());
@@ -27,16 +27,16 @@ describe('KeyService', () => {
         throw new Error('response could not be built');
       }),
     ).rejects.toThrow('response could not be built');
-    expect(await store.getKeys([kid(1), kid(2)])).toEqual(new Map());
-    expect(await store.getLease('r1')).toBeUndefined();
+    expect(await store.keys.get([kid(1), kid(2)])).toEqual(new Map());
+    expect(await store.leases.get('r1')).toBeUndefined();
   });
 
   it('returns the build result only after the keys are stored, and the same keys again', async () => {
     const first = await keys.issueWith(req('r2', [3]), async (issued) => {
-      expect(await store.getKeys([kid(3)])).toEqual(new Map());
+      expect(await store.keys.get([kid(3)])).toEqual(new Map());
       return issued;
     });
-    expect((await store.getKeys([kid(3)])).get(kid(3))?.resourceId).toBe('r2');
+    expect((await store.keys.get([kid(3)])).get(kid(3))?.resourceId).toBe('r2');
     expect(await keys.issue(req('r2', [3]))).toEqual(first);
     expect(await keys.get('r2', kid(3))).toEqual(first[0]);
   });

@@ -1,6 +1,6 @@
 import { LeaseConflictError } from '../../../src/errors';
 import { decideLease, MAX_LEASE_KIDS } from '../../../src/keys/lease-policy';
-import type { Lease } from '../../../src/store/key-store';
+import type { Lease } from '../../../src/store/records';
 
 const now = new Date('2026-11-23T10:00:00Z');
 const ttl = 600;

@@ -1,7 +1,7 @@
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import type { AuditRecord } from '../../../src/audit/audit-record';
-import { DynamoDbAuditTable } from '../../../src/store/dynamodb-audit';
+import { DynamoAuditRepository } from '../../../src/store/dynamodb/audit';
 
 type Item = Record<string, AttributeValue>;
 const DAY = 24 * 3600 * 1000;
@@ -53,16 +53,11 @@ function table() {
   const fake = fakeClient();
   return {
     ...fake,
-    audit: new DynamoDbAuditTable(
-      fake.client,
-      't',
-      (send) => send(),
-      () => NOW,
-    ),
+    audit: new DynamoAuditRepository({ client: fake.client, name: 't' }, () => NOW),
   };
 }
 
-describe('DynamoDbAuditTable', () => {
+describe('DynamoAuditRepository', () => {
   it('writes each record under its resource and its UTC day, retrying unprocessed items', async () => {
     const { audit, items, calls } = table();
     await audit.append([record(new Date('2026-03-09T23:59:59.999Z'), 'a')]);

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
-import { auditCutoff } from '../audit/audit-retention';
-import type { SqliteAuditTable } from './sqlite-audit';
+import { auditCutoff } from '../../audit/audit-retention';
+import type { SqliteAuditTable } from './audit-table';
 
 /** What one prune run did. */
 export interface AuditPruneRun {

@@ -1,13 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { AccessRules, PolicyStore, ResourcePolicy } from './policy-store';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS resource_policies (
-  resource_id TEXT PRIMARY KEY,
-  rules TEXT NOT NULL,
-  updated_at INTEGER NOT NULL
-);
-`;
+import type { AccessRules, ResourcePolicy } from '../records';
+import type { PolicyRepository } from '../repositories';
 
 interface PolicyRow {
   resource_id: string;
@@ -15,12 +8,11 @@ interface PolicyRow {
   updated_at: number;
 }
 
-/** Per-resource access policies in the key store's SQLite file (its own table, same connection). */
-export class SqlitePolicyStore implements PolicyStore {
+/** Per-resource access policies in the main SQLite file (`resource_policies`, rules as JSON), autocommitted. */
+export class SqlitePolicyRepository implements PolicyRepository {
   private readonly stmts;
 
   constructor(db: Database.Database) {
-    db.exec(SCHEMA);
     this.stmts = {
       get: db.prepare<[string], PolicyRow>('SELECT * FROM resource_policies WHERE resource_id = ?'),
       put: db.prepare(
@@ -31,13 +23,13 @@ export class SqlitePolicyStore implements PolicyStore {
     };
   }
 
-  async getPolicy(resourceId: string): Promise<ResourcePolicy | undefined> {
+  async get(resourceId: string): Promise<ResourcePolicy | undefined> {
     const row = this.stmts.get.get(resourceId);
     if (!row) return undefined;
     return { resourceId, ...(JSON.parse(row.rules) as AccessRules), updatedAt: new Date(row.updated_at) };
   }
 
-  async putPolicy(policy: ResourcePolicy): Promise<void> {
+  async put(policy: ResourcePolicy): Promise<void> {
     const { allowIps, denyIps, allowOrigins } = policy;
     this.stmts.put.run(
       policy.resourceId,
@@ -46,7 +38,7 @@ export class SqlitePolicyStore implements PolicyStore {
     );
   }
 
-  async deletePolicy(resourceId: string): Promise<boolean> {
+  async delete(resourceId: string): Promise<boolean> {
     return this.stmts.delete.run(resourceId).changes > 0;
   }
 }

@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
-import { lowerBound, type AuditPage, type AuditQuery, type AuditRecord } from '../audit/audit-record';
+import { lowerBound, type AuditPage, type AuditQuery, type AuditRecord } from '../../audit/audit-record';
 
-const SCHEMA = `
+/** The audit table and its indexes (in the audit file; the main connection's for `:memory:`). */
+export const AUDIT_SCHEMA = `
 CREATE TABLE IF NOT EXISTS audit (
   id TEXT PRIMARY KEY,
   time INTEGER NOT NULL,
@@ -56,13 +57,13 @@ function toRecord(r: AuditRow): AuditRecord {
 
 /**
  * The audit trail in the key store's SQLite file: one row per record, indexed by (resource, time) and
- * by time, in its own file (see SqliteKeyStore.appendAudit).
+ * by time, in its own file (see SqliteDatabase and SqliteAuditRepository).
  */
 export class SqliteAuditTable {
   private readonly stmts;
 
   constructor(db: Database.Database) {
-    db.exec(SCHEMA);
+    db.exec(AUDIT_SCHEMA);
     const after = '(time > ? OR (time = ? AND id > ?))';
     this.stmts = {
       insert: db.prepare(

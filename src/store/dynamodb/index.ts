@@ -1,0 +1,67 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { ServiceUnavailableError } from '../../errors';
+import type { Backend } from '../backend';
+import { mapOutage, mapOutages } from '../outage';
+import { withAuditRetention } from '../retention';
+import { DynamoApiKeyRepository } from './api-keys';
+import { DynamoAuditRepository } from './audit';
+import { dynamoOutage } from './errors';
+import type { DynamoTable } from './items';
+import { DynamoKeyRepository } from './keys';
+import { DynamoLeaseRepository } from './leases';
+import { DynamoPolicyRepository } from './policies';
+import { DynamoStaticKeyRepository } from './static-keys';
+
+/** Table bootstrap and client settings (re-exported: IaC checks, tests and the bench use them). */
+export { createTableInput, dynamoDbClientTimeouts, ensureTable } from './table';
+
+/** Options of the DynamoDB backend. */
+export interface DynamoDbBackendOptions {
+  /** How long after `expiresAt` DynamoDB TTL may delete a lease item. Default one day. */
+  leaseTtlMarginSeconds?: number;
+  /**
+   * Days audit records are kept: each audit item gets `ttl` = its time plus this, and reads skip older
+   * records (see audit.ts). Absent: kept forever.
+   */
+  auditRetentionDays?: number;
+  /** The clock audit reads are judged by (tests inject one). */
+  now?: () => Date;
+}
+
+async function ping(table: DynamoTable): Promise<void> {
+  const res = await table.client.send(new DescribeTableCommand({ TableName: table.name }));
+  const status = res.Table?.TableStatus;
+  if (status !== 'ACTIVE' && status !== 'UPDATING') {
+    throw new ServiceUnavailableError(`DynamoDB unavailable: table ${table.name} is ${status ?? 'unknown'}`);
+  }
+}
+
+/**
+ * The serverless backend: one DynamoDB table (layout in items.ts), strongly consistent reads, and
+ * conditional TransactWriteItems so a lease and its new keys are written all or nothing. The backend
+ * owns the injected client (its timeouts decide how fast an outage shows; see `dynamoDbClientTimeouts()`)
+ * and destroys it on `close()`. Every repository maps outages to 503 (see `dynamoOutage`).
+ */
+export function dynamoDbBackend(
+  client: DynamoDBClient,
+  tableName: string,
+  options: DynamoDbBackendOptions = {},
+): Backend {
+  if (!tableName) throw new Error('DynamoDB store needs a table name');
+  const table: DynamoTable = { client, name: tableName };
+  const now = options.now ?? (() => new Date());
+  const guard = <T extends object>(repository: T): T => mapOutages(repository, dynamoOutage);
+  const audit = new DynamoAuditRepository(table, now, options.auditRetentionDays);
+  return {
+    name: 'dynamodb',
+    keys: guard(new DynamoKeyRepository(table)),
+    leases: guard(new DynamoLeaseRepository(table, options.leaseTtlMarginSeconds ?? 24 * 3600)),
+    staticKeys: guard(new DynamoStaticKeyRepository(table)),
+    apiKeys: guard(new DynamoApiKeyRepository(table)),
+    audit: withAuditRetention(guard(audit), { retentionDays: options.auditRetentionDays, now }),
+    policies: guard(new DynamoPolicyRepository(table)),
+    ping: mapOutage(() => ping(table), dynamoOutage),
+    close: async () => client.destroy(),
+  };
+}

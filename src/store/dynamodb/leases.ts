@@ -1,0 +1,110 @@
+import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { BadRequestError } from '../../errors';
+import { KeyRaceError, LeaseRaceError, type IssueCommit, type Lease, type StoredKey } from '../records';
+import type { LeaseRepository } from '../repositories';
+import { isRaceReason, unexplainedCancellation } from './errors';
+import { ItemReader, itemKey, LAYOUT, toItem, type DynamoTable, type Item } from './items';
+import { keyPut } from './keys';
+import { MAX_TRANSACTION_ITEMS, transact } from './transact';
+
+const leaseKey = (resourceId: string): Item => itemKey(LAYOUT.lease.prefix + resourceId, LAYOUT.lease.sort);
+
+function toLease(item: Item): Lease {
+  const r = new ItemReader(item);
+  return {
+    resourceId: r.string('resourceId'),
+    owner: r.string('owner'),
+    kids: r.strings('kids'),
+    rotating: r.boolean('rotating'),
+    expiresAt: r.date('expiresAt'),
+    version: r.number('version'),
+  };
+}
+
+function assertDistinctKids(keys: StoredKey[]): void {
+  const seen = new Set<string>();
+  for (const key of keys) {
+    if (seen.has(key.kid)) throw new Error(`KID ${key.kid} appears twice in one commit`);
+    seen.add(key.kid);
+  }
+}
+
+/**
+ * Lease items (`LEASE#<resourceId>`): a commit is one TransactWriteItems of the lease (conditional on
+ * the version read, or on absence) and its new key items (each conditional on absence).
+ */
+export class DynamoLeaseRepository implements LeaseRepository {
+  constructor(
+    private readonly table: DynamoTable,
+    /** How long after `expiresAt` DynamoDB TTL may delete a lease item. */
+    private readonly ttlMarginSeconds: number,
+  ) {}
+
+  async get(resourceId: string): Promise<Lease | undefined> {
+    const res = await this.table.client.send(
+      new GetItemCommand({ TableName: this.table.name, Key: leaseKey(resourceId), ConsistentRead: true }),
+    );
+    return res.Item && toLease(res.Item);
+  }
+
+  async commitIssue(commit: IssueCommit): Promise<void> {
+    const { lease, expectedLeaseVersion, newKeys } = commit;
+    if (newKeys.length + 1 > MAX_TRANSACTION_ITEMS) {
+      // A request with this many new KIDs is the caller's to split, not our bug: 400, not 500.
+      throw new BadRequestError(
+        `Cannot commit ${newKeys.length} new keys at once: a DynamoDB transaction holds at most ` +
+          `${MAX_TRANSACTION_ITEMS - 1} keys plus the lease`,
+      );
+    }
+    assertDistinctKids(newKeys);
+    const items: TransactWriteItem[] = [
+      { Put: this.leasePut(lease, expectedLeaseVersion) },
+      ...newKeys.map((k) => keyPut(this.table, k)),
+    ];
+    const reasons = await transact(this.table, items);
+    if (!reasons) return;
+    if (isRaceReason(reasons[0])) {
+      const existing = reasons[0]?.Item ? toLease(reasons[0].Item) : await this.get(lease.resourceId);
+      throw new LeaseRaceError(lease.resourceId, existing);
+    }
+    const keyIndex = reasons.findIndex((r, i) => i > 0 && isRaceReason(r));
+    const racedKey = newKeys[keyIndex - 1];
+    if (keyIndex > 0 && racedKey) throw new KeyRaceError(racedKey.kid);
+    throw unexplainedCancellation(reasons);
+  }
+
+  async delete(resourceId: string): Promise<boolean> {
+    const res = await this.table.client.send(
+      new DeleteItemCommand({ TableName: this.table.name, Key: leaseKey(resourceId), ReturnValues: 'ALL_OLD' }),
+    );
+    return Object.keys(res.Attributes ?? {}).length > 0;
+  }
+
+  private leasePut(lease: Lease, expectedVersion: number | undefined): NonNullable<TransactWriteItem['Put']> {
+    const expiresAt = lease.expiresAt.getTime();
+    return {
+      TableName: this.table.name,
+      Item: {
+        ...leaseKey(lease.resourceId),
+        ...toItem({
+          resourceId: lease.resourceId,
+          owner: lease.owner,
+          kids: lease.kids,
+          rotating: lease.rotating,
+          expiresAt,
+          version: lease.version,
+          ttl: Math.ceil(expiresAt / 1000) + this.ttlMarginSeconds,
+        }),
+      },
+      ...(expectedVersion === undefined
+        ? { ConditionExpression: 'attribute_not_exists(pk)' }
+        : {
+            ConditionExpression: '#version = :expected',
+            ExpressionAttributeNames: { '#version': 'version' },
+            ExpressionAttributeValues: toItem({ ':expected': expectedVersion }),
+          }),
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    };
+  }
+}

@@ -1,0 +1,51 @@
+import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { KeyRaceError, StaticKeyExistsError, type StaticKeyRecord, type StoredKey } from '../records';
+import type { StaticKeyRepository } from '../repositories';
+import { isRaceReason, unexplainedCancellation } from './errors';
+import { ItemReader, itemKey, LAYOUT, toItem, type DynamoTable, type Item } from './items';
+import { keyPut } from './keys';
+import { transact } from './transact';
+
+const staticKey = (resourceId: string): Item => itemKey(LAYOUT.static.prefix + resourceId, LAYOUT.static.sort);
+
+function toStaticKey(item: Item): StaticKeyRecord {
+  const r = new ItemReader(item);
+  return { resourceId: r.string('resourceId'), kid: r.string('kid'), createdAt: r.date('createdAt') };
+}
+
+/** Static key items (`STATIC#<resourceId>`), written in one transaction with their key item. */
+export class DynamoStaticKeyRepository implements StaticKeyRepository {
+  constructor(private readonly table: DynamoTable) {}
+
+  async get(resourceId: string): Promise<StaticKeyRecord | undefined> {
+    const res = await this.table.client.send(
+      new GetItemCommand({ TableName: this.table.name, Key: staticKey(resourceId), ConsistentRead: true }),
+    );
+    return res.Item && toStaticKey(res.Item);
+  }
+
+  async put(record: StaticKeyRecord, key: StoredKey): Promise<void> {
+    const staticPut: TransactWriteItem = {
+      Put: {
+        TableName: this.table.name,
+        Item: {
+          ...staticKey(record.resourceId),
+          ...toItem({ resourceId: record.resourceId, kid: record.kid, createdAt: record.createdAt.getTime() }),
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+    const reasons = await transact(this.table, [staticPut, keyPut(this.table, key)]);
+    if (!reasons) return;
+    if (isRaceReason(reasons[0])) {
+      const existing = reasons[0]?.Item ? toStaticKey(reasons[0].Item) : await this.get(record.resourceId);
+      // A conflict without a stored record was a concurrent transaction still in flight: retry.
+      if (!existing) throw new KeyRaceError(key.kid);
+      throw new StaticKeyExistsError(existing);
+    }
+    if (isRaceReason(reasons[1])) throw new KeyRaceError(key.kid);
+    throw unexplainedCancellation(reasons);
+  }
+}

@@ -1,0 +1,104 @@
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+import { auditFileOf, moveLegacyAudit, openAuditDatabase } from './audit-file';
+import { AUDIT_SCHEMA } from './audit-table';
+import { batchUnavailable } from './errors';
+import { GroupCommitter } from './group-commit';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS keys (
+  kid TEXT PRIMARY KEY,
+  resource_id TEXT NOT NULL,
+  sealed BLOB NOT NULL,
+  origin TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS keys_resource ON keys (resource_id);
+CREATE TABLE IF NOT EXISTS leases (
+  resource_id TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  kids TEXT NOT NULL,
+  rotating INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS static_keys (
+  resource_id TEXT PRIMARY KEY,
+  kid TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  roles TEXT NOT NULL,
+  secret_hash BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS resource_policies (
+  resource_id TEXT PRIMARY KEY,
+  rules TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+`;
+
+/** Settings of the SQLite files. */
+export interface SqliteDatabaseOptions {
+  /** Called after each group commit with the number of writes it carried (tests, metrics). */
+  onCommit?: (writes: number) => void;
+  /** How long a write waits for another process's write lock before failing with 503 (default 5000 ms). */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * The SQLite files of a backend and their write paths: the main file (keys, leases, static keys, API
+ * keys, policies) in WAL mode with synchronous=FULL, so a committed key survives a crash, and the audit
+ * trail's own file (the main connection for `:memory:`; see `openAuditDatabase`). Writes are
+ * group-committed (see GroupCommitter): those arriving in the same event-loop turn share one transaction
+ * and one fsync, each in its own savepoint, and resolve only once that transaction is durable.
+ */
+export class SqliteDatabase {
+  /** The main connection. */
+  readonly db: Database.Database;
+  /** The audit trail's connection (the main one for `:memory:`). */
+  readonly auditDb: Database.Database;
+  /** Group commit of the main file. */
+  readonly writes: GroupCommitter;
+  /** Group commit of the audit file (no savepoints: appends cannot conflict). */
+  readonly auditWrites: GroupCommitter;
+  private readonly pingStmt: Database.Statement;
+
+  constructor(file: string, options: SqliteDatabaseOptions = {}) {
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    const timeout = options.busyTimeoutMs ?? 5000;
+    this.db = new Database(file, { timeout });
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.exec(SCHEMA);
+    this.auditDb = file === ':memory:' ? this.db : openAuditDatabase(file, timeout);
+    this.auditDb.exec(AUDIT_SCHEMA);
+    if (this.auditDb !== this.db) moveLegacyAudit(this.db, auditFileOf(file));
+    // Reads the schema page: `SELECT 1` would succeed without touching the file (locked, unreadable, gone).
+    this.pingStmt = this.db.prepare('SELECT count(*) FROM sqlite_master');
+    this.writes = new GroupCommitter(this.db, { batchError: batchUnavailable, onCommit: options.onCommit });
+    this.auditWrites =
+      this.auditDb === this.db
+        ? this.writes
+        : new GroupCommitter(this.auditDb, { batchError: batchUnavailable, savepoints: false });
+  }
+
+  /** Throws when the main file cannot be read. */
+  ping(): void {
+    this.pingStmt.get();
+  }
+
+  /** Commits what is queued and closes both connections. */
+  close(): void {
+    this.writes.flush();
+    this.auditWrites.flush();
+    if (this.auditDb !== this.db) this.auditDb.close();
+    this.db.close();
+  }
+}
