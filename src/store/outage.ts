@@ -1,4 +1,5 @@
 import { KeyplaneError, type ServiceUnavailableError } from '../errors';
+import type { Backend } from './backend';
 
 /**
  * A backend's reading of a failure: ServiceUnavailableError when it means "cannot serve now" (busy,
@@ -6,10 +7,24 @@ import { KeyplaneError, type ServiceUnavailableError } from '../errors';
  */
 export type OutageClassifier = (err: unknown) => ServiceUnavailableError | undefined;
 
-function rethrown(err: unknown, classify: OutageClassifier): unknown {
-  if (err instanceof KeyplaneError) return err;
-  return classify(err) ?? err;
-}
+type RepositoryName = 'keys' | 'leases' | 'staticKeys' | 'apiKeys' | 'audit' | 'policies';
+type MethodList<T> = readonly (keyof T & string)[];
+/** `list` when it names every method of T, else a type error at the table below. */
+type Every<T, L extends MethodList<T>> = Exclude<keyof T, L[number]> extends never ? L : never;
+const every =
+  <T>() =>
+  <const L extends MethodList<T>>(list: Every<T, L>): L =>
+    list;
+
+/** The methods of each repository of a Backend (the compiler checks each list is complete). */
+const METHODS: { [K in RepositoryName]: MethodList<Backend[K]> } = {
+  keys: every<Backend['keys']>()(['get']),
+  leases: every<Backend['leases']>()(['get', 'commitIssue', 'delete']),
+  staticKeys: every<Backend['staticKeys']>()(['get', 'put']),
+  apiKeys: every<Backend['apiKeys']>()(['put', 'get', 'list', 'revoke']),
+  audit: every<Backend['audit']>()(['append', 'query']),
+  policies: every<Backend['policies']>()(['get', 'put', 'delete']),
+};
 
 /** One async function whose failures pass through `classify` (Keyplane errors and races pass unchanged). */
 export function mapOutage<A extends unknown[], R>(
@@ -20,32 +35,31 @@ export function mapOutage<A extends unknown[], R>(
     try {
       return await fn(...args);
     } catch (err) {
-      throw rethrown(err, classify);
+      throw err instanceof KeyplaneError ? err : (classify(err) ?? err);
     }
   };
 }
 
-/** The names of an object's methods: its own function properties and those of its classes. */
-function methodNames(target: object): string[] {
-  const names = new Set<string>();
-  for (let o: object | null = target; o && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) {
-    for (const name of Object.getOwnPropertyNames(o)) {
-      if (name !== 'constructor' && typeof (target as Record<string, unknown>)[name] === 'function') names.add(name);
-    }
+function mapRepository<T extends object>(repository: T, methods: MethodList<T>, classify: OutageClassifier): T {
+  const mapped: Partial<Record<string, unknown>> = {};
+  for (const name of methods) {
+    const method = repository[name] as (...args: unknown[]) => Promise<unknown>;
+    mapped[name] = mapOutage(method.bind(repository), classify);
   }
-  return [...names];
+  return mapped as T;
 }
 
 /**
- * A repository whose every method maps outages through `classify`: the one place a backend's failures
- * become ServiceUnavailableError, so repositories themselves never catch for it. Returns a plain object
- * with the same methods (private helpers of a class are wrapped too, harmlessly).
+ * The backend with every repository method and `ping` mapping outages through `classify`: the one place
+ * a backend's failures become ServiceUnavailableError, so repositories themselves never catch for it.
+ * Anything else the backend has (`close`, extras such as SQLite's `pruneExpiredAudit`) is kept as is.
  */
-export function mapOutages<T extends object>(repository: T, classify: OutageClassifier): T {
-  const mapped: Record<string, unknown> = {};
-  for (const name of methodNames(repository)) {
-    const method = (repository as Record<string, (...args: unknown[]) => Promise<unknown>>)[name];
-    if (method) mapped[name] = mapOutage(method.bind(repository), classify);
+export function mapBackendOutages<B extends Backend>(backend: B, classify: OutageClassifier): B {
+  const mapped: B = { ...backend, ping: mapOutage(() => backend.ping(), classify) };
+  for (const name of Object.keys(METHODS) as RepositoryName[]) {
+    Object.assign(mapped, {
+      [name]: mapRepository<object>(backend[name], METHODS[name] as MethodList<object>, classify),
+    });
   }
-  return mapped as T;
+  return mapped;
 }

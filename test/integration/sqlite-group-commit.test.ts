@@ -44,7 +44,7 @@ function committedLeases(file: string, resourceIds: string[]): string[] {
   }
 }
 
-describe('SqliteKeyStore group commit', () => {
+describe('SQLite backend group commit', () => {
   let dir: string;
   let file: string;
   let store: SqliteBackend;

@@ -2,11 +2,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { ServiceUnavailableError } from '../../src/errors';
 import { auditFileOf, openSqliteBackend } from '../../src/store/sqlite';
 import { deliveryRecord } from '../helpers/audit-records';
 import { describeBackendContract } from './store-contract';
 
-describeBackendContract('SqliteKeyStore (file, WAL)', async (options) => {
+describeBackendContract('SQLite (file, WAL)', async (options) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-sqlite-'));
   const store = openSqliteBackend(path.join(dir, 'keyplane.db'), options);
   return {
@@ -18,7 +19,7 @@ describeBackendContract('SqliteKeyStore (file, WAL)', async (options) => {
   };
 });
 
-describe('SqliteKeyStore audit file', () => {
+describe('SQLite backend audit file', () => {
   let dir: string;
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-sqlite-audit-'));
@@ -66,5 +67,34 @@ describe('SqliteKeyStore audit file', () => {
     const main = new Database(file, { readonly: true });
     expect(main.prepare("SELECT name FROM sqlite_master WHERE name = 'audit'").get()).toBeUndefined();
     main.close();
+  });
+});
+
+describe('SQLite backend outages', () => {
+  it('reports a write lock held elsewhere as ServiceUnavailableError from policies and API keys alike', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-sqlite-busy-'));
+    const file = path.join(dir, 'keyplane.db');
+    const store = openSqliteBackend(file, { busyTimeoutMs: 50 });
+    const other = new Database(file);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const writes = [
+        () => store.policies.put({ resourceId: 'r1', denyIps: ['192.0.2.1'], updatedAt: new Date() }),
+        () => store.policies.delete('r1'),
+        () => store.apiKeys.revoke('k1', new Date()),
+      ];
+      for (const write of writes) {
+        const err = await write().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ServiceUnavailableError);
+        expect((err as Error).message).toMatch(/^Key store unavailable \(SQLITE_BUSY/);
+        expect((err as ServiceUnavailableError).headers['Retry-After']).toBe('2');
+      }
+      other.exec('ROLLBACK');
+      await expect(store.policies.delete('r1')).resolves.toBe(false);
+    } finally {
+      other.close();
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -2,7 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { ServiceUnavailableError } from '../../errors';
 import type { Backend } from '../backend';
-import { mapOutage, mapOutages } from '../outage';
+import { mapBackendOutages } from '../outage';
 import { withAuditRetention } from '../retention';
 import { DynamoApiKeyRepository } from './api-keys';
 import { DynamoAuditRepository } from './audit';
@@ -51,17 +51,19 @@ export function dynamoDbBackend(
   if (!tableName) throw new Error('DynamoDB store needs a table name');
   const table: DynamoTable = { client, name: tableName };
   const now = options.now ?? (() => new Date());
-  const guard = <T extends object>(repository: T): T => mapOutages(repository, dynamoOutage);
   const audit = new DynamoAuditRepository(table, now, options.auditRetentionDays);
-  return {
-    name: 'dynamodb',
-    keys: guard(new DynamoKeyRepository(table)),
-    leases: guard(new DynamoLeaseRepository(table, options.leaseTtlMarginSeconds ?? 24 * 3600)),
-    staticKeys: guard(new DynamoStaticKeyRepository(table)),
-    apiKeys: guard(new DynamoApiKeyRepository(table)),
-    audit: withAuditRetention(guard(audit), { retentionDays: options.auditRetentionDays, now }),
-    policies: guard(new DynamoPolicyRepository(table)),
-    ping: mapOutage(() => ping(table), dynamoOutage),
-    close: async () => client.destroy(),
-  };
+  return mapBackendOutages(
+    {
+      name: 'dynamodb',
+      keys: new DynamoKeyRepository(table),
+      leases: new DynamoLeaseRepository(table, options.leaseTtlMarginSeconds ?? 24 * 3600),
+      staticKeys: new DynamoStaticKeyRepository(table),
+      apiKeys: new DynamoApiKeyRepository(table),
+      audit: withAuditRetention(audit, { retentionDays: options.auditRetentionDays, now }),
+      policies: new DynamoPolicyRepository(table),
+      ping: () => ping(table),
+      close: async () => client.destroy(),
+    },
+    dynamoOutage,
+  );
 }

@@ -1,5 +1,5 @@
 import type { Backend } from '../backend';
-import { mapOutage, mapOutages } from '../outage';
+import { mapBackendOutages } from '../outage';
 import { withAuditRetention } from '../retention';
 import { SqliteApiKeyRepository } from './api-keys';
 import { SqliteAuditRepository } from './audit';
@@ -71,20 +71,22 @@ export function openSqliteBackend(file: string, options: SqliteBackendOptions = 
   const auditTable = new SqliteAuditTable(database.auditDb);
   const audit = new SqliteAuditRepository(auditTable, database.auditWrites);
   const pruner = startPruner(database, auditTable, options, now);
-  const guard = <T extends object>(repository: T): T => mapOutages(repository, sqliteOutage);
-  return {
-    name: 'sqlite',
-    keys: guard(keys),
-    leases: guard(new SqliteLeaseRepository(db, writes, keys)),
-    staticKeys: guard(new SqliteStaticKeyRepository(db, writes, keys)),
-    apiKeys: guard(new SqliteApiKeyRepository(db, writes)),
-    audit: withAuditRetention(guard(audit), { retentionDays: options.auditRetentionDays, now }),
-    policies: guard(new SqlitePolicyRepository(db)),
-    ping: mapOutage(async () => database.ping(), sqliteOutage),
-    pruneExpiredAudit: () => pruner?.runOnce(),
-    close: async () => {
-      pruner?.stop();
-      database.close();
+  return mapBackendOutages(
+    {
+      name: 'sqlite',
+      keys,
+      leases: new SqliteLeaseRepository(db, writes, keys),
+      staticKeys: new SqliteStaticKeyRepository(db, writes, keys),
+      apiKeys: new SqliteApiKeyRepository(db, writes),
+      audit: withAuditRetention(audit, { retentionDays: options.auditRetentionDays, now }),
+      policies: new SqlitePolicyRepository(db),
+      ping: async () => database.ping(),
+      pruneExpiredAudit: () => pruner?.runOnce(),
+      close: async () => {
+        pruner?.stop();
+        database.close();
+      },
     },
-  };
+    sqliteOutage,
+  );
 }
