@@ -9,9 +9,9 @@ import {
 } from '../../audit/audit-record';
 import { expiresAtSeconds } from '../../audit/audit-retention';
 import { ServiceUnavailableError } from '../../errors';
-import type { AuditRepository } from '../repositories';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { toItem, type DynamoTable, type Item } from './items';
+import type { AuditRepository } from '../repositories';
+import { LAYOUT, toItem, type DynamoTable, type Item } from './items';
 import { backoff, MAX_UNPROCESSED_RETRIES } from './transact';
 
 /*
@@ -25,10 +25,10 @@ import { backoff, MAX_UNPROCESSED_RETRIES } from './transact';
  * known kid S, principal S, reason S, clientIp S; with a retention, also ttl N (epoch *seconds*: the
  * record's time plus the retention, rounded up), the table's TTL attribute, so DynamoDB deletes expired
  * records. Its sweeper lags (up to days), so reads also skip records older than the retention (see
- * `withAuditRetention`, applied around this repository); the
- * ttl never falls before that cutoff, so a record disappears from reads before it can vanish from
- * the table. Records written while retention was `forever` carry no ttl and stay. ISO times sort as strings, so a Query on `sk >` a
- * cursor reads a partition in (time, id) order. A global page walks at most MAX_DAYS_PER_PAGE day
+ * `withAuditRetention`, applied around this repository); the ttl never falls before that cutoff, so a
+ * record disappears from reads before it can vanish from the table. Records written while retention was
+ * `forever` carry no ttl and stay. ISO times sort as strings, so a Query on `sk >` a cursor reads a
+ * partition in (time, id) order. A global page walks at most MAX_DAYS_PER_PAGE day
  * partitions; when it stops early its `next` cursor points at the next day (the page may be short).
  * All records of a day share one partition: past ~1000 writes/s (DynamoDB's per-partition limit)
  * the day key would need sharding.
@@ -95,8 +95,8 @@ export class DynamoAuditRepository implements AuditRepository {
   /** Writes both items of every record (BatchWriteItem, unprocessed items retried with backoff). */
   async append(records: readonly AuditRecord[]): Promise<void> {
     const requests: WriteRequest[] = records.flatMap((r) => [
-      { PutRequest: { Item: auditItem(r, `AUDIT#${r.resourceId}`, this.retentionDays) } },
-      { PutRequest: { Item: auditItem(r, `AUDITDAY#${dayOf(r.time)}`, this.retentionDays) } },
+      { PutRequest: { Item: auditItem(r, `${LAYOUT.audit.resourcePrefix}${r.resourceId}`, this.retentionDays) } },
+      { PutRequest: { Item: auditItem(r, `${LAYOUT.audit.dayPrefix}${dayOf(r.time)}`, this.retentionDays) } },
     ]);
     for (let i = 0; i < requests.length; i += MAX_BATCH_WRITE) {
       await this.batchWrite(requests.slice(i, i + MAX_BATCH_WRITE));
@@ -109,7 +109,11 @@ export class DynamoAuditRepository implements AuditRepository {
   async query(query: AuditQuery): Promise<AuditPage> {
     const bound = lowerBound(query);
     if (query.resourceId !== undefined) {
-      const items = await this.readPartition(`AUDIT#${query.resourceId}`, bound, query.limit + 1);
+      const items = await this.readPartition(
+        `${LAYOUT.audit.resourcePrefix}${query.resourceId}`,
+        bound,
+        query.limit + 1,
+      );
       return this.page(items, query.limit);
     }
     const items: Item[] = [];
@@ -118,7 +122,9 @@ export class DynamoAuditRepository implements AuditRepository {
     for (let walked = 0; day.getTime() <= today; walked++, day = new Date(day.getTime() + DAY_MS)) {
       if (walked === MAX_DAYS_PER_PAGE) return { ...this.page(items, query.limit), next: { time: day, id: '' } };
       const after = day.getTime() > bound.time.getTime() ? { time: day, id: '' } : bound;
-      items.push(...(await this.readPartition(`AUDITDAY#${dayOf(day)}`, after, query.limit + 1 - items.length)));
+      items.push(
+        ...(await this.readPartition(`${LAYOUT.audit.dayPrefix}${dayOf(day)}`, after, query.limit + 1 - items.length)),
+      );
       if (items.length > query.limit) break;
     }
     return this.page(items, query.limit);

@@ -37,6 +37,8 @@ export const LAYOUT = {
   static: { prefix: 'STATIC#', sort: 'STATIC' },
   policy: { prefix: 'POLICY#', sort: 'POLICY' },
   apiKeyPartition: 'APIKEY',
+  /** Audit partitions (sort key `<ISO time>#<id>`): one per resource and one per UTC day. */
+  audit: { resourcePrefix: 'AUDIT#', dayPrefix: 'AUDITDAY#' },
 } as const;
 
 /** The primary key of an item. */

@@ -5,7 +5,7 @@ import { SqliteApiKeyRepository } from './api-keys';
 import { SqliteAuditRepository } from './audit';
 import { SqliteAuditPruner, type AuditPruneOptions, type AuditPruneRun } from './audit-pruner';
 import { SqliteAuditTable } from './audit-table';
-import { SqliteDatabase } from './database';
+import { SqliteDatabase, type SqliteDatabaseOptions } from './database';
 import { sqliteOutage } from './errors';
 import { SqliteKeyTable } from './keys';
 import { SqliteLeaseRepository } from './leases';
@@ -17,12 +17,8 @@ export { auditFileOf } from './audit-file';
 /** What one prune run did, and the pruner's settings (re-exported for the backend's callers). */
 export type { AuditPruneOptions, AuditPruneRun } from './audit-pruner';
 
-/** Settings of the SQLite backend. */
-export interface SqliteBackendOptions {
-  /** Called after each group commit with the number of writes it carried (tests, metrics). */
-  onCommit?: (writes: number) => void;
-  /** How long a write waits for another process's write lock before failing with 503 (default 5000 ms). */
-  busyTimeoutMs?: number;
+/** Settings of the SQLite backend: those of its files (group commit, busy timeout) and of audit retention. */
+export interface SqliteBackendOptions extends SqliteDatabaseOptions {
   /**
    * Days audit records are kept: older ones are never read and are pruned in the background (see
    * SqliteAuditPruner). Absent: kept forever, no pruning.
@@ -61,7 +57,7 @@ function startPruner(
 
 /**
  * The embedded backend for `npm start`: one SQLite file (see SqliteDatabase) plus the audit trail's own
- * file, `file` may be `:memory:` (tests). Every repository maps SQLite outages to 503 (see `sqliteOutage`).
+ * file; `file` may be `:memory:` (tests). Every repository maps SQLite outages to 503 (see `sqliteOutage`).
  */
 export function openSqliteBackend(file: string, options: SqliteBackendOptions = {}): SqliteBackend {
   const database = new SqliteDatabase(file, options);
