@@ -186,6 +186,8 @@ describe('DynamoDB backend specifics', () => {
         denyIps: { L: [{ S: '203.0.113.7' }] },
         updatedAt: { N: '1700000000000' },
       });
+      // Policies are part of every Backend (no lookup by casting any more); this one reads its own item.
+      expect((await store.policies.get(resourceId))?.denyIps).toEqual(['203.0.113.7']);
     } finally {
       raw.destroy();
       await store.close();
