@@ -181,8 +181,8 @@ describe('per-resource policies', () => {
   });
 });
 
-// SQLite and DynamoDB both keep policies (see policy-contract.ts, dynamodb-access-policy.test.ts); a
-// store without `policies` (a custom backend) gets 501 on the policy routes.
+// Every Backend keeps policies (see policy-contract.ts, dynamodb-access-policy.test.ts); should a
+// backend's policies be missing anyway (hidden here), the policy routes answer 501.
 describe('per-resource policies on a key store that keeps none', () => {
   it('answers 501 and still serves keys under the global rules', async () => {
     await start({});
