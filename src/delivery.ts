@@ -1,12 +1,11 @@
 import { AccessPolicy } from './auth/access-policy';
 import type { Authenticator } from './auth/authenticate';
-import { PlaybackTokenService as TokenService, playbackTokenAuthenticator } from './auth/playback-tokens';
+import { PlaybackTokenService, playbackTokenAuthenticator } from './auth/playback-tokens';
 import { SecureLinkVerifier } from './auth/secure-token';
 import { sigv4Authenticator } from './auth/sigv4';
 import { FileCredentialSource, staticCredentials, type SigV4CredentialSource } from './auth/sigv4-credentials';
 import { loadOrCreateTokenKeys, type TokenSigningKey } from './auth/token-keys';
 import type { Config } from './config';
-import type { PlaybackTokenService } from './auth/playback-tokens';
 import type { KeyService } from './keys/key-service';
 import type { KeyStore } from './store/key-store';
 import { policyStoreOf, type PolicyStore } from './store/policy-store';
@@ -52,7 +51,7 @@ export function buildDelivery(
 ): { delivery: Delivery; authenticators: Authenticator[] } {
   const d = config.delivery;
   const keysForTokens = tokenKeys(config);
-  const tokens = keysForTokens && new TokenService(keysForTokens, d.tokenMaxTtlSeconds);
+  const tokens = keysForTokens && new PlaybackTokenService(keysForTokens, d.tokenMaxTtlSeconds);
   const policyStore = policyStoreOf(store);
   const credentials = sigv4Source(config);
   const authenticators: Authenticator[] = [];
