@@ -1,16 +1,17 @@
 import crypto from 'node:crypto';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { AuditLog } from './audit/audit-log';
-import { attachAudit, auditDenials } from './audit/request-audit';
 import type { ApiKeyService } from './auth/api-keys';
 import { authenticate, type Authenticator } from './auth/authenticate';
 import type { Delivery } from './delivery';
-import type { CorsOrigins } from './http/cors';
+import type { CorsOrigins } from './delivery/cors';
+import type { PlaylistRouteDeps } from './delivery/playlist-routes';
 import { errorHandler, notFoundHandler } from './http/error-handler';
-import type { PlaylistRouteDeps } from './http/hls-routes';
+import { routeTableOf, type MountSpec } from './http/feature-manifest';
 import { lazyRouter } from './http/lazy-router';
-import { spekeRoutes } from './http/speke-routes';
+import { FEATURE_MANIFESTS } from './http/manifests';
+import { attachAudit, auditRefusals } from './http/request-audit';
 import type { KeyService } from './keys/key-service';
 import type { StaticKeyService } from './keys/static-key-service';
 import type { SpekeService } from './speke/speke-service';
@@ -69,94 +70,17 @@ function accessLog(logger: Logger): express.RequestHandler {
   };
 }
 
-/**
- * The first path segment of every route of each router `createApp` builds lazily (see `lazyRouter`);
- * test/unit/http/lazy-routes.test.ts checks them against the routers' own routes.
- */
-export const LAZY_ROUTE_SEGMENTS = {
-  public: ['healthz', 'heartbeat', 'openapi.json'],
-  playerDelivery: ['playback', 'secure'],
-  playlists: ['playback'],
-  clearKey: ['clearkey'],
-  keys: ['keys'],
-  tokenIssuer: ['playback-tokens'],
-  policy: ['resources'],
-  admin: ['static-keys', 'api-keys', 'leases'],
-  audit: ['audit'],
-} as const;
-
-/** The routers no SPEKE request reaches before authentication, each required on its first request. */
-function preAuthRoutes(deps: AppDeps): express.RequestHandler[] {
-  const { delivery, playlists } = deps;
-  const s = LAZY_ROUTE_SEGMENTS;
-  const routers = [
-    lazyRouter(s.public, () =>
-      (require('./http/public-routes') as typeof import('./http/public-routes')).publicRoutes(
-        deps.store,
-        deps.cipherName,
-      ),
-    ),
-  ];
-  if (delivery) {
-    routers.push(
-      lazyRouter(s.playerDelivery, () =>
-        (require('./http/playback-routes') as typeof import('./http/playback-routes')).playerDeliveryRoutes(delivery),
-      ),
-    );
-  }
-  if (playlists) {
-    routers.push(
-      lazyRouter(s.playlists, () =>
-        (require('./http/hls-routes') as typeof import('./http/hls-routes')).playlistRoutes(playlists),
-      ),
-    );
-  }
-  const clearKeyDeps = { ...deps, corsOrigins: deps.corsOrigins ?? '*', policy: delivery?.policy };
-  routers.push(
-    lazyRouter(s.clearKey, () =>
-      (require('./http/clearkey-routes') as typeof import('./http/clearkey-routes')).clearKeyRoutes(clearKeyDeps),
-    ),
-  );
-  return routers;
-}
-
-/** The role-checked routers after SPEKE, each required on its first request. */
-function postAuthRoutes(deps: AppDeps): express.RequestHandler[] {
-  const { delivery, audit } = deps;
-  const s = LAZY_ROUTE_SEGMENTS;
-  const routers = [
-    lazyRouter(s.keys, () =>
-      (require('./http/key-routes') as typeof import('./http/key-routes')).keyRoutes(deps.keys, delivery?.policy),
-    ),
-  ];
-  if (delivery) {
-    routers.push(
-      lazyRouter(s.tokenIssuer, () =>
-        (require('./http/playback-routes') as typeof import('./http/playback-routes')).tokenIssuerRoutes(delivery),
-      ),
-      lazyRouter(s.policy, () =>
-        (require('./http/policy-routes') as typeof import('./http/policy-routes')).policyRoutes(delivery.policyStore),
-      ),
-    );
-  }
-  routers.push(
-    lazyRouter(s.admin, () =>
-      (require('./http/admin-routes') as typeof import('./http/admin-routes')).adminRoutes(deps),
-    ),
-  );
-  if (audit) {
-    routers.push(
-      lazyRouter(s.audit, () =>
-        (require('./http/audit-routes') as typeof import('./http/audit-routes')).auditRoutes(audit),
-      ),
-    );
-  }
-  return routers;
+/** The routers of one stage, in manifest order: SPEKE's built now, the others on their first request. */
+function stageRouters(deps: AppDeps, stage: MountSpec['stage']): RequestHandler[] {
+  return FEATURE_MANIFESTS.flatMap((manifest) => manifest.mounts)
+    .filter((mount) => mount.stage === stage && (mount.enabled?.(deps) ?? true))
+    .map((mount) => (mount.eager ? mount.build(deps) : lazyRouter(mount.segments, () => mount.build(deps))));
 }
 
 /**
- * Builds the Express app: public routes, then authentication, then role-checked routes, then one error mapping.
- * Only the SPEKE router is built up front; the others, and the modules only they use, on their first request.
+ * Builds the Express app from the feature manifests (src/http/manifests.ts): public routes, then
+ * authentication, then role-checked routes, then one error mapping. Only the SPEKE router is built up
+ * front; the others, and the modules only they use, on their first request.
  */
 export function createApp(deps: AppDeps): Express {
   const app = express();
@@ -166,13 +90,12 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', deps.delivery?.trustProxy ?? false);
   app.use(requestId());
   app.use(accessLog(deps.logger));
-  if (deps.audit) app.use(attachAudit(deps.audit));
-  app.use(preAuthRoutes(deps));
+  if (deps.audit) app.use(attachAudit(deps.audit, routeTableOf(FEATURE_MANIFESTS)));
+  app.use(stageRouters(deps, 'public'));
   app.use(authenticate(deps.authenticators));
-  app.use(spekeRoutes(deps.speke, deps.maxBodyBytes));
-  app.use(postAuthRoutes(deps));
+  app.use(stageRouters(deps, 'authenticated'));
   app.use(notFoundHandler);
-  app.use(auditDenials);
+  app.use(auditRefusals);
   app.use(errorHandler(deps.logger));
   return app;
 }

@@ -6,13 +6,21 @@ import { sigv4Authenticator } from './auth/sigv4';
 import { FileCredentialSource, staticCredentials, type SigV4CredentialSource } from './auth/sigv4-credentials';
 import { loadOrCreateTokenKeys, type TokenSigningKey } from './auth/token-keys';
 import type { Config } from './config';
-import type { DeliveryDeps } from './http/playback-routes';
 import type { KeyService } from './keys/key-service';
 import type { Backend } from './store/backend';
 import type { PolicyRepository } from './store/repositories';
 
-/** Everything the delivery features add to the app: player routes' deps, policy store and proxy trust. */
-export interface Delivery extends DeliveryDeps {
+/**
+ * Everything the delivery features add to the app: the key service and access policy KeyDelivery
+ * uses, the player credentials (tokens, secure links; absent when not configured), our public URL,
+ * the policy store and proxy trust.
+ */
+export interface Delivery {
+  keys: KeyService;
+  policy: AccessPolicy;
+  publicUrl: string;
+  tokens?: PlaybackTokenService;
+  secureLinks?: SecureLinkVerifier;
   policyStore?: PolicyRepository;
   trustProxy: false | number | string[];
 }

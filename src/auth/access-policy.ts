@@ -1,10 +1,12 @@
 import net from 'node:net';
-import type { Request, Response } from 'express';
 import type { AccessRules } from '../store/records';
 import type { PolicyRepository } from '../store/repositories';
 import { AccessDeniedError } from './delivery-errors';
+import { checkOriginEntry, corsAllow, OriginMatcher, type CorsHeaders } from './origin-matcher';
 
-const ORIGIN_PATTERN = /^(https?):\/\/(\*\.)?([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::(\d{1,5}))?$/;
+/** Origin entries are validated by the one origin rule (see origin-matcher.ts); re-exported for the list parsers' callers. */
+export { checkOriginEntry };
+
 const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
 const MAX_ENTRIES = 100;
 
@@ -16,15 +18,6 @@ export function checkIpEntry(entry: string): string {
   const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= max);
   if (family === 0 || !prefixOk || extra !== undefined) throw new Error(`"${entry}" is not an IP address or CIDR`);
   return entry;
-}
-
-/** Validates one origin entry: `https://player.example.com`, `https://*.example.com`, optional port. */
-export function checkOriginEntry(entry: string): string {
-  const normalized = entry.toLowerCase().replace(/\/+$/, '');
-  if (!ORIGIN_PATTERN.test(normalized)) {
-    throw new Error(`"${entry}" is not an origin like https://player.example.com or https://*.example.com`);
-  }
-  return normalized;
 }
 
 function list(text: string, check: (e: string) => string): string[] {
@@ -66,40 +59,33 @@ function matchesIp(entries: string[], ip: string): boolean {
   return family !== 0 && blockList(entries).check(ip, family === 6 ? 'ipv6' : 'ipv4');
 }
 
-/** The client address Express derived (X-Forwarded-For only through trusted proxies), IPv4-mapped IPv6 unwrapped. */
-export function clientIp(req: Request): string {
-  const ip = req.ip ?? '';
-  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip) ? ip.slice(7) : ip;
+/** Who is asking, as the HTTP layer saw it: the client address and the browser's `Origin` / `Referer`. */
+export interface ClientInfo {
+  /** The client address (X-Forwarded-For only through trusted proxies), IPv4-mapped IPv6 unwrapped; '' when unknown. */
+  ip: string;
+  /** The `Origin` header, as sent. */
+  origin?: string;
+  /** The `Referer` header, as sent. */
+  referer?: string;
+}
+
+/** What an allowed request may add to its response: CORS headers for an explicitly allowed `Origin`. */
+export interface AccessDecision {
+  cors?: CorsHeaders;
 }
 
 /** The origin of the page that asked: `Origin`, else the origin of `Referer`; undefined when neither is sent. */
-export function requestOrigin(req: Request): string | undefined {
-  const origin = req.get('origin');
-  if (origin !== undefined) return origin.toLowerCase();
-  const referer = req.get('referer');
-  if (referer === undefined) return undefined;
+export function clientOrigin(client: ClientInfo): string | undefined {
+  if (client.origin !== undefined) return client.origin.toLowerCase();
+  if (client.referer === undefined) return undefined;
   try {
-    return new URL(referer).origin.toLowerCase();
+    return new URL(client.referer).origin.toLowerCase();
   } catch {
     return 'null';
   }
 }
 
-function matchesOrigin(entries: string[], origin: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(origin);
-  } catch {
-    return false;
-  }
-  return entries.some((entry) => {
-    const [, scheme, wildcard, host, port] = ORIGIN_PATTERN.exec(entry) as RegExpExecArray;
-    const hostOk = wildcard ? url.hostname.endsWith(`.${host}`) : url.hostname === host;
-    const defaultPort = (s: string) => (s === 'https' ? '443' : '80');
-    const urlPort = url.port || defaultPort(url.protocol.slice(0, -1));
-    return url.protocol === `${scheme}:` && hostOk && urlPort === (port ?? defaultPort(scheme as string));
-  });
-}
+const matchesOrigin = (entries: readonly string[], origin: string) => new OriginMatcher(entries).matches(origin);
 
 function checkRules(rules: AccessRules, ip: string, origin: string | undefined, scope: string): void {
   if (rules.denyIps?.length && matchesIp(rules.denyIps, ip)) {
@@ -125,17 +111,19 @@ export class AccessPolicy {
     private readonly store?: PolicyRepository,
   ) {}
 
-  /** Throws a 403 with reason `ip_denied` / `origin_denied`; on success sets CORS headers for an allowed origin. */
-  async check(req: Request, res: Response, resourceId: string): Promise<void> {
-    const ip = clientIp(req);
-    const origin = requestOrigin(req);
-    checkRules(this.global, ip, origin, 'global');
+  /**
+   * Throws a 403 with reason `ip_denied` / `origin_denied`; when allowed, the CORS headers for an
+   * `Origin` the rules list explicitly (the caller writes them; the policy never touches a response).
+   */
+  async check(client: ClientInfo, resourceId: string): Promise<AccessDecision> {
+    const origin = clientOrigin(client);
+    checkRules(this.global, client.ip, origin, 'global');
     const own = await this.store?.get(resourceId);
-    if (own) checkRules(own, ip, origin, 'resource');
+    if (own) checkRules(own, client.ip, origin, 'resource');
     const explicitlyAllowed = [...(this.global.allowOrigins ?? []), ...(own?.allowOrigins ?? [])];
-    if (origin !== undefined && req.get('origin') !== undefined && matchesOrigin(explicitlyAllowed, origin)) {
-      res.set('Access-Control-Allow-Origin', req.get('origin'));
-      res.vary('Origin');
+    if (origin !== undefined && client.origin !== undefined && matchesOrigin(explicitlyAllowed, origin)) {
+      return { cors: corsAllow(client.origin) };
     }
+    return {};
   }
 }

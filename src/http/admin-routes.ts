@@ -1,6 +1,6 @@
 import express, { Router } from 'express';
 import type { ApiKeyService } from '../auth/api-keys';
-import { auditDelivered, auditIssued } from '../audit/request-audit';
+import { auditDelivered, auditIssued } from './request-audit';
 import { requireRole } from '../auth/authenticate';
 import { BadRequestError, NotFoundError } from '../errors';
 import type { StaticKeyResult, StaticKeyService } from '../keys/static-key-service';

@@ -1,12 +1,13 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { Router, type Request } from 'express';
-import { auditIssued } from '../audit/request-audit';
+import { auditIssued } from './request-audit';
 import { requireRole } from '../auth/authenticate';
 import type { SpekeVersion } from '../cpix/cpix-model';
 import { BadRequestError, UnprocessableError, UnsupportedMediaTypeError } from '../errors';
 import type { SpekeService } from '../speke/speke-service';
 import { VERSION } from '../version';
+import type { FeatureManifest } from './feature-manifest';
 
 const XML_TYPES = /^(application|text)\/([\w.+-]+\+)?xml$/i;
 
@@ -61,3 +62,18 @@ export function spekeRoutes(speke: SpekeService, maxBodyBytes: number): Router {
   );
   return router;
 }
+
+/** SPEKE's HTTP surface: built eagerly (the encoder's request is the Lambda's hot path), after authentication. */
+export const SPEKE_MANIFEST: FeatureManifest = {
+  feature: 'speke',
+  mounts: [
+    {
+      name: 'speke',
+      stage: 'authenticated',
+      eager: true,
+      segments: ['copyProtection'],
+      build: (deps) => spekeRoutes(deps.speke, deps.maxBodyBytes),
+      routes: [{ method: 'POST', path: '/copyProtection', audit: 'issue' }],
+    },
+  ],
+};

@@ -1,6 +1,8 @@
 import type { Request, Response } from 'express';
 import { AccessPolicy, parseIpList, parseOriginList, parseTrustedProxies } from '../../../src/auth/access-policy';
 import { AccessDeniedError } from '../../../src/auth/delivery-errors';
+import { applyCors } from '../../../src/delivery/delivery-http';
+import { requestClient } from '../../../src/http/client-info';
 import type { AccessRules, ResourcePolicy } from '../../../src/store/records';
 import type { PolicyRepository } from '../../../src/store/repositories';
 
@@ -20,7 +22,7 @@ async function reason(rules: AccessRules, req: Request, resource?: AccessRules):
     delete: async () => true,
   };
   try {
-    await new AccessPolicy(rules, store).check(req, fakeRes().res, 'vod');
+    await new AccessPolicy(rules, store).check(requestClient(req), 'vod');
     return undefined;
   } catch (err) {
     if (err instanceof AccessDeniedError) return err.reason;
@@ -92,14 +94,19 @@ describe('AccessPolicy', () => {
 
   it('sets CORS headers only for an explicitly allowed Origin', async () => {
     const { res, headers } = fakeRes();
-    await new AccessPolicy({ allowOrigins: ['https://p.example.com'] }).check(
-      fakeReq('192.0.2.1', { Origin: 'https://p.example.com' }),
-      res,
+    // The policy decides; the HTTP layer writes what it decided.
+    const allowed = await new AccessPolicy({ allowOrigins: ['https://p.example.com'] }).check(
+      requestClient(fakeReq('192.0.2.1', { Origin: 'https://p.example.com' })),
       'vod',
     );
+    applyCors(res, allowed.cors);
     expect(headers['Access-Control-Allow-Origin']).toBe('https://p.example.com');
     const other = fakeRes();
-    await new AccessPolicy({}).check(fakeReq('192.0.2.1', { Origin: 'https://p.example.com' }), other.res, 'vod');
+    const none = await new AccessPolicy({}).check(
+      requestClient(fakeReq('192.0.2.1', { Origin: 'https://p.example.com' })),
+      'vod',
+    );
+    applyCors(other.res, none.cors);
     expect(other.headers['Access-Control-Allow-Origin']).toBeUndefined();
   });
 });

@@ -7,7 +7,7 @@ import {
   parseLicenseRequest,
 } from '../../../src/drm/clearkey-license';
 import { BadRequestError } from '../../../src/errors';
-import { allowedOrigin, originMatches } from '../../../src/http/cors';
+import { allowedOrigin, originMatches } from '../../../src/delivery/cors';
 
 describe('EME Clear Key KIDs', () => {
   // The JWK example of W3C EME §9.1.4: kid "LwVHf8JLtPrv2GUXFW2v_A".

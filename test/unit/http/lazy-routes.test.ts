@@ -1,34 +1,18 @@
 import type { Request, RequestHandler, Response, Router } from 'express';
-import { LAZY_ROUTE_SEGMENTS } from '../../../src/app';
-import { adminRoutes } from '../../../src/http/admin-routes';
-import { auditRoutes } from '../../../src/http/audit-routes';
-import { clearKeyRoutes } from '../../../src/http/clearkey-routes';
-import { playlistRoutes } from '../../../src/http/hls-routes';
-import { keyRoutes } from '../../../src/http/key-routes';
+import type { MountSpec } from '../../../src/http/feature-manifest';
 import { lazyRouter } from '../../../src/http/lazy-router';
-import { playerDeliveryRoutes, tokenIssuerRoutes } from '../../../src/http/playback-routes';
-import { policyRoutes } from '../../../src/http/policy-routes';
-import { publicRoutes } from '../../../src/http/public-routes';
+import { FEATURE_MANIFESTS } from '../../../src/http/manifests';
 
 // createApp builds these routers lazily, on the first request whose first path segment is listed in
-// LAZY_ROUTE_SEGMENTS; a route whose segment is missing there would never be reached.
+// the mount's manifest `segments`; a route whose segment is missing there would never be reached.
 
 /** Dependencies that are never called: building a router only wires them into handlers. */
 const unused = new Proxy({} as Record<string, unknown>, {
-  get: (_target, prop) => (prop === 'then' ? undefined : prop === 'authenticators' ? [] : () => undefined),
+  get: (_target, prop) =>
+    prop === 'then' ? undefined : prop === 'authenticators' ? [] : prop === 'maxBodyBytes' ? 1024 : () => undefined,
 }) as never;
 
-const ROUTERS: Record<keyof typeof LAZY_ROUTE_SEGMENTS, () => Router> = {
-  public: () => publicRoutes(unused, 'local'),
-  playerDelivery: () => playerDeliveryRoutes(unused),
-  playlists: () => playlistRoutes(unused),
-  clearKey: () => clearKeyRoutes(unused),
-  keys: () => keyRoutes(unused),
-  tokenIssuer: () => tokenIssuerRoutes(unused),
-  policy: () => policyRoutes(unused),
-  admin: () => adminRoutes(unused),
-  audit: () => auditRoutes(unused),
-};
+const MOUNTS: MountSpec[] = FEATURE_MANIFESTS.flatMap((m) => m.mounts);
 
 /** The first path segment of each route of a router, as written in its route paths. */
 function firstSegments(router: Router): string[] {
@@ -37,11 +21,34 @@ function firstSegments(router: Router): string[] {
   return [...new Set((paths as string[]).map((p) => p.split('/')[1] ?? ''))].sort();
 }
 
+/** `METHOD /path` with every parameter (Express `:x` / `*x`, OpenAPI `{x}` or `{a}_{b}`) written `{}`. */
+const shape = (method: string, path: string) =>
+  `${method.toUpperCase()} ${path.replace(/\{[^}]+\}(?:_\{[^}]+\})*|[:*]\w+/g, '{}')}`;
+
+/** The routes a router really registers, as shapes. */
+function routerRoutes(router: Router): string[] {
+  return router.stack
+    .flatMap((layer) => {
+      const route = layer.route as { path: string; methods: Record<string, boolean> } | undefined;
+      return route ? Object.keys(route.methods).map((m) => shape(m, route.path)) : [];
+    })
+    .sort();
+}
+
 describe('lazily built routers', () => {
-  it.each(Object.keys(ROUTERS) as (keyof typeof LAZY_ROUTE_SEGMENTS)[])(
-    '%s: LAZY_ROUTE_SEGMENTS lists exactly the first segments of its routes',
-    (name) => {
-      expect(firstSegments(ROUTERS[name]())).toEqual([...LAZY_ROUTE_SEGMENTS[name]].sort());
+  it.each(MOUNTS.map((m) => [m.name, m] as const))(
+    '%s: the manifest segments are exactly the first segments of its routes',
+    (_name, mount) => {
+      expect(firstSegments(mount.build(unused))).toEqual([...mount.segments].sort());
+      const declared = [...new Set(mount.routes.map((r) => r.path.split('/')[1] ?? ''))].sort();
+      expect(declared).toEqual([...mount.segments].sort());
+    },
+  );
+
+  it.each(MOUNTS.map((m) => [m.name, m] as const))(
+    '%s: the router registers exactly its manifest routes',
+    (_n, mount) => {
+      expect(routerRoutes(mount.build(unused))).toEqual(mount.routes.map((r) => shape(r.method, r.path)).sort());
     },
   );
 });

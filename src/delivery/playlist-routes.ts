@@ -1,14 +1,18 @@
 import { Router, type Request } from 'express';
 import type { AccessPolicy } from '../auth/access-policy';
-import { AccessDeniedError, NotConfiguredError } from '../auth/delivery-errors';
+import { NotConfiguredError } from '../auth/delivery-errors';
 import type { PlaybackTokenService } from '../auth/playback-tokens';
 import { BadRequestError } from '../errors';
 import { fetchPlaylist, originBase, OriginError, type OriginConfig } from '../hls/origin';
 import { KeyUriError, rewriteForPlayback } from '../hls/playback-rewrite';
 import { parsePlaylist, PlaylistSyntaxError, serializePlaylist } from '../hls/playlist';
-import { playbackKeyBase } from './playback-routes';
-import { noStore } from './respond';
+import { noStore } from '../http/respond';
 import { checkResourceId } from '../domain/ids';
+import { applyCors, deliveryContext } from './delivery-http';
+import { DELIVERY_ROUTES, routeName } from './delivery-manifest';
+import { tokenGrant } from './grant';
+import { authorizeResource } from './key-delivery';
+import { playbackKeyBase } from './token-routes';
 
 /** What the playlist route needs: the token service, the access policy, our public URL and the origin. */
 export interface PlaylistRouteDeps {
@@ -71,17 +75,16 @@ async function rewrittenPlaylist(
  */
 export function playlistRoutes(deps: PlaylistRouteDeps): Router {
   const router = Router();
+  const route = routeName(DELIVERY_ROUTES.playlist);
   router.get('/playback/:token/hls/:resourceId/*path', noStore, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
     const path = checkPlaylistPath(req.params.path);
     if (!deps.origin) throw new NotConfiguredError('Playlist rewriting needs KEYPLANE_ORIGIN_URL');
     if (!deps.tokens) throw new NotConfiguredError('Playback tokens need KEYPLANE_TOKEN_SIGNING_KEYS with this store');
     const token = String(req.params.token);
-    const grant = await deps.tokens.verify(token);
-    if (grant.resourceId !== resourceId) {
-      throw new AccessDeniedError('token_resource_mismatch', 'Playback token was issued for a different resource');
-    }
-    await deps.policy.check(req, res, resourceId);
+    const grant = tokenGrant(await deps.tokens.verify(token));
+    const { cors } = await authorizeResource(deps.policy, deliveryContext(req, route, grant), resourceId);
+    applyCors(res, cors);
     const target = new URL(`${path}${queryOf(req)}`, originBase(deps.origin, resourceId));
     if (!path.toLowerCase().endsWith('.m3u8')) return res.redirect(302, target.href);
     const body = await rewrittenPlaylist(target, deps.origin, deps, token, resourceId);

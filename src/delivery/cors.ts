@@ -1,0 +1,48 @@
+/**
+ * CORS for the routes browsers call cross-origin (`POST /clearkey/license`). Credentials travel in the
+ * `Authorization` header, never in cookies, so `Access-Control-Allow-Credentials` is never sent and `*`
+ * exposes nothing a page did not already hold; a list narrows it to known player origins.
+ */
+import { AccessDeniedError } from '../auth/delivery-errors';
+import { corsAllow, OriginMatcher, originMatches, type CorsHeaders } from '../auth/origin-matcher';
+
+/** Origin entries are matched by the one origin rule (see origin-matcher.ts); re-exported for CORS callers. */
+export { originMatches };
+
+/** Which browser origins may call: any (`*`) or a list of `https://player.example.com` / `https://*.example.com`. */
+export type CorsOrigins = '*' | readonly string[];
+
+/** Request headers a license request may carry. */
+export const CORS_ALLOWED_HEADERS = 'Authorization, Content-Type, X-Api-Key';
+/** How long a browser may cache a preflight answer, in seconds. */
+export const CORS_MAX_AGE_SECONDS = 600;
+
+/** The `Access-Control-Allow-Origin` value for this origin, or undefined when it is not allowed. */
+export function allowedOrigin(origins: CorsOrigins, origin: string): string | undefined {
+  if (origins === '*') return '*';
+  return new OriginMatcher(origins).matches(origin) ? origin : undefined;
+}
+
+/**
+ * The CORS decision for a request's `Origin` header: no headers without one, the allow headers for an
+ * allowed origin, 403 `origin_denied` for any other.
+ */
+export function corsDecision(origins: CorsOrigins, origin: string | undefined): CorsHeaders {
+  if (origin === undefined) return {};
+  const allowed = allowedOrigin(origins, origin);
+  if (allowed === undefined) {
+    throw new AccessDeniedError('origin_denied', 'Origin is not allowed by KEYPLANE_CORS_ORIGINS');
+  }
+  return corsAllow(allowed);
+}
+
+/** The headers of a preflight answer (`OPTIONS`), after the origin was allowed. */
+export function preflightHeaders(methods: string): CorsHeaders {
+  return {
+    Allow: `${methods}, OPTIONS`,
+    'Access-Control-Allow-Methods': `${methods}, OPTIONS`,
+    'Access-Control-Allow-Headers': CORS_ALLOWED_HEADERS,
+    'Access-Control-Max-Age': String(CORS_MAX_AGE_SECONDS),
+    'Cache-Control': 'no-store',
+  };
+}

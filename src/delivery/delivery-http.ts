@@ -1,0 +1,55 @@
+import type { Request, Response } from 'express';
+import type { CorsHeaders } from '../auth/origin-matcher';
+import { requestClient } from '../http/client-info';
+import { recordEvents } from '../http/request-audit';
+import type { Delivered, DeliveryOutcome } from './key-delivery';
+import type { DeliveryContext, DeliveryGrant } from './grant';
+
+/** The headers of every key response: raw bytes that no cache, proxy or browser may keep. */
+const KEY_HEADERS = {
+  'Content-Type': 'application/octet-stream',
+  'Content-Transfer-Encoding': 'binary',
+  'Cache-Control': 'no-store',
+  Pragma: 'no-cache',
+} as const;
+
+/**
+ * The one place key bytes are written: 16 raw bytes the way HLS players and keyserver proxies expect
+ * them. One `writeHead` (headers set earlier, e.g. X-Request-Id or CORS, are kept): the hottest route
+ * skips Express's per-header `res.set` work.
+ */
+export function sendKeyBytes(res: Response, key: Buffer): void {
+  res.writeHead(200, { ...KEY_HEADERS, 'Content-Length': key.length });
+  res.end(key);
+}
+
+/** Sends the one key of a single-key delivery (`/keys`, `/playback`, `/secure`). */
+export function sendDeliveredKey(res: Response, delivered: Delivered): void {
+  const [first] = delivered.keys;
+  if (!first) throw new Error('a single-key delivery delivered no key');
+  sendKeyBytes(res, first.key);
+}
+
+/** Writes CORS headers a service decided on (`Vary` is appended to, not replaced). */
+export function applyCors(res: Response, headers: CorsHeaders | undefined): void {
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (name.toLowerCase() === 'vary') res.vary(value);
+    else res.set(name, value);
+  }
+}
+
+/** The service-side view of a delivery request: its route (from the manifest), the grant, the client. */
+export function deliveryContext(req: Request, route: string, grant: DeliveryGrant): DeliveryContext {
+  return { route, grant, client: requestClient(req) };
+}
+
+/**
+ * Records the outcome's audit events (before any key leaves), then throws a refusal's error or
+ * writes the CORS headers of a delivery and returns it.
+ */
+export async function settle(req: Request, res: Response, outcome: DeliveryOutcome): Promise<Delivered> {
+  await recordEvents(req, res, outcome.events);
+  if (!outcome.ok) throw outcome.error;
+  applyCors(res, outcome.cors);
+  return outcome;
+}

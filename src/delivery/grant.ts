@@ -1,0 +1,73 @@
+import type { ClientInfo } from '../auth/access-policy';
+import { AccessDeniedError, NotConfiguredError } from '../auth/delivery-errors';
+import type { PlaybackGrant, PlaybackTokenService } from '../auth/playback-tokens';
+import type { Principal } from '../auth/principal';
+
+/**
+ * What a caller may open, however it proved it (API key or SigV4 with the keyserver role, a playback
+ * token in a header, the query or the path, a secure link): one shape for every delivery route.
+ */
+export interface DeliveryGrant {
+  /** Who, for the audit trail: an API key id, `sigv4:…`, `token:<jti>`, `secure-link:<clientId>`. */
+  principal?: string;
+  /** The only resource it opens (playback tokens, secure links); absent: any (the keyserver role). */
+  resourceId?: string;
+  /** The only KIDs it opens (playback tokens that list KIDs); absent: every KID of the resource. */
+  kids?: ReadonlySet<string>;
+}
+
+/** One delivery request as the services see it: the route (for the audit), the grant and the client. */
+export interface DeliveryContext {
+  /** The route as its manifest and OpenAPI name it, e.g. `GET /keys/{resourceId}/{kid}`. */
+  route: string;
+  grant: DeliveryGrant;
+  client: ClientInfo;
+}
+
+/** The grant of an authenticated caller: a playback token's scope, or (keyserver, admin) no limit. */
+export function principalGrant(principal: Principal): DeliveryGrant {
+  return {
+    principal: principal.id,
+    ...(principal.via === 'token' && principal.resourceId !== undefined ? { resourceId: principal.resourceId } : {}),
+    ...(principal.via === 'token' && principal.kids ? { kids: principal.kids } : {}),
+  };
+}
+
+/** The grant of a verified playback token (e.g. from the path). */
+export function tokenGrant(grant: PlaybackGrant): DeliveryGrant {
+  return { principal: `token:${grant.jti}`, resourceId: grant.resourceId, ...(grant.kids ? { kids: grant.kids } : {}) };
+}
+
+/** The grant of a verified secure link: one resource, every KID. */
+export function secureLinkGrant(clientId: string, resourceId: string): DeliveryGrant {
+  return { principal: `secure-link:${clientId}`, resourceId };
+}
+
+/**
+ * The one "does this grant cover it" check: 403 `token_resource_mismatch` when the grant is for
+ * another resource, `token_kid_not_allowed` when it lists KIDs and not this one. `named` words the
+ * messages for requests that name several KIDs (Clear Key licenses).
+ */
+export function checkGrantCovers(grant: DeliveryGrant, target: { resourceId?: string; kid?: string }, named = false) {
+  const { resourceId, kid } = target;
+  if (resourceId !== undefined && grant.resourceId !== undefined && grant.resourceId !== resourceId) {
+    throw new AccessDeniedError(
+      'token_resource_mismatch',
+      named
+        ? `KID ${kid} belongs to a different resource than the playback token`
+        : 'Playback token was issued for a different resource',
+    );
+  }
+  if (kid !== undefined && grant.kids && !grant.kids.has(kid)) {
+    throw new AccessDeniedError(
+      'token_kid_not_allowed',
+      named ? `Playback token does not cover KID ${kid}` : 'Playback token does not cover this KID',
+    );
+  }
+}
+
+/** The token service, or 501 naming what configures it. */
+export function tokensOf(tokens: PlaybackTokenService | undefined): PlaybackTokenService {
+  if (!tokens) throw new NotConfiguredError('Playback tokens need KEYPLANE_TOKEN_SIGNING_KEYS with this store');
+  return tokens;
+}

@@ -1,0 +1,38 @@
+import { Router, type Request } from 'express';
+import { hasRole } from '../auth/principal';
+import { checkKid, checkResourceId } from '../domain/ids';
+import { ForbiddenError, UnauthorizedError } from '../errors';
+import { deliveryContext, sendDeliveredKey, settle } from './delivery-http';
+import { DELIVERY_ROUTES, routeName } from './delivery-manifest';
+import { principalGrant, type DeliveryGrant } from './grant';
+import type { KeyDelivery } from './key-delivery';
+
+/**
+ * The grant of the authenticated caller of `/keys`: a playback token (its scope is checked by the
+ * service), or the keyserver (or admin) role; 401 without a caller, 403 for other roles.
+ */
+export function keyserverOrTokenGrant(req: Request): DeliveryGrant {
+  const principal = req.principal;
+  if (!principal) throw new UnauthorizedError();
+  if (principal.via !== 'token' && !hasRole(principal, 'keyserver')) {
+    throw new ForbiddenError('This route needs the keyserver role');
+  }
+  return principalGrant(principal);
+}
+
+/**
+ * `GET /keys/{resourceId}/{kid}`: key delivery to keyserver proxies (API key or SigV4, role keyserver)
+ * and players (playback token as Bearer or `?token=`), subject to the delivery access policy.
+ */
+export function keyRoutes(delivery: KeyDelivery): Router {
+  const router = Router();
+  const route = routeName(DELIVERY_ROUTES.key);
+  router.get('/keys/:resourceId/:kid', async (req, res) => {
+    const grant = keyserverOrTokenGrant(req);
+    const resourceId = checkResourceId(req.params.resourceId);
+    const kid = checkKid(req.params.kid);
+    const outcome = await delivery.key(deliveryContext(req, route, grant), resourceId, kid);
+    sendDeliveredKey(res, await settle(req, res, outcome));
+  });
+  return router;
+}

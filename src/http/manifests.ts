@@ -1,0 +1,98 @@
+import type { AppDeps } from '../app';
+import { DELIVERY_MANIFEST } from '../delivery/delivery-manifest';
+import type { FeatureManifest } from './feature-manifest';
+import { SPEKE_MANIFEST } from './speke-routes';
+
+/** Health, heartbeat and the API description: no credential needed. */
+export const PUBLIC_MANIFEST: FeatureManifest = {
+  feature: 'public',
+  mounts: [
+    {
+      name: 'public',
+      stage: 'public',
+      segments: ['healthz', 'heartbeat', 'openapi.json'],
+      build: (deps) =>
+        (require('./public-routes') as typeof import('./public-routes')).publicRoutes(deps.store, deps.cipherName),
+      routes: [
+        { method: 'GET', path: '/healthz', audit: 'none' },
+        { method: 'GET', path: '/heartbeat', audit: 'none' },
+        { method: 'GET', path: '/openapi.json', audit: 'none' },
+      ],
+    },
+  ],
+};
+
+/** Per-resource delivery policies (admin). */
+export const POLICY_MANIFEST: FeatureManifest = {
+  feature: 'policy',
+  mounts: [
+    {
+      name: 'policy',
+      stage: 'authenticated',
+      segments: ['resources'],
+      enabled: (deps) => deps.delivery !== undefined,
+      build: (deps) =>
+        (require('./policy-routes') as typeof import('./policy-routes')).policyRoutes(deps.delivery?.policyStore),
+      routes: (['PUT', 'GET', 'DELETE'] as const).map((method) => ({
+        method,
+        path: '/resources/{resourceId}/policy',
+        audit: 'none' as const,
+      })),
+    },
+  ],
+};
+
+/** Static keys, API keys and leases (admin); static key creation and reads are audited. */
+export const ADMIN_MANIFEST: FeatureManifest = {
+  feature: 'admin',
+  mounts: [
+    {
+      name: 'admin',
+      stage: 'authenticated',
+      segments: ['static-keys', 'api-keys', 'leases'],
+      build: (deps) => (require('./admin-routes') as typeof import('./admin-routes')).adminRoutes(deps),
+      routes: [
+        { method: 'POST', path: '/static-keys', audit: 'issue' },
+        {
+          method: 'GET',
+          path: '/static-keys/{resourceId}',
+          audit: 'deliver',
+          params: { resourceId: 'resourceId' },
+        },
+        { method: 'POST', path: '/api-keys', audit: 'none' },
+        { method: 'GET', path: '/api-keys', audit: 'none' },
+        { method: 'DELETE', path: '/api-keys/{id}', audit: 'none' },
+        { method: 'GET', path: '/leases/{resourceId}', audit: 'none' },
+        { method: 'DELETE', path: '/leases/{resourceId}', audit: 'none' },
+      ],
+    },
+  ],
+};
+
+/** The audit trail's query route (admin), when the app records one. */
+export const AUDIT_MANIFEST: FeatureManifest = {
+  feature: 'audit',
+  mounts: [
+    {
+      name: 'audit',
+      stage: 'authenticated',
+      segments: ['audit'],
+      enabled: (deps: AppDeps) => deps.audit !== undefined,
+      build: (deps) =>
+        (require('./audit-routes') as typeof import('./audit-routes')).auditRoutes(
+          deps.audit as NonNullable<AppDeps['audit']>,
+        ),
+      routes: [{ method: 'GET', path: '/audit', audit: 'none' }],
+    },
+  ],
+};
+
+/** Every feature's manifest, in mounting order within each stage: the app, the audit and the tests read these. */
+export const FEATURE_MANIFESTS: readonly FeatureManifest[] = [
+  PUBLIC_MANIFEST,
+  DELIVERY_MANIFEST,
+  SPEKE_MANIFEST,
+  POLICY_MANIFEST,
+  ADMIN_MANIFEST,
+  AUDIT_MANIFEST,
+];
