@@ -14,12 +14,12 @@ import {
   createDocumentKeys,
   decryptValue,
   encryptValue,
-  parseDeliveryCertificate,
   unwrapKey,
   valueMac,
   verifyValueMac,
   wrapKey,
 } from '../../../src/cpix/document-crypto';
+import { parseDeliveryCertificate } from '../../../src/cpix/delivery-certificate';
 import { BadRequestError } from '../../../src/errors';
 
 const CERTS = join(__dirname, '../../fixtures/certs');
