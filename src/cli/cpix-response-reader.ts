@@ -4,7 +4,7 @@
  * signalling decoded from base64. Pure: no I/O.
  */
 import type { KeyObject } from 'node:crypto';
-import { decryptDocument } from '../cpix/encrypted-response';
+import { decryptDocument } from '../cpix/decrypt-document';
 import { NS } from '../cpix/namespaces';
 import { parseXml } from '../cpix/xml-parse';
 import { attr, childElements, firstChild, isElement, textOf, type XmlElement } from '../cpix/xml-tree';

@@ -1,5 +1,5 @@
 import type { EncryptionScheme } from '../drm/drm-system';
-import type { XmlElement } from './xml-tree';
+import type { ReadonlyXmlElement } from './xml-tree';
 
 /** SPEKE generation of a request: v1 (CPIX 2.0 style), v2.0 (CPIX 2.3) or v2.1 (CPIX 2.4). */
 export type SpekeVersion = '1.0' | '2.0' | '2.1';
@@ -10,45 +10,49 @@ export type SpekeV2Version = Exclude<SpekeVersion, '1.0'>;
 /** A `cpix:ContentKey` the encoder asked for. */
 export interface ContentKeyEntry {
   /** Lower-case UUID. */
-  kid: string;
-  explicitIV?: Buffer;
-  scheme?: EncryptionScheme;
-  element: XmlElement;
+  readonly kid: string;
+  readonly explicitIV?: Buffer;
+  readonly scheme?: EncryptionScheme;
+  readonly element: ReadonlyXmlElement;
 }
 
 /** A `cpix:DRMSystem` to fill. */
 export interface DrmSystemEntry {
-  kid: string;
+  readonly kid: string;
   /** Lower-case UUID. */
-  systemId: string;
-  element: XmlElement;
+  readonly systemId: string;
+  readonly element: ReadonlyXmlElement;
 }
 
 /** A `cpix:ContentKeyPeriod` (key rotation). */
 export interface KeyPeriodEntry {
-  id: string;
-  index?: number;
-  start?: string;
-  end?: string;
+  readonly id: string;
+  readonly index?: number;
+  readonly start?: string;
+  readonly end?: string;
 }
 
 /** A `cpix:ContentKeyUsageRule`. */
 export interface UsageRuleEntry {
-  kid: string;
-  intendedTrackType?: string;
-  periodIds: string[];
-  element: XmlElement;
+  readonly kid: string;
+  readonly intendedTrackType?: string;
+  readonly periodIds: readonly string[];
+  readonly element: ReadonlyXmlElement;
 }
 
-/** A parsed, validated CPIX request: typed view plus the tree the response is built from. */
+/**
+ * A parsed, validated CPIX request: typed view plus the tree the response is built from. Immutable
+ * (frozen by `parseCpix`; Buffers aside): response builders work on a copy of `root`, so one parsed
+ * request can be answered any number of times (a SPEKE retry after a lost lease race does not re-parse).
+ */
 export interface CpixRequest {
-  speke: SpekeVersion;
-  resourceId: string;
-  contentKeys: ContentKeyEntry[];
-  drmSystems: DrmSystemEntry[];
-  periods: KeyPeriodEntry[];
-  usageRules: UsageRuleEntry[];
+  readonly speke: SpekeVersion;
+  readonly resourceId: string;
+  readonly contentKeys: readonly ContentKeyEntry[];
+  readonly drmSystems: readonly DrmSystemEntry[];
+  readonly periods: readonly KeyPeriodEntry[];
+  readonly usageRules: readonly UsageRuleEntry[];
   /** DER of the delivery certificate when the encoder asked for encrypted keys. */
-  deliveryCertificate?: Buffer;
-  root: XmlElement;
+  readonly deliveryCertificate?: Buffer;
+  readonly root: ReadonlyXmlElement;
 }

@@ -1,22 +1,23 @@
 /**
- * SPEKE v2 answer: the request document with its blanks filled. Keys go into
+ * SPEKE v2 answer: a copy of the request document with its blanks filled. Keys go into
  * `cpix:Data/pskc:Secret/pskc:PlainValue`, DRM signalling into the DRMSystem children the encoder asked
  * for (PSSH, ContentProtectionData, HLSSignalingData, SmoothStreamingProtectionHeaderData), all base64.
  * Everything else the encoder sent stays; children end up in CPIX schema order.
  */
 import type { DrmSignalling } from '../drm/drm-system';
-import { SYSTEM_IDS } from '../drm/drm-system';
 import type { ContentKeyEntry, CpixRequest, SpekeV2Version } from './cpix-model';
-import { makeElement, type KeyMaterial } from './fill-cpix';
+import { makeElement } from './element-factory';
+import type { KeyMaterial, SignalsByElement } from './fill-cpix';
 import { NS } from './namespaces';
 import { orderBySchema } from './schema-order';
-import { playlistTarget } from './validate-v2-elements';
-import { firstChild, isElement, setAttr, type XmlElement } from './xml-tree';
+import { playlistTarget } from './v2/hls-playlist';
+import { cloneTree, firstChild, isElement, setAttr, type XmlElement } from './xml-tree';
 
 /** CBC schemes encrypt with a constant IV the encoder must know (ISO/IEC 23001-7 `cbcs`; `cbc1` for HLS AES-128). */
 const IV_SCHEMES: ReadonlySet<string> = new Set(['cbcs', 'cbc1']);
-/** Systems whose HLS key lines or licenses depend on the IV the encoder uses. */
-const IV_SYSTEMS: ReadonlySet<string> = new Set([SYSTEM_IDS.hlsAes128, SYSTEM_IDS.hlsAes128V2, SYSTEM_IDS.fairplay]);
+
+/** Whether a DRM system needs the IV the encoder uses (`DrmSystem.needsIv`, looked up by systemId). */
+export type NeedsIv = (systemId: string) => boolean;
 
 type FieldValue = (signal: DrmSignalling, el: XmlElement) => string | undefined;
 
@@ -32,11 +33,11 @@ const SIGNAL_FIELDS: ReadonlyMap<string, FieldValue> = new Map<string, FieldValu
   ['SmoothStreamingProtectionHeaderData', (s) => s.protectionHeader?.toString('base64')],
 ]);
 
-/** Whether the answer carries explicitIV: the encoder proposed one, the scheme is CBC, or an HLS system needs it. */
-export function wantsExplicitIv(ck: ContentKeyEntry, request: CpixRequest): boolean {
+/** Whether the answer carries explicitIV: the encoder proposed one, the scheme is CBC, or a system needs it. */
+export function wantsExplicitIv(ck: ContentKeyEntry, request: CpixRequest, needsIv: NeedsIv): boolean {
   if (ck.explicitIV) return true;
   if (ck.scheme && IV_SCHEMES.has(ck.scheme)) return true;
-  return request.drmSystems.some((d) => d.kid === ck.kid && IV_SYSTEMS.has(d.systemId));
+  return request.drmSystems.some((d) => d.kid === ck.kid && needsIv(d.systemId));
 }
 
 /** Puts the key into `cpix:Data/pskc:Secret/pskc:PlainValue`, replacing any placeholder Data. */
@@ -86,23 +87,28 @@ export function fillDrmSystemV2(root: XmlElement, el: XmlElement, signal: DrmSig
   }
 }
 
-/** Fills a SPEKE v2 document in place and returns its root, children in schema order. */
+/**
+ * Builds the SPEKE v2 answer on a copy of the request's tree and returns it, children in schema
+ * order; the request is left as parsed. `needsIv` says which DRM systems need explicitIV.
+ */
 export function fillCpixV2(
   request: CpixRequest,
-  keys: Map<string, KeyMaterial>,
-  signals: Map<XmlElement, DrmSignalling>,
+  keys: ReadonlyMap<string, KeyMaterial>,
+  signals: SignalsByElement,
+  needsIv: NeedsIv,
 ): XmlElement {
   if (request.speke === '1.0') throw new TypeError('fillCpixV2 needs a SPEKE v2 request');
-  const root = request.root;
+  const { root, copyOf } = cloneTree(request.root);
   for (const ck of request.contentKeys) {
     const material = keys.get(ck.kid);
     if (!material) continue;
-    putKey(root, ck.element, material.key);
-    if (wantsExplicitIv(ck, request)) setAttr(ck.element, 'explicitIV', material.iv.toString('base64'));
+    const el = copyOf(ck.element);
+    putKey(root, el, material.key);
+    if (wantsExplicitIv(ck, request, needsIv)) setAttr(el, 'explicitIV', material.iv.toString('base64'));
   }
   for (const drm of request.drmSystems) {
     const signal = signals.get(drm.element);
-    if (signal) fillDrmSystemV2(root, drm.element, signal, request.speke);
+    if (signal) fillDrmSystemV2(root, copyOf(drm.element), signal, request.speke);
   }
   orderBySchema(root, request.speke);
   return root;

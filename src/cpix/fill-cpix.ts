@@ -1,38 +1,17 @@
+/**
+ * SPEKE v1 answer: a copy of the request document with keys in `cpix:Data/pskc:Secret/pskc:PlainValue`
+ * (and explicitIV set) and each DRM system's signalling in its v1 elements, all base64.
+ */
 import type { DrmSignalling } from '../drm/drm-system';
 import type { CpixRequest } from './cpix-model';
+import { makeElement } from './element-factory';
 import { NS } from './namespaces';
-import { firstChild, isElement, setAttr, type XmlElement } from './xml-tree';
+import { cloneTree, firstChild, isElement, setAttr, type ReadonlyXmlElement, type XmlElement } from './xml-tree';
 
 /** Key material for one KID, as the key service returns it. */
 export interface KeyMaterial {
   key: Buffer;
   iv: Buffer;
-}
-
-const PREFERRED_PREFIX: Record<string, string> = { [NS.cpix]: 'cpix', [NS.pskc]: 'pskc', [NS.speke]: 'speke' };
-
-/** Finds the prefix the root binds to `ns`, declaring one on the root when there is none. */
-export function prefixFor(root: XmlElement, ns: string): string {
-  const decl = root.attrs.find((a) => a.ns === NS.xmlns && a.value === ns);
-  if (decl) return decl.qname === 'xmlns' ? '' : decl.local;
-  if (root.ns === ns && !root.qname.includes(':')) return '';
-  const base = PREFERRED_PREFIX[ns] ?? 'ns';
-  let prefix = base;
-  for (let i = 1; root.attrs.some((a) => a.ns === NS.xmlns && a.local === prefix); i++) prefix = `${base}${i}`;
-  root.attrs.push({ qname: `xmlns:${prefix}`, ns: NS.xmlns, local: prefix, value: ns });
-  return prefix;
-}
-
-/** Creates an element in `ns`, using (or declaring) the root's prefix for it. */
-export function makeElement(root: XmlElement, ns: string, local: string, text?: string): XmlElement {
-  const prefix = prefixFor(root, ns);
-  return {
-    qname: prefix === '' ? local : `${prefix}:${local}`,
-    ns,
-    local,
-    attrs: [],
-    children: text === undefined ? [] : [{ text }],
-  };
 }
 
 function plainValueData(root: XmlElement, key: Buffer): XmlElement {
@@ -87,20 +66,26 @@ function fillDrmSystemV1(root: XmlElement, el: XmlElement, signal: DrmSignalling
   }
 }
 
-/** Fills a SPEKE v1 document in place: keys into ContentKeys, signalling into DRMSystems. */
+/** Each DRMSystem element of a request (by identity) with its system's signalling. */
+export type SignalsByElement = ReadonlyMap<ReadonlyXmlElement, DrmSignalling>;
+
+/**
+ * Builds the SPEKE v1 answer: keys into ContentKeys, signalling into DRMSystems, on a copy of the
+ * request's tree (returned; the request is left as parsed).
+ */
 export function fillCpixV1(
   request: CpixRequest,
-  keys: Map<string, KeyMaterial>,
-  signals: Map<XmlElement, DrmSignalling>,
+  keys: ReadonlyMap<string, KeyMaterial>,
+  signals: SignalsByElement,
 ): XmlElement {
-  const root = request.root;
+  const { root, copyOf } = cloneTree(request.root);
   for (const ck of request.contentKeys) {
     const material = keys.get(ck.kid);
-    if (material) fillContentKey(root, ck.element, material);
+    if (material) fillContentKey(root, copyOf(ck.element), material);
   }
   for (const drm of request.drmSystems) {
     const signal = signals.get(drm.element);
-    if (signal) fillDrmSystemV1(root, drm.element, signal);
+    if (signal) fillDrmSystemV1(root, copyOf(drm.element), signal);
   }
   return root;
 }

@@ -1,170 +1,28 @@
-import { BadRequestError } from '../errors';
-import type { EncryptionScheme } from '../drm/drm-system';
-import type {
-  ContentKeyEntry,
-  CpixRequest,
-  DrmSystemEntry,
-  KeyPeriodEntry,
-  SpekeVersion,
-  UsageRuleEntry,
-} from './cpix-model';
-import { RESOURCE_ID_PATTERN, UUID_PATTERN } from '../domain/ids';
-import { findDeliveryCertificate } from './encrypted-response';
-import { NS } from './namespaces';
-import { asUnprocessable, preValidateV2, validateV2 } from './validate-v2';
+import type { CpixRequest, SpekeVersion } from './cpix-model';
+import { readRequest } from './read-request';
+import { validateV2 } from './v2/validate-v2';
 import { parseXml } from './xml-parse';
-import { attr, childElements, type XmlElement } from './xml-tree';
+import { freezeTree } from './xml-tree';
 
-const SCHEMES: readonly EncryptionScheme[] = ['cenc', 'cbc1', 'cens', 'cbcs'];
-
-/** Lists under the root: the element if present, its children of one kind. */
-function list(root: XmlElement, listName: string, itemName: string): XmlElement[] {
-  const lists = childElements(root, NS.cpix, listName);
-  if (lists.length > 1) throw new BadRequestError(`cpix:${listName} appears more than once`);
-  return lists[0] ? childElements(lists[0], NS.cpix, itemName) : [];
-}
-
-function requireKid(el: XmlElement, where: string): string {
-  const kid = attr(el, 'kid');
-  if (kid === undefined) throw new BadRequestError(`Missing ${where}@kid`);
-  if (!UUID_PATTERN.test(kid)) throw new BadRequestError(`${where}@kid "${kid}" is not a UUID`);
-  return kid.toLowerCase();
-}
-
-function decodeIv(value: string, kid: string): Buffer {
-  const iv = Buffer.from(value, 'base64');
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value) || iv.length !== 16) {
-    throw new BadRequestError(`ContentKey@explicitIV for KID ${kid} must be base64 of 16 bytes`);
+/** Freezes the typed view (entries and their lists; Buffers cannot be frozen and are left as they are). */
+function freezeView(request: CpixRequest): CpixRequest {
+  for (const list of [request.contentKeys, request.drmSystems, request.periods, request.usageRules]) {
+    for (const entry of list) Object.freeze(entry);
+    Object.freeze(list);
   }
-  return iv;
-}
-
-function parseScheme(el: XmlElement, kid: string): EncryptionScheme | undefined {
-  const scheme = attr(el, 'commonEncryptionScheme');
-  if (scheme === undefined) return undefined;
-  if (!(SCHEMES as readonly string[]).includes(scheme)) {
-    throw new BadRequestError(
-      `ContentKey@commonEncryptionScheme "${scheme}" for KID ${kid} is not one of ${SCHEMES.join(', ')}`,
-    );
-  }
-  return scheme as EncryptionScheme;
-}
-
-function parseContentKeys(root: XmlElement): ContentKeyEntry[] {
-  const keys = list(root, 'ContentKeyList', 'ContentKey');
-  if (keys.length === 0) throw new BadRequestError('cpix:ContentKeyList must contain at least one cpix:ContentKey');
-  const seen = new Set<string>();
-  return keys.map((element) => {
-    const kid = requireKid(element, 'ContentKey');
-    if (seen.has(kid)) throw new BadRequestError(`Duplicate ContentKey@kid ${kid}`);
-    seen.add(kid);
-    const iv = attr(element, 'explicitIV');
-    return {
-      kid,
-      explicitIV: iv === undefined ? undefined : decodeIv(iv, kid),
-      scheme: parseScheme(element, kid),
-      element,
-    };
-  });
-}
-
-function parseDrmSystems(root: XmlElement, kids: Set<string>): DrmSystemEntry[] {
-  return list(root, 'DRMSystemList', 'DRMSystem').map((element) => {
-    const kid = requireKid(element, 'DRMSystem');
-    if (!kids.has(kid)) throw new BadRequestError(`DRMSystem@kid ${kid} does not refer to a ContentKey`);
-    const systemId = attr(element, 'systemId');
-    if (systemId === undefined) throw new BadRequestError(`Missing DRMSystem@systemId for KID ${kid}`);
-    if (!UUID_PATTERN.test(systemId)) throw new BadRequestError(`DRMSystem@systemId "${systemId}" is not a UUID`);
-    return { kid, systemId: systemId.toLowerCase(), element };
-  });
-}
-
-function parsePeriods(root: XmlElement): KeyPeriodEntry[] {
-  const seen = new Set<string>();
-  return list(root, 'ContentKeyPeriodList', 'ContentKeyPeriod').map((el) => {
-    const id = attr(el, 'id');
-    if (id === undefined || id === '') throw new BadRequestError('Missing ContentKeyPeriod@id');
-    if (seen.has(id)) throw new BadRequestError(`Duplicate ContentKeyPeriod@id "${id}"`);
-    seen.add(id);
-    const rawIndex = attr(el, 'index');
-    if (rawIndex !== undefined && !/^\d{1,15}$/.test(rawIndex)) {
-      throw new BadRequestError(`ContentKeyPeriod@index "${rawIndex}" of period "${id}" is not a non-negative integer`);
-    }
-    return {
-      id,
-      index: rawIndex === undefined ? undefined : Number(rawIndex),
-      start: attr(el, 'start'),
-      end: attr(el, 'end'),
-    };
-  });
-}
-
-function parseUsageRules(root: XmlElement, kids: Set<string>, periods: KeyPeriodEntry[]): UsageRuleEntry[] {
-  const periodIds = new Set(periods.map((p) => p.id));
-  return list(root, 'ContentKeyUsageRuleList', 'ContentKeyUsageRule').map((element) => {
-    const kid = requireKid(element, 'ContentKeyUsageRule');
-    if (!kids.has(kid)) throw new BadRequestError(`ContentKeyUsageRule@kid ${kid} does not refer to a ContentKey`);
-    const refs = childElements(element, NS.cpix, 'KeyPeriodFilter').map((f) => {
-      const periodId = attr(f, 'periodId');
-      if (periodId === undefined || !periodIds.has(periodId)) {
-        throw new BadRequestError(
-          `KeyPeriodFilter@periodId "${periodId ?? ''}" for KID ${kid} does not refer to a ContentKeyPeriod`,
-        );
-      }
-      return periodId;
-    });
-    return { kid, intendedTrackType: attr(element, 'intendedTrackType'), periodIds: refs, element };
-  });
-}
-
-function checkRoot(root: XmlElement): void {
-  if (root.ns !== NS.cpix || root.local !== 'CPIX') {
-    throw new BadRequestError(
-      `Root element must be CPIX in namespace ${NS.cpix}; got ${root.local} in ${root.ns === '' ? 'no namespace' : root.ns}`,
-    );
-  }
-}
-
-function resourceIdOf(root: XmlElement, speke: SpekeVersion): string {
-  const name = speke === '1.0' ? 'id' : 'contentId';
-  const id = attr(root, name) ?? (speke === '1.0' ? undefined : attr(root, 'id'));
-  if (id === undefined || id === '') throw new BadRequestError(`Missing CPIX@${name}`);
-  if (!RESOURCE_ID_PATTERN.test(id)) {
-    throw new BadRequestError(
-      `CPIX@${name} "${id.slice(0, 64)}" is not a valid resource ID: 1-256 characters of A-Z a-z 0-9 . _ ~ : @ + = -, starting with a letter or digit`,
-    );
-  }
-  return id;
+  for (const rule of request.usageRules) Object.freeze(rule.periodIds);
+  return Object.freeze(request);
 }
 
 /**
- * Parses and structurally validates a CPIX request. Pure: XML in, typed request out;
- * anything not understood is rejected with a message naming the element, attribute or KID.
- * SPEKE v2 adds its own rules around the shared parse; there, only malformed XML stays a 400.
+ * Parses and validates a CPIX request. Pure: XML in, typed request out; anything not understood is
+ * rejected with a message naming the element, attribute or KID. SPEKE v2 adds its own rules around the
+ * shared structural read (`v2/validate-v2.ts`); there, only malformed XML stays a 400. The request is
+ * frozen, tree included: response builders copy what they change, so it can be answered more than once.
  */
 export function parseCpix(xml: string, speke: SpekeVersion = '1.0'): CpixRequest {
-  const root = parseXml(xml);
-  if (speke === '1.0') return parseTree(root, speke);
-  preValidateV2(root, speke);
-  const request = asUnprocessable(() => parseTree(root, speke));
-  validateV2(request);
-  return request;
-}
-
-function parseTree(root: XmlElement, speke: SpekeVersion): CpixRequest {
-  checkRoot(root);
-  const resourceId = resourceIdOf(root, speke);
-  const contentKeys = parseContentKeys(root);
-  const kids = new Set(contentKeys.map((k) => k.kid));
-  const periods = parsePeriods(root);
-  return {
-    speke,
-    resourceId,
-    contentKeys,
-    drmSystems: parseDrmSystems(root, kids),
-    periods,
-    usageRules: parseUsageRules(root, kids, periods),
-    deliveryCertificate: findDeliveryCertificate(root),
-    root,
-  };
+  const tree = parseXml(xml);
+  const root = freezeTree(tree);
+  const request = speke === '1.0' ? readRequest(root, speke) : validateV2(root, speke);
+  return freezeView(request);
 }

@@ -1,6 +1,7 @@
 /**
- * A namespace-resolved XML element tree. The CPIX parser produces it, the filler edits it,
- * the serializer writes it back, so everything the encoder sent survives the round trip.
+ * A namespace-resolved XML element tree. The CPIX parser produces it, the response builders edit a
+ * copy of it, the serializer writes it back, so everything the encoder sent survives the round trip.
+ * A parsed request's tree is read-only (`ReadonlyXmlElement`, frozen); `cloneTree` gives an editable copy.
  */
 export interface XmlAttribute {
   /** Qualified name as written, e.g. `kid` or `xmlns:cpix`. */
@@ -29,23 +30,45 @@ export interface XmlText {
 /** Element or text. */
 export type XmlNode = XmlElement | XmlText;
 
-/** Narrows a node to an element. */
-export function isElement(node: XmlNode): node is XmlElement {
-  return (node as XmlElement).local !== undefined;
+/** An attribute of a read-only tree. */
+export type ReadonlyXmlAttribute = Readonly<XmlAttribute>;
+
+/** A text run of a read-only tree. */
+export type ReadonlyXmlText = Readonly<XmlText>;
+
+/** An element of a read-only tree (a parsed request's): readers take this, so they accept both kinds. */
+export interface ReadonlyXmlElement {
+  readonly qname: string;
+  readonly ns: string;
+  readonly local: string;
+  readonly attrs: readonly ReadonlyXmlAttribute[];
+  readonly children: readonly ReadonlyXmlNode[];
+}
+
+/** Element or text of a read-only tree. */
+export type ReadonlyXmlNode = ReadonlyXmlElement | ReadonlyXmlText;
+
+/** Narrows a node to an element (an editable one for an editable tree, a read-only one otherwise). */
+export function isElement<N extends ReadonlyXmlNode>(node: N): node is Extract<N, ReadonlyXmlElement> {
+  return (node as ReadonlyXmlElement).local !== undefined;
 }
 
 /** Child elements with the given namespace and local name. */
-export function childElements(parent: XmlElement, ns: string, local: string): XmlElement[] {
-  return parent.children.filter((c): c is XmlElement => isElement(c) && c.ns === ns && c.local === local);
+export function childElements(parent: XmlElement, ns: string, local: string): XmlElement[];
+export function childElements(parent: ReadonlyXmlElement, ns: string, local: string): ReadonlyXmlElement[];
+export function childElements(parent: ReadonlyXmlElement, ns: string, local: string): ReadonlyXmlElement[] {
+  return parent.children.filter((c): c is ReadonlyXmlElement => isElement(c) && c.ns === ns && c.local === local);
 }
 
 /** First child element with the given namespace and local name. */
-export function firstChild(parent: XmlElement, ns: string, local: string): XmlElement | undefined {
+export function firstChild(parent: XmlElement, ns: string, local: string): XmlElement | undefined;
+export function firstChild(parent: ReadonlyXmlElement, ns: string, local: string): ReadonlyXmlElement | undefined;
+export function firstChild(parent: ReadonlyXmlElement, ns: string, local: string): ReadonlyXmlElement | undefined {
   return childElements(parent, ns, local)[0];
 }
 
 /** Value of an unprefixed attribute, or undefined. */
-export function attr(el: XmlElement, local: string): string | undefined {
+export function attr(el: ReadonlyXmlElement, local: string): string | undefined {
   return el.attrs.find((a) => a.ns === '' && a.local === local)?.value;
 }
 
@@ -57,9 +80,56 @@ export function setAttr(el: XmlElement, local: string, value: string): void {
 }
 
 /** Concatenated text content of an element's direct text children. */
-export function textOf(el: XmlElement): string {
+export function textOf(el: ReadonlyXmlElement): string {
   return el.children
-    .filter((c): c is XmlText => !isElement(c))
+    .filter((c): c is ReadonlyXmlText => !isElement(c))
     .map((c) => c.text)
     .join('');
+}
+
+/** An editable copy of a tree, and the way from an element of the original to its copy. */
+export interface TreeCopy {
+  root: XmlElement;
+  /** The copy of an element of the original tree; throws for an element from elsewhere. */
+  copyOf(original: ReadonlyXmlElement): XmlElement;
+}
+
+/**
+ * Copies a tree (elements, attributes, text) so a response can be built from a parsed request
+ * without touching it: the request stays as parsed, and can be answered again.
+ */
+export function cloneTree(root: ReadonlyXmlElement): TreeCopy {
+  const copies = new Map<ReadonlyXmlElement, XmlElement>();
+  const copy = (el: ReadonlyXmlElement): XmlElement => {
+    const out: XmlElement = {
+      qname: el.qname,
+      ns: el.ns,
+      local: el.local,
+      attrs: el.attrs.map((a) => ({ qname: a.qname, ns: a.ns, local: a.local, value: a.value })),
+      children: el.children.map((c) => (isElement(c) ? copy(c) : { text: c.text })),
+    };
+    copies.set(el, out);
+    return out;
+  };
+  const copied = copy(root);
+  return {
+    root: copied,
+    copyOf(original) {
+      const found = copies.get(original);
+      if (!found) throw new Error('cloneTree: the element is not part of the copied tree');
+      return found;
+    },
+  };
+}
+
+/** Freezes a tree in place (elements, attribute and child lists, attributes, text) and returns it read-only. */
+export function freezeTree(root: XmlElement): ReadonlyXmlElement {
+  for (const a of root.attrs) Object.freeze(a);
+  for (const c of root.children) {
+    if (isElement(c)) freezeTree(c);
+    else Object.freeze(c);
+  }
+  Object.freeze(root.attrs);
+  Object.freeze(root.children);
+  return Object.freeze(root);
 }

@@ -32,6 +32,7 @@ export function createClearKey(settings: Pick<DrmSettings, 'clearkeyLicenseUrl'>
   return {
     name: 'ClearKey',
     systemIds: [SYSTEM_IDS.clearkey],
+    needsIv: false,
     signal(ctx: DrmContext): DrmSignalling {
       const pssh = buildClearKeyPssh(ctx.kid);
       if (ctx.spekeVersion === 'v1') return { pssh };

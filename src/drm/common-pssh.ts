@@ -16,6 +16,7 @@ export function buildCommonPssh(kid: string): Buffer {
 export const commonPssh: DrmSystem = {
   name: 'Common PSSH',
   systemIds: [SYSTEM_IDS.commonPssh],
+  needsIv: false,
   signal(ctx: DrmContext): DrmSignalling {
     const pssh = buildCommonPssh(ctx.kid);
     if (ctx.spekeVersion === 'v1') return { pssh };

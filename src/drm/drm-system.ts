@@ -49,6 +49,11 @@ export interface DrmSystem {
   readonly systemIds: readonly string[];
   /** Schemes the system can be used with; a mismatch is a client error. Undefined = any. */
   readonly schemes?: readonly EncryptionScheme[];
+  /**
+   * Whether the system's signalling (HLS key lines, licenses) depends on the IV the encoder uses, so a
+   * SPEKE v2 answer must tell the encoder that IV (ContentKey@explicitIV) whatever the scheme.
+   */
+  readonly needsIv: boolean;
   /** Builds the signalling for one key. Pure: no I/O. */
   signal(ctx: DrmContext): DrmSignalling;
 }

@@ -30,6 +30,7 @@ export function createFairPlay(settings: Pick<DrmSettings, 'fairplayUriTemplate'
     name: 'FairPlay',
     systemIds: [SYSTEM_IDS.fairplay],
     schemes: ['cbcs'],
+    needsIv: true,
     signal(ctx: DrmContext): DrmSignalling {
       const uri = expandFairplayUri(settings.fairplayUriTemplate, ctx);
       if (ctx.spekeVersion === 'v1') return { uriExtXKey: uri, keyFormat: FAIRPLAY_KEY_FORMAT, keyFormatVersions: '1' };

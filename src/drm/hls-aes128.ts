@@ -11,6 +11,7 @@ function keyLine(tag: string, ctx: DrmContext): string {
 export const hlsAes128: DrmSystem = {
   name: 'HLS AES-128',
   systemIds: [SYSTEM_IDS.hlsAes128, SYSTEM_IDS.hlsAes128V2],
+  needsIv: true,
   signal(ctx: DrmContext): DrmSignalling {
     if (ctx.spekeVersion === 'v1') {
       return { uriExtXKey: ctx.keyUrl, keyFormat: 'identity', keyFormatVersions: '1' };

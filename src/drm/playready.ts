@@ -113,6 +113,7 @@ export function createPlayReady(settings: Pick<DrmSettings, 'playreadyLaUrl'>): 
     name: 'PlayReady',
     systemIds: [SYSTEM_IDS.playready],
     schemes: ['cenc', 'cbcs'],
+    needsIv: false,
     signal(ctx: DrmContext): DrmSignalling {
       const header = buildWrmHeader({ kid: ctx.kid, key: ctx.key, scheme: ctx.scheme, laUrl: settings.playreadyLaUrl });
       const pro = buildPlayReadyObject(header);

@@ -89,6 +89,7 @@ export function createWidevine(settings: Pick<DrmSettings, 'widevineProvider'>):
     name: 'Widevine',
     systemIds: [SYSTEM_IDS.widevine],
     schemes: ['cenc', 'cbc1', 'cens', 'cbcs'],
+    needsIv: false,
     signal(ctx: DrmContext): DrmSignalling {
       const pssh = buildWidevinePssh(ctx, settings.widevineProvider);
       if (ctx.spekeVersion === 'v1') return { pssh };

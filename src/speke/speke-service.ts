@@ -1,12 +1,12 @@
 import type { CpixRequest, SpekeVersion } from '../cpix/cpix-model';
+import { parseDeliveryCertificate, type DeliveryCertificate } from '../cpix/delivery-certificate';
+import { encryptDocument } from '../cpix/encrypt-document';
 import { fillCpixV1, type KeyMaterial } from '../cpix/fill-cpix';
 import { fillCpixV2 } from '../cpix/fill-cpix-v2';
-import { parseDeliveryCertificate, type DeliveryCertificate } from '../cpix/document-crypto';
-import { encryptDocument } from '../cpix/encrypted-response';
 import { parseCpix } from '../cpix/parse-cpix';
-import { checkDrmSchemes } from '../cpix/validate-v2';
+import { checkDrmSchemes } from '../cpix/v2/validate-v2';
 import { serializeXml } from '../cpix/xml-serialize';
-import type { XmlElement } from '../cpix/xml-tree';
+import type { ReadonlyXmlElement } from '../cpix/xml-tree';
 import type { DrmSignalling, DrmSystem } from '../drm/drm-system';
 import { BadRequestError, UnprocessableError } from '../errors';
 import type { IssuedKey, KeyService } from '../keys/key-service';
@@ -41,12 +41,11 @@ export class SpekeService {
   /** Handles one SPEKE request body and returns the response document. */
   async handle(call: SpekeCall): Promise<string> {
     const request = parseCpix(call.body, call.speke);
-    this.resolveSystems(request);
+    const systems = this.resolveSystems(request);
     if (request.speke !== '1.0') checkDrmSchemes(request, (systemId) => this.drm.get(systemId)?.schemes);
     const certificate = request.deliveryCertificate
       ? parseDeliveryCertificate(request.deliveryCertificate, new Date(), this.deliveryCertSha256)
       : undefined;
-    let doc: CpixRequest | undefined = request;
     const issue = {
       resourceId: request.resourceId,
       owner: call.owner,
@@ -54,12 +53,8 @@ export class SpekeService {
       rotating: request.periods.length > 0,
     };
     // The response is built before the keys are committed, so a failure while building changes nothing.
-    // Filling mutates the parsed tree, so a retry after a lost race starts from a fresh parse.
-    const xml = await this.keys.issueWith(issue, (issued) => {
-      const target = doc ?? parseCpix(call.body, call.speke);
-      doc = undefined;
-      return this.respond(target, issued, certificate);
-    });
+    // Building works on a copy of the parsed (immutable) request, so a retry after a lost race reuses it.
+    const xml = await this.keys.issueWith(issue, (issued) => this.respond(request, systems, issued, certificate));
     await call.onIssued?.(
       issue.resourceId,
       issue.keys.map((k) => k.kid),
@@ -67,17 +62,24 @@ export class SpekeService {
     return xml;
   }
 
-  private respond(request: CpixRequest, issued: IssuedKey[], certificate?: DeliveryCertificate): string {
+  private respond(
+    request: CpixRequest,
+    systems: Map<ReadonlyXmlElement, DrmSystem>,
+    issued: IssuedKey[],
+    certificate?: DeliveryCertificate,
+  ): string {
     const material = new Map<string, KeyMaterial>(issued.map((k) => [k.kid, { key: k.key, iv: k.iv }]));
-    const signals = this.signal(request, this.resolveSystems(request), material);
-    const fill = request.speke === '1.0' ? fillCpixV1 : fillCpixV2;
-    const filled = fill(request, material, signals);
+    const signals = this.signal(request, systems, material);
+    const filled =
+      request.speke === '1.0'
+        ? fillCpixV1(request, material, signals)
+        : fillCpixV2(request, material, signals, (systemId) => this.drm.get(systemId)?.needsIv === true);
     if (certificate) encryptDocument(filled, certificate);
     return serializeXml(filled);
   }
 
-  private resolveSystems(request: CpixRequest): Map<XmlElement, DrmSystem> {
-    const systems = new Map<XmlElement, DrmSystem>();
+  private resolveSystems(request: CpixRequest): Map<ReadonlyXmlElement, DrmSystem> {
+    const systems = new Map<ReadonlyXmlElement, DrmSystem>();
     for (const entry of request.drmSystems) {
       const system = this.drm.get(entry.systemId);
       if (!system) {
@@ -91,10 +93,10 @@ export class SpekeService {
 
   private signal(
     request: CpixRequest,
-    systems: Map<XmlElement, DrmSystem>,
+    systems: Map<ReadonlyXmlElement, DrmSystem>,
     material: Map<string, KeyMaterial>,
-  ): Map<XmlElement, DrmSignalling> {
-    const signals = new Map<XmlElement, DrmSignalling>();
+  ): Map<ReadonlyXmlElement, DrmSignalling> {
+    const signals = new Map<ReadonlyXmlElement, DrmSignalling>();
     const schemes = new Map(request.contentKeys.map((k) => [k.kid, k.scheme]));
     for (const entry of request.drmSystems) {
       const keyMaterial = material.get(entry.kid) as KeyMaterial;

@@ -4,12 +4,12 @@ import path from 'node:path';
 import { InvalidResponseError } from '../../../src/cli/cli-errors';
 import { buildCpixRequest } from '../../../src/cli/cpix-request-builder';
 import { hlsUri, parsePsshBox, readCpixResponse } from '../../../src/cli/cpix-response-reader';
-import { parseDeliveryCertificate } from '../../../src/cpix/document-crypto';
-import { encryptDocument } from '../../../src/cpix/encrypted-response';
+import { parseDeliveryCertificate } from '../../../src/cpix/delivery-certificate';
+import { encryptDocument } from '../../../src/cpix/encrypt-document';
 import { fillCpixV1, type KeyMaterial } from '../../../src/cpix/fill-cpix';
 import { parseCpix } from '../../../src/cpix/parse-cpix';
 import { serializeXml } from '../../../src/cpix/xml-serialize';
-import type { XmlElement } from '../../../src/cpix/xml-tree';
+import type { ReadonlyXmlElement } from '../../../src/cpix/xml-tree';
 import type { DrmSignalling } from '../../../src/drm/drm-system';
 import { SYSTEM_IDS } from '../../../src/drm/drm-system';
 import { buildPssh } from '../../../src/drm/pssh';
@@ -38,7 +38,7 @@ function filledResponse(certificate?: Buffer) {
   const keys = new Map<string, KeyMaterial>(
     request.contentKeys.map((k) => [k.kid, { key: randomBytes(16), iv: randomBytes(16) }]),
   );
-  const signals = new Map<XmlElement, DrmSignalling>();
+  const signals = new Map<ReadonlyXmlElement, DrmSignalling>();
   for (const d of request.drmSystems) {
     const m = keys.get(d.kid) as KeyMaterial;
     const system = registry.get(d.systemId);

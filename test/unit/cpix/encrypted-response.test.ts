@@ -11,8 +11,10 @@ import {
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ALGORITHMS, parseDeliveryCertificate } from '../../../src/cpix/document-crypto';
-import { decryptDocument, encryptDocument, findDeliveryCertificate } from '../../../src/cpix/encrypted-response';
+import { decryptDocument } from '../../../src/cpix/decrypt-document';
+import { findDeliveryCertificate, parseDeliveryCertificate } from '../../../src/cpix/delivery-certificate';
+import { ALGORITHMS } from '../../../src/cpix/document-crypto';
+import { encryptDocument } from '../../../src/cpix/encrypt-document';
 import { NS } from '../../../src/cpix/namespaces';
 import { childElements, firstChild, isElement, textOf, type XmlElement } from '../../../src/cpix/xml-tree';
 import { BadRequestError } from '../../../src/errors';

@@ -6,6 +6,8 @@ import { parseXml } from '../../../src/cpix/xml-parse';
 import { serializeXml } from '../../../src/cpix/xml-serialize';
 import { attr, isElement, textOf, type XmlElement } from '../../../src/cpix/xml-tree';
 import type { DrmSignalling } from '../../../src/drm/drm-system';
+import { createDrmRegistry } from '../../../src/drm/registry';
+import { SETTINGS } from '../drm/context';
 import { findAll } from '../../helpers/cpix';
 
 const KID = '11111111-2222-4333-8444-555555555555';
@@ -15,6 +17,9 @@ const HLS_AES128 = '81376844-f976-481e-a84e-cc25d39b0b33';
 const CLEARKEY_AES128 = '3ea8778f-7742-4bf9-b18b-e834b2acbd47';
 const KEY = Buffer.alloc(16, 7);
 const IV = Buffer.alloc(16, 9);
+const REGISTRY = createDrmRegistry(SETTINGS);
+/** Which systems need explicitIV, as the SPEKE service asks the registry. */
+const needsIv = (systemId: string) => REGISTRY.get(systemId)?.needsIv === true;
 
 const SIGNAL: DrmSignalling = {
   pssh: Buffer.from('pssh-box'),
@@ -50,7 +55,7 @@ function fill(o: Options = {}, signal: DrmSignalling = SIGNAL): XmlElement {
   const req = parseCpix(request(o), o.version === '2.4' ? '2.1' : '2.0');
   const keys = new Map<string, KeyMaterial>([[KID, { key: KEY, iv: IV }]]);
   const signals = new Map(req.drmSystems.map((d) => [d.element, signal]));
-  return parseXml(serializeXml(fillCpixV2(req, keys, signals)));
+  return parseXml(serializeXml(fillCpixV2(req, keys, signals, needsIv)));
 }
 
 const names = (el: XmlElement) => el.children.filter(isElement).map((c) => c.local);
@@ -141,7 +146,7 @@ describe('fillCpixV2: values', () => {
     const v1 = parseCpix(
       `<cpix:CPIX id="a" xmlns:cpix="urn:dashif:org:cpix"><cpix:ContentKeyList><cpix:ContentKey kid="${KID}"/></cpix:ContentKeyList></cpix:CPIX>`,
     );
-    expect(() => fillCpixV2(v1, new Map(), new Map())).toThrow(TypeError);
+    expect(() => fillCpixV2(v1, new Map(), new Map(), needsIv)).toThrow(TypeError);
   });
 });
 

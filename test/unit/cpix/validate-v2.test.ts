@@ -1,5 +1,5 @@
 import { parseCpix } from '../../../src/cpix/parse-cpix';
-import { checkDrmSchemes } from '../../../src/cpix/validate-v2';
+import { checkDrmSchemes } from '../../../src/cpix/v2/validate-v2';
 import type { SpekeVersion } from '../../../src/cpix/cpix-model';
 import { BadRequestError, KeyplaneError, UnprocessableError } from '../../../src/errors';
 import { fixture } from '../../helpers/fixtures';

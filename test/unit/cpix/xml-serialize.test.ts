@@ -3,7 +3,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { builder, create } from 'xmlbuilder2';
 import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces';
-import { makeElement } from '../../../src/cpix/fill-cpix';
+import { makeElement } from '../../../src/cpix/element-factory';
 import { parseXml } from '../../../src/cpix/xml-parse';
 import { serializeXml } from '../../../src/cpix/xml-serialize';
 import { isElement, type XmlElement } from '../../../src/cpix/xml-tree';

@@ -35,6 +35,11 @@ describe('createDrmRegistry', () => {
     expect(ids.sort()).toEqual(Object.values(SYSTEM_IDS).sort());
   });
 
+  it('says which systems need the encoder to know the IV: HLS AES-128 (both IDs) and FairPlay', () => {
+    const needing = Object.values(SYSTEM_IDS).filter((id) => registry.get(id)?.needsIv === true);
+    expect(needing.sort()).toEqual([SYSTEM_IDS.hlsAes128, SYSTEM_IDS.hlsAes128V2, SYSTEM_IDS.fairplay].sort());
+  });
+
   it('wires the settings into the modules', () => {
     const fp = createDrmRegistry({ ...SETTINGS, fairplayUriTemplate: 'skd://x/{kid}' }).get(SYSTEM_IDS.fairplay);
     expect(fp?.signal(makeContext({ spekeVersion: 'v1' })).uriExtXKey).toBe(

@@ -5,7 +5,7 @@
  * SHARED (`ALL`) alone. Pure; failures are 422s with AWS's exact contract messages.
  */
 import { contractError } from './contract-errors';
-import type { CpixRequest, UsageRuleEntry } from './cpix-model';
+import type { CpixRequest, UsageRuleEntry } from '../cpix-model';
 import {
   AUDIO_PRESETS,
   VIDEO_PRESETS,

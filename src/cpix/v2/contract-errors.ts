@@ -1,4 +1,4 @@
-import { UnprocessableError } from '../errors';
+import { UnprocessableError } from '../../errors';
 
 /** AWS's exact texts for encryption-contract errors ("SPEKE API v2 - Customizations and constraints"). */
 export const CONTRACT_MESSAGES = {

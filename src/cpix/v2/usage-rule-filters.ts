@@ -3,10 +3,10 @@
  * whether their bounds are numbers. Only VideoFilter and AudioFilter matter; KeyPeriodFilter is
  * checked by the parser, and SPEKE ignores LabelFilter, BitrateFilter and `VideoFilter@wcg`.
  */
-import type { UsageRuleEntry } from './cpix-model';
-import { NS } from './namespaces';
+import type { UsageRuleEntry } from '../cpix-model';
+import { NS } from '../namespaces';
 import type { TrackType } from './track-types';
-import { attr, childElements, type XmlElement } from './xml-tree';
+import { attr, childElements, type ReadonlyXmlElement } from '../xml-tree';
 
 const INTEGER_BOUNDS: Readonly<Record<string, readonly [string, string][]>> = {
   VideoFilter: [
@@ -20,12 +20,12 @@ const NON_NEGATIVE_INTEGER = /^\+?\d{1,15}$/;
 const BOOLEAN = /^(true|false|1|0)$/;
 
 /** Attributes other than namespace declarations. */
-function realAttributes(el: XmlElement): number {
+function realAttributes(el: ReadonlyXmlElement): number {
   return el.attrs.filter((a) => a.ns !== NS.xmlns).length;
 }
 
 /** The VideoFilter and AudioFilter children of a rule. */
-export function filtersOf(rule: UsageRuleEntry): { video: XmlElement[]; audio: XmlElement[] } {
+export function filtersOf(rule: UsageRuleEntry): { video: ReadonlyXmlElement[]; audio: ReadonlyXmlElement[] } {
   return {
     video: childElements(rule.element, NS.cpix, 'VideoFilter'),
     audio: childElements(rule.element, NS.cpix, 'AudioFilter'),
@@ -39,7 +39,7 @@ export function hasTrackFilter(rule: UsageRuleEntry): boolean {
 }
 
 /** Names the first bad bound on a filter: not a non-negative integer, or min above max. */
-function boundProblem(filter: XmlElement): string | undefined {
+function boundProblem(filter: ReadonlyXmlElement): string | undefined {
   for (const [minName, maxName] of INTEGER_BOUNDS[filter.local] ?? []) {
     const [min, max] = [attr(filter, minName), attr(filter, maxName)];
     for (const [name, value] of [
@@ -60,7 +60,7 @@ function boundProblem(filter: XmlElement): string | undefined {
 }
 
 /** What the track type implies about filter counts, as a reason when the rule does not match it. */
-function countProblem(type: TrackType, video: XmlElement[], audio: XmlElement[]): string | undefined {
+function countProblem(type: TrackType, video: ReadonlyXmlElement[], audio: ReadonlyXmlElement[]): string | undefined {
   if (type.kind === 'all') {
     const bare = video.length === 1 && audio.length === 1 && [...video, ...audio].every((f) => realAttributes(f) === 0);
     return bare
