@@ -2,6 +2,7 @@ import express, { Router } from 'express';
 import { auditDelivered } from '../audit/request-audit';
 import type { AccessPolicy } from '../auth/access-policy';
 import { requireRole } from '../auth/authenticate';
+import { pathToken } from '../auth/canonical-token';
 import { NotConfiguredError } from '../auth/delivery-errors';
 import { checkTokenScope } from '../auth/key-access';
 import { tokenPrincipal, type PlaybackTokenService } from '../auth/playback-tokens';
@@ -41,7 +42,7 @@ export function playerDeliveryRoutes(deps: DeliveryDeps): Router {
   router.get('/playback/:token/keys/:resourceId/:kid', noStore, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
     const kid = checkKid(req.params.kid);
-    const grant = await tokensOf(deps).verify(String(req.params.token));
+    const grant = await tokensOf(deps).verify(pathToken(req, req.params.token));
     checkTokenScope(tokenPrincipal(grant), resourceId, kid);
     const key = await policyCheckedKey(req, res, deps.keys, deps.policy, resourceId, kid);
     await auditDelivered(req, resourceId, [kid]);

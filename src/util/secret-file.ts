@@ -13,3 +13,29 @@ export function createSecretFileAtomically(file: string, content: string): void 
     fs.unlinkSync(tmp);
   }
 }
+
+/** A secret file that group or others can read or write; the message names the file and the fix. */
+export class SecretFileModeError extends Error {
+  constructor(
+    readonly file: string,
+    mode: number,
+  ) {
+    super(`${file} is accessible by group/others (mode ${mode.toString(8)}); run: chmod 600 ${file}`);
+    this.name = 'SecretFileModeError';
+  }
+}
+
+/**
+ * Refuses a secret file (master key, token signing keys, SigV4 credentials) whose mode lets group or
+ * others in: throws SecretFileModeError saying `chmod 600`. Other stat errors (ENOENT) pass through.
+ */
+export function checkSecretFileMode(file: string): void {
+  const mode = fs.statSync(file).mode & 0o777;
+  if ((mode & 0o077) !== 0) throw new SecretFileModeError(file, mode);
+}
+
+/** Reads a secret file as UTF-8 after checkSecretFileMode. */
+export function readSecretFile(file: string): string {
+  checkSecretFileMode(file);
+  return fs.readFileSync(file, 'utf8');
+}
