@@ -31,8 +31,14 @@ export class PlaylistSyntaxError extends Error {
   }
 }
 
-/** Characters that end or split a line for some player (C0 controls, DEL, NEL, LS, PS); tab is allowed. */
-export const LINE_BREAKING = /[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]/;
+/** Whether `text` holds a character that ends or splits a line for some player (C0 controls but tab, DEL, NEL, LS, PS). */
+export function breaksLine(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f || c === 0x85 || c === 0x2028 || c === 0x2029) return true;
+  }
+  return false;
+}
 
 const NAME = /^[A-Z0-9-]+$/;
 
@@ -90,12 +96,12 @@ export function serializeAttributeList(attributes: readonly Attribute[]): string
 function serializeAttribute(a: Attribute): string {
   if (!NAME.test(a.name)) throw new PlaylistSyntaxError('attribute name must be A-Z, 0-9 and -');
   if (a.kind !== 'quoted-string') {
-    if (a.value === '' || /[",\s]/.test(a.value) || LINE_BREAKING.test(a.value)) {
+    if (a.value === '' || /[",\s]/.test(a.value) || breaksLine(a.value)) {
       throw new PlaylistSyntaxError(`attribute ${a.name} cannot hold a comma, quote, space or line break`);
     }
     return `${a.name}=${a.value}`;
   }
-  if (a.value.includes('"') || LINE_BREAKING.test(a.value)) {
+  if (a.value.includes('"') || breaksLine(a.value)) {
     throw new PlaylistSyntaxError(`attribute ${a.name} cannot hold a quote or line break`);
   }
   return `${a.name}="${a.value}"`;

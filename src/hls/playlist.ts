@@ -1,5 +1,5 @@
 import {
-  LINE_BREAKING,
+  breaksLine,
   parseAttributeList,
   PlaylistSyntaxError,
   serializeAttributeList,
@@ -108,7 +108,7 @@ export function parsePlaylist(text: string): Playlist {
 /** Every serialized line is checked: nothing from the origin or a rewrite may add or split a line. */
 function serializeLine(line: PlaylistLine, index: number): string {
   const text = lineText(line);
-  if (LINE_BREAKING.test(text))
+  if (breaksLine(text))
     throw new PlaylistSyntaxError('a line cannot hold a line break or control character', index + 1);
   if (line.type === 'uri' && (text.startsWith('#') || text.trim() !== text || text === '')) {
     throw new PlaylistSyntaxError('a URI line cannot be empty, start with "#" or have surrounding spaces', index + 1);
