@@ -51,19 +51,32 @@ export function redactSecrets(text: string): string {
   return SECRET_SHAPES.reduce((out, [shape, replacement]) => out.replace(shape, replacement), text);
 }
 
+/** Field names whose value is a credential at any depth (compared lower-case). */
+const SECRET_FIELDS = new Set([
+  'authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+  'x-amz-security-token',
+  'token',
+  'secret',
+  'signature',
+  'secretaccesskey',
+  'password',
+]);
+
 function scrubbed(value: unknown, depth: number): unknown {
   if (typeof value === 'string') return redactSecrets(value);
-  if (depth > 4 || value === null || typeof value !== 'object') return value;
-  if (value instanceof Error) {
-    return {
-      type: value.name,
-      message: redactSecrets(value.message),
-      ...(value.stack ? { stack: redactSecrets(value.stack) } : {}),
-    };
-  }
+  // Errors keep their type here; the `err` serializer scrubs their message and stack.
+  if (depth > 6 || value === null || typeof value !== 'object' || value instanceof Error) return value;
   if (Array.isArray(value)) return value.map((v) => scrubbed(v, depth + 1));
   if (Buffer.isBuffer(value)) return '[buffer]';
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubbed(v, depth + 1)]));
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [
+      k,
+      SECRET_FIELDS.has(k.toLowerCase()) ? '[redacted]' : scrubbed(v, depth + 1),
+    ]),
+  );
 }
 
 /**
@@ -71,19 +84,21 @@ function scrubbed(value: unknown, depth: number): unknown {
  * shape in every string (messages, URLs, error stacks; see redactSecrets), at every level down to `trace`.
  * Key material is never passed to it.
  */
-export function createLogger(level: string): Logger {
-  return pino({
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     level,
     base: { service: 'keyplane' },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     formatters: { log: (object) => scrubbed(object, 0) as Record<string, unknown> },
+    serializers: { err: (err: Error) => scrubbed(pino.stdSerializers.err(err), 0) },
     hooks: {
       logMethod(args, method) {
         const clean = args.map((a) => (typeof a === 'string' ? redactSecrets(a) : a)) as Parameters<typeof method>;
         method.apply(this, clean);
       },
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export type { Logger };
