@@ -107,7 +107,14 @@ export function parsePlaylist(text: string): Playlist {
 
 /** Every serialized line is checked: nothing from the origin or a rewrite may add or split a line. */
 function serializeLine(line: PlaylistLine, index: number): string {
-  const text = lineText(line);
+  let text: string;
+  try {
+    text = lineText(line);
+  } catch (err) {
+    if (err instanceof PlaylistSyntaxError && err.line === undefined)
+      throw new PlaylistSyntaxError(err.rule, index + 1);
+    throw err;
+  }
   if (breaksLine(text))
     throw new PlaylistSyntaxError('a line cannot hold a line break or control character', index + 1);
   if (line.type === 'uri' && (text.startsWith('#') || text.trim() !== text || text === '')) {
