@@ -30,7 +30,9 @@ function parseEntry(entry: string, where: string): SigV4Credential {
   }
   const unknown = roles.find((r) => !isRole(r));
   if (unknown !== undefined) {
-    throw new Error(`${where}: unknown role "${unknown}" (admin, encoder, keyserver, token-issuer)`);
+    // Quoted only when it cannot be a secret (shorter than any accepted one): fields may be in the wrong order.
+    const shown = unknown.length < MIN_SECRET_LENGTH ? ` "${unknown}"` : '';
+    throw new Error(`${where}: unknown role${shown} (admin, encoder, keyserver, token-issuer)`);
   }
   return { accessKeyId, secretAccessKey, roles: [...new Set(roles as Role[])] };
 }

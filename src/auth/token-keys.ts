@@ -54,6 +54,8 @@ export function loadOrCreateTokenKeys(dataDir: string): TokenSigningKey[] {
     const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as { keys: { kid: string; secret: string }[] };
     return parseTokenSigningKeys(parsed.keys.map((k) => `${k.kid}:${k.secret}`).join(','));
   } catch (err) {
-    throw new Error(`${file} is not a valid token key file: ${(err as Error).message}`);
+    // JSON.parse's message quotes the text around the error, which is a secret here.
+    const why = err instanceof SyntaxError ? 'not valid JSON' : (err as Error).message;
+    throw new Error(`${file} is not a valid token key file: ${why}`);
   }
 }

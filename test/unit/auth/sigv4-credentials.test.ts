@@ -25,6 +25,7 @@ describe('parseSigV4Credentials', () => {
     [`AK:${SECRET}:keyserver`, /access key id/],
     ['AKIA1111:short:keyserver', /at least 16/],
     [`AKIA1111:${SECRET}:root`, /unknown role "root"/],
+    [`AKIA1111:${SECRET}:${SECRET}`, /entry 1: unknown role \(admin/],
     [`AKIA1111:${SECRET}:keyserver,AKIA1111:${SECRET}:encoder`, /appears twice/],
     [',', /holds no credentials/],
   ])('rejects %s without echoing the secret', (text, message) => {
