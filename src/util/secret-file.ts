@@ -34,8 +34,14 @@ export function checkSecretFileMode(file: string): void {
   if ((mode & 0o077) !== 0) throw new SecretFileModeError(file, mode);
 }
 
-/** Reads a secret file as UTF-8 after checkSecretFileMode. */
+/** Reads a secret file as UTF-8, checking the mode of the file it opened (not a path that may change meanwhile). */
 export function readSecretFile(file: string): string {
-  checkSecretFileMode(file);
-  return fs.readFileSync(file, 'utf8');
+  const fd = fs.openSync(file, 'r');
+  try {
+    const mode = fs.fstatSync(fd).mode & 0o777;
+    if ((mode & 0o077) !== 0) throw new SecretFileModeError(file, mode);
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
 }

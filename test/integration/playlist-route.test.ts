@@ -289,7 +289,9 @@ describe('hostile origins, query strings and callers', () => {
   ])('refuses an origin playlist with %s (502), quoting none of it', async (_name, path) => {
     const res = await get(`/playback/${token()}/hls/${RESOURCE}/${path}`);
     expect(res.status).toBe(502);
-    expect(res.body.message).toMatch(/^Origin sent an invalid playlist \(line 2\): .*(a line|attribute X-A) cannot hold/);
+    expect(res.body.message).toMatch(
+      /^Origin sent an invalid playlist \(line 2\): .*(a line|attribute X-A) cannot hold/,
+    );
     expect(res.text).not.toMatch(/EXT-X-KEY|EXT-X-ENDLIST|innocent/);
   });
 
