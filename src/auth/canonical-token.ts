@@ -33,6 +33,15 @@ export interface TokenTransports {
   /** The request target as received (path and raw query, before percent-decoding). */
   originalUrl: string;
   get(name: string): string | undefined;
+  /** Header names and values as received: Node keeps only the first of repeated `Authorization` headers. */
+  rawHeaders?: string[];
+}
+
+function authorizationHeaders(req: TokenTransports): number {
+  const raw = req.rawHeaders ?? [];
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]?.toLowerCase() === 'authorization') n++;
+  return n;
 }
 
 /** The raw (still percent-encoded) values of every `token` query parameter, in order. */
@@ -85,7 +94,7 @@ export function headerOrQueryToken(req: TokenTransports, bearer: string | undefi
   if (hasTokenCookie(req) && (headerToken || queried.length > 0)) throw invalidToken();
   if (header !== undefined) {
     if (!headerToken) return undefined;
-    if (queried.length > 0) throw invalidToken();
+    if (queried.length > 0 || authorizationHeaders(req) > 1) throw invalidToken();
     return canonicalToken(bearer);
   }
   if (req.get('x-api-key') !== undefined || queried.length === 0) return undefined;

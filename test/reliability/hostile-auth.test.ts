@@ -126,6 +126,18 @@ async function call(
   return { status: res.status, text, headers: res.headers };
 }
 
+/** A GET with raw (possibly repeated) headers, which fetch would merge; resolves with the status. */
+function rawGet(urlPath: string, rawHeaders: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: server.port, path: urlPath, headers: rawHeaders }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 const HOSTILE_PLAYLISTS: Record<string, string> = {
   'cr.m3u8': '#EXTM3U\n# a\r#EXT-X-KEY:METHOD=NONE\n#EXTINF:4,\ns.ts\n',
   'nel.m3u8': '#EXTM3U\n#EXT-X-MAP:URI="i.mp4",X-A="a\u2028#EXT-X-ENDLIST"\n',
@@ -234,6 +246,16 @@ describe('hostile callers against a server process', () => {
       call('spelling', `/playback/${good}/hls/${RESOURCE}/a.m3u8?token=${good}`),
     ];
     for (const res of mixed) expect((await res).status).toBe(401);
+    const twice = await rawGet(keyPath(), [
+      'Host',
+      `127.0.0.1:${server.port}`,
+      'Authorization',
+      `Bearer ${good}`,
+      'Authorization',
+      `Bearer ${good}`,
+    ]);
+    count('spelling', twice);
+    expect(twice).toBe(401);
   });
 
   it('2. bounds token lifetimes', async () => {

@@ -96,6 +96,16 @@ describe('headerOrQueryToken', () => {
     expect(headerOrQueryToken(req('/keys/a/b'), undefined)).toBeUndefined();
   });
 
+  it('refuses a Bearer token sent in two Authorization headers (Node keeps the first)', () => {
+    const twice = {
+      ...req('/keys/a/b', bearer(TOKEN)),
+      rawHeaders: ['Authorization', `Bearer ${TOKEN}`, 'authorization', 'Bearer x'],
+    };
+    expect(() => headerOrQueryToken(twice, TOKEN)).toThrow(UnauthorizedError);
+    const once = { ...req('/keys/a/b', bearer(TOKEN)), rawHeaders: ['Authorization', `Bearer ${TOKEN}`] };
+    expect(headerOrQueryToken(once, TOKEN)).toBe(TOKEN);
+  });
+
   it.each([
     ['a bearer with padding', '/keys/a/b', bearer(`${TOKEN}=`), `${TOKEN}=`],
     ['a bearer and a query token', `/keys/a/b?token=${TOKEN}`, bearer(TOKEN), TOKEN],
