@@ -1,9 +1,9 @@
-import fs from 'node:fs';
 import { parseIpList, parseOriginList, parseTrustedProxies } from './auth/access-policy';
 import { parseSigV4Credentials, type SigV4Credential } from './auth/sigv4-credentials';
 import { CLIENT_ID_PATTERN, type SecureLinkConfig, type SecureTokenAlgorithm } from './auth/secure-token';
 import { parseTokenSigningKeys, type TokenSigningKey } from './auth/token-keys';
 import type { AccessRules } from './store/records';
+import { readSecretFile } from './util/secret-file';
 
 /** SigV4 verification settings; absent when no credentials are configured. */
 export interface SigV4Config {
@@ -46,7 +46,7 @@ function parsed<T>(env: Env, name: string, fail: Fail, parse: (raw: string) => T
 function sigv4(env: Env, fail: Fail): SigV4Config | undefined {
   const credentials = parsed(env, 'KEYPLANE_SIGV4_CREDENTIALS', fail, (raw) => parseSigV4Credentials(raw));
   const credentialsFile = parsed(env, 'KEYPLANE_SIGV4_CREDENTIALS_FILE', fail, (file) => {
-    parseSigV4Credentials(fs.readFileSync(file, 'utf8'), true);
+    parseSigV4Credentials(readSecretFile(file), true);
     return file;
   });
   if (credentials && credentialsFile) {
@@ -64,6 +64,9 @@ function sigv4(env: Env, fail: Fail): SigV4Config | undefined {
   };
 }
 
+/** The shortest secure-link secret accepted, whatever the algorithm. */
+export const MIN_SECURE_LINK_SECRET = 16;
+
 function secureLinks(env: Env, fail: Fail): SecureLinkConfig | undefined {
   const clientId = value(env, 'KEYPLANE_SECURE_TOKEN_CLIENT_ID');
   const secret = value(env, 'KEYPLANE_SECURE_TOKEN_SECRET');
@@ -75,9 +78,9 @@ function secureLinks(env: Env, fail: Fail): SecureLinkConfig | undefined {
   if (clientId === undefined || !CLIENT_ID_PATTERN.test(clientId)) {
     fail('KEYPLANE_SECURE_TOKEN_CLIENT_ID', 'is required with a secret: 1-64 of A-Z a-z 0-9 . - (no "_")');
   }
-  const minLength = algorithm === 'md5' ? 6 : 16;
-  if (secret === undefined || secret.length < minLength) {
-    fail('KEYPLANE_SECURE_TOKEN_SECRET', `is required with a client id: at least ${minLength} characters`);
+  // 16 characters for md5 too (the README's promise): MD5 over a string holding the secret is easy to brute-force.
+  if (secret === undefined || secret.length < MIN_SECURE_LINK_SECRET) {
+    fail('KEYPLANE_SECURE_TOKEN_SECRET', `is required with a client id: at least ${MIN_SECURE_LINK_SECRET} characters`);
   }
   return { clientId, secret, algorithm };
 }

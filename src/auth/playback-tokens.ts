@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
-import type { Request } from 'express';
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { bearerValue } from './bearer';
+import { canonicalToken, headerOrQueryToken, type TokenTransports } from './canonical-token';
 import { UUID_PATTERN } from '../domain/ids';
 import { BadRequestError, GoneError, UnauthorizedError } from '../errors';
 import { checkResourceId } from '../domain/ids';
@@ -13,6 +13,8 @@ import type { TokenSigningKey } from './token-keys';
 export const PLAYBACK_AUDIENCE = 'keyplane-playback';
 /** Lifetime of a token when the request does not ask for one. */
 export const DEFAULT_TOKEN_TTL_SECONDS = 300;
+/** How far a token's `iat` may lie in the future (clock skew between the issuer and us). */
+export const MAX_CLOCK_SKEW_SECONDS = 60;
 const MAX_KIDS = 100;
 const JWT_SHAPE = /^[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}$/;
 
@@ -91,8 +93,12 @@ export class PlaybackTokenService {
     return { token, expiresAt: new Date((iat + ttl) * 1000), resourceId };
   }
 
-  /** Verifies a token: 401 when malformed or badly signed, 410 when it was valid but has expired. */
-  async verify(token: string): Promise<PlaybackGrant> {
+  /**
+   * Verifies a token: 401 when not canonical, malformed, badly signed, issued in the future (beyond
+   * MAX_CLOCK_SKEW_SECONDS), without `exp`, or living longer than the maximum TTL; 410 once expired.
+   */
+  async verify(presented: string): Promise<PlaybackGrant> {
+    const token = canonicalToken(presented);
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(
@@ -113,7 +119,19 @@ export class PlaybackTokenService {
       if (err instanceof joseErrors.JWTExpired) throw new GoneError('Playback token has expired');
       throw new UnauthorizedError('Invalid playback token');
     }
+    this.checkLifetime(payload);
     return this.grantOf(payload);
+  }
+
+  private checkLifetime(payload: JWTPayload): void {
+    const { iat, exp } = payload;
+    if (typeof iat !== 'number' || typeof exp !== 'number') throw new UnauthorizedError('Invalid playback token');
+    if (iat > this.now().getTime() / 1000 + MAX_CLOCK_SKEW_SECONDS) {
+      throw new UnauthorizedError('Playback token is issued in the future');
+    }
+    if (exp - iat > this.maxTtlSeconds) {
+      throw new UnauthorizedError(`Playback token lives longer than the maximum of ${this.maxTtlSeconds} s`);
+    }
   }
 
   private grantOf(payload: JWTPayload): PlaybackGrant {
@@ -141,20 +159,14 @@ export function tokenPrincipal(grant: PlaybackGrant): Principal {
   };
 }
 
-function presentedToken(req: Request): string | undefined {
-  const header = req.get('authorization');
-  if (header !== undefined) {
-    const value = bearerValue(header);
-    return value !== undefined && looksLikeJwt(value) ? value : undefined;
-  }
-  if (req.get('x-api-key') !== undefined) return undefined;
-  const query = req.query.token;
-  return typeof query === 'string' ? query : undefined;
+function presentedToken(req: TokenTransports): string | undefined {
+  return headerOrQueryToken(req, bearerValue(req.get('authorization')));
 }
 
 /**
- * Authenticator for playback tokens: a JWT-shaped `Authorization: Bearer` value, or `?token=` when
- * no other credential header is sent. Other bearer values (API keys) fall through untouched.
+ * Authenticator for playback tokens: a JWT-shaped `Authorization: Bearer` value, or one `?token=` when
+ * no other credential header is sent, each in canonical form only (see canonicalToken); both at once is
+ * a 401. Other bearer values (API keys, which have no `.`) fall through untouched.
  */
 export function playbackTokenAuthenticator(service: PlaybackTokenService): Authenticator {
   return async (req) => {

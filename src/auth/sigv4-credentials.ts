@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { ServiceUnavailableError } from '../errors';
+import { readSecretFile } from '../util/secret-file';
 import { isRole, type Role } from './principal';
 
 /** One SigV4 caller: an access key pair and the roles it acts in. */
@@ -29,7 +30,9 @@ function parseEntry(entry: string, where: string): SigV4Credential {
   }
   const unknown = roles.find((r) => !isRole(r));
   if (unknown !== undefined) {
-    throw new Error(`${where}: unknown role "${unknown}" (admin, encoder, keyserver, token-issuer)`);
+    // Quoted only when it cannot be a secret (shorter than any accepted one): fields may be in the wrong order.
+    const shown = unknown.length < MIN_SECRET_LENGTH ? ` "${unknown}"` : '';
+    throw new Error(`${where}: unknown role${shown} (admin, encoder, keyserver, token-issuer)`);
   }
   return { accessKeyId, secretAccessKey, roles: [...new Set(roles as Role[])] };
 }
@@ -60,7 +63,8 @@ export function staticCredentials(list: SigV4Credential[]): SigV4CredentialSourc
 /**
  * Credentials from a file (`KEYPLANE_SIGV4_CREDENTIALS_FILE`), re-read whenever the file changes
  * (inode, size, mtime or ctime), so deleting a line revokes that key on the next request.
- * A missing file means no credentials; an unreadable or invalid one answers 503 until fixed.
+ * A missing file means no credentials; an unreadable or invalid one, or one group/others can read
+ * (it holds secrets: chmod 600), refuses to start and answers 503 until fixed.
  */
 export class FileCredentialSource implements SigV4CredentialSource {
   private version = '';
@@ -94,7 +98,7 @@ export class FileCredentialSource implements SigV4CredentialSource {
     const version = `${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`;
     if (version === this.version) return;
     try {
-      const list = parseSigV4Credentials(fs.readFileSync(this.file, 'utf8'), true);
+      const list = parseSigV4Credentials(readSecretFile(this.file), true);
       this.byId = new Map(list.map((c) => [c.accessKeyId, c]));
       this.error = undefined;
     } catch (err) {

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createSecretFileAtomically } from '../util/secret-file';
+import { createSecretFileAtomically, readSecretFile } from '../util/secret-file';
 
 /** An HS256 key that signs or verifies playback tokens; `kid` goes into the JWT header. */
 export interface TokenSigningKey {
@@ -49,14 +49,13 @@ export function loadOrCreateTokenKeys(dataDir: string): TokenSigningKey[] {
     };
     createSecretFileAtomically(file, `${JSON.stringify({ keys: [key] }, null, 2)}\n`);
   }
-  const mode = fs.statSync(file).mode & 0o777;
-  if ((mode & 0o077) !== 0) {
-    throw new Error(`${file} is accessible by group/others (mode ${mode.toString(8)}); run: chmod 600 ${file}`);
-  }
+  const text = readSecretFile(file);
   try {
-    const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as { keys: { kid: string; secret: string }[] };
+    const parsed = JSON.parse(text) as { keys: { kid: string; secret: string }[] };
     return parseTokenSigningKeys(parsed.keys.map((k) => `${k.kid}:${k.secret}`).join(','));
   } catch (err) {
-    throw new Error(`${file} is not a valid token key file: ${(err as Error).message}`);
+    // JSON.parse's message quotes the text around the error, which is a secret here.
+    const why = err instanceof SyntaxError ? 'not valid JSON' : (err as Error).message;
+    throw new Error(`${file} is not a valid token key file: ${why}`);
   }
 }

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { pathToken } from '../auth/canonical-token';
 import { NotConfiguredError } from '../auth/delivery-errors';
 import type { PlaybackTokenService } from '../auth/playback-tokens';
 import type { SecureLinkVerifier } from '../auth/secure-token';
@@ -27,7 +28,7 @@ export function playerDeliveryRoutes(deps: PlayerRouteDeps): Router {
   router.get('/playback/:token/keys/:resourceId/:kid', noStore, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
     const kid = checkKid(req.params.kid);
-    const grant = tokenGrant(await tokensOf(deps.tokens).verify(String(req.params.token)));
+    const grant = tokenGrant(await tokensOf(deps.tokens).verify(pathToken(req, req.params.token)));
     const outcome = await deps.delivery.key(deliveryContext(req, playbackRoute, grant), resourceId, kid);
     sendDeliveredKey(res, await settle(req, res, outcome));
   });

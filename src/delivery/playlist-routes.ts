@@ -1,5 +1,6 @@
 import { Router, type Request } from 'express';
 import type { AccessPolicy } from '../auth/access-policy';
+import { pathToken } from '../auth/canonical-token';
 import { NotConfiguredError } from '../auth/delivery-errors';
 import type { PlaybackTokenService } from '../auth/playback-tokens';
 import { BadRequestError } from '../errors';
@@ -62,8 +63,11 @@ async function rewrittenPlaylist(
     });
     return serializePlaylist(playlist);
   } catch (err) {
-    if (err instanceof PlaylistSyntaxError) throw new OriginError(`Origin sent an invalid playlist: ${err.message}`);
-    if (err instanceof KeyUriError) throw new OriginError(`Origin playlist cannot be tokenized: ${err.message}`);
+    // The origin's text is never quoted back: only the rule broken and the line.
+    const at = err instanceof PlaylistSyntaxError && err.line !== undefined ? ` (line ${err.line})` : '';
+    if (err instanceof PlaylistSyntaxError) throw new OriginError(`Origin sent an invalid playlist${at}: ${err.rule}`);
+    if (err instanceof KeyUriError)
+      throw new OriginError('Origin playlist cannot be tokenized: a key URI names no KID');
     throw err;
   }
 }
@@ -81,7 +85,7 @@ export function playlistRoutes(deps: PlaylistRouteDeps): Router {
     const path = checkPlaylistPath(req.params.path);
     if (!deps.origin) throw new NotConfiguredError('Playlist rewriting needs KEYPLANE_ORIGIN_URL');
     if (!deps.tokens) throw new NotConfiguredError('Playback tokens need KEYPLANE_TOKEN_SIGNING_KEYS with this store');
-    const token = String(req.params.token);
+    const token = pathToken(req, req.params.token);
     const grant = tokenGrant(await deps.tokens.verify(token));
     const { cors } = await authorizeResource(deps.policy, deliveryContext(req, route, grant), resourceId);
     applyCors(res, cors);

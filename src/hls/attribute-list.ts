@@ -15,15 +15,29 @@ export interface Attribute {
   kind: AttributeKind;
 }
 
-/** A playlist line that is not valid M3U8; `line` is 1-based. */
+/**
+ * A playlist line that is not valid M3U8; `line` is 1-based. `rule` says what is wrong without quoting
+ * the input, for messages that go back to callers (the input may be an origin's, or hold credentials).
+ */
 export class PlaylistSyntaxError extends Error {
   constructor(
-    message: string,
+    readonly rule: string,
     readonly line?: number,
+    excerpt?: string,
   ) {
-    super(line === undefined ? message : `line ${line}: ${message}`);
+    const where = line === undefined ? '' : `line ${line}: `;
+    super(`${where}${rule}${excerpt === undefined ? '' : ` at "${excerpt}"`}`);
     this.name = 'PlaylistSyntaxError';
   }
+}
+
+/** Whether `text` holds a character that ends or splits a line for some player (C0 controls but tab, DEL, NEL, LS, PS). */
+export function breaksLine(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f || c === 0x85 || c === 0x2028 || c === 0x2029) return true;
+  }
+  return false;
 }
 
 const NAME = /^[A-Z0-9-]+$/;
@@ -46,7 +60,7 @@ function readUnquoted(text: string, start: number, line?: number): [string, numb
   const comma = text.indexOf(',', start);
   const end = comma < 0 ? text.length : comma;
   const raw = text.slice(start, end);
-  if (raw === '' || /["\s]/.test(raw)) throw new PlaylistSyntaxError(`bad attribute value "${raw}"`, line);
+  if (raw === '' || /["\s]/.test(raw)) throw new PlaylistSyntaxError('bad attribute value', line, raw);
   return [raw, end];
 }
 
@@ -57,7 +71,7 @@ export function parseAttributeList(text: string, line?: number): Attribute[] {
   while (pos < text.length) {
     const eq = text.indexOf('=', pos);
     const name = eq < 0 ? '' : text.slice(pos, eq);
-    if (!NAME.test(name)) throw new PlaylistSyntaxError(`bad attribute name at "${text.slice(pos, pos + 20)}"`, line);
+    if (!NAME.test(name)) throw new PlaylistSyntaxError('bad attribute name', line, text.slice(pos, pos + 20));
     const quoted = text[eq + 1] === '"';
     const [value, next] = quoted ? readQuoted(text, eq + 1, line) : readUnquoted(text, eq + 1, line);
     attributes.push({ name, value, kind: quoted ? 'quoted-string' : kindOf(value) });
@@ -75,9 +89,21 @@ export function serializeAttributeList(attributes: readonly Attribute[]): string
   return attributes.map(serializeAttribute).join(',');
 }
 
+/**
+ * Refuses any value that could add an attribute or a line: a quoted string holds no `"` or line break,
+ * an unquoted value no `,`, `"`, space or control character, a name only A-Z 0-9 -.
+ */
 function serializeAttribute(a: Attribute): string {
-  if (a.kind !== 'quoted-string') return `${a.name}=${a.value}`;
-  if (/["\r\n]/.test(a.value)) throw new PlaylistSyntaxError(`attribute ${a.name} cannot hold a quote or line break`);
+  if (!NAME.test(a.name)) throw new PlaylistSyntaxError('attribute name must be A-Z, 0-9 and -');
+  if (a.kind !== 'quoted-string') {
+    if (a.value === '' || /[",\s]/.test(a.value) || breaksLine(a.value)) {
+      throw new PlaylistSyntaxError(`attribute ${a.name} cannot hold a comma, quote, space or line break`);
+    }
+    return `${a.name}=${a.value}`;
+  }
+  if (a.value.includes('"') || breaksLine(a.value)) {
+    throw new PlaylistSyntaxError(`attribute ${a.name} cannot hold a quote or line break`);
+  }
   return `${a.name}="${a.value}"`;
 }
 

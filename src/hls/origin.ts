@@ -82,21 +82,56 @@ function describeFailure(err: unknown, timeoutMs: number): OriginError {
   if (name === 'TimeoutError' || name === 'AbortError') {
     return new OriginError(`Origin did not answer within ${timeoutMs} ms`);
   }
-  const cause = (err as { cause?: { code?: string } }).cause?.code;
-  return new OriginError(`Origin could not be reached${cause ? ` (${cause})` : ''}`);
+  // Never the cause (ECONNREFUSED, ENOTFOUND, a TLS error): it would tell callers what listens where.
+  return new OriginError('Origin could not be reached');
 }
 
-/** Fetches a playlist with the configured timeout (whole exchange) and size cap; returns its text and final URL. */
+/** How many same-origin redirects a playlist fetch follows; a redirect to another origin is refused. */
+export const MAX_ORIGIN_REDIRECTS = 3;
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+function redirectTarget(res: Response, from: URL): URL {
+  let next: URL | undefined;
+  try {
+    next = new URL(res.headers.get('location') ?? '', from);
+  } catch {
+    next = undefined;
+  }
+  // The Location is not quoted back: it may name a host the caller has no business knowing about.
+  if (!next || next.origin !== from.origin) throw new OriginError('Origin redirected the playlist to another origin');
+  return next;
+}
+
+/**
+ * Fetches a playlist with the configured timeout (whole exchange) and size cap; returns its text and final URL.
+ * Redirects are followed only within the origin of `url` (at most MAX_ORIGIN_REDIRECTS); the request carries
+ * nothing of the player's (no token, Authorization, cookie or API key), only `Accept`. Failures are 502s that
+ * name no upstream host, port or error text.
+ */
 export async function fetchPlaylist(url: URL, config: OriginConfig): Promise<{ text: string; url: URL }> {
   const signal = AbortSignal.timeout(config.timeoutMs);
   try {
-    const res = await fetch(url, { signal, redirect: 'follow', headers: { accept: 'application/vnd.apple.mpegurl' } });
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new OriginError(`Origin answered ${res.status} for the playlist`, res.status);
+    let target = url;
+    for (let hop = 0; ; hop++) {
+      const res = await fetch(target, {
+        signal,
+        redirect: 'manual',
+        headers: { accept: 'application/vnd.apple.mpegurl' },
+      });
+      if (REDIRECTS.has(res.status)) {
+        await res.body?.cancel();
+        if (hop >= MAX_ORIGIN_REDIRECTS) throw new OriginError('Origin redirected the playlist too many times');
+        target = redirectTarget(res, url);
+        continue;
+      }
+      if (!res.ok) {
+        await res.body?.cancel();
+        throw new OriginError(`Origin answered ${res.status} for the playlist`, res.status);
+      }
+      const body = await readCapped(res, config.maxBytes);
+      return { text: body.toString('utf8'), url: target };
     }
-    const body = await readCapped(res, config.maxBytes);
-    return { text: body.toString('utf8'), url: new URL(res.url || url.href) };
   } catch (err) {
     throw describeFailure(err, config.timeoutMs);
   }

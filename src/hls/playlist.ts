@@ -1,4 +1,10 @@
-import { parseAttributeList, PlaylistSyntaxError, serializeAttributeList, type Attribute } from './attribute-list';
+import {
+  breaksLine,
+  parseAttributeList,
+  PlaylistSyntaxError,
+  serializeAttributeList,
+  type Attribute,
+} from './attribute-list';
 
 export { PlaylistSyntaxError };
 
@@ -99,7 +105,25 @@ export function parsePlaylist(text: string): Playlist {
   return { lines: rawLines.map((raw, i) => parseLine(raw, i + 1)) };
 }
 
-function serializeLine(line: PlaylistLine): string {
+/** Every serialized line is checked: nothing from the origin or a rewrite may add or split a line. */
+function serializeLine(line: PlaylistLine, index: number): string {
+  let text: string;
+  try {
+    text = lineText(line);
+  } catch (err) {
+    if (err instanceof PlaylistSyntaxError && err.line === undefined)
+      throw new PlaylistSyntaxError(err.rule, index + 1);
+    throw err;
+  }
+  if (breaksLine(text))
+    throw new PlaylistSyntaxError('a line cannot hold a line break or control character', index + 1);
+  if (line.type === 'uri' && (text.startsWith('#') || text.trim() !== text || text === '')) {
+    throw new PlaylistSyntaxError('a URI line cannot be empty, start with "#" or have surrounding spaces', index + 1);
+  }
+  return text;
+}
+
+function lineText(line: PlaylistLine): string {
   switch (line.type) {
     case 'blank':
       return '';

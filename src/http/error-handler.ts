@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
+import { redactSecrets } from '../logger';
 import {
   BadRequestError,
   KeyplaneError,
@@ -69,7 +70,7 @@ export function errorHandler(logger: Logger) {
     }
     const level = known.status >= 500 ? 'warn' : 'info';
     const message = clip(known.message);
-    logger[level]({ requestId, status: known.status, code: known.code, msg: message }, 'request rejected');
+    logger[level]({ requestId, status: known.status, code: known.code, error: message }, 'request rejected');
     res.set(known.headers);
     res.set('Cache-Control', 'no-store');
     res.status(known.status).json({ error: known.code, message, ...known.details });
@@ -78,5 +79,5 @@ export function errorHandler(logger: Logger) {
 
 /** 404 for routes that do not exist. */
 export function notFoundHandler(req: Request, _res: Response, next: NextFunction): void {
-  next(new NotFoundError(`No route for ${req.method} ${req.path}`));
+  next(new NotFoundError(`No route for ${req.method} ${redactSecrets(req.path)}`));
 }

@@ -5,7 +5,7 @@ import { ConfigError } from '../config';
 import type { EnvelopeCipher, KeyContext } from './envelope-cipher';
 import { associatedData } from './envelope-cipher';
 import { KeyUnsealError } from './envelope-cipher-errors';
-import { createSecretFileAtomically } from '../util/secret-file';
+import { createSecretFileAtomically, readSecretFile, SecretFileModeError } from '../util/secret-file';
 
 /** Distinct from the KMS format (0x01) so a value shows which cipher sealed it. */
 const FORMAT_VERSION = 2;
@@ -54,14 +54,14 @@ export function loadOrCreateMasterKey(dataDir: string): Buffer {
   const file = path.join(dataDir, 'master.key');
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   if (!fs.existsSync(file)) createSecretFileAtomically(file, crypto.randomBytes(32).toString('base64') + '\n');
-  const mode = fs.statSync(file).mode & 0o777;
-  if ((mode & 0o077) !== 0) {
-    throw new ConfigError(
-      'KEYPLANE_DATA_DIR',
-      `${file} is accessible by group/others (mode ${mode.toString(8)}); run: chmod 600 ${file}`,
-    );
+  let text: string;
+  try {
+    text = readSecretFile(file);
+  } catch (err) {
+    if (err instanceof SecretFileModeError) throw new ConfigError('KEYPLANE_DATA_DIR', err.message);
+    throw err;
   }
-  const key = Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64');
+  const key = Buffer.from(text.trim(), 'base64');
   if (key.length !== 32) throw new ConfigError('KEYPLANE_DATA_DIR', `${file} does not hold a base64 32-byte key`);
   return key;
 }

@@ -13,3 +13,35 @@ export function createSecretFileAtomically(file: string, content: string): void 
     fs.unlinkSync(tmp);
   }
 }
+
+/** A secret file that group or others can read or write; the message names the file and the fix. */
+export class SecretFileModeError extends Error {
+  constructor(
+    readonly file: string,
+    mode: number,
+  ) {
+    super(`${file} is accessible by group/others (mode ${mode.toString(8)}); run: chmod 600 ${file}`);
+    this.name = 'SecretFileModeError';
+  }
+}
+
+/**
+ * Refuses a secret file (master key, token signing keys, SigV4 credentials) whose mode lets group or
+ * others in: throws SecretFileModeError saying `chmod 600`. Other stat errors (ENOENT) pass through.
+ */
+export function checkSecretFileMode(file: string): void {
+  const mode = fs.statSync(file).mode & 0o777;
+  if ((mode & 0o077) !== 0) throw new SecretFileModeError(file, mode);
+}
+
+/** Reads a secret file as UTF-8, checking the mode of the file it opened (not a path that may change meanwhile). */
+export function readSecretFile(file: string): string {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const mode = fs.fstatSync(fd).mode & 0o777;
+    if ((mode & 0o077) !== 0) throw new SecretFileModeError(file, mode);
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -5,11 +5,11 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Express } from 'express';
-import pino from 'pino';
 import request from 'supertest';
 import { createApp, type AppDeps } from '../../src/app';
 import { secureLinkToken } from '../../src/auth/secure-token';
 import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/logger';
 import { buildDeps, localBackends } from '../../src/runtime';
 import { binaryParser as binary } from '../helpers/binary';
 import { responseKeys } from '../helpers/cpix';
@@ -79,7 +79,8 @@ beforeAll(async () => {
     KEYPLANE_SECURE_TOKEN_SECRET: LINK.secret,
     KEYPLANE_ORIGIN_URL: `http://127.0.0.1:${(origin.address() as AddressInfo).port}/vod/{resourceId}/`,
   });
-  const logger = pino({ level: 'trace' }, { write: (line: string) => void logText.push(line) });
+  // The production logger (redaction included), so what is tested is what runs.
+  const logger = createLogger('trace', { write: (line: string) => void logText.push(line) });
   deps = buildDeps(config, localBackends(config), { logger });
   app = createApp(deps);
   encoder = (await deps.apiKeys.create('encoder-1', ['encoder'])).key;

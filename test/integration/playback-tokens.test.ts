@@ -231,3 +231,74 @@ describe('signing keys without KEYPLANE_TOKEN_SIGNING_KEYS', () => {
     }
   });
 });
+
+describe('one spelling per token, on every transport', () => {
+  const get = (req: request.Test) => req.buffer(true).parse(keyOrJson);
+  const good = () => jwt({ alg: 'HS256', kid: 'new-1' }, claims(), CURRENT);
+
+  it.each([
+    ['padding', (t: string) => `${t}=`],
+    ['a fourth segment', (t: string) => `${t}.x`],
+    ['an encoded space', (t: string) => `${t}%20`],
+    ['an encoded newline', (t: string) => `${t}%0A`],
+    ['a leading encoded space', (t: string) => `%20${t}`],
+    ['an encoded dot', (t: string) => `${t}%2E`],
+    ['a percent-encoded first letter', (t: string) => `%${t.charCodeAt(0).toString(16)}${t.slice(1)}`],
+  ])('refuses %s with 401 in the path and the query', async (_name, spell) => {
+    const token = good();
+    expect((await get(variants.query(token, RESOURCE, KID_A))).status).toBe(200);
+    for (const variant of ['path', 'query'] as const) {
+      const res = await get(variants[variant](spell(token), RESOURCE, KID_A));
+      expect(res.status).toBe(401);
+      expect(JSON.stringify(res.body)).not.toContain(token.split('.')[2]);
+    }
+  });
+
+  it.each([
+    ['padding', (t: string) => `${t}=`],
+    ['a fourth segment', (t: string) => `${t}.x`],
+    ['standard base64', (t: string) => `${t.slice(0, -1)}+`],
+  ])('refuses a Bearer value with %s with 401', async (_name, spell) => {
+    const res = await get(variants.bearer(spell(good()), RESOURCE, KID_A));
+    expect(res.status).toBe(401);
+  });
+
+  it('refuses mixed or repeated transports with 401', async () => {
+    const token = good();
+    const path = `/playback/${token}/keys/${RESOURCE}/${KID_A}`;
+    const keys = `/keys/${RESOURCE}/${KID_A}`;
+    const cases: request.Test[] = [
+      request(t.app).get(`${path}?token=${token}`),
+      request(t.app).get(path).set('Authorization', `Bearer ${token}`),
+      request(t.app).get(path).set('Cookie', `token=${token}`),
+      request(t.app).get(`${keys}?token=${token}&token=${token}`),
+      request(t.app).get(`${keys}?token=${token}`).set('Authorization', `Bearer ${token}`),
+      request(t.app).get(`${keys}?token=${token}`).set('Cookie', `token=${token}`),
+      request(t.app).get(`${keys}?%74oken=${token}&token=${token}`),
+    ];
+    for (const req of cases) expect((await get(req)).status).toBe(401);
+    expect((await get(request(t.app).get(path))).status).toBe(200);
+  });
+});
+
+describe('bounded token lifetimes (KEYPLANE_TOKEN_MAX_TTL_SECONDS=3600)', () => {
+  const sign = (over: object) => jwt({ alg: 'HS256', kid: 'new-1' }, claims(over), CURRENT);
+  it.each([
+    ['iat in the future', { iat: now() + 600, exp: now() + 660 }, 401, /issued in the future/],
+    ['no exp', { exp: undefined }, 401, /Invalid playback token/],
+    ['a lifetime above the maximum', { iat: now(), exp: now() + 3601 }, 401, /longer than the maximum of 3600 s/],
+    ['a lifetime of a year', { iat: now() - 5, exp: now() + 365 * 86400 }, 401, /longer than the maximum/],
+    ['an expired token', { iat: now() - 120, exp: now() - 60 }, 410, /expired/],
+  ])('answers a token with %s', async (_name, over, status, message) => {
+    for (const variant of Object.keys(variants) as (keyof typeof variants)[]) {
+      const res = await variants[variant](sign(over), RESOURCE, KID_A).buffer(true).parse(keyOrJson);
+      expect(res.status).toBe(status);
+      expect((res.body as { message: string }).message).toMatch(message);
+    }
+  });
+
+  it('accepts iat up to 60 s ahead', async () => {
+    const res = await variants.path(sign({ iat: now() + 30, exp: now() + 90 }), RESOURCE, KID_A);
+    expect(res.status).toBe(200);
+  });
+});

@@ -51,6 +51,8 @@ function originHandler(seen: string[]) {
   return (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = req.url ?? '';
     seen.push(url);
+    seenHeaders.push(req.headers);
+    if (hostile(url, res)) return;
     const path = url.split('?')[0] as string;
     const m3u8 = (body: string) => res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl' }).end(body);
     if (path === `/vod/${RESOURCE}/master.m3u8`) return m3u8(MASTER);
@@ -63,13 +65,38 @@ function originHandler(seen: string[]) {
   };
 }
 
+/** Origin answers that try to break out: other origins, line breaks, quotes. */
+function hostile(url: string, res: http.ServerResponse): boolean {
+  const path = url.split('?')[0] as string;
+  const m3u8 = (body: string) => res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl' }).end(body);
+  const routes: Record<string, () => void> = {
+    [`/vod/${RESOURCE}/away.m3u8`]: () => res.writeHead(302, { location: `${elsewhereUrl}/internal.m3u8` }).end(),
+    [`/vod/${RESOURCE}/here.m3u8`]: () => res.writeHead(302, { location: `/vod/${RESOURCE}/video/index.m3u8` }).end(),
+    [`/vod/${RESOURCE}/cr.m3u8`]: () => m3u8('#EXTM3U\n# innocent\r#EXT-X-KEY:METHOD=NONE\n#EXTINF:4,\ns.ts\n'),
+    [`/vod/${RESOURCE}/nel.m3u8`]: () => m3u8('#EXTM3U\n#EXT-X-MAP:URI="i.mp4",X-A="a\u2028#EXT-X-ENDLIST"\n'),
+    [`/vod/${RESOURCE}/quotes.m3u8`]: () =>
+      m3u8(`#EXTM3U\n#EXT-X-MAP:URI="in it.mp4?a=b,c"\n#EXTINF:4,\nseg "1".ts?x=",URI="evil\n#EXTINF:4,\n\n`),
+    [`/vod/${RESOURCE}/echo.m3u8`]: () => m3u8(`#EXTM3U\n#EXT-X-MAP:URI=""\n#EXTINF:4,\n?\n`),
+  };
+  const route = routes[path];
+  route?.();
+  return route !== undefined;
+}
+
 let origin: http.Server;
 let originUrl: string;
+let elsewhere: http.Server;
+let elsewhereUrl: string;
+const elsewhereSeen: string[] = [];
+const seenHeaders: http.IncomingHttpHeaders[] = [];
 const seen: string[] = [];
 let t: TestApp;
 let keys: Map<string, Buffer>;
 
 beforeAll(async () => {
+  elsewhere = http.createServer((req, res) => void (elsewhereSeen.push(req.url ?? ''), res.end('#EXTM3U\n')));
+  await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
+  elsewhereUrl = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}`;
   origin = http.createServer(originHandler(seen));
   await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
   originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
@@ -88,8 +115,10 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await t.close();
-  origin.closeAllConnections();
-  await new Promise<void>((resolve) => origin.close(() => resolve()));
+  for (const server of [origin, elsewhere]) {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 });
 
 const get = (path: string) => request(t.app).get(path);
@@ -216,5 +245,119 @@ describe('KEYPLANE_ORIGIN_URL', () => {
     expect(() =>
       loadConfig({ KEYPLANE_ORIGIN_URL: 'https://o.test/{resourceId}/', KEYPLANE_ORIGIN_TIMEOUT_MS: '5' }),
     ).toThrow(/KEYPLANE_ORIGIN_TIMEOUT_MS/);
+  });
+});
+
+describe('hostile origins, query strings and callers', () => {
+  const lineKinds = (text: string) =>
+    text.split('\n').map((l) => (l.startsWith('#') ? l.split(/[:,]/)[0] : l === '' ? '' : 'uri'));
+
+  it('follows a same-origin redirect, and refuses one to another origin without naming it (502)', async () => {
+    expect((await get(`/playback/${token()}/hls/${RESOURCE}/here.m3u8`)).status).toBe(200);
+    const before = elsewhereSeen.length;
+    const res = await get(`/playback/${token()}/hls/${RESOURCE}/away.m3u8`);
+    expect(res.status).toBe(502);
+    expect(res.body.message).toBe('Origin redirected the playlist to another origin');
+    expect(res.text).not.toContain(new URL(elsewhereUrl).port);
+    expect(res.text).not.toContain('internal');
+    expect(elsewhereSeen.length).toBe(before);
+    expectMatchesSpec('get', SPEC_PATH, res);
+  });
+
+  it('answers an unreachable origin with a generic 502 naming no host, port or cause', async () => {
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const dead = await makeTestApp({
+      KEYPLANE_TOKEN_SIGNING_KEYS: `k1:${SECRET.toString('base64')}`,
+      KEYPLANE_ORIGIN_URL: `http://127.0.0.1:${port}/vod/{resourceId}`,
+    });
+    try {
+      const res = await request(dead.app).get(`/playback/${token()}/hls/${RESOURCE}/master.m3u8`);
+      expect(res.status).toBe(502);
+      expect(res.body).toEqual({ error: 'bad_gateway', message: 'Origin could not be reached' });
+      expect(res.text).not.toMatch(new RegExp(`${port}|127\\.0\\.0\\.1|ECONNREFUSED`));
+    } finally {
+      await dead.close();
+    }
+  });
+
+  it.each([
+    ['a lone CR in a comment', 'cr.m3u8'],
+    ['a line separator in an attribute', 'nel.m3u8'],
+  ])('refuses an origin playlist with %s (502), quoting none of it', async (_name, path) => {
+    const res = await get(`/playback/${token()}/hls/${RESOURCE}/${path}`);
+    expect(res.status).toBe(502);
+    expect(res.body.message).toMatch(
+      /^Origin sent an invalid playlist \(line 2\): .*(a line|attribute X-A) cannot hold/,
+    );
+    expect(res.text).not.toMatch(/EXT-X-KEY|EXT-X-ENDLIST|innocent/);
+  });
+
+  it('keeps quotes, commas and spaces from the origin inside their URI, percent-encoded', async () => {
+    const res = await get(`/playback/${token()}/hls/${RESOURCE}/quotes.m3u8`);
+    expect(res.status).toBe(200);
+    const base = `${originUrl}/vod/${RESOURCE}`;
+    expect(res.text).toBe(
+      [
+        '#EXTM3U',
+        `#EXT-X-MAP:URI="${base}/in%20it.mp4?a=b,c"`,
+        '#EXTINF:4,',
+        `${base}/seg%20%221%22.ts?x=%22,URI=%22evil`,
+        '#EXTINF:4,',
+        '',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it.each([
+    ['a quote and a new attribute', '?a=%22,URI=%22http://evil.test/%22'],
+    ['an encoded line break and a tag', '?a=%0D%0A%23EXT-X-KEY:METHOD=NONE'],
+    ['raw quotes and commas', '?a=",URI="x",b'],
+    ['a line separator', '?a=%E2%80%A8b'],
+  ])('keeps a hostile query string (%s) from adding a line or an attribute', async (_name, query) => {
+    const res = await get(`/playback/${token()}/hls/${RESOURCE}/echo.m3u8${query}`);
+    expect(res.status).toBe(200);
+    expect(lineKinds(res.text)).toEqual(['#EXTM3U', '#EXT-X-MAP', '#EXTINF', 'uri', '']);
+    expect(res.text).not.toMatch(/[\r\u2028]|"[^"\n]*"[^\n]*"/);
+  });
+
+  it('forwards nothing of the caller to the origin, and puts no token in a Location', async () => {
+    const tok = token();
+    const before = seen.length;
+    const res = await get(`/playback/${tok}/hls/${RESOURCE}/video/index.m3u8?v=3`)
+      .set('Cookie', 'session=abc')
+      .set('x-api-key', t.keyserverKey)
+      .set('X-Forwarded-For', '192.0.2.1');
+    expect(res.status).toBe(200);
+    expect(seen.slice(before)).toEqual([`/vod/${RESOURCE}/video/index.m3u8?v=3`]);
+    const headers = seenHeaders[seenHeaders.length - 1] as http.IncomingHttpHeaders;
+    expect(headers.cookie).toBeUndefined();
+    expect(headers['x-api-key']).toBeUndefined();
+    expect(headers.authorization).toBeUndefined();
+    expect(JSON.stringify(headers)).not.toContain(tok);
+    const redirect = await get(`/playback/${tok}/hls/${RESOURCE}/video/seg0.ts?x=1`);
+    expect(redirect.status).toBe(302);
+    expect(redirect.headers.location).not.toContain(tok);
+    expect(redirect.headers.location).not.toContain(tok.split('.')[2]);
+  });
+
+  it.each([
+    ['a token query parameter', (tok: string) => get(`/playback/${tok}/hls/${RESOURCE}/master.m3u8?token=${tok}`)],
+    [
+      'an Authorization header',
+      (tok: string) => get(`/playback/${tok}/hls/${RESOURCE}/master.m3u8`).set('Authorization', `Bearer ${tok}`),
+    ],
+    ['padding on the token', (tok: string) => get(`/playback/${tok}=/hls/${RESOURCE}/master.m3u8`)],
+    ['an encoded space after the token', (tok: string) => get(`/playback/${tok}%20/hls/${RESOURCE}/master.m3u8`)],
+  ])('refuses %s with 401 and never asks the origin', async (_name, send) => {
+    const tok = token();
+    const before = seen.length;
+    const res = await send(tok);
+    expect(res.status).toBe(401);
+    expect(seen.length).toBe(before);
+    expect(res.text).not.toContain(tok.split('.')[2]);
   });
 });

@@ -286,7 +286,7 @@ describe('SigV4 credentials from a file', () => {
     expect(revoked.body).toMatchObject({ reason: 'unknown_access_key' });
 
     const tmp = `${file}.new`;
-    fs.writeFileSync(tmp, `${line(ENCODER, 'encoder')}\n${line(PROXY, 'keyserver')}\n`);
+    fs.writeFileSync(tmp, `${line(ENCODER, 'encoder')}\n${line(PROXY, 'keyserver')}\n`, { mode: 0o600 });
     fs.renameSync(tmp, file);
     expect((await get()).status).toBe(200);
   });

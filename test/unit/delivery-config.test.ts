@@ -31,7 +31,7 @@ describe('delivery configuration', () => {
       KEYPLANE_TOKEN_SIGNING_KEYS: `a:${SECRET32},b:${SECRET32}`,
       KEYPLANE_TOKEN_MAX_TTL_SECONDS: '600',
       KEYPLANE_SECURE_TOKEN_CLIENT_ID: '2675',
-      KEYPLANE_SECURE_TOKEN_SECRET: 'abcdef',
+      KEYPLANE_SECURE_TOKEN_SECRET: 'abcdef0123456789',
       KEYPLANE_SECURE_TOKEN_ALGORITHM: 'md5',
       KEYPLANE_TRUSTED_PROXIES: 'loopback,10.0.0.0/8',
       KEYPLANE_DELIVERY_ALLOW_IPS: '192.0.2.0/24',
@@ -41,7 +41,7 @@ describe('delivery configuration', () => {
     expect(delivery.sigv4).toMatchObject({ service: 'keyplane', region: 'eu-west-1' });
     expect(delivery.tokenSigningKeys?.map((k) => k.kid)).toEqual(['a', 'b']);
     expect(delivery.tokenMaxTtlSeconds).toBe(600);
-    expect(delivery.secureLinks).toEqual({ clientId: '2675', secret: 'abcdef', algorithm: 'md5' });
+    expect(delivery.secureLinks).toEqual({ clientId: '2675', secret: 'abcdef0123456789', algorithm: 'md5' });
     expect(delivery.trustedProxies).toEqual(['loopback', '10.0.0.0/8']);
     expect(delivery.globalRules).toEqual({
       allowIps: ['192.0.2.0/24'],
@@ -68,6 +68,14 @@ describe('delivery configuration', () => {
       { KEYPLANE_SECURE_TOKEN_CLIENT_ID: '2675', KEYPLANE_SECURE_TOKEN_SECRET: 'short' },
       'KEYPLANE_SECURE_TOKEN_SECRET',
     ],
+    [
+      {
+        KEYPLANE_SECURE_TOKEN_CLIENT_ID: '2675',
+        KEYPLANE_SECURE_TOKEN_SECRET: 'abcdef012345678',
+        KEYPLANE_SECURE_TOKEN_ALGORITHM: 'md5',
+      },
+      'KEYPLANE_SECURE_TOKEN_SECRET',
+    ],
     [{ KEYPLANE_SECURE_TOKEN_ALGORITHM: 'sha1' }, 'KEYPLANE_SECURE_TOKEN_ALGORITHM'],
     [{ KEYPLANE_TRUSTED_PROXIES: 'true' }, 'KEYPLANE_TRUSTED_PROXIES'],
     [{ KEYPLANE_DELIVERY_ALLOW_IPS: '10.0.0.0/40' }, 'KEYPLANE_DELIVERY_ALLOW_IPS'],
@@ -75,6 +83,24 @@ describe('delivery configuration', () => {
     [{ KEYPLANE_DELIVERY_ALLOW_ORIGINS: 'example.com' }, 'KEYPLANE_DELIVERY_ALLOW_ORIGINS'],
   ])('rejects %j naming %s', (env, variable) => {
     expect(errorOf(env).variable).toBe(variable);
+  });
+
+  it('refuses a SigV4 credentials file group or others can read, naming it and saying chmod 600', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kp-cfg-'));
+    try {
+      const file = path.join(dir, 'creds');
+      fs.writeFileSync(file, 'AKIA1111:0123456789abcdef0123:keyserver\n');
+      fs.chmodSync(file, 0o644);
+      const err = errorOf({ KEYPLANE_SIGV4_CREDENTIALS_FILE: file });
+      expect(err.variable).toBe('KEYPLANE_SIGV4_CREDENTIALS_FILE');
+      expect(err.message).toContain(file);
+      expect(err.message).toMatch(/chmod 600/);
+      expect(err.message).not.toContain('0123456789abcdef0123');
+      fs.chmodSync(file, 0o600);
+      expect(loadConfig({ KEYPLANE_SIGV4_CREDENTIALS_FILE: file }).delivery.sigv4?.credentialsFile).toBe(file);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('wants one SigV4 credential source, and never echoes secrets in errors', () => {

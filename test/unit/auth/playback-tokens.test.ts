@@ -59,3 +59,46 @@ describe('looksLikeJwt', () => {
     expect(looksLikeJwt(value)).toBe(expected);
   });
 });
+
+describe('PlaybackTokenService: bounded lifetimes and one spelling', () => {
+  const t0 = Math.floor(T0.getTime() / 1000);
+  const sign = (payload: object) => {
+    const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const input = `${enc({ alg: 'HS256', kid: 'k1' })}.${enc(payload)}`;
+    return `${input}.${crypto.createHmac('sha256', k1.secret).update(input).digest('base64url')}`;
+  };
+  const claims = (over: object) => ({ sub: 'vod', aud: 'keyplane-playback', jti: 'j', iat: t0, exp: t0 + 60, ...over });
+  const service = new PlaybackTokenService([k1], 3600, () => T0);
+
+  it('accepts iat up to 60 s ahead (clock skew) and a lifetime up to the maximum', async () => {
+    await expect(service.verify(sign(claims({ iat: t0 + 60, exp: t0 + 120 })))).resolves.toMatchObject({ jti: 'j' });
+    await expect(service.verify(sign(claims({ exp: t0 + 3600 })))).resolves.toMatchObject({ jti: 'j' });
+  });
+
+  it.each([
+    ['iat in the future', { iat: t0 + 61, exp: t0 + 120 }, /issued in the future/],
+    ['iat far in the future', { iat: t0 + 86400 * 365, exp: t0 + 86400 * 365 + 60 }, /issued in the future/],
+    ['no exp', { exp: undefined }, /Invalid playback token/],
+    ['no iat', { iat: undefined }, /Invalid playback token/],
+    ['a lifetime above the maximum', { exp: t0 + 3601 }, /longer than the maximum of 3600 s/],
+    ['a lifetime of ten years', { iat: t0 - 10, exp: t0 + 86400 * 3650 }, /longer than the maximum/],
+  ])('refuses a token with %s (401)', async (_name, over, message) => {
+    const err = await service.verify(sign(claims(over))).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnauthorizedError);
+    expect((err as Error).message).toMatch(message);
+  });
+
+  it('keeps 410 for an expired token', async () => {
+    await expect(service.verify(sign(claims({ iat: t0 - 120, exp: t0 - 60 })))).rejects.toBeInstanceOf(GoneError);
+  });
+
+  it('refuses any spelling but the canonical one, and never quotes the token', async () => {
+    const token = sign(claims({}));
+    await expect(service.verify(token)).resolves.toBeDefined();
+    for (const variant of [`${token}=`, `${token} `, ` ${token}`, `${token}.x`, `${token}\n`, `${token}/`]) {
+      const err = await service.verify(variant).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UnauthorizedError);
+      expect((err as Error).message).not.toContain(token.split('.')[2]);
+    }
+  });
+});

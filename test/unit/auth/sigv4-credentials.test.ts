@@ -25,6 +25,7 @@ describe('parseSigV4Credentials', () => {
     [`AK:${SECRET}:keyserver`, /access key id/],
     ['AKIA1111:short:keyserver', /at least 16/],
     [`AKIA1111:${SECRET}:root`, /unknown role "root"/],
+    [`AKIA1111:${SECRET}:${SECRET}`, /entry 1: unknown role \(admin/],
     [`AKIA1111:${SECRET}:keyserver,AKIA1111:${SECRET}:encoder`, /appears twice/],
     [',', /holds no credentials/],
   ])('rejects %s without echoing the secret', (text, message) => {
@@ -47,7 +48,7 @@ describe('FileCredentialSource', () => {
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('re-reads the file when it changes; a removed line or file revokes at once', () => {
-    fs.writeFileSync(file, `AKIA1111:${SECRET}:keyserver\nAKIA2222:${SECRET}:encoder\n`);
+    fs.writeFileSync(file, `AKIA1111:${SECRET}:keyserver\nAKIA2222:${SECRET}:encoder\n`, { mode: 0o600 });
     const source = new FileCredentialSource(file);
     expect(source.lookup('AKIA1111')?.roles).toEqual(['keyserver']);
     fs.writeFileSync(file, `AKIA2222:${SECRET}:encoder\n`);
@@ -59,11 +60,27 @@ describe('FileCredentialSource', () => {
 
   it('refuses a missing or invalid file at start, and answers 503 when it turns invalid later', () => {
     expect(() => new FileCredentialSource(file)).toThrow(/does not exist/);
-    fs.writeFileSync(file, 'garbage\n');
+    fs.writeFileSync(file, 'garbage\n', { mode: 0o600 });
     expect(() => new FileCredentialSource(file)).toThrow(/line 1/);
     fs.writeFileSync(file, `AKIA1111:${SECRET}:keyserver\n`);
     const source = new FileCredentialSource(file);
     fs.writeFileSync(file, `AKIA1111:${SECRET}:keyserver\nAKIA1111:${SECRET}:keyserver\n`);
     expect(() => source.lookup('AKIA1111')).toThrow(ServiceUnavailableError);
+  });
+
+  it('refuses a file group or others can read, at start and later, saying chmod 600 and no secret', () => {
+    fs.writeFileSync(file, `AKIA1111:${SECRET}:keyserver\n`, { mode: 0o644 });
+    fs.chmodSync(file, 0o644);
+    expect(() => new FileCredentialSource(file)).toThrow(new RegExp(`${file}.*chmod 600`));
+    fs.chmodSync(file, 0o600);
+    const source = new FileCredentialSource(file);
+    expect(source.lookup('AKIA1111')).toBeDefined();
+    fs.chmodSync(file, 0o640);
+    expect(() => source.lookup('AKIA1111')).toThrow(/chmod 600/);
+    try {
+      source.lookup('AKIA1111');
+    } catch (err) {
+      expect((err as Error).message).not.toContain(SECRET);
+    }
   });
 });
