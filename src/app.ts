@@ -10,6 +10,7 @@ import type { CorsOrigins } from './http/cors';
 import { errorHandler, notFoundHandler } from './http/error-handler';
 import type { PlaylistRouteDeps } from './http/hls-routes';
 import { lazyRouter } from './http/lazy-router';
+import { verifySignedBody } from './http/signed-body';
 import { spekeRoutes } from './http/speke-routes';
 import type { KeyService } from './keys/key-service';
 import type { StaticKeyService } from './keys/static-key-service';
@@ -169,6 +170,7 @@ export function createApp(deps: AppDeps): Express {
   if (deps.audit) app.use(attachAudit(deps.audit));
   app.use(preAuthRoutes(deps));
   app.use(authenticate(deps.authenticators));
+  app.use(verifySignedBody(deps.maxBodyBytes));
   app.use(spekeRoutes(deps.speke, deps.maxBodyBytes));
   app.use(postAuthRoutes(deps));
   app.use(notFoundHandler);
