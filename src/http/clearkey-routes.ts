@@ -8,6 +8,7 @@ import { licenseResponse, parseLicenseRequest, type LicenseKey } from '../drm/cl
 import { ForbiddenError, NotFoundError } from '../errors';
 import type { KeyService } from '../keys/key-service';
 import type { StoredKey } from '../store/key-store';
+import { verifySignedBody } from './signed-body';
 import { corsActual, corsPreflight, type CorsOrigins } from './cors';
 
 /** Where players send W3C Clear Key license requests (the `clearkey:Laurl` of Keyplane's DASH signalling). */
@@ -24,6 +25,7 @@ export interface ClearKeyDeps {
 }
 
 const LICENSE_BODY_LIMIT = '8kb';
+const LICENSE_BODY_BYTES = 8 * 1024;
 
 function checkCaller(principal: Principal): void {
   if (principal.via === 'token' || hasRole(principal, 'keyserver')) return;
@@ -91,6 +93,7 @@ export function clearKeyRoutes(deps: ClearKeyDeps): Router {
       next();
     },
     authenticate(deps.authenticators),
+    verifySignedBody(LICENSE_BODY_BYTES),
     json,
     (req, res) => handleLicense(deps, req, res),
   );

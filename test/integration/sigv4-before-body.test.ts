@@ -143,4 +143,42 @@ describe('SigV4 refuses before reading the body', () => {
     });
     expect(res.status).toBe(413);
   });
+
+  it.each([
+    ['the signed x-amz-content-sha256', true, 'content_sha256_mismatch'],
+    ['the body itself (no hash header)', false, 'signature_mismatch'],
+  ])(
+    'checks a Clear Key license body against %s (its route is mounted before the app-wide authentication)',
+    async (_name, applyChecksum, reason) => {
+      await t.deps.staticKeys.create({ resourceId: `ck-${reason}` });
+      const { kid } = (await t.deps.staticKeys.show(`ck-${reason}`)) as { kid: string };
+      const b64url = (k: string) => Buffer.from(k.replace(/-/g, ''), 'hex').toString('base64url');
+      const body = JSON.stringify({ kids: [b64url(kid)], type: 'temporary' });
+      const signer = new SignatureV4({
+        credentials: PROXY,
+        region: 'us-east-1',
+        service: 'execute-api',
+        sha256: Sha256,
+        applyChecksum,
+      });
+      const host = `127.0.0.1:${port}`;
+      const signed = await signer.sign({
+        method: 'POST',
+        protocol: 'http:',
+        hostname: '127.0.0.1',
+        port,
+        path: '/clearkey/license',
+        query: {},
+        headers: { host, 'content-type': 'application/json' },
+        body,
+      });
+      const send = (b: string) =>
+        fetch(`http://${host}/clearkey/license`, { method: 'POST', headers: { ...signed.headers, host }, body: b });
+      expect((await send(body)).status).toBe(200);
+      const other = JSON.stringify({ kids: [b64url(crypto.randomUUID())], type: 'temporary' });
+      const res = await send(other);
+      expect(res.status).toBe(403);
+      expect(await res.text()).toContain(reason);
+    },
+  );
 });
