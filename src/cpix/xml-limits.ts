@@ -122,6 +122,7 @@ interface ScanState {
   elements: number;
   nodes: number;
   depth: number;
+  declarations: number;
 }
 
 function countNode(state: ScanState, limits: XmlLimits): void {
@@ -184,11 +185,14 @@ function scanTag(xml: string, at: number, limits: XmlLimits, state: ScanState): 
       }
       if (endQuote < 0) return -1;
       i = endQuote;
-    } else if (c === EQUALS && ++attributes > limits.maxAttributesPerElement) {
-      throw new XmlLimitError(
-        'maxAttributesPerElement',
-        `XML element has more than ${limits.maxAttributesPerElement} attributes (the limit)`,
-      );
+    } else if (c === EQUALS) {
+      if (++attributes > limits.maxAttributesPerElement) {
+        throw new XmlLimitError(
+          'maxAttributesPerElement',
+          `XML element has more than ${limits.maxAttributesPerElement} attributes (the limit)`,
+        );
+      }
+      if (declaresNamespace(xml, at, i)) countNamespaceDeclaration(++state.declarations, limits);
     } else if (c === GT) {
       const selfClosing = xml.charCodeAt(i - 1) === SLASH;
       openOrClose(state, limits, closing, selfClosing);
@@ -201,6 +205,19 @@ function scanTag(xml: string, at: number, limits: XmlLimits, state: ScanState): 
     throw new XmlLimitError('maxTagChars', `XML tag longer than ${limits.maxTagChars} characters (the limit)`);
   }
   return -1;
+}
+
+/** Whether the attribute whose `=` is at `eq` (in the tag starting at `tagStart`) is `xmlns` or `xmlns:*`. */
+function declaresNamespace(xml: string, tagStart: number, eq: number): boolean {
+  let end = eq;
+  while (end > tagStart && isSpace(xml.charCodeAt(end - 1))) end--;
+  let start = end;
+  while (start > tagStart && !isSpace(xml.charCodeAt(start - 1))) start--;
+  return xml.startsWith('xmlns', start) && (end - start === 5 || xml.charCodeAt(start + 5) === 0x3a);
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 }
 
 function openOrClose(state: ScanState, limits: XmlLimits, closing: boolean, selfClosing: boolean): void {
@@ -224,7 +241,7 @@ function openOrClose(state: ScanState, limits: XmlLimits, closing: boolean, self
  * sense of the markup it stops, and the parser's validator reports the error.
  */
 export function checkXmlLimits(xml: string, limits: XmlLimits): void {
-  const state: ScanState = { elements: 0, nodes: 0, depth: 0 };
+  const state: ScanState = { elements: 0, nodes: 0, depth: 0, declarations: 0 };
   let at = 0;
   while (at < xml.length) {
     const lt = xml.indexOf('<', at);
