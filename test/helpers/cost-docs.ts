@@ -5,14 +5,15 @@ const OPEN_V2 =
   '<cpix:CPIX contentId="COST" version="2.3" xmlns:cpix="urn:dashif:org:cpix" xmlns:pskc="urn:ietf:params:xml:ns:keyprov:pskc">';
 
 /**
- * A SPEKE v2 key-rotation request with `keys` ContentKeys, each with a PlayReady and a FairPlay
- * DRMSystem, its own ContentKeyPeriod and a usage rule with a KeyPeriodFilter: the worst honest shape
+ * A SPEKE v2 key-rotation request with `keys` ContentKeys, each with two DRMSystems (PlayReady and
+ * FairPlay for cbcs, Widevine and PlayReady otherwise), its own ContentKeyPeriod and a usage rule with a KeyPeriodFilter: the worst honest shape
  * for cost (every key is looked up from systems, rules and periods).
  */
-export function v2RotationRequest(contentId: string, keys: number): string {
+export function v2RotationRequest(contentId: string, keys: number, scheme = 'cbcs'): string {
   const kids = Array.from({ length: keys }, () => crypto.randomUUID());
-  const systems = [SYSTEM_IDS.playready, SYSTEM_IDS.fairplay];
-  const ck = kids.map((k) => `<cpix:ContentKey kid="${k}" commonEncryptionScheme="cbcs"/>`).join('');
+  const systems =
+    scheme === 'cbcs' ? [SYSTEM_IDS.playready, SYSTEM_IDS.fairplay] : [SYSTEM_IDS.widevine, SYSTEM_IDS.playready];
+  const ck = kids.map((k) => `<cpix:ContentKey kid="${k}" commonEncryptionScheme="${scheme}"/>`).join('');
   const drm = kids
     .flatMap((k) =>
       systems.map(

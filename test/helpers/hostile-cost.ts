@@ -206,8 +206,9 @@ export async function honestSpeke(
   version: '1.0' | '2.0',
   keys: number,
   resourceId: string,
+  scheme = 'cbcs',
 ): Promise<{ status: number; ms: number; bytes: number }> {
-  const body = version === '1.0' ? v1ManyKeysRequest(resourceId, keys) : v2RotationRequest(resourceId, keys);
+  const body = version === '1.0' ? v1ManyKeysRequest(resourceId, keys) : v2RotationRequest(resourceId, keys, scheme);
   const started = process.hrtime.bigint();
   const status = await post(t, body, version === '1.0' ? {} : { 'x-speke-version': version });
   return { status, ms: Math.round(Number(process.hrtime.bigint() - started) / 1e6), bytes: Buffer.byteLength(body) };
