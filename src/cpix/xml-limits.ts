@@ -198,7 +198,8 @@ function scanTag(xml: string, at: number, limits: XmlLimits, state: ScanState): 
       openOrClose(state, limits, closing, selfClosing);
       return i + 1;
     } else if (c === LT) {
-      return -1;
+      // Never well-formed; refused here, or the validator would read on to the next '>', however far.
+      throw new BadRequestError('Malformed XML: "<" inside a tag');
     }
   }
   if (stop < xml.length) {

@@ -72,6 +72,12 @@ describe('XML limits', () => {
     if (status === 400) expect(err).toBeInstanceOf(BadRequestError);
   });
 
+  it('refuses "<" inside a tag at once, instead of letting the validator read on to a distant ">"', () => {
+    const xml = `${OPEN}><a <${' '.repeat(MAX_XML_TAG_CHARS - 10)}></cpix:CPIX>`;
+    expect(() => parseXml(xml)).toThrow(BadRequestError);
+    expect(() => parseXml(xml)).toThrow('Malformed XML: "<" inside a tag');
+  });
+
   it('counts indentation as no node, so a pretty-printed document is measured by its content', () => {
     const pretty = wrap(`\n${'  <x/>\n'.repeat(60_000)}`);
     expect(() => parseXml(pretty, { ...CPIX_REQUEST_LIMITS, maxNodes: 60_002 })).not.toThrow();
