@@ -12,6 +12,7 @@ import { routeTableOf, type MountSpec } from './http/feature-manifest';
 import { lazyRouter } from './http/lazy-router';
 import { FEATURE_MANIFESTS } from './http/manifests';
 import { attachAudit, auditRefusals } from './http/request-audit';
+import { verifySignedBody } from './http/signed-body';
 import type { KeyService } from './keys/key-service';
 import type { StaticKeyService } from './keys/static-key-service';
 import type { SpekeService } from './speke/speke-service';
@@ -93,6 +94,7 @@ export function createApp(deps: AppDeps): Express {
   if (deps.audit) app.use(attachAudit(deps.audit, routeTableOf(FEATURE_MANIFESTS)));
   app.use(stageRouters(deps, 'public'));
   app.use(authenticate(deps.authenticators));
+  app.use(verifySignedBody(deps.maxBodyBytes));
   app.use(stageRouters(deps, 'authenticated'));
   app.use(notFoundHandler);
   app.use(auditRefusals);

@@ -45,7 +45,29 @@ export interface Config {
   delivery: DeliveryConfig;
   /** How long audit records are kept (`KEYPLANE_AUDIT_RETENTION_DAYS`): days (default 90) or `forever`. */
   auditRetention: AuditRetention;
+  /** How long a client may take to send its headers, its whole request, and idle between requests. */
+  timeouts: HttpTimeouts;
 }
+
+/**
+ * Slow senders are cut off: a key server answers small requests, so a client that dribbles its
+ * headers (`KEYPLANE_HEADERS_TIMEOUT_MS`, default 10 s) or its whole request with body
+ * (`KEYPLANE_REQUEST_TIMEOUT_MS`, default 30 s) gets 408 and loses the connection. Idle keep-alive
+ * connections (`KEYPLANE_KEEP_ALIVE_TIMEOUT_MS`, default 65 s) stay open longer than a load balancer's
+ * idle timeout (ALB: 60 s), so the balancer, not Keyplane, closes them and never reuses a closed one.
+ */
+export interface HttpTimeouts {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+}
+
+/** Defaults of HttpTimeouts (see there for why). */
+export const DEFAULT_HTTP_TIMEOUTS: Readonly<HttpTimeouts> = Object.freeze({
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 65_000,
+});
 
 type Env = Record<string, string | undefined>;
 
@@ -154,6 +176,22 @@ function auditRetention(env: Env): AuditRetention {
   return integer(env, name, DEFAULT_AUDIT_RETENTION_DAYS, 1, MAX_AUDIT_RETENTION_DAYS);
 }
 
+const TEN_MINUTES_MS = 10 * 60 * 1000;
+
+function httpTimeouts(env: Env): HttpTimeouts {
+  const d = DEFAULT_HTTP_TIMEOUTS;
+  const headersTimeoutMs = integer(env, 'KEYPLANE_HEADERS_TIMEOUT_MS', d.headersTimeoutMs, 100, TEN_MINUTES_MS);
+  const requestTimeoutMs = integer(env, 'KEYPLANE_REQUEST_TIMEOUT_MS', d.requestTimeoutMs, 100, TEN_MINUTES_MS);
+  const keepAliveTimeoutMs = integer(env, 'KEYPLANE_KEEP_ALIVE_TIMEOUT_MS', d.keepAliveTimeoutMs, 100, TEN_MINUTES_MS);
+  if (requestTimeoutMs < headersTimeoutMs) {
+    throw new ConfigError(
+      'KEYPLANE_REQUEST_TIMEOUT_MS',
+      `must be at least KEYPLANE_HEADERS_TIMEOUT_MS (${headersTimeoutMs}): the request includes its headers, got ${requestTimeoutMs}`,
+    );
+  }
+  return { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs };
+}
+
 /** Reads and validates the environment; throws ConfigError naming the variable. */
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'KEYPLANE_PORT', 8080, 0, 65535);
@@ -192,6 +230,7 @@ export function loadConfig(env: Env = process.env): Config {
       throw new ConfigError(variable, message);
     }),
     auditRetention: auditRetention(env),
+    timeouts: httpTimeouts(env),
   };
 }
 
@@ -213,5 +252,6 @@ export function describeConfig(config: Config): Record<string, unknown> {
     delivery: describeDelivery(config.delivery),
     origin: config.origin?.urlTemplate ?? 'off',
     auditRetention: describeRetention(config.auditRetention),
+    timeouts: `headers ${config.timeouts.headersTimeoutMs} ms, request ${config.timeouts.requestTimeoutMs} ms, keep-alive ${config.timeouts.keepAliveTimeoutMs} ms`,
   };
 }

@@ -61,7 +61,6 @@ export function buildDelivery(
         credentials,
         service: d.sigv4.service,
         region: d.sigv4.region,
-        maxBodyBytes: config.maxBodyBytes,
       }),
     );
   }

@@ -1,17 +1,51 @@
-import type { Server } from 'node:http';
+import http, { type RequestListener, type Server } from 'node:http';
 import { createApp } from './app';
 import { awsBackends } from './aws-backends';
-import { ConfigError, describeConfig, loadConfig, type Config } from './config';
+import {
+  ConfigError,
+  DEFAULT_HTTP_TIMEOUTS,
+  describeConfig,
+  loadConfig,
+  type Config,
+  type HttpTimeouts,
+} from './config';
 import { buildDeps } from './runtime';
 
 /**
- * Keep-alive longer than any proxy or load balancer in front (ALB: 60 s), so the server never
- * closes an idle connection a client is about to reuse ("socket hang up" under load).
+ * Applies the timeouts (see HttpTimeouts): a client that is slow to send its headers or its whole
+ * request gets 408 and loses the connection; idle keep-alive lasts longer than any proxy or load
+ * balancer in front (ALB: 60 s), so the server never closes an idle connection a client is about to
+ * reuse ("socket hang up" under load). Node (>= 18) applies the headers timeout only while a request
+ * is being received, so it may be shorter than keep-alive.
  */
-export function tuneServer(server: Server): Server {
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+export function tuneServer(server: Server, timeouts: HttpTimeouts = DEFAULT_HTTP_TIMEOUTS): Server {
+  server.keepAliveTimeout = timeouts.keepAliveTimeoutMs;
+  server.headersTimeout = timeouts.headersTimeoutMs;
+  server.requestTimeout = timeouts.requestTimeoutMs;
   return server;
+}
+
+/**
+ * How often Node checks connections against the headers and request timeouts (its default, 30 s,
+ * would let a 10 s timeout fire only after up to 40 s): a quarter of the shorter timeout, 50 ms to 1 s.
+ */
+export function connectionsCheckingInterval(timeouts: HttpTimeouts): number {
+  const shorter = Math.min(timeouts.headersTimeoutMs, timeouts.requestTimeoutMs);
+  return Math.max(50, Math.min(1000, Math.floor(shorter / 4)));
+}
+
+/** The HTTP server for `app` with the timeouts applied (what the standalone server and `keyplane serve` listen with). */
+export function createHttpServer(app: RequestListener, timeouts: HttpTimeouts = DEFAULT_HTTP_TIMEOUTS): Server {
+  const server = http.createServer(
+    {
+      headersTimeout: timeouts.headersTimeoutMs,
+      requestTimeout: timeouts.requestTimeoutMs,
+      keepAliveTimeout: timeouts.keepAliveTimeoutMs,
+      connectionsCheckingInterval: connectionsCheckingInterval(timeouts),
+    },
+    app,
+  );
+  return tuneServer(server, timeouts);
 }
 
 /** Starts the standalone server (what `npm start` runs) and resolves once it listens. */
@@ -20,11 +54,14 @@ export async function startServer(config: Config): Promise<{ server: Server; clo
   const deps = buildDeps(config, backends);
   const bootstrap = await deps.apiKeys.ensureBootstrapKey();
   const app = createApp(deps);
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
-    s.once('error', reject);
+  const server = createHttpServer(app, config.timeouts);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
-  tuneServer(server);
   deps.logger.info({ config: describeConfig(config) }, 'keyplane listening');
   if (bootstrap) {
     // Printed once, to the operator's terminal only (not through the logger): only its hash is stored.

@@ -13,6 +13,7 @@ export type DenyReason =
   | 'scope_mismatch'
   | 'unsigned_headers'
   | 'content_sha256_mismatch'
+  | 'unsigned_payload'
   | 'malformed_signature';
 
 /** A 403 that says why in a machine-readable `reason` next to the usual `error: forbidden`. */

@@ -110,9 +110,10 @@ function queryRecord(raw: string, dropSignature: boolean): Record<string, string
 
 /**
  * Rebuilds the request as the signer saw it: method, path and query exactly as received (the
- * signer re-encodes them the same way the client's did), only the signed headers, and the raw body.
+ * signer re-encodes them the same way the client's did), only the signed headers, and the raw body
+ * (undefined: the signed `x-amz-content-sha256`, or an empty body, stands for it).
  */
-export function toSignableRequest(req: Request, claim: SigV4Claim, body: Buffer): HttpRequest {
+export function toSignableRequest(req: Request, claim: SigV4Claim, body: Buffer | undefined): HttpRequest {
   const headers: Record<string, string> = {};
   for (const name of claim.signedHeaders) {
     const value = req.headers[name];
@@ -128,6 +129,6 @@ export function toSignableRequest(req: Request, claim: SigV4Claim, body: Buffer)
     path,
     query: queryRecord(rawQuery(req), claim.expiresIn !== undefined),
     headers,
-    body: body.length > 0 ? body : undefined,
+    body: body !== undefined && body.length > 0 ? body : undefined,
   };
 }

@@ -3,7 +3,6 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { HttpRequest } from '@smithy/types';
 import type { Request } from 'express';
-import { captureRawBody } from '../http/raw-body';
 import { AccessDeniedError } from './delivery-errors';
 import type { Authenticator } from './authenticate';
 import type { Principal } from './principal';
@@ -13,13 +12,37 @@ import { isSigV4Request, parseSigV4, toSignableRequest, type SigV4Claim } from '
 /** Allowed difference between the signer's clock and ours. */
 export const SIGV4_MAX_SKEW_MS = 5 * 60 * 1000;
 
-/** What the SigV4 authenticator needs: who may sign, for which scope, and the body size limit. */
+/** What the SigV4 authenticator needs: who may sign, and for which scope. */
 export interface SigV4Options {
   credentials: SigV4CredentialSource;
   service: string;
   region: string;
-  maxBodyBytes: number;
   now?: () => Date;
+}
+
+/**
+ * What is left to check once the body has been read: its SHA-256 against the hash the signature
+ * covers (declared in a signed `x-amz-content-sha256`), or, when the signer left the header out, the
+ * signature itself over the body. Throws AccessDeniedError; whoever reads the body must call it, and
+ * must not let the route act on the body before it resolved.
+ */
+export type SignedBodyCheck = (body: Buffer, sha256Hex: string) => Promise<void>;
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** Set by the SigV4 authenticator on a request whose body the signature covers (see SignedBodyCheck). */
+    signedBodyCheck?: SignedBodyCheck;
+  }
+}
+
+/** `x-amz-content-sha256` value saying the signature does not cover the body. */
+export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
+const SHA256_HEX = /^[0-9a-f]{64}$/i;
+
+/** Whether the request announces a body (chunked, or a non-zero Content-Length). */
+export function announcesBody(req: Request): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && Number(length) !== 0);
 }
 
 function checkScope(claim: SigV4Claim, opts: SigV4Options): void {
@@ -59,14 +82,36 @@ function checkSignedHeaders(claim: SigV4Claim): void {
   }
 }
 
-function checkContentHash(req: Request, body: Buffer): void {
-  const declared = req.get('x-amz-content-sha256');
+function checkContentHash(declared: string | undefined, actual: string): void {
   if (declared === undefined) return;
-  const actual = crypto.createHash('sha256').update(body).digest('hex');
   if (declared.toLowerCase() !== actual) {
     throw new AccessDeniedError('content_sha256_mismatch', 'x-amz-content-sha256 does not match the request body');
   }
 }
+
+/**
+ * The payload hash the signature covers when it can be known from the headers alone: the signed
+ * `x-amz-content-sha256`, or the hash of an empty body. Undefined when only the body can tell.
+ * `UNSIGNED-PAYLOAD` is refused on a request with a body: the body would be unauthenticated.
+ */
+function declaredPayloadHash(req: Request, claim: SigV4Claim): string | undefined {
+  const declared = req.get('x-amz-content-sha256');
+  if (declared === UNSIGNED_PAYLOAD) {
+    if (announcesBody(req)) {
+      throw new AccessDeniedError(
+        'unsigned_payload',
+        'SigV4 x-amz-content-sha256: UNSIGNED-PAYLOAD is accepted only on requests without a body; sign the body',
+      );
+    }
+    return claim.signedHeaders.includes('x-amz-content-sha256') ? declared : undefined;
+  }
+  if (declared !== undefined && SHA256_HEX.test(declared) && claim.signedHeaders.includes('x-amz-content-sha256')) {
+    return declared.toLowerCase();
+  }
+  return announcesBody(req) ? undefined : EMPTY_SHA256;
+}
+
+const EMPTY_SHA256 = crypto.createHash('sha256').update('').digest('hex');
 
 /** Recomputes the signature with the AWS SDK signer; `undefined` when the signed header list cannot be reproduced. */
 async function expectedSignature(
@@ -99,11 +144,22 @@ function signaturesEqual(expected: string | undefined, presented: string): boole
   return a.length === b.length && crypto.timingSafeEqual(a, b) && expected !== undefined;
 }
 
+function mismatch(): AccessDeniedError {
+  return new AccessDeniedError(
+    'signature_mismatch',
+    'SigV4 signature does not match (check the secret key, the signed headers and the body)',
+  );
+}
+
 /**
  * Authenticator for AWS Signature Version 4 (`Authorization: AWS4-HMAC-SHA256 ...` or a presigned
  * query), so keyserver proxies and encoders with AWS tooling can call Keyplane without API keys.
- * The body is read (bounded) and hashed before the route's parser sees it. Unsigned requests fall
- * through; every bad signature is a 403 saying what was wrong.
+ * Everything is checked from the headers before a byte of the body is read: scope, time, signed
+ * headers, access key, and the signature over the declared payload hash (a signed
+ * `x-amz-content-sha256`; none for a request without a body). The body is then checked against
+ * that hash as it is read (`req.signedBodyCheck`). Only a request whose signer left the body's hash
+ * out of the headers has its signature checked after its body was read (bounded by the body limit).
+ * Unsigned requests fall through; every bad signature is a 403 saying what was wrong.
  */
 export function sigv4Authenticator(opts: SigV4Options): Authenticator {
   const now = opts.now ?? (() => new Date());
@@ -115,14 +171,23 @@ export function sigv4Authenticator(opts: SigV4Options): Authenticator {
     checkSignedHeaders(claim);
     const credential = opts.credentials.lookup(claim.accessKeyId);
     if (!credential) throw new AccessDeniedError('unknown_access_key', 'SigV4 access key is not known to Keyplane');
-    const body = await captureRawBody(req, opts.maxBodyBytes);
-    checkContentHash(req, body);
-    const expected = await expectedSignature(toSignableRequest(req, claim, body), claim, credential, opts);
-    if (!signaturesEqual(expected, claim.signature)) {
-      throw new AccessDeniedError(
-        'signature_mismatch',
-        'SigV4 signature does not match (check the secret key, the signed headers and the body)',
-      );
+    const verify = async (body: Buffer | undefined) => {
+      const expected = await expectedSignature(toSignableRequest(req, claim, body), claim, credential, opts);
+      if (!signaturesEqual(expected, claim.signature)) throw mismatch();
+    };
+    const payloadHash = declaredPayloadHash(req, claim);
+    const declared = req.get('x-amz-content-sha256');
+    const checkDeclared = (sha256Hex: string) => {
+      if (declared !== UNSIGNED_PAYLOAD) checkContentHash(declared, sha256Hex);
+    };
+    if (payloadHash !== undefined) {
+      await verify(undefined);
+      req.signedBodyCheck = async (_body, sha256Hex) => checkDeclared(sha256Hex);
+    } else {
+      req.signedBodyCheck = async (body, sha256Hex) => {
+        checkDeclared(sha256Hex);
+        await verify(body);
+      };
     }
     return { id: `sigv4:${credential.accessKeyId}`, roles: new Set(credential.roles), via: 'sigv4' };
   };

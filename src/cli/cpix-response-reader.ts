@@ -6,6 +6,7 @@
 import type { KeyObject } from 'node:crypto';
 import { decryptDocument } from '../cpix/decrypt-document';
 import { NS } from '../cpix/namespaces';
+import { CPIX_RESPONSE_LIMITS, XmlLimitError, XmlTooLargeError } from '../cpix/xml-limits';
 import { parseXml } from '../cpix/xml-parse';
 import { attr, childElements, firstChild, isElement, textOf, type XmlElement } from '../cpix/xml-tree';
 import { bytesToUuid } from '../drm/pssh';
@@ -147,12 +148,18 @@ function decryptedKeys(root: XmlElement, privateKey: KeyObject): Map<string, Buf
   }
 }
 
-/** Parses an XML document, turning parser errors into InvalidResponseError. */
+/**
+ * Parses an XML document within the response limits (CPIX_RESPONSE_LIMITS: a server, or whatever
+ * answers in its place, cannot make the CLI spend unbounded time or memory), turning parser errors
+ * into InvalidResponseError.
+ */
 export function parseResponseXml(xml: string): XmlElement {
   try {
-    return parseXml(xml);
+    return parseXml(xml, CPIX_RESPONSE_LIMITS);
   } catch (err) {
-    throw new InvalidResponseError(`the response is not a readable XML document: ${(err as Error).message}`);
+    const over = err instanceof XmlLimitError || err instanceof XmlTooLargeError;
+    const what = over ? `is over a limit of what the CLI reads (${err.limit})` : 'is not a readable XML document';
+    throw new InvalidResponseError(`the response ${what}: ${(err as Error).message}`);
   }
 }
 

@@ -1,9 +1,17 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { BadRequestError } from '../errors';
 import { NS } from './namespaces';
+import {
+  CPIX_REQUEST_LIMITS,
+  checkNameLength,
+  checkNamespacesInScope,
+  checkXmlLimits,
+  countNamespaceDeclaration,
+  XmlLimitError,
+  type XmlLimits,
+} from './xml-limits';
 import type { XmlAttribute, XmlElement, XmlNode } from './xml-tree';
 
-const MAX_DEPTH = 32;
 const ATTR_PREFIX = '@_';
 
 const parser = new XMLParser({
@@ -57,27 +65,56 @@ function checkWellFormed(xml: string): void {
   }
 }
 
-type Scope = Map<string, string>;
 type RawNode = Record<string, unknown>;
+
+/**
+ * The namespace bindings in force on an element: its own declarations, then its parent's frame.
+ * Elements that declare nothing share their parent's frame, so building scopes costs one small map
+ * per declaring element (linear in the document) and a lookup walks at most `maxDepth` frames.
+ */
+interface Scope {
+  readonly own: ReadonlyMap<string, string>;
+  readonly parent?: Scope;
+  /** Declarations in force: this frame's and every ancestor frame's. */
+  readonly inScope: number;
+}
+
+/** What one parse has counted so far, and its limits. */
+interface Walk {
+  readonly limits: XmlLimits;
+  declarations: number;
+}
 
 function splitName(qname: string): [string, string] {
   const i = qname.indexOf(':');
   return i < 0 ? ['', qname] : [qname.slice(0, i), qname.slice(i + 1)];
 }
 
-function declare(scope: Scope, rawAttrs: Record<string, string>): Scope {
-  let next = scope;
+function declare(scope: Scope, rawAttrs: Record<string, string>, element: string, walk: Walk): Scope {
+  let own: Map<string, string> | undefined;
   for (const [key, value] of Object.entries(rawAttrs)) {
     const name = key.slice(ATTR_PREFIX.length);
     if (name !== 'xmlns' && !name.startsWith('xmlns:')) continue;
-    if (next === scope) next = new Map(scope);
-    next.set(name === 'xmlns' ? '' : name.slice(6), decodeEntities(value));
+    countNamespaceDeclaration(++walk.declarations, walk.limits);
+    own ??= new Map();
+    own.set(name === 'xmlns' ? '' : name.slice(6), decodeEntities(value));
   }
-  return next;
+  if (!own) return scope;
+  const inScope = scope.inScope + own.size;
+  checkNamespacesInScope(inScope, element, walk.limits);
+  return { own, parent: scope, inScope };
+}
+
+function lookup(scope: Scope, prefix: string): string | undefined {
+  for (let s: Scope | undefined = scope; s; s = s.parent) {
+    const ns = s.own.get(prefix);
+    if (ns !== undefined) return ns;
+  }
+  return undefined;
 }
 
 function resolve(scope: Scope, prefix: string, what: string): string {
-  const ns = scope.get(prefix);
+  const ns = lookup(scope, prefix);
   if (ns === undefined) throw new BadRequestError(`Unbound namespace prefix "${prefix}" on ${what}`);
   return ns;
 }
@@ -85,14 +122,22 @@ function resolve(scope: Scope, prefix: string, what: string): string {
 /** XML 1.0 QName (NCName, optionally prefixed). fast-xml-parser accepts more (e.g. `<!&#0;-- ...>`), so we check. */
 const QNAME = /^[\p{L}_][\p{L}\p{N}_.-]*(:[\p{L}_][\p{L}\p{N}_.-]*)?$/u;
 
-function checkName(qname: string, what: string): void {
+function checkName(qname: string, what: string, limits: XmlLimits): void {
+  checkNameLength(qname, limits);
   if (!QNAME.test(qname)) throw new BadRequestError(`Malformed XML: invalid ${what} name "${qname.slice(0, 40)}"`);
 }
 
-function toAttrs(scope: Scope, rawAttrs: Record<string, string>, element: string): XmlAttribute[] {
-  return Object.entries(rawAttrs).map(([key, raw]) => {
+function toAttrs(scope: Scope, rawAttrs: Record<string, string>, element: string, walk: Walk): XmlAttribute[] {
+  const entries = Object.entries(rawAttrs);
+  if (entries.length > walk.limits.maxAttributesPerElement) {
+    throw new XmlLimitError(
+      'maxAttributesPerElement',
+      `XML element ${element} has more than ${walk.limits.maxAttributesPerElement} attributes (the limit)`,
+    );
+  }
+  return entries.map(([key, raw]) => {
     const qname = key.slice(ATTR_PREFIX.length);
-    checkName(qname, 'attribute');
+    checkName(qname, 'attribute', walk.limits);
     const [prefix, local] = splitName(qname);
     const value = decodeEntities(raw);
     if (qname === 'xmlns' || prefix === 'xmlns') return { qname, ns: NS.xmlns, local, value };
@@ -102,28 +147,32 @@ function toAttrs(scope: Scope, rawAttrs: Record<string, string>, element: string
   });
 }
 
-function toElement(raw: RawNode, scope: Scope, depth: number): XmlElement {
-  if (depth > MAX_DEPTH) throw new BadRequestError(`XML nesting deeper than ${MAX_DEPTH} levels`);
+function toElement(raw: RawNode, scope: Scope, depth: number, walk: Walk): XmlElement {
+  const { maxDepth } = walk.limits;
+  if (depth > maxDepth) throw new XmlLimitError('maxDepth', `XML nesting deeper than ${maxDepth} levels`);
   const qname = Object.keys(raw).find((k) => k !== ':@') as string;
-  checkName(qname, 'element');
+  checkName(qname, 'element', walk.limits);
   const rawAttrs = (raw[':@'] ?? {}) as Record<string, string>;
-  const inner = declare(scope, rawAttrs);
+  const inner = declare(scope, rawAttrs, qname, walk);
   const [prefix, local] = splitName(qname);
-  const ns = prefix === '' ? (inner.get('') ?? '') : resolve(inner, prefix, `element ${qname}`);
+  const ns = prefix === '' ? (lookup(inner, '') ?? '') : resolve(inner, prefix, `element ${qname}`);
   const children: XmlNode[] = [];
   for (const child of raw[qname] as RawNode[]) {
     if ('#text' in child) children.push({ text: decodeEntities(String(child['#text'])) });
-    else children.push(toElement(child, inner, depth + 1));
+    else children.push(toElement(child, inner, depth + 1, walk));
   }
-  return { qname, ns, local, attrs: toAttrs(inner, rawAttrs, qname), children };
+  return { qname, ns, local, attrs: toAttrs(inner, rawAttrs, qname, walk), children };
 }
 
 /**
  * Parses an XML document into a namespace-resolved tree. Pure and defensive: rejects DTDs,
- * undefined entities, unbound prefixes and deep nesting with a BadRequestError naming the problem.
+ * undefined entities and unbound prefixes with a BadRequestError naming the problem, and a document
+ * over `limits` (default: the request limits) with an XmlLimitError naming the limit, before the
+ * parser's own validator sees it. Every step is linear in the document's length.
  */
-export function parseXml(xml: string): XmlElement {
+export function parseXml(xml: string, limits: XmlLimits = CPIX_REQUEST_LIMITS): XmlElement {
   rejectDoctype(xml);
+  checkXmlLimits(xml, limits);
   checkWellFormed(xml);
   let raw: RawNode[];
   try {
@@ -133,5 +182,6 @@ export function parseXml(xml: string): XmlElement {
   }
   const roots = raw.filter((n) => !('#text' in n));
   if (roots.length !== 1) throw new BadRequestError('XML document must have exactly one root element');
-  return toElement(roots[0] as RawNode, new Map([['xml', NS.xml]]), 0);
+  const top: Scope = { own: new Map([['xml', NS.xml]]), inScope: 0 };
+  return toElement(roots[0] as RawNode, top, 0, { limits, declarations: 0 });
 }

@@ -4,6 +4,7 @@ import { hasRole } from '../auth/principal';
 import { licenseResponse, parseLicenseRequest, type LicenseKey } from '../drm/clearkey-license';
 import { ForbiddenError, UnauthorizedError } from '../errors';
 import { corsActual, corsPreflight } from '../http/cors';
+import { verifySignedBody } from '../http/signed-body';
 import type { CorsOrigins } from './cors';
 import { deliveryContext, settle } from './delivery-http';
 import { DELIVERY_ROUTES, routeName } from './delivery-manifest';
@@ -22,6 +23,7 @@ export interface ClearKeyDeps {
 }
 
 const LICENSE_BODY_LIMIT = '8kb';
+const LICENSE_BODY_BYTES = 8 * 1024;
 
 /** The grant of a license caller: a playback token's scope, or the keyserver (or admin) role. */
 function licenseGrant(req: Request): DeliveryGrant {
@@ -55,6 +57,7 @@ export function clearKeyRoutes(deps: ClearKeyDeps): Router {
       next();
     },
     authenticate(deps.authenticators),
+    verifySignedBody(LICENSE_BODY_BYTES),
     json,
     async (req, res) => {
       const grant = licenseGrant(req);

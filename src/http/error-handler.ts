@@ -63,6 +63,9 @@ export function errorHandler(logger: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     const known = toKeyplaneError(err);
     const requestId = (res.getHeader('X-Request-Id') as string | undefined) ?? crypto.randomUUID();
+    // Refused before its body was read (credentials, size, type): close rather than read the rest, so a
+    // client that announced a body and never sends it cannot hold the connection until the request timeout.
+    if (!req.complete) res.set('Connection', 'close');
     if (!known) {
       logger.error({ requestId, err, method: req.method, route: req.route?.path }, 'unhandled error');
       res.status(500).json({ error: 'internal', message: 'Internal error', correlationId: requestId });
