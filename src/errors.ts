@@ -1,5 +1,5 @@
 /**
- * The one family of errors Keyplane throws on purpose. Each carries its HTTP status;
+ * The one family of errors Keyplane throws on purpose while serving. Each carries its HTTP status;
  * `http/error-handler.ts` is the only place that turns them into responses.
  */
 export class KeyplaneError extends Error {
@@ -115,5 +115,21 @@ export class UnsupportedMediaTypeError extends KeyplaneError {
 export class ServiceUnavailableError extends KeyplaneError {
   constructor(message: string, retryAfterSeconds = 5, cause?: unknown) {
     super(503, 'unavailable', message, { headers: { 'Retry-After': String(retryAfterSeconds) }, cause });
+  }
+}
+
+/**
+ * The environment (or a file it points to) is wrong; thrown at start, never while serving.
+ * The message starts with the variable so an operator can fix it at once: the server exits 2,
+ * the CLI reports a usage error and Lambda answers "misconfigured". It lives here, not in
+ * `config/`, so inner layers (e.g. the local master-key file) can raise it without importing config.
+ */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
   }
 }
