@@ -1,6 +1,8 @@
 /**
  * The one family of errors Keyplane throws on purpose while serving. Each carries its HTTP status;
- * `http/error-handler.ts` is the only place that turns them into responses.
+ * `http/error-handler.ts` is the only place that turns them into responses. The generic kinds are
+ * below; a subclass only one layer throws lives beside it (e.g. `auth/delivery-errors.ts`), and an
+ * AWS outage becomes a 503 through `awsUnavailable` in `aws-errors.ts`.
  */
 export class KeyplaneError extends Error {
   /** HTTP status this error maps to. */

@@ -1,6 +1,5 @@
 import type { KMSClientConfig } from '@aws-sdk/client-kms';
-import { awsErrorName } from '../aws-errors';
-import { ServiceUnavailableError } from '../errors';
+import { awsErrorName, awsUnavailable } from '../aws-errors';
 
 /** KMS errors that mean the stored value itself cannot be opened (not a KMS outage). */
 const UNSEAL_ERROR_NAMES = new Set(['InvalidCiphertextException', 'IncorrectKeyException']);
@@ -40,8 +39,7 @@ export async function callKms<T>(call: () => Promise<T>, decrypting = false): Pr
   } catch (err) {
     const name = awsErrorName(err);
     if (decrypting && UNSEAL_ERROR_NAMES.has(name)) throw new DataKeyRefusedError(name, err);
-    const retryAfter = THROTTLE_ERROR_NAMES.has(name) ? 1 : 5;
-    throw new ServiceUnavailableError(`AWS KMS unavailable: ${name}`, retryAfter, err);
+    throw awsUnavailable('AWS KMS', err, THROTTLE_ERROR_NAMES);
   }
 }
 
