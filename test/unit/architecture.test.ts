@@ -139,3 +139,17 @@ describe(`size: every src/**/*.ts file has at most ${MAX_LINES} lines`, () => {
     expect(tooLong).toEqual([]);
   });
 });
+
+// Configuration is read once, at start, through src/config/ (env.ts); the CLI's client commands keep their own
+// documented option defaults (e.g. KEYPLANE_XSD_DIR for `conformance --xsd-dir`), which are not server config.
+describe('configuration: only src/config/ reads process.env', () => {
+  it('no other server file reads the environment', () => {
+    const readers = files.filter(
+      (file) =>
+        !file.startsWith('src/config/') &&
+        !file.startsWith('src/cli/') &&
+        /\bprocess\.env\b/.test(fs.readFileSync(path.join(ROOT, file), 'utf8')),
+    );
+    expect(readers).toEqual([]);
+  });
+});
