@@ -1,6 +1,8 @@
 /**
- * The one family of errors Keyplane throws on purpose. Each carries its HTTP status;
- * `http/error-handler.ts` is the only place that turns them into responses.
+ * The one family of errors Keyplane throws on purpose while serving. Each carries its HTTP status;
+ * `http/error-handler.ts` is the only place that turns them into responses. The generic kinds are
+ * below; a subclass only one layer throws lives beside it (e.g. `auth/delivery-errors.ts`), and an
+ * AWS outage becomes a 503 through `awsUnavailable` in `aws-errors.ts`.
  */
 export class KeyplaneError extends Error {
   /** HTTP status this error maps to. */
@@ -115,5 +117,21 @@ export class UnsupportedMediaTypeError extends KeyplaneError {
 export class ServiceUnavailableError extends KeyplaneError {
   constructor(message: string, retryAfterSeconds = 5, cause?: unknown) {
     super(503, 'unavailable', message, { headers: { 'Retry-After': String(retryAfterSeconds) }, cause });
+  }
+}
+
+/**
+ * The environment (or a file it points to) is wrong; thrown at start, never while serving.
+ * The message starts with the variable so an operator can fix it at once: the server exits 2,
+ * the CLI reports a usage error and Lambda answers "misconfigured". It lives here, not in
+ * `config/`, so inner layers (e.g. the local master-key file) can raise it without importing config.
+ */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
   }
 }

@@ -2,7 +2,7 @@ import serverless from 'serverless-http';
 import { createApp } from './app';
 import { apiGatewayIam } from './auth/api-gateway-iam';
 import { awsBackends } from './aws-backends';
-import { ConfigError, loadConfig, type Config } from './config';
+import { ConfigError, loadConfig, processEnv, startFailureLogLevel, type Config, type Env } from './config';
 import { createLogger } from './logger';
 import { buildDeps } from './runtime';
 
@@ -36,7 +36,7 @@ function checkLambdaConfig(config: Config): void {
  * IAM callers (SigV4-authorized by API Gateway) as encoders, API keys for everything else.
  * Throws ConfigError naming the variable when the environment is wrong.
  */
-export function createLambdaHandler(env: Record<string, string | undefined> = process.env): LambdaProxyHandler {
+export function createLambdaHandler(env: Env = processEnv()): LambdaProxyHandler {
   const config = loadConfig(env);
   checkLambdaConfig(config);
   const iam = apiGatewayIam();
@@ -48,10 +48,7 @@ export function createLambdaHandler(env: Record<string, string | undefined> = pr
 /** The answer to every request while the container cannot start: 500 with the reason when it is configuration. */
 function startFailure(err: unknown): LambdaProxyResult {
   // Config did not load, so honour only an explicit KEYPLANE_LOG_LEVEL=silent (tests); log everything else.
-  createLogger(process.env.KEYPLANE_LOG_LEVEL === 'silent' ? 'silent' : 'error').fatal(
-    { err },
-    'keyplane failed to start',
-  );
+  createLogger(startFailureLogLevel(processEnv())).fatal({ err }, 'keyplane failed to start');
   const body =
     err instanceof ConfigError
       ? { error: 'misconfigured', message: `Keyplane is misconfigured: ${err.message}` }

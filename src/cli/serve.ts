@@ -3,7 +3,7 @@
  * KEYPLANE_* variables; a summary of the configuration, without secrets, is printed at start.
  */
 import { Command } from 'commander';
-import { ConfigError, describeConfig, loadConfig, type Config } from '../config';
+import { ConfigError, describeConfig, loadConfig, processEnv, type Config, type Env } from '../config';
 import { VERSION } from '../version';
 import { CliError, EXIT_CODES, UsageError } from './cli-errors';
 import { note, renderFields } from './output';
@@ -25,7 +25,7 @@ const OVERRIDES: ReadonlyArray<[keyof ServeOptions, string]> = [
 ];
 
 /** The environment with command-line overrides applied. */
-export function serveEnvironment(opts: ServeOptions, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+export function serveEnvironment(opts: ServeOptions, env: Env = processEnv()): Env {
   const out = { ...env };
   for (const [option, variable] of OVERRIDES) if (opts[option] !== undefined) out[variable] = opts[option];
   return out;

@@ -15,9 +15,6 @@ export class OriginError extends KeyplaneError {
   }
 }
 
-type Env = Record<string, string | undefined>;
-type Fail = (variable: string, message: string) => never;
-
 /** Validates an origin URL template; returns it with a trailing `/`, or throws Error saying why. */
 export function checkOriginTemplate(raw: string): string {
   if (!raw.includes('{resourceId}')) throw new Error('must contain {resourceId} (each resource has its own base)');
@@ -31,31 +28,6 @@ export function checkOriginTemplate(raw: string): string {
   if (url.search !== '' || url.hash !== '') throw new Error('must not have a query or fragment');
   if (/\{(?!resourceId\})/.test(raw)) throw new Error('knows only the {resourceId} placeholder');
   return raw.endsWith('/') ? raw : `${raw}/`;
-}
-
-function bounded(env: Env, name: string, fallback: number, min: number, max: number, fail: Fail): number {
-  const raw = env[name]?.trim();
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n < min || n > max) fail(name, `must be an integer from ${min} to ${max}, got "${raw}"`);
-  return n;
-}
-
-/** Reads `KEYPLANE_ORIGIN_URL` (+ `_TIMEOUT_MS`, `_MAX_BYTES`); undefined when no origin is configured. */
-export function loadOriginConfig(env: Env, fail: Fail): OriginConfig | undefined {
-  const raw = env.KEYPLANE_ORIGIN_URL?.trim();
-  if (raw === undefined || raw === '') return undefined;
-  let urlTemplate = '';
-  try {
-    urlTemplate = checkOriginTemplate(raw);
-  } catch (err) {
-    fail('KEYPLANE_ORIGIN_URL', (err as Error).message);
-  }
-  return {
-    urlTemplate,
-    timeoutMs: bounded(env, 'KEYPLANE_ORIGIN_TIMEOUT_MS', 5000, 100, 60_000, fail),
-    maxBytes: bounded(env, 'KEYPLANE_ORIGIN_MAX_BYTES', 1024 * 1024, 1024, 16 * 1024 * 1024, fail),
-  };
 }
 
 /** The resource's base URL on the origin. */

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, describeConfig, loadConfig } from '../../src/config';
+import { ConfigError, describeConfig, loadConfig } from '../../../src/config';
 
 const SECRET32 = Buffer.alloc(32, 7).toString('base64');
 

@@ -1,9 +1,10 @@
-import { parseIpList, parseOriginList, parseTrustedProxies } from './auth/access-policy';
-import { parseSigV4Credentials, type SigV4Credential } from './auth/sigv4-credentials';
-import { CLIENT_ID_PATTERN, type SecureLinkConfig, type SecureTokenAlgorithm } from './auth/secure-token';
-import { parseTokenSigningKeys, type TokenSigningKey } from './auth/token-keys';
-import type { AccessRules } from './store/records';
-import { readSecretFile } from './util/secret-file';
+import { parseIpList, parseOriginList, parseTrustedProxies } from '../auth/access-policy';
+import { parseSigV4Credentials, type SigV4Credential } from '../auth/sigv4-credentials';
+import { CLIENT_ID_PATTERN, type SecureLinkConfig, type SecureTokenAlgorithm } from '../auth/secure-token';
+import { parseTokenSigningKeys, type TokenSigningKey } from '../auth/token-keys';
+import type { AccessRules } from '../store/records';
+import { boundedInteger, fail, optional, parsed, type Env } from './env';
+import { readSecretFile } from '../util/secret-file';
 
 /** SigV4 verification settings; absent when no credentials are configured. */
 export interface SigV4Config {
@@ -24,28 +25,9 @@ export interface DeliveryConfig {
   globalRules: AccessRules;
 }
 
-type Env = Record<string, string | undefined>;
-/** Throws the caller's ConfigError for a variable (kept as a callback so this module does not import config.ts). */
-export type Fail = (variable: string, message: string) => never;
-
-function value(env: Env, name: string): string | undefined {
-  const raw = env[name];
-  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
-}
-
-function parsed<T>(env: Env, name: string, fail: Fail, parse: (raw: string) => T): T | undefined {
-  const raw = value(env, name);
-  if (raw === undefined) return undefined;
-  try {
-    return parse(raw);
-  } catch (err) {
-    return fail(name, (err as Error).message);
-  }
-}
-
-function sigv4(env: Env, fail: Fail): SigV4Config | undefined {
-  const credentials = parsed(env, 'KEYPLANE_SIGV4_CREDENTIALS', fail, (raw) => parseSigV4Credentials(raw));
-  const credentialsFile = parsed(env, 'KEYPLANE_SIGV4_CREDENTIALS_FILE', fail, (file) => {
+function sigv4(env: Env): SigV4Config | undefined {
+  const credentials = parsed(env, 'KEYPLANE_SIGV4_CREDENTIALS', (raw) => parseSigV4Credentials(raw));
+  const credentialsFile = parsed(env, 'KEYPLANE_SIGV4_CREDENTIALS_FILE', (file) => {
     parseSigV4Credentials(readSecretFile(file), true);
     return file;
   });
@@ -54,7 +36,7 @@ function sigv4(env: Env, fail: Fail): SigV4Config | undefined {
   }
   if (!credentials && !credentialsFile) return undefined;
   const scopePart = (name: string, fallback: string) => {
-    const v = value(env, name) ?? fallback;
+    const v = optional(env, name) ?? fallback;
     return /^[a-z0-9-]{1,64}$/.test(v) ? v : fail(name, `must be lower-case letters, digits and -, got "${v}"`);
   };
   return {
@@ -67,10 +49,10 @@ function sigv4(env: Env, fail: Fail): SigV4Config | undefined {
 /** The shortest secure-link secret accepted, whatever the algorithm. */
 export const MIN_SECURE_LINK_SECRET = 16;
 
-function secureLinks(env: Env, fail: Fail): SecureLinkConfig | undefined {
-  const clientId = value(env, 'KEYPLANE_SECURE_TOKEN_CLIENT_ID');
-  const secret = value(env, 'KEYPLANE_SECURE_TOKEN_SECRET');
-  const algorithm = (value(env, 'KEYPLANE_SECURE_TOKEN_ALGORITHM') ?? 'hmac-sha256') as SecureTokenAlgorithm;
+function secureLinks(env: Env): SecureLinkConfig | undefined {
+  const clientId = optional(env, 'KEYPLANE_SECURE_TOKEN_CLIENT_ID');
+  const secret = optional(env, 'KEYPLANE_SECURE_TOKEN_SECRET');
+  const algorithm = (optional(env, 'KEYPLANE_SECURE_TOKEN_ALGORITHM') ?? 'hmac-sha256') as SecureTokenAlgorithm;
   if (!['md5', 'hmac-sha256'].includes(algorithm)) {
     fail('KEYPLANE_SECURE_TOKEN_ALGORITHM', `must be one of hmac-sha256, md5, got "${algorithm}"`);
   }
@@ -85,28 +67,19 @@ function secureLinks(env: Env, fail: Fail): SecureLinkConfig | undefined {
   return { clientId, secret, algorithm };
 }
 
-function maxTtl(env: Env, fail: Fail): number {
-  const name = 'KEYPLANE_TOKEN_MAX_TTL_SECONDS';
-  const raw = value(env, name) ?? '86400';
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n < 1 || n > 30 * 24 * 3600)
-    fail(name, `must be an integer from 1 to 2592000, got "${raw}"`);
-  return n;
-}
-
 /** Reads the delivery variables (`KEYPLANE_SIGV4_*`, `KEYPLANE_TOKEN_*`, `KEYPLANE_SECURE_TOKEN_*`, policies). */
-export function loadDeliveryConfig(env: Env, fail: Fail): DeliveryConfig {
+export function loadDeliveryConfig(env: Env): DeliveryConfig {
   const globalRules: AccessRules = {
-    allowIps: parsed(env, 'KEYPLANE_DELIVERY_ALLOW_IPS', fail, parseIpList),
-    denyIps: parsed(env, 'KEYPLANE_DELIVERY_DENY_IPS', fail, parseIpList),
-    allowOrigins: parsed(env, 'KEYPLANE_DELIVERY_ALLOW_ORIGINS', fail, parseOriginList),
+    allowIps: parsed(env, 'KEYPLANE_DELIVERY_ALLOW_IPS', parseIpList),
+    denyIps: parsed(env, 'KEYPLANE_DELIVERY_DENY_IPS', parseIpList),
+    allowOrigins: parsed(env, 'KEYPLANE_DELIVERY_ALLOW_ORIGINS', parseOriginList),
   };
   return {
-    sigv4: sigv4(env, fail),
-    tokenSigningKeys: parsed(env, 'KEYPLANE_TOKEN_SIGNING_KEYS', fail, parseTokenSigningKeys),
-    tokenMaxTtlSeconds: maxTtl(env, fail),
-    secureLinks: secureLinks(env, fail),
-    trustedProxies: parsed(env, 'KEYPLANE_TRUSTED_PROXIES', fail, parseTrustedProxies) ?? false,
+    sigv4: sigv4(env),
+    tokenSigningKeys: parsed(env, 'KEYPLANE_TOKEN_SIGNING_KEYS', parseTokenSigningKeys),
+    tokenMaxTtlSeconds: boundedInteger(env, 'KEYPLANE_TOKEN_MAX_TTL_SECONDS', 86400, 1, 30 * 24 * 3600),
+    secureLinks: secureLinks(env),
+    trustedProxies: parsed(env, 'KEYPLANE_TRUSTED_PROXIES', parseTrustedProxies) ?? false,
     globalRules,
   };
 }

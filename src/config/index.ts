@@ -1,0 +1,68 @@
+/**
+ * Everything Keyplane reads from the environment, validated once at start. Each section has its
+ * own file (`server.ts`, `store.ts`, `keys.ts`, `speke.ts`, `aws.ts`, `origin.ts`, `delivery.ts`,
+ * `audit.ts`) reading variables only through `env.ts`; inner layers never import this folder,
+ * they get the values they need passed in.
+ */
+import type { AuditRetention } from '../audit/audit-retention';
+import { ConfigError } from '../errors';
+import type { OriginConfig } from '../hls/origin';
+import { describeRetention, loadAuditRetention } from './audit';
+import { loadAwsConfig, type AwsConfig } from './aws';
+import { describeDelivery, loadDeliveryConfig, type DeliveryConfig } from './delivery';
+import { processEnv, type Env } from './env';
+import { loadKeysConfig, type KeysConfig } from './keys';
+import { loadOriginConfig } from './origin';
+import { loadServerConfig, startFailureLogLevel, type ServerConfig } from './server';
+import { loadSpekeConfig, type SpekeConfig } from './speke';
+import { loadStoreConfig, type StoreConfig } from './store';
+import { describeTimeouts, loadHttpTimeouts, type HttpTimeouts } from './timeouts';
+
+export { ConfigError, processEnv, startFailureLogLevel };
+export type { DeliveryConfig, Env };
+export type { SigV4Config } from './delivery';
+export { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './timeouts';
+
+/** Everything Keyplane reads from the environment, validated once at start. */
+export interface Config extends ServerConfig, StoreConfig, KeysConfig, AwsConfig, SpekeConfig {
+  /** Where `/playback/{token}/hls/...` fetches playlists (`KEYPLANE_ORIGIN_URL`); absent: route off. */
+  origin?: OriginConfig;
+  /** SigV4, playback tokens, secure links, access policies (see config/delivery.ts). */
+  delivery: DeliveryConfig;
+  /** How long audit records are kept (`KEYPLANE_AUDIT_RETENTION_DAYS`): days (default 90) or `forever`. */
+  auditRetention: AuditRetention;
+  /** How long a client may take to send its headers, its whole request, and idle between requests. */
+  timeouts: HttpTimeouts;
+}
+
+/** Reads and validates the environment; throws ConfigError naming the variable. */
+export function loadConfig(env: Env = processEnv()): Config {
+  return {
+    ...loadServerConfig(env),
+    ...loadStoreConfig(env),
+    ...loadKeysConfig(env),
+    ...loadAwsConfig(env),
+    ...loadSpekeConfig(env),
+    origin: loadOriginConfig(env),
+    delivery: loadDeliveryConfig(env),
+    auditRetention: loadAuditRetention(env),
+    timeouts: loadHttpTimeouts(env),
+  };
+}
+
+/** A summary safe to print at start: no secrets. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  return {
+    listen: `${config.host}:${config.port}`,
+    publicUrl: config.publicUrl,
+    keyUrlTemplate: config.keyUrlTemplate ?? '(own delivery route)',
+    store: config.store === 'sqlite' ? `sqlite (${config.dataDir})` : `dynamodb (${config.table})`,
+    cipher: config.kmsKeyId ? `aws-kms (${config.kmsKeyId})` : 'local master key',
+    leaseTtlSeconds: config.leaseTtlSeconds,
+    adminKey: config.adminKey ? 'from KEYPLANE_ADMIN_KEY' : 'stored hash',
+    delivery: describeDelivery(config.delivery),
+    origin: config.origin?.urlTemplate ?? 'off',
+    auditRetention: describeRetention(config.auditRetention),
+    timeouts: describeTimeouts(config.timeouts),
+  };
+}
