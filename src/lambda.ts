@@ -1,10 +1,10 @@
 import serverless from 'serverless-http';
-import { createApp } from './app';
+import { createApp } from './compose/app';
 import { apiGatewayIam } from './auth/api-gateway-iam';
-import { awsBackends } from './aws-backends';
+import { awsBackends } from './compose/backends';
 import { ConfigError, loadConfig, processEnv, startFailureLogLevel, type Config, type Env } from './config';
 import { createLogger } from './logger';
-import { buildDeps } from './runtime';
+import { buildDeps } from './compose/services';
 
 /** Response content types API Gateway must receive base64-encoded (the 16 raw bytes of key delivery). */
 export const BINARY_MEDIA_TYPES = ['application/octet-stream'];

@@ -1,6 +1,6 @@
 import http, { type RequestListener, type Server } from 'node:http';
-import { createApp } from './app';
-import { awsBackends } from './aws-backends';
+import { createApp } from './compose/app';
+import { awsBackends } from './compose/backends';
 import {
   ConfigError,
   DEFAULT_HTTP_TIMEOUTS,
@@ -9,7 +9,7 @@ import {
   type Config,
   type HttpTimeouts,
 } from './config';
-import { buildDeps } from './runtime';
+import { buildDeps } from './compose/services';
 
 /**
  * Applies the timeouts (see HttpTimeouts): a client that is slow to send its headers or its whole

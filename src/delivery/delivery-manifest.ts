@@ -1,4 +1,4 @@
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../compose/app';
 import type { RouteSpec } from '../domain/route-spec';
 import type { FeatureManifest } from '../http/feature-manifest';
 import type { KeyDelivery } from './key-delivery';

@@ -1,5 +1,5 @@
 import type { Router } from 'express';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../compose/app';
 import { RouteTable, type RouteSpec } from '../domain/route-spec';
 
 /**

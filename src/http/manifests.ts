@@ -1,4 +1,4 @@
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../compose/app';
 import { DELIVERY_MANIFEST } from '../delivery/delivery-manifest';
 import type { FeatureManifest } from './feature-manifest';
 import { SPEKE_MANIFEST } from './speke-routes';

@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { createApp, type AppDeps } from '../../src/app';
+import { createApp, type AppDeps } from '../../src/compose/app';
 import { loadConfig } from '../../src/config';
-import { buildDeps, type Backends } from '../../src/runtime';
+import { buildDeps, type Backends } from '../../src/compose/services';
 import { tuneServer } from '../../src/server';
 import { ADMIN_KEY } from './test-app';
 

@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Express } from 'express';
 import pino from 'pino';
-import { createApp, type AppDeps } from '../../src/app';
+import { createApp, type AppDeps } from '../../src/compose/app';
 import { loadConfig, type Config } from '../../src/config';
-import { buildDeps, localBackends } from '../../src/runtime';
+import { buildDeps, localBackends } from '../../src/compose/services';
 
 /** The admin key every test app is configured with. */
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';

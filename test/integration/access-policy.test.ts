@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
 import pino from 'pino';
 import request from 'supertest';
-import { createApp } from '../../src/app';
-import { buildDeps, localBackends } from '../../src/runtime';
+import { createApp } from '../../src/compose/app';
+import { buildDeps, localBackends } from '../../src/compose/services';
 import type { Backend } from '../../src/store/backend';
 import { expectMatchesSpec } from '../helpers/openapi';
 import { ADMIN_KEY, makeTestApp, type TestApp } from '../helpers/test-app';

@@ -1,13 +1,13 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { retentionDaysOf } from './audit/audit-retention';
-import type { Config } from './config';
-import type { EnvelopeCipher } from './keys/envelope-cipher';
-import { KmsEnvelopeCipher, kmsClientTimeouts } from './keys/kms-cipher';
-import { LocalEnvelopeCipher, loadOrCreateMasterKey } from './keys/local-cipher';
-import { sqliteStore, type Backends } from './runtime';
-import type { Backend } from './store/backend';
-import { dynamoDbBackend, dynamoDbClientTimeouts } from './store/dynamodb';
+import { retentionDaysOf } from '../audit/audit-retention';
+import type { Config } from '../config';
+import type { EnvelopeCipher } from '../keys/envelope-cipher';
+import { KmsEnvelopeCipher, kmsClientTimeouts } from '../keys/kms-cipher';
+import { LocalEnvelopeCipher, loadOrCreateMasterKey } from '../keys/local-cipher';
+import { sqliteStore, type Backends } from './services';
+import type { Backend } from '../store/backend';
+import { dynamoDbBackend, dynamoDbClientTimeouts } from '../store/dynamodb';
 
 /** The encryption context every KMS data key is bound to: a deployment cannot open another's keys. */
 export function kmsEncryptionContext(config: Config): Record<string, string> {

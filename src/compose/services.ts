@@ -1,20 +1,20 @@
 import path from 'node:path';
-import { AuditLog } from './audit/audit-log';
-import { retentionDaysOf } from './audit/audit-retention';
-import { ApiKeyService, apiKeyAuthenticator } from './auth/api-keys';
-import type { Authenticator } from './auth/authenticate';
+import { AuditLog } from '../audit/audit-log';
+import { retentionDaysOf } from '../audit/audit-retention';
+import { ApiKeyService, apiKeyAuthenticator } from '../auth/api-keys';
+import type { Authenticator } from '../auth/authenticate';
 import type { AppDeps } from './app';
-import type { Config } from './config';
+import type { Config } from '../config';
 import { buildDelivery } from './delivery';
-import { createDrmRegistry } from './drm/registry';
-import type { EnvelopeCipher } from './keys/envelope-cipher';
-import { KeyService } from './keys/key-service';
-import { keyUrlBuilder } from './keys/key-url';
-import { LocalEnvelopeCipher, loadOrCreateMasterKey } from './keys/local-cipher';
-import { StaticKeyService } from './keys/static-key-service';
-import { createLogger, type Logger } from './logger';
-import { SpekeService } from './speke/speke-service';
-import type { Backend } from './store/backend';
+import { createDrmRegistry } from '../drm/registry';
+import type { EnvelopeCipher } from '../keys/envelope-cipher';
+import { KeyService } from '../keys/key-service';
+import { keyUrlBuilder } from '../keys/key-url';
+import { LocalEnvelopeCipher, loadOrCreateMasterKey } from '../keys/local-cipher';
+import { StaticKeyService } from '../keys/static-key-service';
+import { createLogger, type Logger } from '../logger';
+import { SpekeService } from '../speke/speke-service';
+import type { Backend } from '../store/backend';
 
 /** The adapters a deployment chooses: where keys live and what seals them. */
 export interface Backends {
@@ -28,7 +28,7 @@ export interface Backends {
  * native addon.
  */
 export function sqliteStore(config: Config, logger: Logger = createLogger(config.logLevel)): Backend {
-  const { openSqliteBackend } = require('./store/sqlite') as typeof import('./store/sqlite');
+  const { openSqliteBackend } = require('../store/sqlite') as typeof import('../store/sqlite');
   const log = logger.child({ component: 'audit-retention' });
   return openSqliteBackend(path.join(config.dataDir, 'keyplane.db'), {
     auditRetentionDays: retentionDaysOf(config.auditRetention),

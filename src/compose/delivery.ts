@@ -1,14 +1,14 @@
-import { AccessPolicy } from './auth/access-policy';
-import type { Authenticator } from './auth/authenticate';
-import { PlaybackTokenService, playbackTokenAuthenticator } from './auth/playback-tokens';
-import { SecureLinkVerifier } from './auth/secure-token';
-import { sigv4Authenticator } from './auth/sigv4';
-import { FileCredentialSource, staticCredentials, type SigV4CredentialSource } from './auth/sigv4-credentials';
-import { loadOrCreateTokenKeys, type TokenSigningKey } from './auth/token-keys';
-import type { Config } from './config';
-import type { KeyService } from './keys/key-service';
-import type { Backend } from './store/backend';
-import type { PolicyRepository } from './store/repositories';
+import { AccessPolicy } from '../auth/access-policy';
+import type { Authenticator } from '../auth/authenticate';
+import { PlaybackTokenService, playbackTokenAuthenticator } from '../auth/playback-tokens';
+import { SecureLinkVerifier } from '../auth/secure-token';
+import { sigv4Authenticator } from '../auth/sigv4';
+import { FileCredentialSource, staticCredentials, type SigV4CredentialSource } from '../auth/sigv4-credentials';
+import { loadOrCreateTokenKeys, type TokenSigningKey } from '../auth/token-keys';
+import type { Config } from '../config';
+import type { KeyService } from '../keys/key-service';
+import type { Backend } from '../store/backend';
+import type { PolicyRepository } from '../store/repositories';
 
 /**
  * Everything the delivery features add to the app: the key service and access policy KeyDelivery

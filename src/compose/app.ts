@@ -1,22 +1,22 @@
 import crypto from 'node:crypto';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import type { AuditLog } from './audit/audit-log';
-import type { ApiKeyService } from './auth/api-keys';
-import { authenticate, type Authenticator } from './auth/authenticate';
+import type { AuditLog } from '../audit/audit-log';
+import type { ApiKeyService } from '../auth/api-keys';
+import { authenticate, type Authenticator } from '../auth/authenticate';
 import type { Delivery } from './delivery';
-import type { CorsOrigins } from './delivery/cors';
-import type { PlaylistRouteDeps } from './delivery/playlist-routes';
-import { errorHandler, notFoundHandler } from './http/error-handler';
-import { routeTableOf, type MountSpec } from './http/feature-manifest';
-import { lazyRouter } from './http/lazy-router';
-import { FEATURE_MANIFESTS } from './http/manifests';
-import { attachAudit, auditRefusals } from './http/request-audit';
-import { verifySignedBody } from './http/signed-body';
-import type { KeyService } from './keys/key-service';
-import type { StaticKeyService } from './keys/static-key-service';
-import type { SpekeService } from './speke/speke-service';
-import type { Backend } from './store/backend';
+import type { CorsOrigins } from '../delivery/cors';
+import type { PlaylistRouteDeps } from '../delivery/playlist-routes';
+import { errorHandler, notFoundHandler } from '../http/error-handler';
+import { routeTableOf, type MountSpec } from '../http/feature-manifest';
+import { lazyRouter } from '../http/lazy-router';
+import { FEATURE_MANIFESTS } from '../http/manifests';
+import { attachAudit, auditRefusals } from '../http/request-audit';
+import { verifySignedBody } from '../http/signed-body';
+import type { KeyService } from '../keys/key-service';
+import type { StaticKeyService } from '../keys/static-key-service';
+import type { SpekeService } from '../speke/speke-service';
+import type { Backend } from '../store/backend';
 
 /** Everything the HTTP app needs, injected so the standalone server, Lambda and tests share one app. */
 export interface AppDeps {
