@@ -3,7 +3,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log';
 import type { ApiKeyService } from '../auth/api-keys';
-import { authenticate, type Authenticator } from '../auth/authenticate';
+import { authenticate, type HttpAuthenticator } from '../http/authenticate';
 import type { Delivery } from './delivery';
 import type { CorsOrigins } from '../delivery/cors';
 import type { PlaylistRouteDeps } from '../delivery/playlist-routes';
@@ -28,7 +28,7 @@ export interface AppDeps {
   speke: SpekeService;
   keyUrl: (resourceId: string, kid: string) => string;
   /** Tried in order; the first that recognises the caller wins. */
-  authenticators: Authenticator[];
+  authenticators: HttpAuthenticator[];
   logger: Logger;
   maxBodyBytes: number;
   /** Playback tokens, secure links, access policies, proxy trust (absent: /keys only, no policies). */

@@ -1,11 +1,12 @@
 import { AccessPolicy } from '../auth/access-policy';
-import type { Authenticator } from '../auth/authenticate';
-import { PlaybackTokenService, playbackTokenAuthenticator } from '../auth/playback-tokens';
+import { PlaybackTokenService } from '../auth/playback-tokens';
 import { SecureLinkVerifier } from '../auth/secure-token';
-import { sigv4Authenticator } from '../auth/sigv4';
 import { FileCredentialSource, staticCredentials, type SigV4CredentialSource } from '../auth/sigv4-credentials';
 import { loadOrCreateTokenKeys, type TokenSigningKey } from '../auth/token-keys';
 import type { Config } from '../config';
+import type { HttpAuthenticator } from '../http/authenticate';
+import { playbackTokenAuthenticator } from '../http/authenticators';
+import { sigv4Authenticator } from '../http/sigv4-adapter';
 import type { KeyService } from '../keys/key-service';
 import type { Backend } from '../store/backend';
 import type { PolicyRepository } from '../store/repositories';
@@ -48,13 +49,13 @@ export function buildDelivery(
   config: Config,
   store: Pick<Backend, 'policies'>,
   keys: KeyService,
-): { delivery: Delivery; authenticators: Authenticator[] } {
+): { delivery: Delivery; authenticators: HttpAuthenticator[] } {
   const d = config.delivery;
   const keysForTokens = tokenKeys(config);
   const tokens = keysForTokens && new PlaybackTokenService(keysForTokens, d.tokenMaxTtlSeconds);
   const policyStore = store.policies;
   const credentials = sigv4Source(config);
-  const authenticators: Authenticator[] = [];
+  const authenticators: HttpAuthenticator[] = [];
   if (credentials && d.sigv4) {
     authenticators.push(
       sigv4Authenticator({

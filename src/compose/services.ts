@@ -1,8 +1,9 @@
 import path from 'node:path';
 import { AuditLog } from '../audit/audit-log';
 import { retentionDaysOf } from '../audit/audit-retention';
-import { ApiKeyService, apiKeyAuthenticator } from '../auth/api-keys';
-import type { Authenticator } from '../auth/authenticate';
+import { ApiKeyService } from '../auth/api-keys';
+import type { HttpAuthenticator } from '../http/authenticate';
+import { apiKeyAuthenticator } from '../http/authenticators';
 import type { AppDeps } from './app';
 import type { Config } from '../config';
 import { buildDelivery } from './delivery';
@@ -53,7 +54,7 @@ export function localBackends(config: Config): Backends {
 export function buildDeps(
   config: Config,
   backends: Backends,
-  opts: { logger?: Logger; extraAuthenticators?: Authenticator[] } = {},
+  opts: { logger?: Logger; extraAuthenticators?: HttpAuthenticator[] } = {},
 ): AppDeps {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const { store, cipher } = backends;

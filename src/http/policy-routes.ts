@@ -1,6 +1,6 @@
 import express, { Router } from 'express';
 import { checkIpEntry, checkOriginEntry } from '../auth/access-policy';
-import { requireRole } from '../auth/authenticate';
+import { requireRole } from './authenticate';
 import { NotConfiguredError } from '../auth/delivery-errors';
 import { BadRequestError, NotFoundError } from '../errors';
 import type { AccessRules, ResourcePolicy } from '../store/records';
