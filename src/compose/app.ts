@@ -6,6 +6,7 @@ import type { ApiKeyService } from '../auth/api-keys';
 import { authenticate, type HttpAuthenticator } from '../http/authenticate';
 import type { Delivery } from './delivery';
 import type { CorsOrigins } from '../delivery/cors';
+import type { KeyDelivery } from '../delivery/key-delivery';
 import type { PlaylistRouteDeps } from '../delivery/playlist-routes';
 import { errorHandler, notFoundHandler } from '../http/error-handler';
 import { routeTableOf, type MountSpec } from '../http/feature-manifest';
@@ -26,6 +27,8 @@ export interface AppDeps {
   staticKeys: StaticKeyService;
   apiKeys: ApiKeyService;
   speke: SpekeService;
+  /** The one key delivery service every key-handing route (`/keys`, `/playback`, `/secure`, Clear Key) uses. */
+  keyDelivery: KeyDelivery;
   keyUrl: (resourceId: string, kid: string) => string;
   /** Tried in order; the first that recognises the caller wins. */
   authenticators: HttpAuthenticator[];

@@ -7,6 +7,7 @@ import { apiKeyAuthenticator } from '../http/authenticators';
 import type { AppDeps } from './app';
 import type { Config } from '../config';
 import { buildDelivery } from './delivery';
+import { KeyDelivery } from '../delivery/key-delivery';
 import { createDrmRegistry } from '../drm/registry';
 import type { EnvelopeCipher } from '../keys/envelope-cipher';
 import { KeyService } from '../keys/key-service';
@@ -75,6 +76,7 @@ export function buildDeps(
     staticKeys: new StaticKeyService(store.staticKeys, keys),
     apiKeys,
     speke: new SpekeService(keys, drm, keyUrl, config.deliveryCertSha256),
+    keyDelivery: new KeyDelivery(keys, delivery.policy),
     keyUrl,
     authenticators: [...(opts.extraAuthenticators ?? []), ...authenticators, apiKeyAuthenticator(apiKeys)],
     logger,
