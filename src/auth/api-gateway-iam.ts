@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { Authenticator } from './authenticate';
+import type { Authenticator } from './credential-source';
 import type { Principal, Role } from './principal';
 
 /** The caller API Gateway authenticated with SigV4 (`AWS_IAM` authorization on the method). */
@@ -48,7 +48,7 @@ export interface ApiGatewayIam {
   /** serverless-http `request` hook: `(req, event) => capture(req, event)`. */
   capture: (req: IncomingMessage, event: unknown) => void;
   /** Recognises requests whose event carried an IAM identity; undefined for all others. */
-  authenticator: Authenticator;
+  authenticator: Authenticator<IncomingMessage>;
 }
 
 /**

@@ -1,4 +1,3 @@
-import { bearerValue } from './bearer';
 import crypto from 'node:crypto';
 import { BadRequestError } from '../errors';
 import type { ApiKeyRecord } from '../store/records';
@@ -103,12 +102,4 @@ export class ApiKeyService {
   async revoke(id: string): Promise<boolean> {
     return this.store.revoke(id, new Date());
   }
-}
-
-/** Authenticator for `Authorization: Bearer <key>` / `x-api-key`; unknown keys fall through (401 at the end). */
-export function apiKeyAuthenticator(service: ApiKeyService) {
-  return async (req: import('express').Request): Promise<Principal | undefined> => {
-    const presented = bearerValue(req.get('authorization')) ?? req.get('x-api-key');
-    return presented === undefined ? undefined : service.verify(presented);
-  };
 }

@@ -1,11 +1,9 @@
 import crypto from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
-import { bearerValue } from './bearer';
-import { canonicalToken, headerOrQueryToken, type TokenTransports } from './canonical-token';
+import { canonicalToken } from './canonical-token';
 import { UUID_PATTERN } from '../domain/ids';
 import { BadRequestError, GoneError, UnauthorizedError } from '../errors';
 import { checkResourceId } from '../domain/ids';
-import type { Authenticator } from './authenticate';
 import type { Principal } from './principal';
 import type { TokenSigningKey } from './token-keys';
 
@@ -156,21 +154,5 @@ export function tokenPrincipal(grant: PlaybackGrant): Principal {
     via: 'token',
     resourceId: grant.resourceId,
     ...(grant.kids ? { kids: grant.kids } : {}),
-  };
-}
-
-function presentedToken(req: TokenTransports): string | undefined {
-  return headerOrQueryToken(req, bearerValue(req.get('authorization')));
-}
-
-/**
- * Authenticator for playback tokens: a JWT-shaped `Authorization: Bearer` value, or one `?token=` when
- * no other credential header is sent, each in canonical form only (see canonicalToken); both at once is
- * a 401. Other bearer values (API keys, which have no `.`) fall through untouched.
- */
-export function playbackTokenAuthenticator(service: PlaybackTokenService): Authenticator {
-  return async (req) => {
-    const token = presentedToken(req);
-    return token === undefined ? undefined : tokenPrincipal(await service.verify(token));
   };
 }

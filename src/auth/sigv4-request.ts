@@ -1,5 +1,5 @@
 import type { HttpRequest } from '@smithy/types';
-import type { Request } from 'express';
+import { headerOf, type CredentialSource } from './credential-source';
 import { AccessDeniedError } from './delivery-errors';
 
 const ALGORITHM = 'AWS4-HMAC-SHA256';
@@ -26,14 +26,14 @@ export interface SigV4Claim {
 const malformed = (what: string) => new AccessDeniedError('malformed_signature', `Malformed SigV4 request: ${what}`);
 
 /** The query string exactly as received (without `?`). */
-export function rawQuery(req: Request): string {
+export function rawQuery(req: CredentialSource): string {
   const at = req.originalUrl.indexOf('?');
   return at < 0 ? '' : req.originalUrl.slice(at + 1);
 }
 
 /** Whether the request carries a SigV4 signature (header or presigned query); others fall through. */
-export function isSigV4Request(req: Request): boolean {
-  const header = req.get('authorization');
+export function isSigV4Request(req: CredentialSource): boolean {
+  const header = headerOf(req, 'authorization');
   if (header !== undefined) return header.trimStart().startsWith(`${ALGORITHM} `);
   return new URLSearchParams(rawQuery(req)).has('X-Amz-Signature');
 }
@@ -64,7 +64,7 @@ function claimFrom(credential: string, amzDate: string | undefined, signedHeader
   };
 }
 
-function fromHeader(req: Request, header: string): SigV4Claim {
+function fromHeader(req: CredentialSource, header: string): SigV4Claim {
   const fields = new Map<string, string>();
   for (const part of header.trim().slice(ALGORITHM.length).split(',')) {
     const eq = part.indexOf('=');
@@ -74,7 +74,7 @@ function fromHeader(req: Request, header: string): SigV4Claim {
   if (credential === undefined || signedHeaders === undefined || signature === undefined) {
     throw malformed('Authorization needs Credential, SignedHeaders and Signature');
   }
-  return claimFrom(credential, req.get('x-amz-date'), signedHeaders, signature);
+  return claimFrom(credential, headerOf(req, 'x-amz-date'), signedHeaders, signature);
 }
 
 function fromQuery(query: URLSearchParams): SigV4Claim {
@@ -93,8 +93,8 @@ function fromQuery(query: URLSearchParams): SigV4Claim {
 }
 
 /** Reads the signature claim from the Authorization header or the presigned query; 403 when malformed. */
-export function parseSigV4(req: Request): SigV4Claim {
-  const header = req.get('authorization');
+export function parseSigV4(req: CredentialSource): SigV4Claim {
+  const header = headerOf(req, 'authorization');
   return header !== undefined ? fromHeader(req, header) : fromQuery(new URLSearchParams(rawQuery(req)));
 }
 
@@ -113,7 +113,7 @@ function queryRecord(raw: string, dropSignature: boolean): Record<string, string
  * signer re-encodes them the same way the client's did), only the signed headers, and the raw body
  * (undefined: the signed `x-amz-content-sha256`, or an empty body, stands for it).
  */
-export function toSignableRequest(req: Request, claim: SigV4Claim, body: Buffer | undefined): HttpRequest {
+export function toSignableRequest(req: CredentialSource, claim: SigV4Claim, body: Buffer | undefined): HttpRequest {
   const headers: Record<string, string> = {};
   for (const name of claim.signedHeaders) {
     const value = req.headers[name];
@@ -121,7 +121,7 @@ export function toSignableRequest(req: Request, claim: SigV4Claim, body: Buffer 
     headers[name] = Array.isArray(value) ? value.join(',') : value;
   }
   const path = req.originalUrl.split('?')[0] as string;
-  const host = req.get('host') ?? '';
+  const host = headerOf(req, 'host') ?? '';
   return {
     method: req.method.toUpperCase(),
     protocol: `${req.protocol}:`,

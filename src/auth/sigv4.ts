@@ -2,9 +2,8 @@ import crypto from 'node:crypto';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { HttpRequest } from '@smithy/types';
-import type { Request } from 'express';
 import { AccessDeniedError } from './delivery-errors';
-import type { Authenticator } from './authenticate';
+import { headerOf, type CredentialSource } from './credential-source';
 import type { Principal } from './principal';
 import type { SigV4Credential, SigV4CredentialSource } from './sigv4-credentials';
 import { isSigV4Request, parseSigV4, toSignableRequest, type SigV4Claim } from './sigv4-request';
@@ -28,11 +27,10 @@ export interface SigV4Options {
  */
 export type SignedBodyCheck = (body: Buffer, sha256Hex: string) => Promise<void>;
 
-declare module 'express-serve-static-core' {
-  interface Request {
-    /** Set by the SigV4 authenticator on a request whose body the signature covers (see SignedBodyCheck). */
-    signedBodyCheck?: SignedBodyCheck;
-  }
+/** A request SigV4 recognised: who signed it, and what is left to check once its body has been read. */
+export interface SigV4Verdict {
+  principal: Principal;
+  signedBodyCheck: SignedBodyCheck;
 }
 
 /** `x-amz-content-sha256` value saying the signature does not cover the body. */
@@ -40,7 +38,7 @@ export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 const SHA256_HEX = /^[0-9a-f]{64}$/i;
 
 /** Whether the request announces a body (chunked, or a non-zero Content-Length). */
-export function announcesBody(req: Request): boolean {
+export function announcesBody(req: Pick<CredentialSource, 'headers'>): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && Number(length) !== 0);
 }
@@ -94,8 +92,8 @@ function checkContentHash(declared: string | undefined, actual: string): void {
  * `x-amz-content-sha256`, or the hash of an empty body. Undefined when only the body can tell.
  * `UNSIGNED-PAYLOAD` is refused on a request with a body: the body would be unauthenticated.
  */
-function declaredPayloadHash(req: Request, claim: SigV4Claim): string | undefined {
-  const declared = req.get('x-amz-content-sha256');
+function declaredPayloadHash(req: CredentialSource, claim: SigV4Claim): string | undefined {
+  const declared = headerOf(req, 'x-amz-content-sha256');
   if (declared === UNSIGNED_PAYLOAD) {
     if (announcesBody(req)) {
       throw new AccessDeniedError(
@@ -152,18 +150,19 @@ function mismatch(): AccessDeniedError {
 }
 
 /**
- * Authenticator for AWS Signature Version 4 (`Authorization: AWS4-HMAC-SHA256 ...` or a presigned
- * query), so keyserver proxies and encoders with AWS tooling can call Keyplane without API keys.
- * Everything is checked from the headers before a byte of the body is read: scope, time, signed
- * headers, access key, and the signature over the declared payload hash (a signed
- * `x-amz-content-sha256`; none for a request without a body). The body is then checked against
- * that hash as it is read (`req.signedBodyCheck`). Only a request whose signer left the body's hash
- * out of the headers has its signature checked after its body was read (bounded by the body limit).
- * Unsigned requests fall through; every bad signature is a 403 saying what was wrong.
+ * Checks AWS Signature Version 4 (`Authorization: AWS4-HMAC-SHA256 ...` or a presigned query), so
+ * keyserver proxies and encoders with AWS tooling can call Keyplane without API keys. Everything is
+ * checked from the headers before a byte of the body is read: scope, time, signed headers, access
+ * key, and the signature over the declared payload hash (a signed `x-amz-content-sha256`; none for a
+ * request without a body). The verdict's `signedBodyCheck` then checks the body against that hash as
+ * it is read. Only a request whose signer left the body's hash out of the headers has its signature
+ * checked after its body was read (bounded by the body limit). Unsigned requests resolve to
+ * undefined (they fall through); every bad signature is a 403 saying what was wrong. The HTTP edge
+ * adapts this to an authenticator (`src/http/sigv4-adapter.ts`).
  */
-export function sigv4Authenticator(opts: SigV4Options): Authenticator {
+export function sigv4Checker(opts: SigV4Options): (req: CredentialSource) => Promise<SigV4Verdict | undefined> {
   const now = opts.now ?? (() => new Date());
-  return async (req: Request): Promise<Principal | undefined> => {
+  return async (req) => {
     if (!isSigV4Request(req)) return undefined;
     const claim = parseSigV4(req);
     checkScope(claim, opts);
@@ -176,19 +175,25 @@ export function sigv4Authenticator(opts: SigV4Options): Authenticator {
       if (!signaturesEqual(expected, claim.signature)) throw mismatch();
     };
     const payloadHash = declaredPayloadHash(req, claim);
-    const declared = req.get('x-amz-content-sha256');
+    const declared = headerOf(req, 'x-amz-content-sha256');
     const checkDeclared = (sha256Hex: string) => {
       if (declared !== UNSIGNED_PAYLOAD) checkContentHash(declared, sha256Hex);
     };
+    let signedBodyCheck: SignedBodyCheck;
     if (payloadHash !== undefined) {
       await verify(undefined);
-      req.signedBodyCheck = async (_body, sha256Hex) => checkDeclared(sha256Hex);
+      signedBodyCheck = async (_body, sha256Hex) => checkDeclared(sha256Hex);
     } else {
-      req.signedBodyCheck = async (body, sha256Hex) => {
+      signedBodyCheck = async (body, sha256Hex) => {
         checkDeclared(sha256Hex);
         await verify(body);
       };
     }
-    return { id: `sigv4:${credential.accessKeyId}`, roles: new Set(credential.roles), via: 'sigv4' };
+    const principal: Principal = {
+      id: `sigv4:${credential.accessKeyId}`,
+      roles: new Set(credential.roles),
+      via: 'sigv4',
+    };
+    return { principal, signedBodyCheck };
   };
 }

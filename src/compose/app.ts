@@ -3,9 +3,10 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log';
 import type { ApiKeyService } from '../auth/api-keys';
-import { authenticate, type Authenticator } from '../auth/authenticate';
+import { authenticate, type HttpAuthenticator } from '../http/authenticate';
 import type { Delivery } from './delivery';
 import type { CorsOrigins } from '../delivery/cors';
+import type { KeyDelivery } from '../delivery/key-delivery';
 import type { PlaylistRouteDeps } from '../delivery/playlist-routes';
 import { errorHandler, notFoundHandler } from '../http/error-handler';
 import { routeTableOf, type MountSpec } from '../http/feature-manifest';
@@ -26,9 +27,11 @@ export interface AppDeps {
   staticKeys: StaticKeyService;
   apiKeys: ApiKeyService;
   speke: SpekeService;
+  /** The one key delivery service every key-handing route (`/keys`, `/playback`, `/secure`, Clear Key) uses. */
+  keyDelivery: KeyDelivery;
   keyUrl: (resourceId: string, kid: string) => string;
   /** Tried in order; the first that recognises the caller wins. */
-  authenticators: Authenticator[];
+  authenticators: HttpAuthenticator[];
   logger: Logger;
   maxBodyBytes: number;
   /** Playback tokens, secure links, access policies, proxy trust (absent: /keys only, no policies). */

@@ -1,19 +1,20 @@
 import { AccessPolicy } from '../auth/access-policy';
-import type { Authenticator } from '../auth/authenticate';
-import { PlaybackTokenService, playbackTokenAuthenticator } from '../auth/playback-tokens';
+import { PlaybackTokenService } from '../auth/playback-tokens';
+import { ResourcePolicyService } from '../auth/resource-policies';
 import { SecureLinkVerifier } from '../auth/secure-token';
-import { sigv4Authenticator } from '../auth/sigv4';
 import { FileCredentialSource, staticCredentials, type SigV4CredentialSource } from '../auth/sigv4-credentials';
 import { loadOrCreateTokenKeys, type TokenSigningKey } from '../auth/token-keys';
 import type { Config } from '../config';
+import type { HttpAuthenticator } from '../http/authenticate';
+import { playbackTokenAuthenticator } from '../http/authenticators';
+import { sigv4Authenticator } from '../http/sigv4-adapter';
 import type { KeyService } from '../keys/key-service';
 import type { Backend } from '../store/backend';
-import type { PolicyRepository } from '../store/repositories';
 
 /**
  * Everything the delivery features add to the app: the key service and access policy KeyDelivery
  * uses, the player credentials (tokens, secure links; absent when not configured), our public URL,
- * the policy store and proxy trust.
+ * the policy service and proxy trust.
  */
 export interface Delivery {
   keys: KeyService;
@@ -21,7 +22,8 @@ export interface Delivery {
   publicUrl: string;
   tokens?: PlaybackTokenService;
   secureLinks?: SecureLinkVerifier;
-  policyStore?: PolicyRepository;
+  /** The admin side of per-resource policies (`/resources/{resourceId}/policy`). */
+  policies: ResourcePolicyService;
   trustProxy: false | number | string[];
 }
 
@@ -48,13 +50,13 @@ export function buildDelivery(
   config: Config,
   store: Pick<Backend, 'policies'>,
   keys: KeyService,
-): { delivery: Delivery; authenticators: Authenticator[] } {
+): { delivery: Delivery; authenticators: HttpAuthenticator[] } {
   const d = config.delivery;
   const keysForTokens = tokenKeys(config);
   const tokens = keysForTokens && new PlaybackTokenService(keysForTokens, d.tokenMaxTtlSeconds);
   const policyStore = store.policies;
   const credentials = sigv4Source(config);
-  const authenticators: Authenticator[] = [];
+  const authenticators: HttpAuthenticator[] = [];
   if (credentials && d.sigv4) {
     authenticators.push(
       sigv4Authenticator({
@@ -71,7 +73,7 @@ export function buildDelivery(
     publicUrl: config.publicUrl,
     tokens,
     secureLinks: d.secureLinks && new SecureLinkVerifier(d.secureLinks),
-    policyStore,
+    policies: new ResourcePolicyService(policyStore),
     trustProxy: d.trustedProxies,
   };
   return { delivery, authenticators };

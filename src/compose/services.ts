@@ -1,11 +1,13 @@
 import path from 'node:path';
 import { AuditLog } from '../audit/audit-log';
 import { retentionDaysOf } from '../audit/audit-retention';
-import { ApiKeyService, apiKeyAuthenticator } from '../auth/api-keys';
-import type { Authenticator } from '../auth/authenticate';
+import { ApiKeyService } from '../auth/api-keys';
+import type { HttpAuthenticator } from '../http/authenticate';
+import { apiKeyAuthenticator } from '../http/authenticators';
 import type { AppDeps } from './app';
 import type { Config } from '../config';
 import { buildDelivery } from './delivery';
+import { KeyDelivery } from '../delivery/key-delivery';
 import { createDrmRegistry } from '../drm/registry';
 import type { EnvelopeCipher } from '../keys/envelope-cipher';
 import { KeyService } from '../keys/key-service';
@@ -53,7 +55,7 @@ export function localBackends(config: Config): Backends {
 export function buildDeps(
   config: Config,
   backends: Backends,
-  opts: { logger?: Logger; extraAuthenticators?: Authenticator[] } = {},
+  opts: { logger?: Logger; extraAuthenticators?: HttpAuthenticator[] } = {},
 ): AppDeps {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const { store, cipher } = backends;
@@ -74,6 +76,7 @@ export function buildDeps(
     staticKeys: new StaticKeyService(store.staticKeys, keys),
     apiKeys,
     speke: new SpekeService(keys, drm, keyUrl, config.deliveryCertSha256),
+    keyDelivery: new KeyDelivery(keys, delivery.policy),
     keyUrl,
     authenticators: [...(opts.extraAuthenticators ?? []), ...authenticators, apiKeyAuthenticator(apiKeys)],
     logger,

@@ -1,5 +1,5 @@
 import express, { Router, type Request, type Response } from 'express';
-import { authenticate, type Authenticator } from '../auth/authenticate';
+import { authenticate, type HttpAuthenticator } from '../http/authenticate';
 import { hasRole } from '../auth/principal';
 import { licenseResponse, parseLicenseRequest, type LicenseKey } from '../drm/clearkey-license';
 import { ForbiddenError, UnauthorizedError } from '../errors';
@@ -18,7 +18,7 @@ export const CLEARKEY_LICENSE_PATH = '/clearkey/license';
 export interface ClearKeyDeps {
   delivery: KeyDelivery;
   /** The app's authenticators (API keys, SigV4, playback tokens, ...). */
-  authenticators: Authenticator[];
+  authenticators: HttpAuthenticator[];
   corsOrigins: CorsOrigins;
 }
 

@@ -1,7 +1,6 @@
 import type { AppDeps } from '../compose/app';
 import type { RouteSpec } from '../domain/route-spec';
 import type { FeatureManifest } from '../http/feature-manifest';
-import type { KeyDelivery } from './key-delivery';
 
 /** A route's audit name (re-exported so the route modules name their routes from this manifest). */
 export { routeName } from '../domain/route-spec';
@@ -32,19 +31,6 @@ export const DELIVERY_ROUTES = {
   tokens: { method: 'POST', path: '/playback-tokens', audit: 'none' },
 } as const satisfies Record<string, RouteSpec>;
 
-const services = new WeakMap<AppDeps, KeyDelivery>();
-
-/** The app's one KeyDelivery service, built (and its module loaded) with the first delivery router. */
-function keyDelivery(deps: AppDeps): KeyDelivery {
-  let service = services.get(deps);
-  if (!service) {
-    const { KeyDelivery } = require('./key-delivery') as typeof import('./key-delivery');
-    service = new KeyDelivery(deps.keys, deps.delivery?.policy);
-    services.set(deps, service);
-  }
-  return service;
-}
-
 const R = DELIVERY_ROUTES;
 
 /** Key delivery's HTTP surface: the player routes, the playlist route, Clear Key, `/keys` and token issuance. */
@@ -58,7 +44,7 @@ export const DELIVERY_MANIFEST: FeatureManifest = {
       enabled: (deps) => deps.delivery !== undefined,
       build: (deps) =>
         (require('./player-routes') as typeof import('./player-routes')).playerDeliveryRoutes({
-          delivery: keyDelivery(deps),
+          delivery: deps.keyDelivery,
           tokens: deps.delivery?.tokens,
           secureLinks: deps.delivery?.secureLinks,
         }),
@@ -81,7 +67,7 @@ export const DELIVERY_MANIFEST: FeatureManifest = {
       segments: ['clearkey'],
       build: (deps) =>
         (require('./clearkey-routes') as typeof import('./clearkey-routes')).clearKeyRoutes({
-          delivery: keyDelivery(deps),
+          delivery: deps.keyDelivery,
           authenticators: deps.authenticators,
           corsOrigins: deps.corsOrigins ?? '*',
         }),
@@ -91,7 +77,7 @@ export const DELIVERY_MANIFEST: FeatureManifest = {
       name: 'keys',
       stage: 'authenticated',
       segments: ['keys'],
-      build: (deps) => (require('./key-routes') as typeof import('./key-routes')).keyRoutes(keyDelivery(deps)),
+      build: (deps) => (require('./key-routes') as typeof import('./key-routes')).keyRoutes(deps.keyDelivery),
       routes: [R.key],
     },
     {

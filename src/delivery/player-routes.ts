@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { pathToken } from '../auth/canonical-token';
+import { pathToken } from '../http/token-transports';
 import { NotConfiguredError } from '../auth/delivery-errors';
 import type { PlaybackTokenService } from '../auth/playback-tokens';
 import type { SecureLinkVerifier } from '../auth/secure-token';

@@ -1,6 +1,6 @@
 import { Router, type Request } from 'express';
 import type { AccessPolicy } from '../auth/access-policy';
-import { pathToken } from '../auth/canonical-token';
+import { pathToken } from '../http/token-transports';
 import { NotConfiguredError } from '../auth/delivery-errors';
 import type { PlaybackTokenService } from '../auth/playback-tokens';
 import { BadRequestError } from '../errors';

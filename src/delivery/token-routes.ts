@@ -1,5 +1,5 @@
 import express, { Router } from 'express';
-import { requireRole } from '../auth/authenticate';
+import { requireRole } from '../http/authenticate';
 import type { PlaybackTokenService } from '../auth/playback-tokens';
 import { noStore, objectBody } from '../http/respond';
 import { tokensOf } from './grant';

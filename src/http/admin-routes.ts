@@ -1,7 +1,7 @@
 import express, { Router } from 'express';
 import type { ApiKeyService } from '../auth/api-keys';
 import { auditDelivered, auditIssued } from './request-audit';
-import { requireRole } from '../auth/authenticate';
+import { requireRole } from './authenticate';
 import { BadRequestError, NotFoundError } from '../errors';
 import type { StaticKeyResult, StaticKeyService } from '../keys/static-key-service';
 import type { KeyService } from '../keys/key-service';

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { AUDIT_PAGE, type AuditLog } from '../audit/audit-log';
-import { requireRole } from '../auth/authenticate';
+import { requireRole } from './authenticate';
 import { BadRequestError } from '../errors';
 import { noStore } from './respond';
 import { checkResourceId } from '../domain/ids';

@@ -32,7 +32,9 @@ export const POLICY_MANIFEST: FeatureManifest = {
       segments: ['resources'],
       enabled: (deps) => deps.delivery !== undefined,
       build: (deps) =>
-        (require('./policy-routes') as typeof import('./policy-routes')).policyRoutes(deps.delivery?.policyStore),
+        (require('./policy-routes') as typeof import('./policy-routes')).policyRoutes(
+          (deps.delivery as NonNullable<AppDeps['delivery']>).policies,
+        ),
       routes: (['PUT', 'GET', 'DELETE'] as const).map((method) => ({
         method,
         path: '/resources/{resourceId}/policy',

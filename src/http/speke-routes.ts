@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { Router, type Request } from 'express';
 import { auditIssued } from './request-audit';
-import { requireRole } from '../auth/authenticate';
+import { requireRole } from './authenticate';
 import type { SpekeVersion } from '../cpix/cpix-model';
 import { BadRequestError, UnprocessableError, UnsupportedMediaTypeError } from '../errors';
 import type { SpekeService } from '../speke/speke-service';

@@ -76,8 +76,7 @@ function lineCount(source: string): number {
 
 const files = tsFiles(SRC).sort();
 
-// Expected to flag files other engineers are still splitting (see the report of the refactor); the
-// rule itself is not negotiable: fix the import, do not add an exception here.
+// The rule is not negotiable: fix the import, do not add an exception here.
 describe('layering: inner layers import neither express nor outer layers', () => {
   it('finds the import specifiers it checks', () => {
     const source = [
@@ -130,7 +129,6 @@ describe('layering: inner layers import neither express nor outer layers', () =>
   });
 });
 
-// Expected to flag the large store and CPIX files until their owners' splits land.
 describe(`size: every src/**/*.ts file has at most ${MAX_LINES} lines`, () => {
   it('no source file is longer', () => {
     const tooLong = files.flatMap((file) => {

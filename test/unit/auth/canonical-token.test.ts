@@ -1,11 +1,11 @@
 import crypto from 'node:crypto';
+import { canonicalToken } from '../../../src/auth/canonical-token';
 import {
-  canonicalToken,
   headerOrQueryToken,
   pathToken,
   rawQueryTokens,
   type TokenTransports,
-} from '../../../src/auth/canonical-token';
+} from '../../../src/http/token-transports';
 import { UnauthorizedError } from '../../../src/errors';
 
 const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');

@@ -1,14 +1,10 @@
-import { bearerValue } from './bearer';
 import type { NextFunction, Request, Response } from 'express';
+import type { Authenticator } from '../auth/credential-source';
+import { hasRole, type Principal, type Role } from '../auth/principal';
 import { ForbiddenError, UnauthorizedError } from '../errors';
-import { hasRole, type Principal, type Role } from './principal';
 
-/**
- * One way of recognising a caller (API key, API Gateway IAM identity, SigV4, playback token).
- * Returns undefined when the request carries no credential of its kind; throws when it carries
- * a bad one.
- */
-export type Authenticator = (req: Request) => Promise<Principal | undefined>;
+/** An authenticator as the app runs it: on the Express request (every CredentialSource check is one). */
+export type HttpAuthenticator = Authenticator<Request>;
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -16,15 +12,8 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** Extracts a bearer token or x-api-key header value. */
-export function presentedApiKey(req: Request): string | undefined {
-  const header = req.get('authorization');
-  if (header !== undefined) return bearerValue(header);
-  return req.get('x-api-key') ?? undefined;
-}
-
 /** Middleware factory: tries each authenticator in order; 401 when none recognises the caller. */
-export function authenticate(authenticators: Authenticator[]) {
+export function authenticate(authenticators: HttpAuthenticator[]) {
   return async (req: Request, _res: Response, next: NextFunction): Promise<void> => {
     try {
       for (const auth of authenticators) {
