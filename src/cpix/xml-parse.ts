@@ -90,14 +90,30 @@ function splitName(qname: string): [string, string] {
   return i < 0 ? ['', qname] : [qname.slice(0, i), qname.slice(i + 1)];
 }
 
+/**
+ * Names that plain JavaScript objects already carry (`toString`, `constructor`, `__proto__`, ...). The
+ * serializer (xmlbuilder2's namespace maps) keys plain objects by namespace URI and prefix, so such a URI
+ * crashes it (a 500) and, as an attribute's namespace, would write into `Object` itself. No CPIX document
+ * needs them, so they are refused up front.
+ */
+const OBJECT_KEYS: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+function checkNotObjectKey(prefix: string, uri: string): void {
+  if (OBJECT_KEYS.has(prefix)) throw new BadRequestError(`Namespace prefix "${prefix}" is not supported`);
+  if (OBJECT_KEYS.has(uri)) throw new BadRequestError(`Namespace URI "${uri}" is not supported`);
+}
+
 function declare(scope: Scope, rawAttrs: Record<string, string>, element: string, walk: Walk): Scope {
   let own: Map<string, string> | undefined;
   for (const [key, value] of Object.entries(rawAttrs)) {
     const name = key.slice(ATTR_PREFIX.length);
     if (name !== 'xmlns' && !name.startsWith('xmlns:')) continue;
     countNamespaceDeclaration(++walk.declarations, walk.limits);
+    const prefix = name === 'xmlns' ? '' : name.slice(6);
+    const uri = decodeEntities(value);
+    checkNotObjectKey(prefix, uri);
     own ??= new Map();
-    own.set(name === 'xmlns' ? '' : name.slice(6), decodeEntities(value));
+    own.set(prefix, uri);
   }
   if (!own) return scope;
   const inScope = scope.inScope + own.size;
