@@ -88,6 +88,9 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
+  // Exact paths only (and in every Router: EXACT_ROUTING): no spelling escapes the audit or a policy.
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
   app.set('trust proxy', deps.delivery?.trustProxy ?? false);
   app.use(requestId());
   app.use(accessLog(deps.logger));

@@ -1,4 +1,5 @@
 import express, { Router } from 'express';
+import { EXACT_ROUTING } from '../http/exact-routing';
 import { requireRole } from '../auth/authenticate';
 import type { PlaybackTokenService } from '../auth/playback-tokens';
 import { noStore, objectBody } from '../http/respond';
@@ -11,7 +12,7 @@ export function playbackKeyBase(publicUrl: string, token: string, resourceId: st
 
 /** `POST /playback-tokens` (admin or token-issuer): mints a token and the key URL base players use. */
 export function tokenIssuerRoutes(deps: { tokens?: PlaybackTokenService; publicUrl: string }): Router {
-  const router = Router();
+  const router = Router(EXACT_ROUTING);
   const json = express.json({ limit: '16kb', strict: true });
   router.post('/playback-tokens', requireRole('token-issuer'), noStore, json, async (req, res) => {
     const body = objectBody(req.body);

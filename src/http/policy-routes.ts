@@ -1,4 +1,5 @@
 import express, { Router } from 'express';
+import { EXACT_ROUTING } from './exact-routing';
 import { checkIpEntry, checkOriginEntry } from '../auth/access-policy';
 import { requireRole } from '../auth/authenticate';
 import { NotConfiguredError } from '../auth/delivery-errors';
@@ -54,7 +55,7 @@ function view(policy: ResourcePolicy) {
 
 /** Admin routes for per-resource delivery policies: `PUT/GET/DELETE /resources/{resourceId}/policy`. */
 export function policyRoutes(store: PolicyRepository | undefined): Router {
-  const router = Router();
+  const router = Router(EXACT_ROUTING);
   const admin = requireRole('admin');
   const json = express.json({ limit: '16kb', strict: true });
   const policies = (): PolicyRepository => {
