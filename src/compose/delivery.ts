@@ -3,6 +3,7 @@ import type { Authenticator } from '../auth/authenticate';
 import { PlaybackTokenService, playbackTokenAuthenticator } from '../auth/playback-tokens';
 import { SecureLinkVerifier } from '../auth/secure-token';
 import { sigv4Authenticator } from '../auth/sigv4';
+import { TokenRevocations } from '../auth/token-revocation';
 import { FileCredentialSource, staticCredentials, type SigV4CredentialSource } from '../auth/sigv4-credentials';
 import { loadOrCreateTokenKeys, type TokenSigningKey } from '../auth/token-keys';
 import type { Config } from '../config';
@@ -20,6 +21,8 @@ export interface Delivery {
   policy: AccessPolicy;
   publicUrl: string;
   tokens?: PlaybackTokenService;
+  /** Token revocation by jti (present with tokens): `DELETE /playback-tokens/{jti}`. */
+  revocations?: TokenRevocations;
   secureLinks?: SecureLinkVerifier;
   policyStore?: PolicyRepository;
   trustProxy: false | number | string[];
@@ -46,12 +49,14 @@ function sigv4Source(config: Config): SigV4CredentialSource | undefined {
 /** Builds the delivery features from config: services, the extra authenticators (SigV4, playback tokens) and policies. */
 export function buildDelivery(
   config: Config,
-  store: Pick<Backend, 'policies'>,
+  store: Pick<Backend, 'policies' | 'revocations'>,
   keys: KeyService,
 ): { delivery: Delivery; authenticators: Authenticator[] } {
   const d = config.delivery;
   const keysForTokens = tokenKeys(config);
-  const tokens = keysForTokens && new PlaybackTokenService(keysForTokens, d.tokenMaxTtlSeconds);
+  const revocations = keysForTokens && new TokenRevocations(store.revocations, d.tokenMaxTtlSeconds);
+  const tokens =
+    keysForTokens && new PlaybackTokenService(keysForTokens, d.tokenMaxTtlSeconds, undefined, revocations);
   const policyStore = store.policies;
   const credentials = sigv4Source(config);
   const authenticators: Authenticator[] = [];
@@ -70,6 +75,7 @@ export function buildDelivery(
     policy: new AccessPolicy(d.globalRules, policyStore),
     publicUrl: config.publicUrl,
     tokens,
+    revocations,
     secureLinks: d.secureLinks && new SecureLinkVerifier(d.secureLinks),
     policyStore,
     trustProxy: d.trustedProxies,

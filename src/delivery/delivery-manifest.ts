@@ -30,6 +30,7 @@ export const DELIVERY_ROUTES = {
   license: { method: 'POST', path: '/clearkey/license', audit: 'deliver' },
   licensePreflight: { method: 'OPTIONS', path: '/clearkey/license', audit: 'none' },
   tokens: { method: 'POST', path: '/playback-tokens', audit: 'none' },
+  revokeToken: { method: 'DELETE', path: '/playback-tokens/{jti}', audit: 'none' },
 } as const satisfies Record<string, RouteSpec>;
 
 const services = new WeakMap<AppDeps, KeyDelivery>();
@@ -102,9 +103,10 @@ export const DELIVERY_MANIFEST: FeatureManifest = {
       build: (deps) =>
         (require('./token-routes') as typeof import('./token-routes')).tokenIssuerRoutes({
           tokens: deps.delivery?.tokens,
+          revocations: deps.delivery?.revocations,
           publicUrl: deps.delivery?.publicUrl ?? '',
         }),
-      routes: [R.tokens],
+      routes: [R.tokens, R.revokeToken],
     },
   ],
 };

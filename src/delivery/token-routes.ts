@@ -1,8 +1,13 @@
-import express, { Router } from 'express';
+import express, { Router, type Request } from 'express';
 import { EXACT_ROUTING } from '../http/exact-routing';
 import { requireRole } from '../auth/authenticate';
 import type { PlaybackTokenService } from '../auth/playback-tokens';
+import { checkJti, type TokenRevocations } from '../auth/token-revocation';
+import { NotConfiguredError } from '../auth/delivery-errors';
+import { toKeyplaneError } from '../http/error-handler';
+import { clientIp } from '../http/client-info';
 import { noStore, objectBody } from '../http/respond';
+import { DELIVERY_ROUTES, routeName } from './delivery-manifest';
 import { tokensOf } from './grant';
 
 /** The base key URL a token grants: append `/{kid}`. */
@@ -10,8 +15,33 @@ export function playbackKeyBase(publicUrl: string, token: string, resourceId: st
   return `${publicUrl}/playback/${token}/keys/${encodeURIComponent(resourceId)}`;
 }
 
-/** `POST /playback-tokens` (admin or token-issuer): mints a token and the key URL base players use. */
-export function tokenIssuerRoutes(deps: { tokens?: PlaybackTokenService; publicUrl: string }): Router {
+const REVOKE_ROUTE = routeName(DELIVERY_ROUTES.revokeToken);
+
+/** Audits a revocation (or its refusal) under resource `token:<jti>` (the jti as sent when malformed). */
+async function auditRevocation(req: Request, jti: string, status: number, reason?: string): Promise<void> {
+  const ip = clientIp(req);
+  await req.audit?.record([
+    {
+      action: 'revoke',
+      route: REVOKE_ROUTE,
+      resourceId: `token:${jti.slice(0, 64)}`,
+      status,
+      ...(reason === undefined ? {} : { reason }),
+      ...(req.principal ? { principal: req.principal.id } : {}),
+      ...(ip === '' ? {} : { clientIp: ip }),
+    },
+  ]);
+}
+
+/**
+ * `POST /playback-tokens` (admin or token-issuer): mints a token and the key URL base players use.
+ * `DELETE /playback-tokens/{jti}` (same roles): revokes one; every instance refuses it on its next use.
+ */
+export function tokenIssuerRoutes(deps: {
+  tokens?: PlaybackTokenService;
+  revocations?: TokenRevocations;
+  publicUrl: string;
+}): Router {
   const router = Router(EXACT_ROUTING);
   const json = express.json({ limit: '16kb', strict: true });
   router.post('/playback-tokens', requireRole('token-issuer'), noStore, json, async (req, res) => {
@@ -26,6 +56,22 @@ export function tokenIssuerRoutes(deps: { tokens?: PlaybackTokenService; publicU
       expiresAt: issued.expiresAt.toISOString(),
       keyUrl: playbackKeyBase(deps.publicUrl, issued.token, issued.resourceId),
     });
+  });
+  router.delete('/playback-tokens/:jti', requireRole('token-issuer'), noStore, async (req, res) => {
+    const raw = String(req.params.jti);
+    try {
+      if (!deps.revocations) {
+        throw new NotConfiguredError('Playback tokens are not configured: set KEYPLANE_TOKEN_SIGNING_KEYS');
+      }
+      const jti = checkJti(raw);
+      await deps.revocations.revoke(jti, req.principal as NonNullable<typeof req.principal>);
+      await auditRevocation(req, jti, 204);
+    } catch (err) {
+      const known = toKeyplaneError(err);
+      await auditRevocation(req, raw, known?.status ?? 500, known?.code ?? 'internal');
+      throw err;
+    }
+    res.status(204).end();
   });
   return router;
 }
