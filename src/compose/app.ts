@@ -7,6 +7,7 @@ import { authenticate, type Authenticator } from '../auth/authenticate';
 import type { Delivery } from './delivery';
 import type { CorsOrigins } from '../delivery/cors';
 import type { PlaylistRouteDeps } from '../delivery/playlist-routes';
+import { abuseLimits, type AbuseLimits } from '../http/abuse-limits';
 import { errorHandler, notFoundHandler } from '../http/error-handler';
 import { routeTableOf, type MountSpec } from '../http/feature-manifest';
 import { lazyRouter } from '../http/lazy-router';
@@ -39,6 +40,8 @@ export interface AppDeps {
   audit?: AuditLog;
   /** Browser origins allowed to call `/clearkey/license` (default `*`). */
   corsOrigins?: CorsOrigins;
+  /** Rate limits against brute force and floods (absent: none). */
+  abuseLimits?: AbuseLimits;
 }
 
 function requestId(): express.RequestHandler {
@@ -92,14 +95,18 @@ export function createApp(deps: AppDeps): Express {
   app.set('case sensitive routing', true);
   app.set('strict routing', true);
   app.set('trust proxy', deps.delivery?.trustProxy ?? false);
+  const abuse = deps.abuseLimits && abuseLimits(deps.abuseLimits);
   app.use(requestId());
   app.use(accessLog(deps.logger));
+  if (abuse) app.use(abuse.beforeAuth);
   if (deps.audit) app.use(attachAudit(deps.audit, routeTableOf(FEATURE_MANIFESTS)));
   app.use(stageRouters(deps, 'public'));
   app.use(authenticate(deps.authenticators));
+  if (abuse) app.use(abuse.afterAuth);
   app.use(verifySignedBody(deps.maxBodyBytes));
   app.use(stageRouters(deps, 'authenticated'));
   app.use(notFoundHandler);
+  if (abuse) app.use(abuse.noteRefusal);
   app.use(auditRefusals);
   app.use(errorHandler(deps.logger));
   return app;

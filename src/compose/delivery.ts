@@ -55,8 +55,7 @@ export function buildDelivery(
   const d = config.delivery;
   const keysForTokens = tokenKeys(config);
   const revocations = keysForTokens && new TokenRevocations(store.revocations, d.tokenMaxTtlSeconds);
-  const tokens =
-    keysForTokens && new PlaybackTokenService(keysForTokens, d.tokenMaxTtlSeconds, undefined, revocations);
+  const tokens = keysForTokens && new PlaybackTokenService(keysForTokens, d.tokenMaxTtlSeconds, undefined, revocations);
   const policyStore = store.policies;
   const credentials = sigv4Source(config);
   const authenticators: Authenticator[] = [];
