@@ -3,7 +3,8 @@ import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose'
 import { bearerValue } from './bearer';
 import { canonicalToken, headerOrQueryToken, type TokenTransports } from './canonical-token';
 import { UUID_PATTERN } from '../domain/ids';
-import { BadRequestError, GoneError, UnauthorizedError } from '../errors';
+import { BadRequestError, UnauthorizedError } from '../errors';
+import { TokenExpiredError } from './token-errors';
 import { checkResourceId } from '../domain/ids';
 import type { Authenticator } from './authenticate';
 import type { Principal } from './principal';
@@ -120,7 +121,10 @@ export class PlaybackTokenService {
         },
       ));
     } catch (err) {
-      if (err instanceof joseErrors.JWTExpired) throw new GoneError('Playback token has expired');
+      if (err instanceof joseErrors.JWTExpired) {
+        const jti = err.payload.jti;
+        throw new TokenExpiredError(typeof jti === 'string' ? jti : undefined);
+      }
       throw new UnauthorizedError('Invalid playback token');
     }
     this.checkLifetime(payload);

@@ -1,4 +1,5 @@
-import { BadRequestError, KeyplaneError } from '../errors';
+import { BadRequestError } from '../errors';
+import { TokenRevokedError } from './token-errors';
 import { UUID_PATTERN } from '../domain/ids';
 import type { RevocationRecord, RevocationRepository } from '../store/revocations';
 import type { Principal } from './principal';
@@ -7,16 +8,6 @@ import type { Principal } from './principal';
 export const DEFAULT_TOKEN_TENANT = 'default';
 /** A revoker in this tenant revokes tokens of every tenant. */
 export const ALL_TENANTS = '*';
-
-/** A playback token that verified but was revoked (`DELETE /playback-tokens/{jti}`): 401 `token_revoked`. */
-export class TokenRevokedError extends KeyplaneError {
-  constructor() {
-    super(401, 'unauthorized', 'Playback token has been revoked', {
-      headers: { 'WWW-Authenticate': 'Bearer realm="keyplane"' },
-      details: { reason: 'token_revoked' },
-    });
-  }
-}
 
 /** Whether a stored revocation applies to a token of `tokenTenant` (same tenant, or revoked by `*` / before tenants). */
 export function revocationApplies(record: RevocationRecord, tokenTenant: string): boolean {
@@ -72,6 +63,6 @@ export class TokenRevocations {
   /** Throws TokenRevokedError when the token with this `jti` and tenant is revoked (one store read). */
   async check(jti: string, tokenTenant: string): Promise<void> {
     const records = await this.store.get(jti.toLowerCase());
-    if (records.some((r) => revocationApplies(r, tokenTenant))) throw new TokenRevokedError();
+    if (records.some((r) => revocationApplies(r, tokenTenant))) throw new TokenRevokedError(jti.toLowerCase());
   }
 }

@@ -12,6 +12,7 @@ import { errorHandler, notFoundHandler } from '../http/error-handler';
 import { routeTableOf, type MountSpec } from '../http/feature-manifest';
 import { lazyRouter } from '../http/lazy-router';
 import { FEATURE_MANIFESTS } from '../http/manifests';
+import { RefusalSampler } from '../http/refusal-sampler';
 import { attachAudit, auditRefusals } from '../http/request-audit';
 import { verifySignedBody } from '../http/signed-body';
 import type { KeyService } from '../keys/key-service';
@@ -99,7 +100,15 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestId());
   app.use(accessLog(deps.logger));
   if (abuse) app.use(abuse.beforeAuth);
-  if (deps.audit) app.use(attachAudit(deps.audit, routeTableOf(FEATURE_MANIFESTS)));
+  if (deps.audit) {
+    const sampler = new RefusalSampler((w) =>
+      deps.logger.info(
+        { window: w.start.toISOString(), recorded: w.recorded, suppressed: w.suppressed },
+        'audit refusals sampled',
+      ),
+    );
+    app.use(attachAudit(deps.audit, routeTableOf(FEATURE_MANIFESTS), sampler));
+  }
   app.use(stageRouters(deps, 'public'));
   app.use(authenticate(deps.authenticators));
   if (abuse) app.use(abuse.afterAuth);
