@@ -99,7 +99,6 @@ export function createApp(deps: AppDeps): Express {
   const abuse = deps.abuseLimits && abuseLimits(deps.abuseLimits);
   app.use(requestId());
   app.use(accessLog(deps.logger));
-  if (abuse) app.use(abuse.beforeAuth);
   if (deps.audit) {
     const sampler = new RefusalSampler((w) =>
       deps.logger.info(
@@ -109,6 +108,8 @@ export function createApp(deps: AppDeps): Express {
     );
     app.use(attachAudit(deps.audit, routeTableOf(FEATURE_MANIFESTS), sampler));
   }
+  // After attachAudit, so a 429 on a delivery route is audited like any refusal.
+  if (abuse) app.use(abuse.beforeAuth);
   app.use(stageRouters(deps, 'public'));
   app.use(authenticate(deps.authenticators));
   if (abuse) app.use(abuse.afterAuth);

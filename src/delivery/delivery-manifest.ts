@@ -26,7 +26,14 @@ export const DELIVERY_ROUTES = {
     audit: 'deliver',
     params: { secureClient: 'clientId', resourceId: 'resourceId', kid: 'kid' },
   },
-  playlist: { method: 'GET', path: '/playback/{token}/hls/{resourceId}/{path}', audit: 'none', rest: true },
+  // 'deliver' so its refusals (bad, revoked, expired token; wrong resource) are audited like the key routes'.
+  playlist: {
+    method: 'GET',
+    path: '/playback/{token}/hls/{resourceId}/{path}',
+    audit: 'deliver',
+    params: { pathToken: 'token', resourceId: 'resourceId' },
+    rest: true,
+  },
   license: { method: 'POST', path: '/clearkey/license', audit: 'deliver' },
   licensePreflight: { method: 'OPTIONS', path: '/clearkey/license', audit: 'none' },
   tokens: { method: 'POST', path: '/playback-tokens', audit: 'none' },

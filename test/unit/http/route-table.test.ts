@@ -21,7 +21,11 @@ describe('the route table the audit derives from the manifests', () => {
       secureClient: 'cms-1',
       resourceId: 'vod_1',
     });
-    expect(table.match('GET', '/playback/t/hls/vod-1/a/b/index.m3u8')).toMatchObject({ audit: 'none' });
+    expect(table.match('GET', '/playback/t/hls/vod-1/a/b/index.m3u8')).toMatchObject({
+      audit: 'deliver',
+      resourceId: 'vod-1',
+      pathToken: 't',
+    });
     expect(table.match('POST', '/static-keys')).toMatchObject({ audit: 'issue' });
   });
 
