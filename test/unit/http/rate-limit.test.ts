@@ -46,7 +46,9 @@ describe('abuse limit configuration', () => {
     expect(loadConfig({ KEYPLANE_RATE_LIMIT_FAILED_AUTH: '0' }).abuseLimits.failedAuthPerMinute).toBe(0);
     expect(loadConfig({ KEYPLANE_RATE_LIMIT_PER_CREDENTIAL: '600' }).abuseLimits.perCredentialPerMinute).toBe(600);
     expect(() => loadConfig({ KEYPLANE_RATE_LIMIT_FAILED_AUTH: 'lots' })).toThrow(/KEYPLANE_RATE_LIMIT_FAILED_AUTH/);
-    expect(() => loadConfig({ KEYPLANE_RATE_LIMIT_PER_CREDENTIAL: '-1' })).toThrow(/KEYPLANE_RATE_LIMIT_PER_CREDENTIAL/);
+    expect(() => loadConfig({ KEYPLANE_RATE_LIMIT_PER_CREDENTIAL: '-1' })).toThrow(
+      /KEYPLANE_RATE_LIMIT_PER_CREDENTIAL/,
+    );
     expect(() => loadConfig({ KEYPLANE_RATE_LIMIT_MAX_CLIENTS: '5' })).toThrow(/KEYPLANE_RATE_LIMIT_MAX_CLIENTS/);
   });
 });
