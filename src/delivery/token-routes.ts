@@ -4,6 +4,8 @@ import { requireRole } from '../auth/authenticate';
 import type { PlaybackTokenService } from '../auth/playback-tokens';
 import { checkJti, type TokenRevocations } from '../auth/token-revocation';
 import { NotConfiguredError } from '../auth/delivery-errors';
+import { hasRole } from '../auth/principal';
+import { ForbiddenError, UnauthorizedError } from '../errors';
 import { toKeyplaneError } from '../http/error-handler';
 import { clientIp } from '../http/client-info';
 import { noStore, objectBody } from '../http/respond';
@@ -20,6 +22,8 @@ const REVOKE_ROUTE = routeName(DELIVERY_ROUTES.revokeToken);
 /** Audits a revocation (or its refusal) under resource `token:<jti>` (the jti as sent when malformed). */
 async function auditRevocation(req: Request, jti: string, status: number, reason?: string): Promise<void> {
   const ip = clientIp(req);
+  // Refusals naming no caller are sampled like those of the delivery routes (a flood stays bounded).
+  if (!req.principal && req.auditSampler && !req.auditSampler.admit(REVOKE_ROUTE, ip, reason ?? '')) return;
   await req.audit?.record([
     {
       action: 'revoke',
@@ -57,9 +61,12 @@ export function tokenIssuerRoutes(deps: {
       keyUrl: playbackKeyBase(deps.publicUrl, issued.token, issued.resourceId),
     });
   });
-  router.delete('/playback-tokens/:jti', requireRole('token-issuer'), noStore, async (req, res) => {
+  router.delete('/playback-tokens/:jti', noStore, async (req, res) => {
     const raw = String(req.params.jti);
     try {
+      // The role is checked here, not by requireRole, so that its refusals are audited too.
+      if (!req.principal) throw new UnauthorizedError();
+      if (!hasRole(req.principal, 'token-issuer')) throw new ForbiddenError('This route needs the token-issuer role');
       if (!deps.revocations) {
         throw new NotConfiguredError('Playback tokens are not configured: set KEYPLANE_TOKEN_SIGNING_KEYS');
       }

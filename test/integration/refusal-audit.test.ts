@@ -5,6 +5,7 @@ import request from 'supertest';
 import type { AuditRecord } from '../../src/audit/audit-record';
 import { MAX_SAMPLED_PER_WINDOW } from '../../src/http/refusal-sampler';
 import { LoopbackClient } from '../helpers/http-client';
+import { expectMatchesSpec } from '../helpers/openapi';
 import { ADMIN_KEY, makeTestApp, type TestApp } from '../helpers/test-app';
 
 const SECRET = crypto.randomBytes(32);
@@ -206,9 +207,13 @@ describe('every refusal on a delivery route is audited with its route, status, r
 
   it('records the 429 of the abuse limit on a delivery route', async () => {
     const from = ip();
+    let last: request.Response | undefined;
     const records = await recordsOf(from, async () => {
-      for (let i = 0; i < 5; i += 1) await request(t.app).get(`/keys/${RESOURCE}/${kid}`).set('x-forwarded-for', from);
+      for (let i = 0; i < 5; i += 1)
+        last = await request(t.app).get(`/keys/${RESOURCE}/${kid}`).set('x-forwarded-for', from);
     });
+    expect(last?.status).toBe(429);
+    expectMatchesSpec('get', '/keys/{resourceId}/{kid}', last as request.Response);
     expect(records.map((r) => r.status)).toEqual([401, 429]);
     expect(records[1]).toMatchObject({ reason: 'rate_limited', route: 'GET /keys/{resourceId}/{kid}' });
   });

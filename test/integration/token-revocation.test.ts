@@ -91,12 +91,17 @@ describe('DELETE /playback-tokens/{jti} on one app', () => {
     const jti = crypto.randomUUID();
     await request(t.app).delete(`/playback-tokens/${jti}`).set('x-api-key', issuerKey).expect(204);
     await request(t.app).delete('/playback-tokens/nope').set('x-api-key', issuerKey).expect(400);
+    await request(t.app).delete(`/playback-tokens/${jti}`).set('x-api-key', t.encoderKey).expect(403);
     const page = await t.deps.store.audit.query({ limit: 1000 });
     const revokes = page.records.filter((r) => r.action === 'revoke');
     const ok = revokes.find((r) => r.resourceId === `token:${jti}`);
     expect(ok).toMatchObject({ route: 'DELETE /playback-tokens/{jti}', status: 204, outcome: 'allowed' });
     expect(ok?.principal).toMatch(/^apikey:/);
     expect(revokes.find((r) => r.resourceId === 'token:nope')).toMatchObject({ status: 400, reason: 'bad_request' });
+    expect(revokes.find((r) => r.resourceId === `token:${jti}` && r.status === 403)).toMatchObject({
+      reason: 'forbidden',
+      principal: expect.stringMatching(/^apikey:/),
+    });
   });
 });
 
