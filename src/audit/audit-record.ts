@@ -1,5 +1,13 @@
-/** What happened to a key: handed to an encoder or admin (`issue`) or to a player/proxy (`deliver`). */
-export type AuditAction = 'issue' | 'deliver';
+/**
+ * What happened: a key handed to an encoder or admin (`issue`) or to a player/proxy (`deliver`), or a
+ * playback token revoked (`revoke`, resource `token:<jti>`).
+ */
+export type AuditAction = 'issue' | 'deliver' | 'revoke';
+
+/** An action as stored, read back (anything unknown reads as `deliver`, as before `revoke` existed). */
+export function actionOf(value: unknown): AuditAction {
+  return value === 'issue' || value === 'revoke' ? value : 'deliver';
+}
 
 /** `allowed` (2xx), `denied` (4xx: credentials, scope, policy, unknown key) or `failed` (5xx). */
 export type AuditOutcome = 'allowed' | 'denied' | 'failed';

@@ -2,10 +2,12 @@ import crypto from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { canonicalToken } from './canonical-token';
 import { UUID_PATTERN } from '../domain/ids';
-import { BadRequestError, GoneError, UnauthorizedError } from '../errors';
+import { BadRequestError, UnauthorizedError } from '../errors';
+import { TokenExpiredError } from './token-errors';
 import { checkResourceId } from '../domain/ids';
 import type { Principal } from './principal';
 import type { TokenSigningKey } from './token-keys';
+import { tokenTenantOf, type TokenRevocations } from './token-revocation';
 
 /** The `aud` of every playback token: a token minted for something else is not accepted. */
 export const PLAYBACK_AUDIENCE = 'keyplane-playback';
@@ -65,6 +67,8 @@ export class PlaybackTokenService {
     private readonly keys: TokenSigningKey[],
     private readonly maxTtlSeconds: number,
     private readonly now: () => Date = () => new Date(),
+    /** Checked on every verification, whatever the transport (absent: no revocation, e.g. unit tests). */
+    private readonly revocations?: TokenRevocations,
   ) {
     if (keys.length === 0) throw new Error('PlaybackTokenService needs at least one signing key');
     this.byKid = new Map(keys.map((k) => [k.kid, k]));
@@ -93,7 +97,8 @@ export class PlaybackTokenService {
 
   /**
    * Verifies a token: 401 when not canonical, malformed, badly signed, issued in the future (beyond
-   * MAX_CLOCK_SKEW_SECONDS), without `exp`, or living longer than the maximum TTL; 410 once expired.
+   * MAX_CLOCK_SKEW_SECONDS), without `exp`, or living longer than the maximum TTL; 410 once expired;
+   * 401 `token_revoked` when revoked (one store read, only for a token whose signature verified).
    */
   async verify(presented: string): Promise<PlaybackGrant> {
     const token = canonicalToken(presented);
@@ -114,11 +119,16 @@ export class PlaybackTokenService {
         },
       ));
     } catch (err) {
-      if (err instanceof joseErrors.JWTExpired) throw new GoneError('Playback token has expired');
+      if (err instanceof joseErrors.JWTExpired) {
+        const jti = err.payload.jti;
+        throw new TokenExpiredError(typeof jti === 'string' ? jti : undefined);
+      }
       throw new UnauthorizedError('Invalid playback token');
     }
     this.checkLifetime(payload);
-    return this.grantOf(payload);
+    const grant = this.grantOf(payload);
+    await this.revocations?.check(grant.jti, tokenTenantOf(payload));
+    return grant;
   }
 
   private checkLifetime(payload: JWTPayload): void {

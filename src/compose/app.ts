@@ -8,10 +8,12 @@ import type { Delivery } from './delivery';
 import type { CorsOrigins } from '../delivery/cors';
 import type { KeyDelivery } from '../delivery/key-delivery';
 import type { PlaylistRouteDeps } from '../delivery/playlist-routes';
+import { abuseLimits, type AbuseLimits } from '../http/abuse-limits';
 import { errorHandler, notFoundHandler } from '../http/error-handler';
 import { routeTableOf, type MountSpec } from '../http/feature-manifest';
 import { lazyRouter } from '../http/lazy-router';
 import { FEATURE_MANIFESTS } from '../http/manifests';
+import { RefusalSampler } from '../http/refusal-sampler';
 import { attachAudit, auditRefusals } from '../http/request-audit';
 import { verifySignedBody } from '../http/signed-body';
 import type { KeyService } from '../keys/key-service';
@@ -42,6 +44,8 @@ export interface AppDeps {
   audit?: AuditLog;
   /** Browser origins allowed to call `/clearkey/license` (default `*`). */
   corsOrigins?: CorsOrigins;
+  /** Rate limits against brute force and floods (absent: none). */
+  abuseLimits?: AbuseLimits;
 }
 
 function requestId(): express.RequestHandler {
@@ -91,15 +95,31 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
+  // Exact paths only (and in every Router: EXACT_ROUTING): no spelling escapes the audit or a policy.
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
   app.set('trust proxy', deps.delivery?.trustProxy ?? false);
+  const abuse = deps.abuseLimits && abuseLimits(deps.abuseLimits);
   app.use(requestId());
   app.use(accessLog(deps.logger));
-  if (deps.audit) app.use(attachAudit(deps.audit, routeTableOf(FEATURE_MANIFESTS)));
+  if (deps.audit) {
+    const sampler = new RefusalSampler((w) =>
+      deps.logger.info(
+        { window: w.start.toISOString(), recorded: w.recorded, suppressed: w.suppressed },
+        'audit refusals sampled',
+      ),
+    );
+    app.use(attachAudit(deps.audit, routeTableOf(FEATURE_MANIFESTS), sampler));
+  }
+  // After attachAudit, so a 429 on a delivery route is audited like any refusal.
+  if (abuse) app.use(abuse.beforeAuth);
   app.use(stageRouters(deps, 'public'));
   app.use(authenticate(deps.authenticators));
+  if (abuse) app.use(abuse.afterAuth);
   app.use(verifySignedBody(deps.maxBodyBytes));
   app.use(stageRouters(deps, 'authenticated'));
   app.use(notFoundHandler);
+  if (abuse) app.use(abuse.noteRefusal);
   app.use(auditRefusals);
   app.use(errorHandler(deps.logger));
   return app;

@@ -2,6 +2,7 @@ import { AccessPolicy } from '../auth/access-policy';
 import { PlaybackTokenService } from '../auth/playback-tokens';
 import { ResourcePolicyService } from '../auth/resource-policies';
 import { SecureLinkVerifier } from '../auth/secure-token';
+import { TokenRevocations } from '../auth/token-revocation';
 import { FileCredentialSource, staticCredentials, type SigV4CredentialSource } from '../auth/sigv4-credentials';
 import { loadOrCreateTokenKeys, type TokenSigningKey } from '../auth/token-keys';
 import type { Config } from '../config';
@@ -21,6 +22,8 @@ export interface Delivery {
   policy: AccessPolicy;
   publicUrl: string;
   tokens?: PlaybackTokenService;
+  /** Token revocation by jti (present with tokens): `DELETE /playback-tokens/{jti}`. */
+  revocations?: TokenRevocations;
   secureLinks?: SecureLinkVerifier;
   /** The admin side of per-resource policies (`/resources/{resourceId}/policy`). */
   policies: ResourcePolicyService;
@@ -48,12 +51,13 @@ function sigv4Source(config: Config): SigV4CredentialSource | undefined {
 /** Builds the delivery features from config: services, the extra authenticators (SigV4, playback tokens) and policies. */
 export function buildDelivery(
   config: Config,
-  store: Pick<Backend, 'policies'>,
+  store: Pick<Backend, 'policies' | 'revocations'>,
   keys: KeyService,
 ): { delivery: Delivery; authenticators: HttpAuthenticator[] } {
   const d = config.delivery;
   const keysForTokens = tokenKeys(config);
-  const tokens = keysForTokens && new PlaybackTokenService(keysForTokens, d.tokenMaxTtlSeconds);
+  const revocations = keysForTokens && new TokenRevocations(store.revocations, d.tokenMaxTtlSeconds);
+  const tokens = keysForTokens && new PlaybackTokenService(keysForTokens, d.tokenMaxTtlSeconds, undefined, revocations);
   const policyStore = store.policies;
   const credentials = sigv4Source(config);
   const authenticators: HttpAuthenticator[] = [];
@@ -72,6 +76,7 @@ export function buildDelivery(
     policy: new AccessPolicy(d.globalRules, policyStore),
     publicUrl: config.publicUrl,
     tokens,
+    revocations,
     secureLinks: d.secureLinks && new SecureLinkVerifier(d.secureLinks),
     policies: new ResourcePolicyService(policyStore),
     trustProxy: d.trustedProxies,

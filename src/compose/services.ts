@@ -85,5 +85,6 @@ export function buildDeps(
     playlists: { ...delivery, publicUrl: config.publicUrl, origin: config.origin },
     audit: new AuditLog(store.audit, logger),
     corsOrigins: config.corsOrigins,
+    abuseLimits: config.abuseLimits,
   };
 }

@@ -7,6 +7,7 @@
 import type { AuditRetention } from '../audit/audit-retention';
 import { ConfigError } from '../errors';
 import type { OriginConfig } from '../hls/origin';
+import { describeAbuseLimits, loadAbuseLimits, type AbuseLimitsConfig } from './abuse';
 import { describeRetention, loadAuditRetention } from './audit';
 import { loadAwsConfig, type AwsConfig } from './aws';
 import { describeDelivery, loadDeliveryConfig, type DeliveryConfig } from './delivery';
@@ -22,6 +23,7 @@ export { ConfigError, processEnv, startFailureLogLevel };
 export type { DeliveryConfig, Env };
 export type { SigV4Config } from './delivery';
 export { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './timeouts';
+export { DEFAULT_ABUSE_LIMITS, type AbuseLimitsConfig } from './abuse';
 
 /** Everything Keyplane reads from the environment, validated once at start. */
 export interface Config extends ServerConfig, StoreConfig, KeysConfig, AwsConfig, SpekeConfig {
@@ -33,6 +35,8 @@ export interface Config extends ServerConfig, StoreConfig, KeysConfig, AwsConfig
   auditRetention: AuditRetention;
   /** How long a client may take to send its headers, its whole request, and idle between requests. */
   timeouts: HttpTimeouts;
+  /** Rate limits against brute force and floods (see config/abuse.ts). */
+  abuseLimits: AbuseLimitsConfig;
 }
 
 /** Reads and validates the environment; throws ConfigError naming the variable. */
@@ -47,6 +51,7 @@ export function loadConfig(env: Env = processEnv()): Config {
     delivery: loadDeliveryConfig(env),
     auditRetention: loadAuditRetention(env),
     timeouts: loadHttpTimeouts(env),
+    abuseLimits: loadAbuseLimits(env),
   };
 }
 
@@ -64,5 +69,6 @@ export function describeConfig(config: Config): Record<string, unknown> {
     origin: config.origin?.urlTemplate ?? 'off',
     auditRetention: describeRetention(config.auditRetention),
     timeouts: describeTimeouts(config.timeouts),
+    abuseLimits: describeAbuseLimits(config.abuseLimits),
   };
 }

@@ -33,11 +33,18 @@ const SIGNAL_FIELDS: ReadonlyMap<string, FieldValue> = new Map<string, FieldValu
   ['SmoothStreamingProtectionHeaderData', (s) => s.protectionHeader?.toString('base64')],
 ]);
 
+/** The KIDs that have a DRMSystem needing the IV: one pass over the systems, so the fill stays linear. */
+export function kidsNeedingIv(request: CpixRequest, needsIv: NeedsIv): ReadonlySet<string> {
+  const kids = new Set<string>();
+  for (const d of request.drmSystems) if (needsIv(d.systemId)) kids.add(d.kid);
+  return kids;
+}
+
 /** Whether the answer carries explicitIV: the encoder proposed one, the scheme is CBC, or a system needs it. */
-export function wantsExplicitIv(ck: ContentKeyEntry, request: CpixRequest, needsIv: NeedsIv): boolean {
+export function wantsExplicitIv(ck: ContentKeyEntry, ivKids: ReadonlySet<string>): boolean {
   if (ck.explicitIV) return true;
   if (ck.scheme && IV_SCHEMES.has(ck.scheme)) return true;
-  return request.drmSystems.some((d) => d.kid === ck.kid && needsIv(d.systemId));
+  return ivKids.has(ck.kid);
 }
 
 /** Puts the key into `cpix:Data/pskc:Secret/pskc:PlainValue`, replacing any placeholder Data. */
@@ -99,12 +106,13 @@ export function fillCpixV2(
 ): XmlElement {
   if (request.speke === '1.0') throw new TypeError('fillCpixV2 needs a SPEKE v2 request');
   const { root, copyOf } = cloneTree(request.root);
+  const ivKids = kidsNeedingIv(request, needsIv);
   for (const ck of request.contentKeys) {
     const material = keys.get(ck.kid);
     if (!material) continue;
     const el = copyOf(ck.element);
     putKey(root, el, material.key);
-    if (wantsExplicitIv(ck, request, needsIv)) setAttr(el, 'explicitIV', material.iv.toString('base64'));
+    if (wantsExplicitIv(ck, ivKids)) setAttr(el, 'explicitIV', material.iv.toString('base64'));
   }
   for (const drm of request.drmSystems) {
     const signal = signals.get(drm.element);

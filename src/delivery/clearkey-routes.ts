@@ -1,5 +1,6 @@
 import express, { Router, type Request, type Response } from 'express';
 import { authenticate, type HttpAuthenticator } from '../http/authenticate';
+import { EXACT_ROUTING } from '../http/exact-routing';
 import { hasRole } from '../auth/principal';
 import { licenseResponse, parseLicenseRequest, type LicenseKey } from '../drm/clearkey-license';
 import { ForbiddenError, UnauthorizedError } from '../errors';
@@ -45,7 +46,7 @@ function sendLicense(res: Response, keys: LicenseKey[]): void {
  * resource (and KID list) covers every requested KID (else 403).
  */
 export function clearKeyRoutes(deps: ClearKeyDeps): Router {
-  const router = Router();
+  const router = Router(EXACT_ROUTING);
   const route = routeName(DELIVERY_ROUTES.license);
   const json = express.json({ limit: LICENSE_BODY_LIMIT, strict: false, type: () => true });
   router.options(CLEARKEY_LICENSE_PATH, corsPreflight(deps.corsOrigins, 'POST'));

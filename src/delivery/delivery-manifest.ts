@@ -25,10 +25,18 @@ export const DELIVERY_ROUTES = {
     audit: 'deliver',
     params: { secureClient: 'clientId', resourceId: 'resourceId', kid: 'kid' },
   },
-  playlist: { method: 'GET', path: '/playback/{token}/hls/{resourceId}/{path}', audit: 'none', rest: true },
+  // 'deliver' so its refusals (bad, revoked, expired token; wrong resource) are audited like the key routes'.
+  playlist: {
+    method: 'GET',
+    path: '/playback/{token}/hls/{resourceId}/{path}',
+    audit: 'deliver',
+    params: { pathToken: 'token', resourceId: 'resourceId' },
+    rest: true,
+  },
   license: { method: 'POST', path: '/clearkey/license', audit: 'deliver' },
   licensePreflight: { method: 'OPTIONS', path: '/clearkey/license', audit: 'none' },
   tokens: { method: 'POST', path: '/playback-tokens', audit: 'none' },
+  revokeToken: { method: 'DELETE', path: '/playback-tokens/{jti}', audit: 'none' },
 } as const satisfies Record<string, RouteSpec>;
 
 const R = DELIVERY_ROUTES;
@@ -88,9 +96,10 @@ export const DELIVERY_MANIFEST: FeatureManifest = {
       build: (deps) =>
         (require('./token-routes') as typeof import('./token-routes')).tokenIssuerRoutes({
           tokens: deps.delivery?.tokens,
+          revocations: deps.delivery?.revocations,
           publicUrl: deps.delivery?.publicUrl ?? '',
         }),
-      routes: [R.tokens],
+      routes: [R.tokens, R.revokeToken],
     },
   ],
 };

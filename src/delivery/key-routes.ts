@@ -1,4 +1,5 @@
 import { Router, type Request } from 'express';
+import { EXACT_ROUTING } from '../http/exact-routing';
 import { hasRole } from '../auth/principal';
 import { checkKid, checkResourceId } from '../domain/ids';
 import { ForbiddenError, UnauthorizedError } from '../errors';
@@ -25,7 +26,7 @@ export function keyserverOrTokenGrant(req: Request): DeliveryGrant {
  * and players (playback token as Bearer or `?token=`), subject to the delivery access policy.
  */
 export function keyRoutes(delivery: KeyDelivery): Router {
-  const router = Router();
+  const router = Router(EXACT_ROUTING);
   const route = routeName(DELIVERY_ROUTES.key);
   router.get('/keys/:resourceId/:kid', async (req, res) => {
     const grant = keyserverOrTokenGrant(req);

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { pathToken } from '../http/token-transports';
+import { EXACT_ROUTING } from '../http/exact-routing';
 import { NotConfiguredError } from '../auth/delivery-errors';
 import type { PlaybackTokenService } from '../auth/playback-tokens';
 import type { SecureLinkVerifier } from '../auth/secure-token';
@@ -22,7 +23,7 @@ export interface PlayerRouteDeps {
  * `GET /playback/{token}/keys/{resourceId}/{kid}` and `GET /secure/{clientId}_{resourceId}/{token}/{expires}/keys/{kid}`.
  */
 export function playerDeliveryRoutes(deps: PlayerRouteDeps): Router {
-  const router = Router();
+  const router = Router(EXACT_ROUTING);
   const playbackRoute = routeName(DELIVERY_ROUTES.playbackKey);
   const secureRoute = routeName(DELIVERY_ROUTES.secureKey);
   router.get('/playback/:token/keys/:resourceId/:kid', noStore, async (req, res) => {

@@ -1,4 +1,5 @@
 import { Router, type Request } from 'express';
+import { EXACT_ROUTING } from '../http/exact-routing';
 import type { AccessPolicy } from '../auth/access-policy';
 import { pathToken } from '../http/token-transports';
 import { NotConfiguredError } from '../auth/delivery-errors';
@@ -78,7 +79,7 @@ async function rewrittenPlaylist(
  * Token rules as for key delivery: 401 malformed, 410 expired, 403 another resource or denied by policy.
  */
 export function playlistRoutes(deps: PlaylistRouteDeps): Router {
-  const router = Router();
+  const router = Router(EXACT_ROUTING);
   const route = routeName(DELIVERY_ROUTES.playlist);
   router.get('/playback/:token/hls/:resourceId/*path', noStore, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);

@@ -1,7 +1,15 @@
-import express, { Router } from 'express';
+import express, { Router, type Request } from 'express';
+import { EXACT_ROUTING } from '../http/exact-routing';
 import { requireRole } from '../http/authenticate';
 import type { PlaybackTokenService } from '../auth/playback-tokens';
+import { checkJti, type TokenRevocations } from '../auth/token-revocation';
+import { NotConfiguredError } from '../auth/delivery-errors';
+import { hasRole } from '../auth/principal';
+import { ForbiddenError, UnauthorizedError } from '../errors';
+import { toKeyplaneError } from '../http/error-handler';
+import { clientIp } from '../http/client-info';
 import { noStore, objectBody } from '../http/respond';
+import { DELIVERY_ROUTES, routeName } from './delivery-manifest';
 import { tokensOf } from './grant';
 
 /** The base key URL a token grants: append `/{kid}`. */
@@ -9,9 +17,36 @@ export function playbackKeyBase(publicUrl: string, token: string, resourceId: st
   return `${publicUrl}/playback/${token}/keys/${encodeURIComponent(resourceId)}`;
 }
 
-/** `POST /playback-tokens` (admin or token-issuer): mints a token and the key URL base players use. */
-export function tokenIssuerRoutes(deps: { tokens?: PlaybackTokenService; publicUrl: string }): Router {
-  const router = Router();
+const REVOKE_ROUTE = routeName(DELIVERY_ROUTES.revokeToken);
+
+/** Audits a revocation (or its refusal) under resource `token:<jti>` (the jti as sent when malformed). */
+async function auditRevocation(req: Request, jti: string, status: number, reason?: string): Promise<void> {
+  const ip = clientIp(req);
+  // Refusals naming no caller are sampled like those of the delivery routes (a flood stays bounded).
+  if (!req.principal && req.auditSampler && !req.auditSampler.admit(REVOKE_ROUTE, ip, reason ?? '')) return;
+  await req.audit?.record([
+    {
+      action: 'revoke',
+      route: REVOKE_ROUTE,
+      resourceId: `token:${jti.slice(0, 64)}`,
+      status,
+      ...(reason === undefined ? {} : { reason }),
+      ...(req.principal ? { principal: req.principal.id } : {}),
+      ...(ip === '' ? {} : { clientIp: ip }),
+    },
+  ]);
+}
+
+/**
+ * `POST /playback-tokens` (admin or token-issuer): mints a token and the key URL base players use.
+ * `DELETE /playback-tokens/{jti}` (same roles): revokes one; every instance refuses it on its next use.
+ */
+export function tokenIssuerRoutes(deps: {
+  tokens?: PlaybackTokenService;
+  revocations?: TokenRevocations;
+  publicUrl: string;
+}): Router {
+  const router = Router(EXACT_ROUTING);
   const json = express.json({ limit: '16kb', strict: true });
   router.post('/playback-tokens', requireRole('token-issuer'), noStore, json, async (req, res) => {
     const body = objectBody(req.body);
@@ -25,6 +60,25 @@ export function tokenIssuerRoutes(deps: { tokens?: PlaybackTokenService; publicU
       expiresAt: issued.expiresAt.toISOString(),
       keyUrl: playbackKeyBase(deps.publicUrl, issued.token, issued.resourceId),
     });
+  });
+  router.delete('/playback-tokens/:jti', noStore, async (req, res) => {
+    const raw = String(req.params.jti);
+    try {
+      // The role is checked here, not by requireRole, so that its refusals are audited too.
+      if (!req.principal) throw new UnauthorizedError();
+      if (!hasRole(req.principal, 'token-issuer')) throw new ForbiddenError('This route needs the token-issuer role');
+      if (!deps.revocations) {
+        throw new NotConfiguredError('Playback tokens are not configured: set KEYPLANE_TOKEN_SIGNING_KEYS');
+      }
+      const jti = checkJti(raw);
+      await deps.revocations.revoke(jti, req.principal as NonNullable<typeof req.principal>);
+      await auditRevocation(req, jti, 204);
+    } catch (err) {
+      const known = toKeyplaneError(err);
+      await auditRevocation(req, raw, known?.status ?? 500, known?.code ?? 'internal');
+      throw err;
+    }
+    res.status(204).end();
   });
   return router;
 }

@@ -67,8 +67,8 @@ function compile(spec: RouteSpec): CompiledRoute {
     .split('/')
     .map((segment) => segmentPattern(segment, restParam, names))
     .join('/');
-  // Express matches paths case-insensitively and with an optional trailing slash; so does this.
-  return { spec, name: routeName(spec), pattern: new RegExp(`^${body}/?$`, 'i'), names };
+  // Exact, as Express routes with EXACT_ROUTING: same case, no extra trailing slash, no encoded literal.
+  return { spec, name: routeName(spec), pattern: new RegExp(`^${body}$`), names };
 }
 
 /** The routes of every manifest, matched exactly (whole path, as Express routes it) by method and path. */

@@ -1,4 +1,5 @@
 import express, { Router } from 'express';
+import { EXACT_ROUTING } from './exact-routing';
 import type { ApiKeyService } from '../auth/api-keys';
 import { auditDelivered, auditIssued } from './request-audit';
 import { requireRole } from './authenticate';
@@ -35,7 +36,7 @@ export function adminRoutes(deps: {
   keys: KeyService;
   keyUrl: (resourceId: string, kid: string) => string;
 }): Router {
-  const router = Router();
+  const router = Router(EXACT_ROUTING);
   const admin = requireRole('admin');
   const json = express.json({ limit: '16kb', strict: true });
 

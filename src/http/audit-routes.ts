@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { EXACT_ROUTING } from './exact-routing';
 import { AUDIT_PAGE, type AuditLog } from '../audit/audit-log';
 import { requireRole } from './authenticate';
 import { BadRequestError } from '../errors';
@@ -29,7 +30,7 @@ function limit(value: string | undefined): number {
 
 /** `GET /audit?resourceId=&since=&limit=&cursor=` (admin): audit records oldest first, paginated. */
 export function auditRoutes(audit: AuditLog): Router {
-  const router = Router();
+  const router = Router(EXACT_ROUTING);
   router.get('/audit', requireRole('admin'), noStore, async (req, res) => {
     const resourceId = single(req.query.resourceId, 'resourceId');
     const page = await audit.query({

@@ -1,10 +1,10 @@
 import type { Request, RequestHandler } from 'express';
 
-/** The first segment of the request path, lower-cased as Express matches routes case-insensitively. */
+/** The first segment of the request path, as spelled: routes match case-exactly (EXACT_ROUTING). */
 function firstSegment(req: Request): string {
   const path = req.path;
   const end = path.indexOf('/', 1);
-  return (end === -1 ? path.slice(1) : path.slice(1, end)).toLowerCase();
+  return end === -1 ? path.slice(1) : path.slice(1, end);
 }
 
 /**
@@ -14,7 +14,7 @@ function firstSegment(req: Request): string {
  * not when the app starts (the Lambda cold start of a SPEKE request never pays for the admin API).
  */
 export function lazyRouter(segments: readonly string[], build: () => RequestHandler): RequestHandler {
-  const served = new Set(segments.map((s) => s.toLowerCase()));
+  const served = new Set(segments);
   let router: RequestHandler | undefined;
   return (req, res, next) => {
     if (!served.has(firstSegment(req))) return next();

@@ -3,6 +3,7 @@ import type { ResourcePolicyService } from '../auth/resource-policies';
 import { requireRole } from './authenticate';
 import { NotFoundError } from '../errors';
 import type { ResourcePolicy } from '../store/records';
+import { EXACT_ROUTING } from './exact-routing';
 import { noStore } from './respond';
 import { checkResourceId } from '../domain/ids';
 
@@ -18,7 +19,7 @@ function view(policy: ResourcePolicy) {
 
 /** Admin routes for per-resource delivery policies: `PUT/GET/DELETE /resources/{resourceId}/policy`. */
 export function policyRoutes(policies: ResourcePolicyService): Router {
-  const router = Router();
+  const router = Router(EXACT_ROUTING);
   const admin = requireRole('admin');
   const json = express.json({ limit: '16kb', strict: true });
 

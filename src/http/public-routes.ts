@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { EXACT_ROUTING } from './exact-routing';
 import path from 'node:path';
 import { Router } from 'express';
 import YAML from 'yaml';
@@ -25,7 +26,7 @@ export function loadOpenApi(): unknown {
 
 /** Public routes: health, SPEKE v1 heartbeat and the API description. */
 export function publicRoutes(store: Pick<Backend, 'name' | 'ping'>, cipherName: string): Router {
-  const router = Router();
+  const router = Router(EXACT_ROUTING);
   router.get('/healthz', async (_req, res) => {
     res.set('Cache-Control', 'no-store');
     try {

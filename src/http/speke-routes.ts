@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { EXACT_ROUTING } from './exact-routing';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { Router, type Request } from 'express';
 import { auditIssued } from './request-audit';
@@ -36,7 +37,7 @@ function strictUtf8(_req: IncomingMessage, _res: ServerResponse, body: Buffer, e
 
 /** `POST /copyProtection`: the SPEKE endpoint encoders call. */
 export function spekeRoutes(speke: SpekeService, maxBodyBytes: number): Router {
-  const router = Router();
+  const router = Router(EXACT_ROUTING);
   router.post(
     '/copyProtection',
     requireRole('encoder'),

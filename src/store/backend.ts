@@ -6,6 +6,7 @@ import type {
   PolicyRepository,
   StaticKeyRepository,
 } from './repositories';
+import type { RevocationRepository } from './revocations';
 
 /**
  * The persistence port: where keys, leases, static keys, API keys, audit records and policies live.
@@ -28,6 +29,8 @@ export interface Backend {
   readonly audit: AuditRepository;
   /** Per-resource access policies. */
   readonly policies: PolicyRepository;
+  /** Revoked playback tokens (by jti), shared by every instance on the backend. */
+  readonly revocations: RevocationRepository;
   /** Throws ServiceUnavailableError when the backend cannot serve. */
   ping(): Promise<void>;
   /** Releases connections/handles. */

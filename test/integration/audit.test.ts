@@ -108,7 +108,8 @@ describe('audit records', () => {
       ['GET /keys/{resourceId}/{kid}', KID_A, 'denied', 401, 'unauthorized', undefined],
       ['GET /keys/{resourceId}/{kid}', KID_A, 'denied', 403, 'token_resource_mismatch', `token:${other.jti}`],
       ['GET /keys/{resourceId}/{kid}', unknownKid, 'denied', 404, 'not_found', apiKeyId(t.keyserverKey)],
-      ['GET /keys/{resourceId}/{kid}', KID_B, 'denied', 410, 'gone', undefined],
+      // The expired token's signature verified: its jti names the caller.
+      ['GET /keys/{resourceId}/{kid}', KID_B, 'denied', 410, 'gone', `token:${expired.jti}`],
     ]);
     expect(records.every((r) => r.clientIp === '127.0.0.1' && r.action === 'deliver')).toBe(true);
   });

@@ -3,6 +3,7 @@ import type { Backend } from '../../src/store/backend';
 import type { ApiKeyRecord, Lease, StoredKey } from '../../src/store/records';
 import { KeyRaceError, LeaseRaceError, StaticKeyExistsError } from '../../src/store/records';
 import { describeAuditContract } from './audit-contract';
+import { describeRevocationContract } from './revocation-contract';
 import { describePolicyStoreContract } from './policy-contract';
 
 /** What a contract run needs from a backend: a ready store and a way to dispose of it. */
@@ -95,6 +96,7 @@ export function describeBackendContract(name: string, makeStore: MakeBackend): v
 
     describeAuditContract(() => store, makeStore);
     describePolicyStoreContract(() => store);
+    describeRevocationContract(() => store);
 
     it('answers ping', async () => {
       await expect(store.ping()).resolves.toBeUndefined();

@@ -68,9 +68,18 @@ function requireRulePerKey(input: ContractInput): void {
 function rulesByPeriod(input: ContractInput): PeriodRules[] {
   if (input.periods.length === 0) return [{ rules: [...input.usageRules] }];
   const everywhere = input.usageRules.filter((r) => r.periodIds.length === 0);
+  // One pass over the rules, indexed by period id: O(periods + rules), not O(periods × rules).
+  const byPeriod = new Map<string, (typeof input.usageRules)[number][]>();
+  for (const rule of input.usageRules) {
+    for (const id of new Set(rule.periodIds)) {
+      const list = byPeriod.get(id);
+      if (list) list.push(rule);
+      else byPeriod.set(id, [rule]);
+    }
+  }
   return input.periods.map((p) => ({
     periodId: p.id,
-    rules: [...everywhere, ...input.usageRules.filter((r) => r.periodIds.includes(p.id))],
+    rules: [...everywhere, ...(byPeriod.get(p.id) ?? [])],
   }));
 }
 

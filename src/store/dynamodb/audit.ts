@@ -1,6 +1,7 @@
 import type { WriteRequest } from '@aws-sdk/client-dynamodb';
 import { BatchWriteItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import {
+  actionOf,
   lowerBound,
   type AuditCursor,
   type AuditPage,
@@ -68,7 +69,7 @@ function fromItem(item: Item): AuditRecord {
   const record: AuditRecord = {
     id: s('id') ?? '',
     time: new Date(Number(values.time)),
-    action: s('action') === 'issue' ? 'issue' : 'deliver',
+    action: actionOf(s('action')),
     route: s('route') ?? '',
     resourceId: s('resourceId') ?? '',
     outcome: outcome === 'allowed' ? 'allowed' : outcome === 'failed' ? 'failed' : 'denied',

@@ -12,6 +12,7 @@ import { DynamoKeyRepository } from './keys';
 import { DynamoLeaseRepository } from './leases';
 import { DynamoPolicyRepository } from './policies';
 import { DynamoStaticKeyRepository } from './static-keys';
+import { DynamoRevocationRepository } from './revocations';
 
 /** Table bootstrap and client settings (re-exported: IaC checks, tests and the bench use them). */
 export { createTableInput, dynamoDbClientTimeouts, ensureTable } from './table';
@@ -61,6 +62,7 @@ export function dynamoDbBackend(
       apiKeys: new DynamoApiKeyRepository(table),
       audit: withAuditRetention(audit, { retentionDays: options.auditRetentionDays, now }),
       policies: new DynamoPolicyRepository(table),
+      revocations: new DynamoRevocationRepository(table, now),
       ping: () => ping(table),
       close: async () => client.destroy(),
     },

@@ -12,7 +12,8 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
  *   Static   pk = STATIC#<resourceId>   sk = STATIC  resourceId S, kid S, createdAt N
  *   API key  pk = APIKEY                sk = <id>    id S, name S, roles L<S>, secretHash B, createdAt N, revokedAt N?
  *
- * Audit records and per-resource policies live in the same table: see audit.ts and policies.ts.
+ * Audit records, per-resource policies and token revocations (`REVOKED#<jti>`) live in the same table:
+ * see audit.ts, policies.ts and revocations.ts.
  *
  * A KID is globally unique, so key items are keyed by KID alone and carry the resource they are
  * bound to. All API keys share one partition so listing them is a single Query (there are few).

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { lowerBound, type AuditPage, type AuditQuery, type AuditRecord } from '../../audit/audit-record';
+import { actionOf, lowerBound, type AuditPage, type AuditQuery, type AuditRecord } from '../../audit/audit-record';
 
 /** The audit table and its indexes (in the audit file; the main connection's for `:memory:`). */
 export const AUDIT_SCHEMA = `
@@ -43,7 +43,7 @@ function toRecord(r: AuditRow): AuditRecord {
   return {
     id: r.id,
     time: new Date(r.time),
-    action: r.action === 'issue' ? 'issue' : 'deliver',
+    action: actionOf(r.action),
     route: r.route,
     resourceId: r.resource_id,
     ...optional('kid', r.kid),

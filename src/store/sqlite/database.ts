@@ -5,6 +5,7 @@ import { auditFileOf, moveLegacyAudit, openAuditDatabase } from './audit-file';
 import { AUDIT_SCHEMA } from './audit-table';
 import { batchUnavailable } from './errors';
 import { GroupCommitter } from './group-commit';
+import { makePrivateDatabaseFile } from './private-file';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS keys (
@@ -70,7 +71,11 @@ export class SqliteDatabase {
   private readonly pingStmt: Database.Statement;
 
   constructor(file: string, options: SqliteDatabaseOptions = {}) {
-    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    if (file !== ':memory:') {
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      makePrivateDatabaseFile(file);
+      makePrivateDatabaseFile(auditFileOf(file));
+    }
     const timeout = options.busyTimeoutMs ?? 5000;
     this.db = new Database(file, { timeout });
     this.db.pragma('journal_mode = WAL');

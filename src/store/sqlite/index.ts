@@ -11,6 +11,7 @@ import { SqliteKeyTable } from './keys';
 import { SqliteLeaseRepository } from './leases';
 import { SqlitePolicyRepository } from './policies';
 import { SqliteStaticKeyRepository } from './static-keys';
+import { SqliteRevocationRepository } from './revocations';
 
 /** Where a store file keeps its audit trail (re-exported: tests and tools name the file). */
 export { auditFileOf } from './audit-file';
@@ -76,6 +77,7 @@ export function openSqliteBackend(file: string, options: SqliteBackendOptions = 
       apiKeys: new SqliteApiKeyRepository(db, writes),
       audit: withAuditRetention(audit, { retentionDays: options.auditRetentionDays, now }),
       policies: new SqlitePolicyRepository(db),
+      revocations: new SqliteRevocationRepository(db, writes, now),
       ping: async () => database.ping(),
       pruneExpiredAudit: () => pruner?.runOnce(),
       close: async () => {

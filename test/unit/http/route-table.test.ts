@@ -12,7 +12,7 @@ describe('the route table the audit derives from the manifests', () => {
       resourceId: 'vod-1',
       kid: KID,
     });
-    expect(table.match('GET', `/playback/a.b.c/keys/vod-1/${KID}/`)).toMatchObject({
+    expect(table.match('GET', `/playback/a.b.c/keys/vod-1/${KID}`)).toMatchObject({
       route: 'GET /playback/{token}/keys/{resourceId}/{kid}',
       pathToken: 'a.b.c',
     });
@@ -21,13 +21,22 @@ describe('the route table the audit derives from the manifests', () => {
       secureClient: 'cms-1',
       resourceId: 'vod_1',
     });
-    expect(table.match('GET', '/playback/t/hls/vod-1/a/b/index.m3u8')).toMatchObject({ audit: 'none' });
+    expect(table.match('GET', '/playback/t/hls/vod-1/a/b/index.m3u8')).toMatchObject({
+      audit: 'deliver',
+      resourceId: 'vod-1',
+      pathToken: 't',
+    });
     expect(table.match('POST', '/static-keys')).toMatchObject({ audit: 'issue' });
   });
 
   it('matches whole paths only, by method', () => {
     expect(table.match('GET', `/keys/vod-1/${KID}/extra`)).toBeUndefined();
     expect(table.match('GET', `/prefix/keys/vod-1/${KID}`)).toBeUndefined();
+    // Exact like Express with EXACT_ROUTING: case, trailing slash and encoded literals do not match.
+    expect(table.match('GET', `/keys/vod-1/${KID}/`)).toBeUndefined();
+    expect(table.match('GET', `/KEYS/vod-1/${KID}`)).toBeUndefined();
+    expect(table.match('GET', `/%6beys/vod-1/${KID}`)).toBeUndefined();
+    expect(table.match('GET', `//keys/vod-1/${KID}`)).toBeUndefined();
     expect(table.match('POST', `/keys/vod-1/${KID}`)).toBeUndefined();
     expect(table.match('POST', '/clearkey/licenses')).toBeUndefined();
   });

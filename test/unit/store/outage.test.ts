@@ -25,6 +25,7 @@ function failingBackend(err: unknown): { backend: Backend; calls: string[] } {
     apiKeys: repo('apiKeys', ['put', 'get', 'list', 'revoke']),
     audit: repo('audit', ['append', 'query']),
     policies: repo('policies', ['get', 'put', 'delete']),
+    revocations: repo('revocations', ['put', 'get']),
     ping: fail('ping'),
     close: fail('close'),
   };
@@ -50,6 +51,8 @@ function everyCall(b: Backend): Array<() => Promise<unknown>> {
     () => b.policies.get('r'),
     () => b.policies.put(any),
     () => b.policies.delete('r'),
+    () => b.revocations.put(any),
+    () => b.revocations.get('j'),
     () => b.ping(),
   ];
 }
@@ -66,7 +69,7 @@ describe('mapBackendOutages', () => {
       expect(err).toBeInstanceOf(ServiceUnavailableError);
       expect((err as ServiceUnavailableError).headers['Retry-After']).toBe('2');
     }
-    expect(calls).toHaveLength(16);
+    expect(calls).toHaveLength(18);
     expect(mapped.name).toBe('fake');
   });
 
