@@ -39,7 +39,7 @@ function keyDelivery(deps: AppDeps): KeyDelivery {
   let service = services.get(deps);
   if (!service) {
     const { KeyDelivery } = require('./key-delivery') as typeof import('./key-delivery');
-    service = new KeyDelivery(deps.keys, deps.delivery?.policy);
+    service = new KeyDelivery(deps.keys, deps.delivery?.policy, deps.store.resources);
     services.set(deps, service);
   }
   return service;
@@ -103,6 +103,7 @@ export const DELIVERY_MANIFEST: FeatureManifest = {
         (require('./token-routes') as typeof import('./token-routes')).tokenIssuerRoutes({
           tokens: deps.delivery?.tokens,
           publicUrl: deps.delivery?.publicUrl ?? '',
+          owners: deps.store.resources,
         }),
       routes: [R.tokens],
     },

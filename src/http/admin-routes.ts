@@ -1,5 +1,7 @@
-import express, { Router } from 'express';
-import type { ApiKeyService } from '../auth/api-keys';
+import express, { Router, type Request } from 'express';
+import { ownedBy, type OwnerReader } from '../auth/resource-scope';
+import type { Backend } from '../store/backend';
+import { adminTenant } from './api-key-routes';
 import { auditDelivered, auditIssued } from './request-audit';
 import { requireRole } from '../auth/authenticate';
 import { BadRequestError, NotFoundError } from '../errors';
@@ -28,10 +30,20 @@ function optionalString(body: Record<string, unknown>, field: string): string | 
   return value;
 }
 
-/** Admin routes: static keys, API keys and leases. */
+/**
+ * The owner of a resource the calling admin may act on: 403 when another tenant owns it, and the 404
+ * `missing` when nobody does.
+ */
+async function ownedResource(req: Request, owners: OwnerReader, resourceId: string, missing: string) {
+  const owner = await ownedBy(owners, resourceId, adminTenant(req));
+  if (!owner) throw new NotFoundError(missing);
+  return owner;
+}
+
+/** Admin routes: static keys and leases, each on resources of the caller's tenant only (`*`: all). */
 export function adminRoutes(deps: {
   staticKeys: StaticKeyService;
-  apiKeys: ApiKeyService;
+  store: Backend;
   keys: KeyService;
   keyUrl: (resourceId: string, kid: string) => string;
 }): Router {
@@ -54,33 +66,20 @@ export function adminRoutes(deps: {
 
   router.get('/static-keys/:resourceId', admin, noStore, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
+    const missing = `No static key for resource "${resourceId}"`;
+    const owner = await ownedResource(req, deps.store.resources, resourceId, missing);
     const result = await deps.staticKeys.show(resourceId);
-    if (!result) throw new NotFoundError(`No static key for resource "${resourceId}"`);
-    await auditDelivered(req, resourceId, [result.kid]);
+    if (!result) throw new NotFoundError(missing);
+    await auditDelivered(req, resourceId, [result.kid], owner.tenant);
     res.json(staticKeyBody(result, deps.keyUrl(resourceId, result.kid)));
-  });
-
-  router.post('/api-keys', admin, noStore, json, async (req, res) => {
-    const body = objectBody(req.body);
-    const created = await deps.apiKeys.create(body.name as string, body.roles);
-    res.status(201).json({ ...created.record, key: created.key });
-  });
-
-  router.get('/api-keys', admin, noStore, async (_req, res) => {
-    res.json({ apiKeys: await deps.apiKeys.list() });
-  });
-
-  router.delete('/api-keys/:id', admin, async (req, res) => {
-    if (!(await deps.apiKeys.revoke(String(req.params.id)))) {
-      throw new NotFoundError(`No active API key with id "${req.params.id}"`);
-    }
-    res.status(204).end();
   });
 
   router.get('/leases/:resourceId', admin, noStore, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
+    const missing = `No active lease for "${resourceId}"`;
+    await ownedResource(req, deps.store.resources, resourceId, missing);
     const lease = await deps.keys.activeLease(resourceId);
-    if (!lease) throw new NotFoundError(`No active lease for "${resourceId}"`);
+    if (!lease) throw new NotFoundError(missing);
     res.json({
       resourceId,
       owner: lease.owner,
@@ -92,7 +91,9 @@ export function adminRoutes(deps: {
 
   router.delete('/leases/:resourceId', admin, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
-    if (!(await deps.keys.releaseLease(resourceId))) throw new NotFoundError(`No lease for "${resourceId}"`);
+    const missing = `No lease for "${resourceId}"`;
+    await ownedResource(req, deps.store.resources, resourceId, missing);
+    if (!(await deps.keys.releaseLease(resourceId))) throw new NotFoundError(missing);
     res.status(204).end();
   });
   return router;

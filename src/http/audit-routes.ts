@@ -4,6 +4,7 @@ import { requireRole } from '../auth/authenticate';
 import { BadRequestError } from '../errors';
 import { noStore } from './respond';
 import { checkResourceId } from '../domain/ids';
+import { adminTenant, tenantFilter } from './api-key-routes';
 
 function single(value: unknown, name: string): string | undefined {
   if (value === undefined) return undefined;
@@ -27,13 +28,17 @@ function limit(value: string | undefined): number {
   return n;
 }
 
-/** `GET /audit?resourceId=&since=&limit=&cursor=` (admin): audit records oldest first, paginated. */
+/**
+ * `GET /audit?resourceId=&tenant=&since=&limit=&cursor=` (admin): audit records oldest first,
+ * paginated; a tenant admin sees only its tenant's records, `*` all (or one `?tenant=`).
+ */
 export function auditRoutes(audit: AuditLog): Router {
   const router = Router();
   router.get('/audit', requireRole('admin'), noStore, async (req, res) => {
     const resourceId = single(req.query.resourceId, 'resourceId');
     const page = await audit.query({
       resourceId: resourceId === undefined ? undefined : checkResourceId(resourceId),
+      tenant: tenantFilter(adminTenant(req), single(req.query.tenant, 'tenant')),
       since: since(single(req.query.since, 'since')),
       limit: limit(single(req.query.limit, 'limit')),
       cursor: single(req.query.cursor, 'cursor'),

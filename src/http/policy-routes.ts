@@ -1,4 +1,6 @@
-import express, { Router } from 'express';
+import express, { Router, type Request } from 'express';
+import { ownedBy, type OwnerReader } from '../auth/resource-scope';
+import { adminTenant } from './api-key-routes';
 import { checkIpEntry, checkOriginEntry } from '../auth/access-policy';
 import { requireRole } from '../auth/authenticate';
 import { NotConfiguredError } from '../auth/delivery-errors';
@@ -53,8 +55,13 @@ function view(policy: ResourcePolicy) {
 }
 
 /** Admin routes for per-resource delivery policies: `PUT/GET/DELETE /resources/{resourceId}/policy`. */
-export function policyRoutes(store: PolicyRepository | undefined): Router {
+export function policyRoutes(store: PolicyRepository | undefined, owners: OwnerReader): Router {
   const router = Router();
+  // A policy belongs to a resource of the caller's tenant: 403 for another tenant's, 404 before its keys exist.
+  const owned = async (req: Request, resourceId: string) => {
+    const owner = await ownedBy(owners, resourceId, adminTenant(req));
+    if (!owner) throw new NotFoundError(`No resource "${resourceId}": create its keys before setting its policy`);
+  };
   const admin = requireRole('admin');
   const json = express.json({ limit: '16kb', strict: true });
   const policies = (): PolicyRepository => {
@@ -66,13 +73,16 @@ export function policyRoutes(store: PolicyRepository | undefined): Router {
 
   router.put('/resources/:resourceId/policy', admin, noStore, json, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
-    const policy: ResourcePolicy = { resourceId, ...parseRules(req.body), updatedAt: new Date() };
+    const rules = parseRules(req.body);
+    await owned(req, resourceId);
+    const policy: ResourcePolicy = { resourceId, ...rules, updatedAt: new Date() };
     await policies().put(policy);
     res.json(view(policy));
   });
 
   router.get('/resources/:resourceId/policy', admin, noStore, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
+    await owned(req, resourceId);
     const policy = await policies().get(resourceId);
     if (!policy) throw new NotFoundError(`No policy for resource "${resourceId}"`);
     res.json(view(policy));
@@ -80,6 +90,7 @@ export function policyRoutes(store: PolicyRepository | undefined): Router {
 
   router.delete('/resources/:resourceId/policy', admin, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
+    await owned(req, resourceId);
     if (!(await policies().delete(resourceId))) throw new NotFoundError(`No policy for resource "${resourceId}"`);
     res.status(204).end();
   });

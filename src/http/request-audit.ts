@@ -2,6 +2,7 @@ import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'exp
 import { decodeJwt } from 'jose';
 import type { AuditEvent, AuditLog } from '../audit/audit-log';
 import type { RouteMatch, RouteTable } from '../domain/route-spec';
+import { claimingTenant, DEFAULT_TENANT } from '../domain/tenants';
 import { clientIp } from './client-info';
 import { toKeyplaneError } from './error-handler';
 
@@ -54,7 +55,21 @@ function callerOf(req: Request, target: RouteMatch | undefined, status: number):
   return undefined;
 }
 
-async function recordKeys(req: Request, resourceId: string, kids: readonly (string | undefined)[], status = 200) {
+/**
+ * The tenant a record falls under when the route did not say (it knows the resource's owner): the
+ * caller's (`default` for `*` callers and for playback tokens from before tenants).
+ */
+function callerTenant(req: Request): string {
+  return claimingTenant(req.principal?.tenant ?? DEFAULT_TENANT);
+}
+
+async function recordKeys(
+  req: Request,
+  resourceId: string,
+  kids: readonly (string | undefined)[],
+  status: number,
+  tenant: string | undefined,
+) {
   const target = auditTarget(req);
   const route = target?.route ?? `${req.method} ${String(req.route?.path ?? req.path)}`;
   const action = target?.audit === 'issue' ? 'issue' : 'deliver';
@@ -65,6 +80,7 @@ async function recordKeys(req: Request, resourceId: string, kids: readonly (stri
       action,
       route,
       resourceId,
+      tenant: tenant ?? callerTenant(req),
       status,
       ...(kid === undefined ? {} : { kid }),
       ...(principal === undefined ? {} : { principal }),
@@ -73,14 +89,31 @@ async function recordKeys(req: Request, resourceId: string, kids: readonly (stri
   );
 }
 
-/** Records keys handed to a player, proxy or admin (one record per KID); await it before sending them. */
-export function auditDelivered(req: Request, resourceId: string, kids: readonly string[]): Promise<void> {
-  return recordKeys(req, resourceId, kids);
+/**
+ * Records keys handed to a player, proxy or admin (one record per KID) under `tenant` (the resource
+ * owner's; default: the caller's); await it before sending them.
+ */
+export function auditDelivered(
+  req: Request,
+  resourceId: string,
+  kids: readonly string[],
+  tenant?: string,
+): Promise<void> {
+  return recordKeys(req, resourceId, kids, 200, tenant);
 }
 
-/** Records keys issued to an encoder or admin (one record per KID), with the status the response will have. */
-export function auditIssued(req: Request, resourceId: string, kids: readonly string[], status = 200): Promise<void> {
-  return recordKeys(req, resourceId, kids, status);
+/**
+ * Records keys issued to an encoder or admin (one record per KID), with the status the response will
+ * have, under `tenant` (the resource owner's; default: the caller's).
+ */
+export function auditIssued(
+  req: Request,
+  resourceId: string,
+  kids: readonly string[],
+  status = 200,
+  tenant?: string,
+): Promise<void> {
+  return recordKeys(req, resourceId, kids, status, tenant);
 }
 
 /**
@@ -105,6 +138,7 @@ export const auditRefusals: ErrorRequestHandler = (err, req, res, next) => {
         action: 'deliver',
         route: target.route,
         resourceId,
+        tenant: callerTenant(req),
         status,
         reason,
         ...(target.kid === undefined ? {} : { kid: target.kid }),
