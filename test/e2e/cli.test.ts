@@ -249,6 +249,27 @@ describe('admin commands', () => {
     expect(revoked.code).toBe(4);
   });
 
+  it('api-key create --tenant makes a key of that tenant; list shows tenants; a tenant admin sees its own', async () => {
+    const created = await runCliJson<{ key: string; tenant: string }>(
+      ['api-key', 'create', '--name', 'studio-x-admin', '--roles', 'admin', '--tenant', 'studio-x'],
+      admin,
+    );
+    expect(created.tenant).toBe('studio-x');
+    const plain = await runCli(['api-key', 'create', '--name', 'plain', '--roles', 'keyserver'], admin);
+    expect(plain.stdout).toMatch(/^tenant +default$/m);
+    const list = await runCli(['api-key', 'list'], admin);
+    expect(list.stdout).toMatch(/^ID +NAME +ROLES +TENANT +CREATED/m);
+    expect(list.stdout).toMatch(/ studio-x-admin +admin +studio-x /);
+    const tenantAdmin = { KEYPLANE_URL: kp.url, KEYPLANE_API_KEY: created.key };
+    const own = await runCliJson<{ apiKeys: { tenant: string }[] }>(['api-key', 'list'], tenantAdmin);
+    expect(own.apiKeys.map((k) => k.tenant)).toEqual(['studio-x']);
+    const refused = await runCli(['api-key', 'create', '--name', 'x', '--roles', 'admin', '--tenant', '*'], tenantAdmin);
+    expect([refused.code, refused.stderr]).toEqual([4, expect.stringContaining('HTTP 403')]);
+    expect(refused.stderr).toContain('only create API keys of tenant "studio-x"');
+    const bad = await runCli(['api-key', 'create', '--name', 'x', '--roles', 'admin', '--tenant', 'No Good'], admin);
+    expect([bad.code, bad.stderr]).toEqual([1, expect.stringContaining('tenant must be')]);
+  });
+
   it('token mint returns a token whose key URL delivers the key', async () => {
     const id = rid('token');
     const keys = await runCliJson<KeysJson>(['request-keys', '--resource-id', id], encoder());
