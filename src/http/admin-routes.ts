@@ -7,6 +7,7 @@ import type { StaticKeyResult, StaticKeyService } from '../keys/static-key-servi
 import type { KeyService } from '../keys/key-service';
 import { noStore, objectBody } from './respond';
 import { checkResourceId } from '../domain/ids';
+import { tenantOf } from './principal-tenant';
 
 /** The response an encoder's static key provider takes (MediaConvert/MediaLive field names). */
 export function staticKeyBody(result: StaticKeyResult, url: string) {
@@ -42,11 +43,14 @@ export function adminRoutes(deps: {
   router.post('/static-keys', admin, noStore, json, async (req, res) => {
     const body = objectBody(req.body);
     const resourceId = checkResourceId(body.resourceId);
-    const result = await deps.staticKeys.create({
-      resourceId,
-      keyHex: optionalString(body, 'keyHex'),
-      ivHex: optionalString(body, 'ivHex'),
-    });
+    const result = await deps.staticKeys.create(
+      {
+        resourceId,
+        keyHex: optionalString(body, 'keyHex'),
+        ivHex: optionalString(body, 'ivHex'),
+      },
+      tenantOf(req),
+    );
     const status = result.created ? 201 : 200;
     await auditIssued(req, resourceId, [result.kid], status);
     res.status(status).json(staticKeyBody(result, deps.keyUrl(resourceId, result.kid)));
@@ -54,7 +58,7 @@ export function adminRoutes(deps: {
 
   router.get('/static-keys/:resourceId', admin, noStore, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
-    const result = await deps.staticKeys.show(resourceId);
+    const result = await deps.staticKeys.show(resourceId, tenantOf(req));
     if (!result) throw new NotFoundError(`No static key for resource "${resourceId}"`);
     await auditDelivered(req, resourceId, [result.kid]);
     res.json(staticKeyBody(result, deps.keyUrl(resourceId, result.kid)));
