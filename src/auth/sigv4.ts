@@ -189,6 +189,7 @@ export function sigv4Authenticator(opts: SigV4Options): Authenticator {
         await verify(body);
       };
     }
-    return { id: `sigv4:${credential.accessKeyId}`, roles: new Set(credential.roles), via: 'sigv4' };
+    const roles = new Set(credential.roles);
+    return { id: `sigv4:${credential.accessKeyId}`, roles, via: 'sigv4', tenant: credential.tenant };
   };
 }

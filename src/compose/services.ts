@@ -71,7 +71,7 @@ export function buildDeps(
     store,
     cipherName: cipher.name,
     keys,
-    staticKeys: new StaticKeyService(store.staticKeys, keys),
+    staticKeys: new StaticKeyService(store.staticKeys, keys, store.resources),
     apiKeys,
     speke: new SpekeService(keys, drm, keyUrl, config.deliveryCertSha256),
     keyUrl,

@@ -16,6 +16,7 @@ import { loadOriginConfig } from './origin';
 import { loadServerConfig, startFailureLogLevel, type ServerConfig } from './server';
 import { loadSpekeConfig, type SpekeConfig } from './speke';
 import { loadStoreConfig, type StoreConfig } from './store';
+import { loadTenantsConfig, type TenantsConfig } from './tenants';
 import { describeTimeouts, loadHttpTimeouts, type HttpTimeouts } from './timeouts';
 
 export { ConfigError, processEnv, startFailureLogLevel };
@@ -24,7 +25,7 @@ export type { SigV4Config } from './delivery';
 export { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './timeouts';
 
 /** Everything Keyplane reads from the environment, validated once at start. */
-export interface Config extends ServerConfig, StoreConfig, KeysConfig, AwsConfig, SpekeConfig {
+export interface Config extends ServerConfig, StoreConfig, KeysConfig, AwsConfig, SpekeConfig, TenantsConfig {
   /** Where `/playback/{token}/hls/...` fetches playlists (`KEYPLANE_ORIGIN_URL`); absent: route off. */
   origin?: OriginConfig;
   /** SigV4, playback tokens, secure links, access policies (see config/delivery.ts). */
@@ -43,6 +44,7 @@ export function loadConfig(env: Env = processEnv()): Config {
     ...loadKeysConfig(env),
     ...loadAwsConfig(env),
     ...loadSpekeConfig(env),
+    ...loadTenantsConfig(env),
     origin: loadOriginConfig(env),
     delivery: loadDeliveryConfig(env),
     auditRetention: loadAuditRetention(env),
@@ -64,5 +66,6 @@ export function describeConfig(config: Config): Record<string, unknown> {
     origin: config.origin?.urlTemplate ?? 'off',
     auditRetention: describeRetention(config.auditRetention),
     timeouts: describeTimeouts(config.timeouts),
+    iamTenants: config.iamTenants.map((r) => `${r.pattern}=${r.tenant}`),
   };
 }

@@ -27,9 +27,7 @@ export function checkTenantId(value: unknown, field = 'tenant', opts: { allowAll
   if (opts.allowAll && value === ALL_TENANTS) return ALL_TENANTS;
   if (!isTenantId(value)) {
     const all = opts.allowAll ? ', or * for all tenants' : '';
-    throw new BadRequestError(
-      `${field} must be 1-63 characters of a-z 0-9 _ -, starting with a letter or digit${all}`,
-    );
+    throw new BadRequestError(`${field} must be 1-63 characters of a-z 0-9 _ -, starting with a letter or digit${all}`);
   }
   return value;
 }

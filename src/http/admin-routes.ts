@@ -1,7 +1,7 @@
 import express, { Router, type Request } from 'express';
 import { ownedBy, type OwnerReader } from '../auth/resource-scope';
 import type { Backend } from '../store/backend';
-import { adminTenant } from './api-key-routes';
+import { ALL_TENANTS } from '../domain/tenants';
 import { auditDelivered, auditIssued } from './request-audit';
 import { requireRole } from '../auth/authenticate';
 import { BadRequestError, NotFoundError } from '../errors';
@@ -9,6 +9,7 @@ import type { StaticKeyResult, StaticKeyService } from '../keys/static-key-servi
 import type { KeyService } from '../keys/key-service';
 import { noStore, objectBody } from './respond';
 import { checkResourceId } from '../domain/ids';
+import { tenantOf } from './principal-tenant';
 
 /** The response an encoder's static key provider takes (MediaConvert/MediaLive field names). */
 export function staticKeyBody(result: StaticKeyResult, url: string) {
@@ -31,11 +32,19 @@ function optionalString(body: Record<string, unknown>, field: string): string | 
 }
 
 /**
+ * The tenant an admin's record about a resource falls under, when the caller's does not say it: for a
+ * `*` admin, the owner's (one read); else undefined (the caller's own, which the service checked).
+ */
+async function ownerTenantForAll(req: Request, owners: OwnerReader, resourceId: string) {
+  return tenantOf(req) === ALL_TENANTS ? (await owners.get(resourceId))?.tenant : undefined;
+}
+
+/**
  * The owner of a resource the calling admin may act on: 403 when another tenant owns it, and the 404
  * `missing` when nobody does.
  */
 async function ownedResource(req: Request, owners: OwnerReader, resourceId: string, missing: string) {
-  const owner = await ownedBy(owners, resourceId, adminTenant(req));
+  const owner = await ownedBy(owners, resourceId, tenantOf(req));
   if (!owner) throw new NotFoundError(missing);
   return owner;
 }
@@ -54,23 +63,25 @@ export function adminRoutes(deps: {
   router.post('/static-keys', admin, noStore, json, async (req, res) => {
     const body = objectBody(req.body);
     const resourceId = checkResourceId(body.resourceId);
-    const result = await deps.staticKeys.create({
-      resourceId,
-      keyHex: optionalString(body, 'keyHex'),
-      ivHex: optionalString(body, 'ivHex'),
-    });
+    const result = await deps.staticKeys.create(
+      {
+        resourceId,
+        keyHex: optionalString(body, 'keyHex'),
+        ivHex: optionalString(body, 'ivHex'),
+      },
+      tenantOf(req),
+    );
     const status = result.created ? 201 : 200;
-    await auditIssued(req, resourceId, [result.kid], status);
+    const tenant = await ownerTenantForAll(req, deps.store.resources, resourceId);
+    await auditIssued(req, resourceId, [result.kid], status, tenant);
     res.status(status).json(staticKeyBody(result, deps.keyUrl(resourceId, result.kid)));
   });
 
   router.get('/static-keys/:resourceId', admin, noStore, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
-    const missing = `No static key for resource "${resourceId}"`;
-    const owner = await ownedResource(req, deps.store.resources, resourceId, missing);
-    const result = await deps.staticKeys.show(resourceId);
-    if (!result) throw new NotFoundError(missing);
-    await auditDelivered(req, resourceId, [result.kid], owner.tenant);
+    const result = await deps.staticKeys.show(resourceId, tenantOf(req));
+    if (!result) throw new NotFoundError(`No static key for resource "${resourceId}"`);
+    await auditDelivered(req, resourceId, [result.kid], await ownerTenantForAll(req, deps.store.resources, resourceId));
     res.json(staticKeyBody(result, deps.keyUrl(resourceId, result.kid)));
   });
 

@@ -1,16 +1,11 @@
-import express, { Router, type Request } from 'express';
+import express, { Router } from 'express';
 import type { ApiKeyService } from '../auth/api-keys';
 import { requireRole } from '../auth/authenticate';
-import type { Principal } from '../auth/principal';
 import { ALL_TENANTS, checkTenantId, DEFAULT_TENANT } from '../domain/tenants';
 import { ForbiddenError, NotFoundError } from '../errors';
 import type { Backend } from '../store/backend';
+import { tenantOf } from './principal-tenant';
 import { noStore, objectBody } from './respond';
-
-/** The tenant of the authenticated admin (`*` administers all). */
-export function adminTenant(req: Request): string {
-  return (req.principal as Principal).tenant;
-}
 
 /**
  * The tenant a new API key gets: the body's `tenant`, else the caller's (`default` for `*`). A tenant
@@ -49,19 +44,19 @@ export function apiKeyRoutes(deps: { apiKeys: ApiKeyService; store: Backend }): 
 
   router.post('/api-keys', admin, noStore, json, async (req, res) => {
     const body = objectBody(req.body);
-    const tenant = newKeyTenant(adminTenant(req), body.tenant);
+    const tenant = newKeyTenant(tenantOf(req), body.tenant);
     const created = await deps.apiKeys.create(body.name as string, body.roles, tenant);
     res.status(201).json({ ...created.record, key: created.key });
   });
 
   router.get('/api-keys', admin, noStore, async (req, res) => {
-    const tenant = tenantFilter(adminTenant(req), req.query.tenant);
-    res.json({ apiKeys: await deps.apiKeys.list(tenant === undefined ? {} : { tenant }) });
+    const tenant = tenantFilter(tenantOf(req), req.query.tenant);
+    res.json({ apiKeys: await deps.apiKeys.list(tenant) });
   });
 
   router.delete('/api-keys/:id', admin, async (req, res) => {
     const id = String(req.params.id);
-    const caller = adminTenant(req);
+    const caller = tenantOf(req);
     const record = caller === ALL_TENANTS ? undefined : await deps.store.apiKeys.get(id);
     // Another tenant's key is as unknown to a tenant admin as a missing one: its existence is not revealed.
     const foreign = caller !== ALL_TENANTS && record?.tenant !== caller;
@@ -70,7 +65,7 @@ export function apiKeyRoutes(deps: { apiKeys: ApiKeyService; store: Backend }): 
   });
 
   router.get('/tenants', admin, noStore, async (req, res) => {
-    if (adminTenant(req) !== ALL_TENANTS) {
+    if (tenantOf(req) !== ALL_TENANTS) {
       throw new ForbiddenError('Only an admin of every tenant (tenant "*") may list the tenants');
     }
     res.json({ tenants: await deps.store.tenants.list() });

@@ -4,7 +4,8 @@ import { requireRole } from '../auth/authenticate';
 import { BadRequestError } from '../errors';
 import { noStore } from './respond';
 import { checkResourceId } from '../domain/ids';
-import { adminTenant, tenantFilter } from './api-key-routes';
+import { tenantFilter } from './api-key-routes';
+import { tenantOf } from './principal-tenant';
 
 function single(value: unknown, name: string): string | undefined {
   if (value === undefined) return undefined;
@@ -38,7 +39,7 @@ export function auditRoutes(audit: AuditLog): Router {
     const resourceId = single(req.query.resourceId, 'resourceId');
     const page = await audit.query({
       resourceId: resourceId === undefined ? undefined : checkResourceId(resourceId),
-      tenant: tenantFilter(adminTenant(req), single(req.query.tenant, 'tenant')),
+      tenant: tenantFilter(tenantOf(req), single(req.query.tenant, 'tenant')),
       since: since(single(req.query.since, 'since')),
       limit: limit(single(req.query.limit, 'limit')),
       cursor: single(req.query.cursor, 'cursor'),

@@ -1,6 +1,6 @@
 import express, { Router, type Request } from 'express';
 import { ownedBy, type OwnerReader } from '../auth/resource-scope';
-import { adminTenant } from './api-key-routes';
+import { tenantOf } from './principal-tenant';
 import { checkIpEntry, checkOriginEntry } from '../auth/access-policy';
 import { requireRole } from '../auth/authenticate';
 import { NotConfiguredError } from '../auth/delivery-errors';
@@ -59,7 +59,7 @@ export function policyRoutes(store: PolicyRepository | undefined, owners: OwnerR
   const router = Router();
   // A policy belongs to a resource of the caller's tenant: 403 for another tenant's, 404 before its keys exist.
   const owned = async (req: Request, resourceId: string) => {
-    const owner = await ownedBy(owners, resourceId, adminTenant(req));
+    const owner = await ownedBy(owners, resourceId, tenantOf(req));
     if (!owner) throw new NotFoundError(`No resource "${resourceId}": create its keys before setting its policy`);
   };
   const admin = requireRole('admin');

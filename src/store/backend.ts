@@ -6,6 +6,7 @@ import type {
   PolicyRepository,
   StaticKeyRepository,
 } from './repositories';
+import type { ResourceRepository, TenantRepository } from './ownership';
 
 /**
  * The persistence port: where keys, leases, static keys, API keys, audit records and policies live.
@@ -28,6 +29,10 @@ export interface Backend {
   readonly audit: AuditRepository;
   /** Per-resource access policies. */
   readonly policies: PolicyRepository;
+  /** Which tenant owns each resource ID. */
+  readonly resources: ResourceRepository;
+  /** The tenants known from API keys and resources. */
+  readonly tenants: TenantRepository;
   /** Throws ServiceUnavailableError when the backend cannot serve. */
   ping(): Promise<void>;
   /** Releases connections/handles. */

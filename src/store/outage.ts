@@ -7,7 +7,7 @@ import type { Backend } from './backend';
  */
 export type OutageClassifier = (err: unknown) => ServiceUnavailableError | undefined;
 
-type RepositoryName = 'keys' | 'leases' | 'staticKeys' | 'apiKeys' | 'audit' | 'policies';
+type RepositoryName = 'keys' | 'leases' | 'staticKeys' | 'apiKeys' | 'audit' | 'policies' | 'resources' | 'tenants';
 type MethodList<T> = readonly (keyof T & string)[];
 /** `list` when it names every method of T, else a type error at the table below. */
 type Every<T, L extends MethodList<T>> = Exclude<keyof T, L[number]> extends never ? L : never;
@@ -24,6 +24,8 @@ const METHODS: { [K in RepositoryName]: MethodList<Backend[K]> } = {
   apiKeys: every<Backend['apiKeys']>()(['put', 'get', 'list', 'revoke']),
   audit: every<Backend['audit']>()(['append', 'query']),
   policies: every<Backend['policies']>()(['get', 'put', 'delete']),
+  resources: every<Backend['resources']>()(['get']),
+  tenants: every<Backend['tenants']>()(['list']),
 };
 
 /** One async function whose failures pass through `classify` (Keyplane errors and races pass unchanged). */
