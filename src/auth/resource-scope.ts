@@ -26,11 +26,7 @@ export function notYourResource(resourceId: string): AccessDeniedError {
  * Checks an owner read against the caller's tenant: 403 when another tenant owns the resource,
  * otherwise the owner (undefined when nobody does: the caller decides whether that is a 404).
  */
-export function checkOwner(
-  resourceId: string,
-  owner: OwnerOf | undefined,
-  callerTenant: string,
-): OwnerOf | undefined {
+export function checkOwner(resourceId: string, owner: OwnerOf | undefined, callerTenant: string): OwnerOf | undefined {
   if (owner && !mayAct(callerTenant, owner.tenant)) throw notYourResource(resourceId);
   return owner;
 }

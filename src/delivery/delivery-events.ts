@@ -16,7 +16,15 @@ export function deliveredEvents(
   kids: readonly string[],
   tenant: string,
 ): AuditEvent[] {
-  return kids.map((kid) => ({ action: 'deliver', route: ctx.route, resourceId, tenant, status: 200, kid, ...who(ctx) }));
+  return kids.map((kid) => ({
+    action: 'deliver',
+    route: ctx.route,
+    resourceId,
+    tenant,
+    status: 200,
+    kid,
+    ...who(ctx),
+  }));
 }
 
 /**

@@ -27,7 +27,11 @@ async function tokenTenant(owners: OwnerReader, principal: Principal, resourceId
  * `POST /playback-tokens` (admin or token-issuer): mints a token for a resource of the issuer's
  * tenant, carrying that tenant (`ten`), and the key URL base players use.
  */
-export function tokenIssuerRoutes(deps: { tokens?: PlaybackTokenService; publicUrl: string; owners: OwnerReader }): Router {
+export function tokenIssuerRoutes(deps: {
+  tokens?: PlaybackTokenService;
+  publicUrl: string;
+  owners: OwnerReader;
+}): Router {
   const router = Router();
   const json = express.json({ limit: '16kb', strict: true });
   router.post('/playback-tokens', requireRole('token-issuer'), noStore, json, async (req, res) => {

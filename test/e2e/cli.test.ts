@@ -263,7 +263,10 @@ describe('admin commands', () => {
     const tenantAdmin = { KEYPLANE_URL: kp.url, KEYPLANE_API_KEY: created.key };
     const own = await runCliJson<{ apiKeys: { tenant: string }[] }>(['api-key', 'list'], tenantAdmin);
     expect(own.apiKeys.map((k) => k.tenant)).toEqual(['studio-x']);
-    const refused = await runCli(['api-key', 'create', '--name', 'x', '--roles', 'admin', '--tenant', '*'], tenantAdmin);
+    const refused = await runCli(
+      ['api-key', 'create', '--name', 'x', '--roles', 'admin', '--tenant', '*'],
+      tenantAdmin,
+    );
     expect([refused.code, refused.stderr]).toEqual([4, expect.stringContaining('HTTP 403')]);
     expect(refused.stderr).toContain('only create API keys of tenant "studio-x"');
     const bad = await runCli(['api-key', 'create', '--name', 'x', '--roles', 'admin', '--tenant', 'No Good'], admin);
