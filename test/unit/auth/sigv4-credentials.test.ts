@@ -10,8 +10,13 @@ describe('parseSigV4Credentials', () => {
   it('parses comma-separated entries with +-joined roles; the secret may contain ":"', () => {
     const list = parseSigV4Credentials(`AKIA1111:${SECRET}:keyserver, AKIA2222:a:b:c:0123456789abcdef:encoder+admin`);
     expect(list).toEqual([
-      { accessKeyId: 'AKIA1111', secretAccessKey: SECRET, roles: ['keyserver'] },
-      { accessKeyId: 'AKIA2222', secretAccessKey: 'a:b:c:0123456789abcdef', roles: ['encoder', 'admin'] },
+      { accessKeyId: 'AKIA1111', secretAccessKey: SECRET, roles: ['keyserver'], tenant: 'default' },
+      {
+        accessKeyId: 'AKIA2222',
+        secretAccessKey: 'a:b:c:0123456789abcdef',
+        roles: ['encoder', 'admin'],
+        tenant: 'default',
+      },
     ]);
   });
 

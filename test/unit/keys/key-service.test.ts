@@ -17,6 +17,7 @@ describe('KeyService', () => {
   const req = (resourceId: string, kids: number[], owner = 'enc-1') => ({
     resourceId,
     owner,
+    tenant: 'default',
     keys: kids.map((n) => ({ kid: kid(n) })),
     rotating: false,
   });
@@ -46,6 +47,7 @@ describe('KeyService', () => {
     const [a, b] = await keys.issue({
       resourceId: 'r3',
       owner: 'o',
+      tenant: 'default',
       rotating: false,
       keys: [{ kid: kid(4), iv }, { kid: kid(5) }],
     });

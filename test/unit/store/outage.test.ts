@@ -25,6 +25,8 @@ function failingBackend(err: unknown): { backend: Backend; calls: string[] } {
     apiKeys: repo('apiKeys', ['put', 'get', 'list', 'revoke']),
     audit: repo('audit', ['append', 'query']),
     policies: repo('policies', ['get', 'put', 'delete']),
+    resources: repo('resources', ['get']),
+    tenants: repo('tenants', ['list']),
     ping: fail('ping'),
     close: fail('close'),
   };
@@ -40,13 +42,15 @@ function everyCall(b: Backend): Array<() => Promise<unknown>> {
     () => b.leases.commitIssue(any),
     () => b.leases.delete('r'),
     () => b.staticKeys.get('r'),
-    () => b.staticKeys.put(any, any),
+    () => b.staticKeys.put(any, any, any),
     () => b.apiKeys.put(any),
     () => b.apiKeys.get('i'),
     () => b.apiKeys.list(),
     () => b.apiKeys.revoke('i', new Date()),
     () => b.audit.append([]),
     () => b.audit.query({ limit: 1 }),
+    () => b.resources.get('r'),
+    () => b.tenants.list(),
     () => b.policies.get('r'),
     () => b.policies.put(any),
     () => b.policies.delete('r'),
@@ -66,7 +70,7 @@ describe('mapBackendOutages', () => {
       expect(err).toBeInstanceOf(ServiceUnavailableError);
       expect((err as ServiceUnavailableError).headers['Retry-After']).toBe('2');
     }
-    expect(calls).toHaveLength(16);
+    expect(calls).toHaveLength(18);
     expect(mapped.name).toBe('fake');
   });
 
