@@ -176,7 +176,20 @@ function leaseCommand(): Command {
   return group;
 }
 
-/** Defines the admin command groups: static-key, api-key, token, lease. */
+function tenantCommand(): Command {
+  const group = new Command('tenant').description('tenants: who owns which API keys and resource IDs');
+  group.addCommand(
+    clientCommand('list', 'list the tenants with their API key and resource counts (admin of `*`)', async (cmd) => {
+      const body = (await clientFrom(cmd).json<{ tenants: Json[] }>('GET', '/tenants')) ?? { tenants: [] };
+      if (cmd.opts<{ json?: boolean }>().json) return printJson(body);
+      const rows = body.tenants.map((t) => [str(t.tenant), str(t.apiKeys), str(t.resources)]);
+      print(renderTable(['TENANT', 'API KEYS', 'RESOURCES'], rows));
+    }),
+  );
+  return group;
+}
+
+/** Defines the admin command groups: static-key, api-key, token, lease, tenant. */
 export function adminCommands(): Command[] {
-  return [staticKeyCommand(), apiKeyCommand(), tokenCommand(), leaseCommand()];
+  return [staticKeyCommand(), apiKeyCommand(), tokenCommand(), leaseCommand(), tenantCommand()];
 }

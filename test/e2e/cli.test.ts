@@ -50,6 +50,7 @@ describe('help and usage errors', () => {
     ['token', 'mint'],
     ['lease', 'show'],
     ['lease', 'release'],
+    ['tenant', 'list'],
     ['conformance'],
     ['package-hls'],
   ];
@@ -271,6 +272,10 @@ describe('admin commands', () => {
     expect(refused.stderr).toContain('only create API keys of tenant "studio-x"');
     const bad = await runCli(['api-key', 'create', '--name', 'x', '--roles', 'admin', '--tenant', 'No Good'], admin);
     expect([bad.code, bad.stderr]).toEqual([1, expect.stringContaining('tenant must be')]);
+    const tenants = await runCli(['tenant', 'list'], admin);
+    expect(tenants.stdout).toMatch(/^TENANT +API KEYS +RESOURCES$/m);
+    expect(tenants.stdout).toMatch(/^studio-x +1 +0$/m);
+    expect((await runCli(['tenant', 'list'], tenantAdmin)).code).toBe(4);
   });
 
   it('token mint returns a token whose key URL delivers the key', async () => {
