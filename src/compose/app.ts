@@ -91,7 +91,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', deps.delivery?.trustProxy ?? false);
   app.use(requestId());
   app.use(accessLog(deps.logger));
-  if (deps.audit) app.use(attachAudit(deps.audit, routeTableOf(FEATURE_MANIFESTS)));
+  if (deps.audit) app.use(attachAudit(deps.audit, routeTableOf(FEATURE_MANIFESTS), deps.store.resources));
   app.use(stageRouters(deps, 'public'));
   app.use(authenticate(deps.authenticators));
   app.use(verifySignedBody(deps.maxBodyBytes));

@@ -1,7 +1,6 @@
 import express, { Router, type Request } from 'express';
 import { ownedBy, type OwnerReader } from '../auth/resource-scope';
 import type { Backend } from '../store/backend';
-import { ALL_TENANTS } from '../domain/tenants';
 import { auditDelivered, auditIssued } from './request-audit';
 import { requireRole } from '../auth/authenticate';
 import { BadRequestError, NotFoundError } from '../errors';
@@ -29,14 +28,6 @@ function optionalString(body: Record<string, unknown>, field: string): string | 
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') throw new BadRequestError(`${field} must be a string`);
   return value;
-}
-
-/**
- * The tenant an admin's record about a resource falls under, when the caller's does not say it: for a
- * `*` admin, the owner's (one read); else undefined (the caller's own, which the service checked).
- */
-async function ownerTenantForAll(req: Request, owners: OwnerReader, resourceId: string) {
-  return tenantOf(req) === ALL_TENANTS ? (await owners.get(resourceId))?.tenant : undefined;
 }
 
 /**
@@ -72,8 +63,7 @@ export function adminRoutes(deps: {
       tenantOf(req),
     );
     const status = result.created ? 201 : 200;
-    const tenant = await ownerTenantForAll(req, deps.store.resources, resourceId);
-    await auditIssued(req, resourceId, [result.kid], status, tenant);
+    await auditIssued(req, resourceId, [result.kid], status);
     res.status(status).json(staticKeyBody(result, deps.keyUrl(resourceId, result.kid)));
   });
 
@@ -81,7 +71,7 @@ export function adminRoutes(deps: {
     const resourceId = checkResourceId(req.params.resourceId);
     const result = await deps.staticKeys.show(resourceId, tenantOf(req));
     if (!result) throw new NotFoundError(`No static key for resource "${resourceId}"`);
-    await auditDelivered(req, resourceId, [result.kid], await ownerTenantForAll(req, deps.store.resources, resourceId));
+    await auditDelivered(req, resourceId, [result.kid]);
     res.json(staticKeyBody(result, deps.keyUrl(resourceId, result.kid)));
   });
 

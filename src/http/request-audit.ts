@@ -2,7 +2,8 @@ import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'exp
 import { decodeJwt } from 'jose';
 import type { AuditEvent, AuditLog } from '../audit/audit-log';
 import type { RouteMatch, RouteTable } from '../domain/route-spec';
-import { claimingTenant, DEFAULT_TENANT } from '../domain/tenants';
+import type { OwnerReader } from '../auth/resource-scope';
+import { ALL_TENANTS, claimingTenant, DEFAULT_TENANT } from '../domain/tenants';
 import { clientIp } from './client-info';
 import { toKeyplaneError } from './error-handler';
 
@@ -12,14 +13,20 @@ declare module 'express-serve-static-core' {
     audit?: AuditLog;
     /** The manifests' routes, attached with the audit log: names the route a request is after. */
     auditRoutes?: RouteTable;
+    /** Resource owners, attached with the audit log: the tenant a record falls under. */
+    auditOwners?: OwnerReader;
   }
 }
 
-/** Middleware: makes the audit log and the manifests' route table reachable as `req.audit` / `req.auditRoutes`. */
-export function attachAudit(audit: AuditLog, routes: RouteTable): RequestHandler {
+/**
+ * Middleware: makes the audit log, the manifests' route table and the resource owners reachable as
+ * `req.audit` / `req.auditRoutes` / `req.auditOwners`.
+ */
+export function attachAudit(audit: AuditLog, routes: RouteTable, owners?: OwnerReader): RequestHandler {
   return (req, _res, next) => {
     req.audit = audit;
     req.auditRoutes = routes;
+    req.auditOwners = owners;
     next();
   };
 }
@@ -35,13 +42,18 @@ export async function recordEvents(req: Request, res: Response, events: readonly
   await req.audit?.record(events);
 }
 
-function tokenCaller(token: string): string | undefined {
+function tokenClaim(token: string, claim: 'jti' | 'ten'): string | undefined {
   try {
-    const jti = decodeJwt(token).jti;
-    return typeof jti === 'string' ? `token:${jti}` : undefined;
+    const value = decodeJwt(token)[claim];
+    return typeof value === 'string' ? value : undefined;
   } catch {
     return undefined;
   }
+}
+
+function tokenCaller(token: string): string | undefined {
+  const jti = tokenClaim(token, 'jti');
+  return jti === undefined ? undefined : `token:${jti}`;
 }
 
 /**
@@ -56,11 +68,28 @@ function callerOf(req: Request, target: RouteMatch | undefined, status: number):
 }
 
 /**
- * The tenant a record falls under when the route did not say (it knows the resource's owner): the
- * caller's (`default` for `*` callers and for playback tokens from before tenants).
+ * The tenant of the caller, for records: its own (`default` for `*` callers and for playback tokens
+ * from before tenants); a verified path token's `ten` when no principal was set.
  */
-function callerTenant(req: Request): string {
-  return claimingTenant(req.principal?.tenant ?? DEFAULT_TENANT);
+function callerTenant(req: Request, target?: RouteMatch, status?: number): string {
+  let tenant = req.principal?.tenant;
+  if (tenant === undefined && target?.pathToken && status !== 400 && status !== 401) {
+    tenant = tokenClaim(target.pathToken, 'ten');
+  }
+  return claimingTenant(tenant ?? DEFAULT_TENANT);
+}
+
+/**
+ * The tenant a record about `resourceId` falls under: its owner's (one read), else `fallback`. Only
+ * used where the caller's tenant may differ from the owner's (`*` callers, refusals); a failed read
+ * never loses the record.
+ */
+async function ownerTenant(req: Request, resourceId: string, fallback: string): Promise<string> {
+  try {
+    return (await req.auditOwners?.get(resourceId))?.tenant ?? fallback;
+  } catch {
+    return fallback;
+  }
 }
 
 async function recordKeys(
@@ -75,12 +104,15 @@ async function recordKeys(
   const action = target?.audit === 'issue' ? 'issue' : 'deliver';
   const principal = callerOf(req, target, status);
   const ip = clientIp(req);
+  const recordTenant =
+    tenant ??
+    (req.principal?.tenant === ALL_TENANTS ? await ownerTenant(req, resourceId, DEFAULT_TENANT) : callerTenant(req));
   await req.audit?.record(
     kids.map((kid) => ({
       action,
       route,
       resourceId,
-      tenant: tenant ?? callerTenant(req),
+      tenant: recordTenant,
       status,
       ...(kid === undefined ? {} : { kid }),
       ...(principal === undefined ? {} : { principal }),
@@ -132,19 +164,21 @@ export const auditRefusals: ErrorRequestHandler = (err, req, res, next) => {
   const reason = (known?.details.reason as string | undefined) ?? known?.code ?? 'internal';
   const principal = callerOf(req, target, status);
   const ip = clientIp(req);
-  void req.audit
-    ?.record([
-      {
-        action: 'deliver',
-        route: target.route,
-        resourceId,
-        tenant: callerTenant(req),
-        status,
-        reason,
-        ...(target.kid === undefined ? {} : { kid: target.kid }),
-        ...(principal === undefined ? {} : { principal }),
-        ...(ip === '' ? {} : { clientIp: ip }),
-      },
-    ])
+  void ownerTenant(req, resourceId, callerTenant(req, target, status))
+    .then((tenant) =>
+      req.audit?.record([
+        {
+          action: 'deliver',
+          route: target.route,
+          resourceId,
+          tenant,
+          status,
+          reason,
+          ...(target.kid === undefined ? {} : { kid: target.kid }),
+          ...(principal === undefined ? {} : { principal }),
+          ...(ip === '' ? {} : { clientIp: ip }),
+        },
+      ]),
+    )
     .then(() => next(err));
 };

@@ -192,6 +192,20 @@ describe.each([
     expect(theirs.status).toBe(403);
     expect(JSON.stringify(theirs.body)).not.toMatch(/StaticKeyValue/);
     expect((await read(a.admin)).status).toBe(200);
+    expect((await read(ADMIN_KEY)).status).toBe(200);
+    // A's admin sees the * admin's read: records fall under the resource owner's tenant.
+    const audit = await request(url).get(`/audit?resourceId=${staticA}`).set(as(a.admin));
+    const reads = (audit.body.records as { principal?: string; tenant?: string }[]).filter((r) => r.tenant);
+    expect(reads.map((r) => r.principal)).toEqual(expect.arrayContaining(['admin-key']));
+  });
+
+  it("a refusal before delivery (401) is recorded under the resource owner's tenant", async () => {
+    const anonymous = await request(url).get(`${keyPath}/${kidA}`).set(as('kp_0000000000000000_nope'));
+    expect(anonymous.status).toBe(401);
+    const audit = await request(url).get(`/audit?resourceId=${ridA}`).set(as(a.admin));
+    expect(audit.body.records).toEqual(
+      expect.arrayContaining([expect.objectContaining({ status: 401, tenant: 'studio-a' })]),
+    );
   });
 
   it("GET /audit shows a tenant admin only its tenant's records; the * admin sees all or one tenant", async () => {
