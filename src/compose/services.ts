@@ -53,11 +53,11 @@ export function localBackends(config: Config): Backends {
 export function buildDeps(
   config: Config,
   backends: Backends,
-  opts: { logger?: Logger; extraAuthenticators?: Authenticator[] } = {},
+  opts: { logger?: Logger; extraAuthenticators?: Authenticator[]; now?: () => Date } = {},
 ): AppDeps {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const { store, cipher } = backends;
-  const keys = new KeyService(store, cipher, config.leaseTtlSeconds);
+  const keys = new KeyService(store, cipher, config.leaseTtlSeconds, opts.now);
   const apiKeys = new ApiKeyService(store.apiKeys, config.adminKey);
   const keyUrl = keyUrlBuilder(config.publicUrl, config.keyUrlTemplate);
   const { delivery, authenticators } = buildDelivery(config, store, keys);

@@ -167,7 +167,7 @@ describe('DynamoDB backend specifics', () => {
       const lease = { resourceId, owner: 'o', kids: [], rotating: false, expiresAt: new Date(), version: 1 };
       await expect(
         store.leases.commitIssue({ lease, expectedLeaseVersion: undefined, newKeys, claim }),
-      ).rejects.toThrow(/at most 99 keys/);
+      ).rejects.toThrow(/at most 97 keys/);
       await expect(store.leases.get(resourceId)).resolves.toBeUndefined();
     } finally {
       await store.close();

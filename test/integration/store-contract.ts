@@ -4,6 +4,7 @@ import type { ApiKeyRecord, IssueCommit, Lease, StoredKey } from '../../src/stor
 import { KeyRaceError, LeaseRaceError, StaticKeyExistsError } from '../../src/store/records';
 import { describeAuditContract } from './audit-contract';
 import { describePolicyStoreContract } from './policy-contract';
+import { describeTenantContract } from './tenant-contract';
 
 /** What a contract run needs from a backend: a ready store and a way to dispose of it. */
 export interface BackendFixture {
@@ -116,6 +117,7 @@ export function describeBackendContract(name: string, makeStore: MakeBackend): v
 
     describeAuditContract(() => raw, makeStore);
     describePolicyStoreContract(() => raw);
+    describeTenantContract(() => raw);
 
     it('answers ping', async () => {
       await expect(store.ping()).resolves.toBeUndefined();

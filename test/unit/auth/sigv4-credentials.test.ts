@@ -20,6 +20,33 @@ describe('parseSigV4Credentials', () => {
     ]);
   });
 
+  it('reads an optional fourth field, the tenant (a tenant ID or *); entries without one are default', () => {
+    const list = parseSigV4Credentials(
+      `AKIA1111:${SECRET}:keyserver:acme, AKIA2222:a:b:0123456789abcdef:encoder+admin:*, AKIA3333:${SECRET}:encoder`,
+    );
+    expect(list.map((c) => [c.accessKeyId, c.secretAccessKey, c.roles, c.tenant])).toEqual([
+      ['AKIA1111', SECRET, ['keyserver'], 'acme'],
+      ['AKIA2222', 'a:b:0123456789abcdef', ['encoder', 'admin'], '*'],
+      ['AKIA3333', SECRET, ['encoder'], 'default'],
+    ]);
+    expect(
+      parseSigV4Credentials(
+        `# acme
+AKIA1111:${SECRET}:keyserver:acme-prod
+`,
+        true,
+      )[0]?.tenant,
+    ).toBe('acme-prod');
+  });
+
+  it.each([
+    [`AKIA1111:${SECRET}:keyserver:Acme`, /entry 1: tenant must be 1-63/],
+    [`AKIA1111:${SECRET}:keyserver:encoder`, /entry 1: ambiguous: the last two fields are both role lists/],
+  ])('refuses the tenant field of %s without echoing the secret', (text, message) => {
+    expect(() => parseSigV4Credentials(text)).toThrow(message);
+    expect(() => parseSigV4Credentials(text)).not.toThrow(SECRET);
+  });
+
   it('reads one entry per line in files, skipping comments and blank lines', () => {
     expect(parseSigV4Credentials(`# proxies\n\nAKIA1111:${SECRET}:keyserver\r\n`, true)).toHaveLength(1);
     expect(parseSigV4Credentials('# all revoked\n', true)).toEqual([]);
