@@ -228,7 +228,14 @@ describe('Lambda: IAM principals in tenants (KEYPLANE_IAM_TENANTS)', () => {
     });
     const acme = assumedRoleCaller('AcmeEncoder');
     const resourceId = `acme-${crypto.randomUUID()}`;
-    const body = fixture('v1/hls-several-keys.xml').replace('id="several-keys-1"', `id="${resourceId}"`);
+    // Fresh KIDs too: a KID belongs to one resource, and the tests above used the fixture's.
+    const kids = new Map<string, string>();
+    const body = fixture('v1/hls-several-keys.xml')
+      .replace('id="several-keys-1"', `id="${resourceId}"`)
+      .replace(/kid="([^"]+)"/g, (_m, kid: string) => {
+        if (!kids.has(kid)) kids.set(kid, crypto.randomUUID());
+        return `kid="${kids.get(kid)}"`;
+      });
     const post = (iam: typeof acme) =>
       invoke(
         { method: 'POST', path: '/copyProtection', iam, headers: { 'Content-Type': 'application/xml' }, body },
