@@ -11,7 +11,7 @@ import { buildDeps, localBackends, type Backends } from '../../src/compose/servi
 import { loadConfig } from '../../src/config';
 import { KmsEnvelopeCipher } from '../../src/keys/kms-cipher';
 import { dynamoDbBackend } from '../../src/store/dynamodb';
-import { createKmsKey, dynamoClient, freshTable, kmsClient, startMoto } from '../helpers/moto';
+import { createKmsKey, dynamoClient, freshTable, kmsClient, startSerialMoto } from '../helpers/moto';
 import { ADMIN_KEY } from '../helpers/test-app';
 
 // Tenants through the HTTP app, on SQLite (local cipher) and on DynamoDB + KMS in moto: a resource ID
@@ -198,11 +198,15 @@ afterAll(() => {
 describeTenants('SQLite + local cipher', () => tenantApp(tmp(), localBackends));
 
 let dropTable: (() => Promise<void>) | undefined;
+// The race needs serializable transactions, as DynamoDB's are; moto's threaded server is not (see startSerialMoto).
+let serial: { endpoint: string; stop: () => Promise<void> } | undefined;
 afterAll(async () => {
   await dropTable?.();
+  await serial?.stop();
 });
-describeTenants('DynamoDB + KMS (moto)', async () => {
-  const endpoint = startMoto();
+describeTenants('DynamoDB + KMS (moto, serial)', async () => {
+  serial = await startSerialMoto();
+  const { endpoint } = serial;
   const { table, drop } = await freshTable(endpoint);
   dropTable = drop;
   const keyId = await createKmsKey(endpoint);
