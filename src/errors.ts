@@ -57,6 +57,30 @@ export class ForbiddenError extends KeyplaneError {
   }
 }
 
+/**
+ * The resource ID belongs to another tenant (403). Never names that tenant: resource IDs are global, so
+ * the caller only learns to pick another one.
+ */
+export class ResourceTakenError extends KeyplaneError {
+  constructor(readonly resourceId: string) {
+    super(403, 'resource_taken', `resource ID ${resourceId} is taken by another tenant; pick another resource ID`, {
+      details: { resourceId },
+    });
+  }
+}
+
+/** SPEKE asked for a resource whose key is a static key (403): static keys never go out through SPEKE. */
+export class StaticResourceError extends KeyplaneError {
+  constructor(readonly resourceId: string) {
+    super(
+      403,
+      'static_resource',
+      `resource ID ${resourceId} is a static-key resource; static keys are never handed out through SPEKE`,
+      { details: { resourceId } },
+    );
+  }
+}
+
 /** The thing asked for does not exist (404). */
 export class NotFoundError extends KeyplaneError {
   constructor(message: string) {

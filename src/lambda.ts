@@ -39,7 +39,7 @@ function checkLambdaConfig(config: Config): void {
 export function createLambdaHandler(env: Env = processEnv()): LambdaProxyHandler {
   const config = loadConfig(env);
   checkLambdaConfig(config);
-  const iam = apiGatewayIam();
+  const iam = apiGatewayIam(config.iamTenants);
   const deps = buildDeps(config, awsBackends(config), { extraAuthenticators: [iam.authenticator] });
   const wrapped = serverless(createApp(deps), { binary: BINARY_MEDIA_TYPES, request: iam.capture });
   return async (event, context) => (await wrapped(event as object, (context ?? {}) as object)) as LambdaProxyResult;

@@ -81,10 +81,17 @@ export class AuditLog {
   }
 
   /** One page for `GET /audit`; without a resource and `since`, the last 24 hours (DynamoDB reads day by day). */
-  async query(params: { resourceId?: string; since?: Date; limit: number; cursor?: string }): Promise<AuditApiPage> {
+  async query(params: {
+    resourceId?: string;
+    tenant?: string;
+    since?: Date;
+    limit: number;
+    cursor?: string;
+  }): Promise<AuditApiPage> {
     const global = params.resourceId === undefined;
     const page = await this.store.query({
       resourceId: params.resourceId,
+      tenant: params.tenant,
       since: params.since ?? (global ? new Date(this.now().getTime() - GLOBAL_WINDOW_MS) : undefined),
       limit: params.limit,
       cursor: params.cursor === undefined ? undefined : decodeCursor(params.cursor),

@@ -28,6 +28,8 @@ export interface AuditRecord {
   /** The error code or deny reason of a refusal (`token_resource_mismatch`, `not_found`, ...). */
   reason?: string;
   clientIp?: string;
+  /** The tenant the record belongs to: the resource owner's, else the caller's. Absent (older records): `default`. */
+  tenant?: string;
 }
 
 /** A position in the (time, id) order of audit records; a page continues strictly after it. */
@@ -39,6 +41,8 @@ export interface AuditCursor {
 /** One page request: records at or after `since` and strictly after `cursor`, oldest first. */
 export interface AuditQuery {
   resourceId?: string;
+  /** Only records of this tenant (records without one count as `default`). */
+  tenant?: string;
   since?: Date;
   limit: number;
   cursor?: AuditCursor;

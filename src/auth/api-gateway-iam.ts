@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Authenticator } from './credential-source';
+import { tenantOfArn, type IamTenantRule } from './iam-tenants';
 import type { Principal, Role } from './principal';
 
 /** The caller API Gateway authenticated with SigV4 (`AWS_IAM` authorization on the method). */
@@ -38,9 +39,13 @@ export function iamIdentityOf(event: unknown): IamIdentity | undefined {
   return { userArn, caller };
 }
 
-/** The principal an IAM caller becomes: an encoder whose ARN also owns its SPEKE leases. */
-export function iamPrincipal(identity: IamIdentity): Principal {
-  return { id: `iam:${identity.userArn}`, roles: new Set<Role>(['encoder']), via: 'iam' };
+/**
+ * The principal an IAM caller becomes: an encoder whose ARN also owns its SPEKE leases, in the tenant
+ * the first matching `KEYPLANE_IAM_TENANTS` rule names (`default` when none matches).
+ */
+export function iamPrincipal(identity: IamIdentity, tenants: readonly IamTenantRule[] = []): Principal {
+  const tenant = tenantOfArn(tenants, identity.userArn);
+  return { id: `iam:${identity.userArn}`, roles: new Set<Role>(['encoder']), via: 'iam', tenant };
 }
 
 /** Carries the IAM identity from a Lambda event to the request built from it, and authenticates by it. */
@@ -55,7 +60,7 @@ export interface ApiGatewayIam {
  * API Gateway IAM authentication for the Lambda entry point. The identity is kept beside the
  * request object (never in a header a client could forge) and read back by the authenticator.
  */
-export function apiGatewayIam(): ApiGatewayIam {
+export function apiGatewayIam(tenants: readonly IamTenantRule[] = []): ApiGatewayIam {
   const identities = new WeakMap<IncomingMessage, IamIdentity>();
   return {
     capture: (req, event) => {
@@ -64,7 +69,7 @@ export function apiGatewayIam(): ApiGatewayIam {
     },
     authenticator: async (req) => {
       const identity = identities.get(req);
-      return identity && iamPrincipal(identity);
+      return identity && iamPrincipal(identity, tenants);
     },
   };
 }

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { ALL_TENANTS, checkTenantId, DEFAULT_TENANT } from '../domain/tenants';
 import { BadRequestError } from '../errors';
 import type { ApiKeyRecord } from '../store/records';
 import type { ApiKeyRepository } from '../store/repositories';
@@ -22,6 +23,8 @@ export interface ApiKeyView {
   roles: string[];
   createdAt: string;
   revokedAt?: string;
+  /** The tenant the key acts for (`*`: all). */
+  tenant: string;
 }
 
 /** Strips the hash from a record for API output. */
@@ -31,6 +34,7 @@ export function viewOf(r: ApiKeyRecord): ApiKeyView {
     name: r.name,
     roles: r.roles,
     createdAt: r.createdAt.toISOString(),
+    tenant: r.tenant,
     ...(r.revokedAt ? { revokedAt: r.revokedAt.toISOString() } : {}),
   };
 }
@@ -50,14 +54,19 @@ export class ApiKeyService {
     this.bootstrapHash = bootstrapKey === undefined ? undefined : sha256(bootstrapKey);
   }
 
-  /** Creates a key and returns its secret once. */
-  async create(name: string, roles: unknown): Promise<{ key: string; record: ApiKeyView }> {
+  /** Creates a key of `tenant` (a tenant ID, or `*` for all tenants) and returns its secret once. */
+  async create(
+    name: string,
+    roles: unknown,
+    tenant: unknown = DEFAULT_TENANT,
+  ): Promise<{ key: string; record: ApiKeyView }> {
     if (typeof name !== 'string' || name.length === 0 || name.length > 100) {
       throw new BadRequestError('name must be a string of 1-100 characters');
     }
     if (!Array.isArray(roles) || roles.length === 0 || !roles.every(isRole)) {
       throw new BadRequestError('roles must be a non-empty array of admin, encoder, keyserver, token-issuer');
     }
+    const keyTenant = checkTenantId(tenant, 'tenant', { allowAll: true });
     const id = crypto.randomBytes(8).toString('hex');
     const secret = crypto.randomBytes(32).toString('base64url');
     const record: ApiKeyRecord = {
@@ -66,6 +75,7 @@ export class ApiKeyService {
       roles: [...new Set(roles)],
       secretHash: sha256(secret),
       createdAt: new Date(),
+      tenant: keyTenant,
     };
     await this.store.put(record);
     return { key: `kp_${id}_${secret}`, record: viewOf(record) };
@@ -75,14 +85,14 @@ export class ApiKeyService {
   async ensureBootstrapKey(): Promise<string | undefined> {
     if (this.bootstrapKey !== undefined) return undefined;
     const keys = await this.store.list();
-    if (keys.some((k) => !k.revokedAt && k.roles.includes('admin'))) return undefined;
-    return (await this.create('bootstrap-admin', ['admin'])).key;
+    if (keys.some((k) => !k.revokedAt && k.roles.includes('admin') && k.tenant === ALL_TENANTS)) return undefined;
+    return (await this.create('bootstrap-admin', ['admin'], ALL_TENANTS)).key;
   }
 
   /** Returns the principal for a presented key, or undefined when it identifies nobody. */
   async verify(presented: string): Promise<Principal | undefined> {
     if (this.bootstrapHash !== undefined && crypto.timingSafeEqual(sha256(presented), this.bootstrapHash)) {
-      return { id: 'admin-key', roles: new Set<Role>(['admin']), via: 'admin-key' };
+      return { id: 'admin-key', roles: new Set<Role>(['admin']), via: 'admin-key', tenant: ALL_TENANTS };
     }
     const match = KEY_PATTERN.exec(presented);
     if (!match) return undefined;
@@ -90,12 +100,13 @@ export class ApiKeyService {
     const hash = sha256(match[2] as string);
     const stored = record?.secretHash ?? Buffer.alloc(32);
     if (!crypto.timingSafeEqual(hash, stored) || !record || record.revokedAt) return undefined;
-    return { id: `apikey:${record.id}`, roles: new Set(record.roles.filter(isRole)), via: 'api-key' };
+    const roles = new Set(record.roles.filter(isRole));
+    return { id: `apikey:${record.id}`, roles, via: 'api-key', tenant: record.tenant };
   }
 
-  /** Lists keys without secrets. */
-  async list(): Promise<ApiKeyView[]> {
-    return (await this.store.list()).map(viewOf);
+  /** Lists keys without secrets; only those of `tenant` when given. */
+  async list(tenant?: string): Promise<ApiKeyView[]> {
+    return (await this.store.list(tenant === undefined ? {} : { tenant })).map(viewOf);
   }
 
   /** Revokes a key; effective on the next request. */

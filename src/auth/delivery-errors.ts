@@ -6,6 +6,7 @@ export type DenyReason =
   | 'origin_denied'
   | 'token_resource_mismatch'
   | 'token_kid_not_allowed'
+  | 'resource_not_yours'
   | 'secure_link_invalid'
   | 'signature_mismatch'
   | 'request_time_skewed'

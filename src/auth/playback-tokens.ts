@@ -5,6 +5,7 @@ import { UUID_PATTERN } from '../domain/ids';
 import { BadRequestError, UnauthorizedError } from '../errors';
 import { TokenExpiredError } from './token-errors';
 import { checkResourceId } from '../domain/ids';
+import { DEFAULT_TENANT, isTenantId } from '../domain/tenants';
 import type { Principal } from './principal';
 import type { TokenSigningKey } from './token-keys';
 import { tokenTenantOf, type TokenRevocations } from './token-revocation';
@@ -23,6 +24,11 @@ export interface TokenRequest {
   resourceId: unknown;
   ttlSeconds?: unknown;
   kids?: unknown;
+  /**
+   * The tenant that owns the resource (the `ten` claim), set by the caller after its ownership check:
+   * the issuer's tenant, or for a `*` issuer the resource owner's. Absent: `default`.
+   */
+  tenant?: string;
 }
 
 /** A minted token. */
@@ -37,6 +43,8 @@ export interface PlaybackGrant {
   jti: string;
   resourceId: string;
   kids?: ReadonlySet<string>;
+  /** The tenant the token was minted for (`ten`); tokens minted before tenants carry none: `default`. */
+  tenant: string;
 }
 
 /** Whether a bearer value is shaped like a JWT (three base64url parts); API keys never are. */
@@ -57,7 +65,7 @@ function checkKids(value: unknown): string[] | undefined {
 
 /**
  * Short-lived JWTs (HS256, `kid` header) that let one player fetch the keys of one resource:
- * `sub` = resource ID, optional `kids`, `jti`, `iat`, `exp`, `aud` = keyplane-playback.
+ * `sub` = resource ID, optional `kids`, `ten` = the owning tenant, `jti`, `iat`, `exp`, `aud` = keyplane-playback.
  * The first signing key signs; all verify, so keys rotate without breaking live tokens.
  */
 export class PlaybackTokenService {
@@ -82,9 +90,11 @@ export class PlaybackTokenService {
       throw new BadRequestError(`ttlSeconds must be an integer from 1 to ${this.maxTtlSeconds}`);
     }
     const kids = checkKids(req.kids);
+    const ten = req.tenant ?? DEFAULT_TENANT;
+    if (!isTenantId(ten)) throw new Error(`A playback token cannot be minted for tenant "${ten}"`);
     const key = this.keys[0] as TokenSigningKey;
     const iat = Math.floor(this.now().getTime() / 1000);
-    const token = await new SignJWT(kids ? { kids } : {})
+    const token = await new SignJWT(kids ? { kids, ten } : { ten })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: key.kid })
       .setSubject(resourceId)
       .setAudience(PLAYBACK_AUDIENCE)
@@ -145,12 +155,14 @@ export class PlaybackTokenService {
   private grantOf(payload: JWTPayload): PlaybackGrant {
     const kids = payload.kids;
     const validKids = kids === undefined || (Array.isArray(kids) && kids.every((k) => typeof k === 'string'));
-    if (!validKids || typeof payload.sub !== 'string' || typeof payload.jti !== 'string') {
+    const ten = payload.ten ?? DEFAULT_TENANT;
+    if (!validKids || !isTenantId(ten) || typeof payload.sub !== 'string' || typeof payload.jti !== 'string') {
       throw new UnauthorizedError('Invalid playback token');
     }
     return {
       jti: payload.jti,
       resourceId: payload.sub,
+      tenant: ten,
       ...(kids ? { kids: new Set((kids as string[]).map((k) => k.toLowerCase())) } : {}),
     };
   }
@@ -162,6 +174,7 @@ export function tokenPrincipal(grant: PlaybackGrant): Principal {
     id: `token:${grant.jti}`,
     roles: new Set(),
     via: 'token',
+    tenant: grant.tenant,
     resourceId: grant.resourceId,
     ...(grant.kids ? { kids: grant.kids } : {}),
   };

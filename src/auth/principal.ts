@@ -10,6 +10,8 @@ export interface Principal {
   roles: ReadonlySet<Role>;
   /** How the caller authenticated. */
   via: 'api-key' | 'admin-key' | 'iam' | 'sigv4' | 'token';
+  /** The tenant the caller acts for; `*` (ALL_TENANTS) administers every tenant. */
+  tenant: string;
   /** For playback tokens: the only resource the caller may read. */
   resourceId?: string;
   /** For playback tokens: the KIDs the caller may read (all when absent). */

@@ -1,13 +1,16 @@
 import fs from 'node:fs';
 import { ServiceUnavailableError } from '../errors';
 import { readSecretFile } from '../util/secret-file';
+import { ALL_TENANTS, DEFAULT_TENANT, isTenantId } from '../domain/tenants';
 import { isRole, type Role } from './principal';
 
-/** One SigV4 caller: an access key pair and the roles it acts in. */
+/** One SigV4 caller: an access key pair, the roles it acts in and the tenant it belongs to. */
 export interface SigV4Credential {
   accessKeyId: string;
   secretAccessKey: string;
   roles: Role[];
+  /** A tenant ID, or `*` for all tenants; `default` when the entry names none. */
+  tenant: string;
 }
 
 /** Where the SigV4 authenticator looks access keys up; read on every request so revocation is immediate. */
@@ -18,9 +21,36 @@ export interface SigV4CredentialSource {
 const ACCESS_KEY_ID = /^[A-Za-z0-9_-]{4,128}$/;
 const MIN_SECRET_LENGTH = 16;
 
+const isRoleList = (field: string | undefined): boolean =>
+  field !== undefined && field.split('+').every((r) => isRole(r.trim()));
+
+/**
+ * Splits `accessKeyId:secret:roles[:tenant]` (the secret may hold `:`). A last field that is a role list
+ * keeps its meaning from before tenants (no tenant); one that is not is the tenant when the field before
+ * it is a role list. Both being role lists (a tenant named like a role, or a secret ending in `:<role>`)
+ * is refused rather than guessed.
+ */
+function splitEntry(parts: string[], where: string): { fields: string[]; tenant: string } {
+  const last = parts[parts.length - 1] as string;
+  const beforeLast = parts[parts.length - 2];
+  if (parts.length >= 4 && isRoleList(beforeLast)) {
+    if (isRoleList(last)) {
+      throw new Error(
+        `${where}: ambiguous: the last two fields are both role lists; a tenant cannot be named like a role`,
+      );
+    }
+    if (last !== ALL_TENANTS && !isTenantId(last)) {
+      throw new Error(`${where}: tenant must be 1-63 of a-z 0-9 _ -, starting with a letter or digit, or *`);
+    }
+    return { fields: parts.slice(0, -1), tenant: last };
+  }
+  return { fields: parts, tenant: DEFAULT_TENANT };
+}
+
 function parseEntry(entry: string, where: string): SigV4Credential {
-  const parts = entry.split(':');
-  if (parts.length < 3) throw new Error(`${where}: expected accessKeyId:secretAccessKey:role1+role2`);
+  const all = entry.split(':');
+  if (all.length < 3) throw new Error(`${where}: expected accessKeyId:secretAccessKey:role1+role2[:tenant]`);
+  const { fields: parts, tenant } = splitEntry(all, where);
   const accessKeyId = parts[0] as string;
   const roles = (parts[parts.length - 1] as string).split('+').map((r) => r.trim());
   const secretAccessKey = parts.slice(1, -1).join(':');
@@ -34,11 +64,11 @@ function parseEntry(entry: string, where: string): SigV4Credential {
     const shown = unknown.length < MIN_SECRET_LENGTH ? ` "${unknown}"` : '';
     throw new Error(`${where}: unknown role${shown} (admin, encoder, keyserver, token-issuer)`);
   }
-  return { accessKeyId, secretAccessKey, roles: [...new Set(roles as Role[])] };
+  return { accessKeyId, secretAccessKey, roles: [...new Set(roles as Role[])], tenant };
 }
 
 /**
- * Parses credential entries `accessKeyId:secretAccessKey:role1+role2`: comma-separated (environment)
+ * Parses credential entries `accessKeyId:secretAccessKey:role1+role2[:tenant]`: comma-separated (environment)
  * or one per line (file; blank lines and `#` comments skipped). Errors name the entry, never the secret.
  */
 export function parseSigV4Credentials(text: string, perLine = false): SigV4Credential[] {

@@ -193,6 +193,7 @@ export function sigv4Checker(opts: SigV4Options): (req: CredentialSource) => Pro
       id: `sigv4:${credential.accessKeyId}`,
       roles: new Set(credential.roles),
       via: 'sigv4',
+      tenant: credential.tenant,
     };
     return { principal, signedBodyCheck };
   };

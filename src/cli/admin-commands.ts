@@ -77,30 +77,42 @@ function apiKeyCommand(): Command {
   const group = new Command('api-key').description('API keys (roles: admin, encoder, keyserver, token-issuer)');
   group.addCommand(
     clientCommand('create', 'create an API key; its secret is printed once', async (cmd) => {
-      const o = cmd.opts<{ name: string; roles: string }>();
+      const o = cmd.opts<{ name: string; roles: string; tenant?: string }>();
       const roles = o.roles
         .split(',')
         .map((r) => r.trim())
         .filter(Boolean);
-      const body = (await clientFrom(cmd).json<Json>('POST', '/api-keys', { name: o.name, roles })) ?? {};
+      const request = { name: o.name, roles, ...(o.tenant === undefined ? {} : { tenant: o.tenant }) };
+      const body = (await clientFrom(cmd).json<Json>('POST', '/api-keys', request)) ?? {};
       show(cmd, body, [
         ['id', str(body.id)],
         ['name', str(body.name)],
         ['roles', str(body.roles)],
+        ['tenant', str(body.tenant)],
         ['key', str(body.key)],
       ]);
       if (!cmd.opts<{ json?: boolean }>().json) process.stderr.write('Store the key now: it is shown only once.\n');
     })
       .requiredOption('--name <name>', 'who or what uses the key, e.g. encoder-eu-1')
-      .requiredOption('--roles <list>', 'comma-separated roles, e.g. encoder or keyserver,token-issuer'),
+      .requiredOption('--roles <list>', 'comma-separated roles, e.g. encoder or keyserver,token-issuer')
+      .option('--tenant <tenant>', "the key's tenant (default: yours; `default` for the bootstrap admin; `*`: all)"),
   );
   group.addCommand(
-    clientCommand('list', 'list API keys (never their secrets)', async (cmd) => {
-      const body = (await clientFrom(cmd).json<{ apiKeys: Json[] }>('GET', '/api-keys')) ?? { apiKeys: [] };
+    clientCommand('list', 'list API keys (never their secrets) of your tenant (`*`: all)', async (cmd) => {
+      const tenant = cmd.opts<{ tenant?: string }>().tenant;
+      const query = tenant === undefined ? '' : `?tenant=${encodeURIComponent(tenant)}`;
+      const body = (await clientFrom(cmd).json<{ apiKeys: Json[] }>('GET', `/api-keys${query}`)) ?? { apiKeys: [] };
       if (cmd.opts<{ json?: boolean }>().json) return printJson(body);
-      const rows = body.apiKeys.map((k) => [str(k.id), str(k.name), str(k.roles), str(k.createdAt), str(k.revokedAt)]);
-      print(renderTable(['ID', 'NAME', 'ROLES', 'CREATED', 'REVOKED'], rows));
-    }),
+      const rows = body.apiKeys.map((k) => [
+        str(k.id),
+        str(k.name),
+        str(k.roles),
+        str(k.tenant),
+        str(k.createdAt),
+        str(k.revokedAt),
+      ]);
+      print(renderTable(['ID', 'NAME', 'ROLES', 'TENANT', 'CREATED', 'REVOKED'], rows));
+    }).option('--tenant <tenant>', 'only the keys of this tenant (admins of `*`)'),
   );
   group.addCommand(
     clientCommand('revoke', 'revoke an API key (effective on its next request)', async (cmd) => {
@@ -164,7 +176,20 @@ function leaseCommand(): Command {
   return group;
 }
 
-/** Defines the admin command groups: static-key, api-key, token, lease. */
+function tenantCommand(): Command {
+  const group = new Command('tenant').description('tenants: who owns which API keys and resource IDs');
+  group.addCommand(
+    clientCommand('list', 'list the tenants with their API key and resource counts (admin of `*`)', async (cmd) => {
+      const body = (await clientFrom(cmd).json<{ tenants: Json[] }>('GET', '/tenants')) ?? { tenants: [] };
+      if (cmd.opts<{ json?: boolean }>().json) return printJson(body);
+      const rows = body.tenants.map((t) => [str(t.tenant), str(t.apiKeys), str(t.resources)]);
+      print(renderTable(['TENANT', 'API KEYS', 'RESOURCES'], rows));
+    }),
+  );
+  return group;
+}
+
+/** Defines the admin command groups: static-key, api-key, token, lease, tenant. */
 export function adminCommands(): Command[] {
-  return [staticKeyCommand(), apiKeyCommand(), tokenCommand(), leaseCommand()];
+  return [staticKeyCommand(), apiKeyCommand(), tokenCommand(), leaseCommand(), tenantCommand()];
 }

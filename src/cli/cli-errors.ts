@@ -60,7 +60,8 @@ export class AuthRejectedError extends CliError {
       status === 401
         ? 'Pass a valid key with --api-key (or KEYPLANE_API_KEY), or --sigv4 with AWS credentials.'
         : 'The credentials were refused for this call: a wrong SigV4 secret, or a key without the role it needs ' +
-          '(encoder for SPEKE; admin for API keys, static keys and leases; token-issuer for tokens).';
+          '(encoder for SPEKE; admin for API keys, static keys and leases; token-issuer for tokens), ' +
+          "or a resource or tenant that is not the key's.";
     super(
       `the server rejected the credentials (HTTP ${status}${serverMessage ? `: ${serverMessage}` : ''}). ${hint}`,
       4,

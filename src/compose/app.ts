@@ -109,7 +109,7 @@ export function createApp(deps: AppDeps): Express {
         'audit refusals sampled',
       ),
     );
-    app.use(attachAudit(deps.audit, routeTableOf(FEATURE_MANIFESTS), sampler));
+    app.use(attachAudit(deps.audit, routeTableOf(FEATURE_MANIFESTS), sampler, deps.store.resources));
   }
   // After attachAudit, so a 429 on a delivery route is audited like any refusal.
   if (abuse) app.use(abuse.beforeAuth);

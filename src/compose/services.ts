@@ -55,11 +55,11 @@ export function localBackends(config: Config): Backends {
 export function buildDeps(
   config: Config,
   backends: Backends,
-  opts: { logger?: Logger; extraAuthenticators?: HttpAuthenticator[] } = {},
+  opts: { logger?: Logger; extraAuthenticators?: HttpAuthenticator[]; now?: () => Date } = {},
 ): AppDeps {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const { store, cipher } = backends;
-  const keys = new KeyService(store, cipher, config.leaseTtlSeconds);
+  const keys = new KeyService(store, cipher, config.leaseTtlSeconds, opts.now);
   const apiKeys = new ApiKeyService(store.apiKeys, config.adminKey);
   const keyUrl = keyUrlBuilder(config.publicUrl, config.keyUrlTemplate);
   const { delivery, authenticators } = buildDelivery(config, store, keys);
@@ -73,10 +73,10 @@ export function buildDeps(
     store,
     cipherName: cipher.name,
     keys,
-    staticKeys: new StaticKeyService(store.staticKeys, keys),
+    staticKeys: new StaticKeyService(store.staticKeys, keys, store.resources),
     apiKeys,
     speke: new SpekeService(keys, drm, keyUrl, config.deliveryCertSha256),
-    keyDelivery: new KeyDelivery(keys, delivery.policy),
+    keyDelivery: new KeyDelivery(keys, delivery.policy, store.resources),
     keyUrl,
     authenticators: [...(opts.extraAuthenticators ?? []), ...authenticators, apiKeyAuthenticator(apiKeys)],
     logger,

@@ -17,6 +17,7 @@ import { loadOriginConfig } from './origin';
 import { loadServerConfig, startFailureLogLevel, type ServerConfig } from './server';
 import { loadSpekeConfig, type SpekeConfig } from './speke';
 import { loadStoreConfig, type StoreConfig } from './store';
+import { loadTenantsConfig, type TenantsConfig } from './tenants';
 import { describeTimeouts, loadHttpTimeouts, type HttpTimeouts } from './timeouts';
 
 export { ConfigError, processEnv, startFailureLogLevel };
@@ -26,7 +27,7 @@ export { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './timeouts';
 export { DEFAULT_ABUSE_LIMITS, type AbuseLimitsConfig } from './abuse';
 
 /** Everything Keyplane reads from the environment, validated once at start. */
-export interface Config extends ServerConfig, StoreConfig, KeysConfig, AwsConfig, SpekeConfig {
+export interface Config extends ServerConfig, StoreConfig, KeysConfig, AwsConfig, SpekeConfig, TenantsConfig {
   /** Where `/playback/{token}/hls/...` fetches playlists (`KEYPLANE_ORIGIN_URL`); absent: route off. */
   origin?: OriginConfig;
   /** SigV4, playback tokens, secure links, access policies (see config/delivery.ts). */
@@ -47,6 +48,7 @@ export function loadConfig(env: Env = processEnv()): Config {
     ...loadKeysConfig(env),
     ...loadAwsConfig(env),
     ...loadSpekeConfig(env),
+    ...loadTenantsConfig(env),
     origin: loadOriginConfig(env),
     delivery: loadDeliveryConfig(env),
     auditRetention: loadAuditRetention(env),
@@ -70,5 +72,6 @@ export function describeConfig(config: Config): Record<string, unknown> {
     auditRetention: describeRetention(config.auditRetention),
     timeouts: describeTimeouts(config.timeouts),
     abuseLimits: describeAbuseLimits(config.abuseLimits),
+    iamTenants: config.iamTenants.map((r) => `${r.pattern}=${r.tenant}`),
   };
 }

@@ -98,6 +98,7 @@ export const DELIVERY_MANIFEST: FeatureManifest = {
           tokens: deps.delivery?.tokens,
           revocations: deps.delivery?.revocations,
           publicUrl: deps.delivery?.publicUrl ?? '',
+          owners: deps.store.resources,
         }),
       routes: [R.tokens, R.revokeToken],
     },

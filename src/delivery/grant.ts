@@ -2,6 +2,7 @@ import type { ClientInfo } from '../auth/access-policy';
 import { AccessDeniedError, NotConfiguredError } from '../auth/delivery-errors';
 import type { PlaybackGrant, PlaybackTokenService } from '../auth/playback-tokens';
 import type { Principal } from '../auth/principal';
+import { DEFAULT_TENANT } from '../domain/tenants';
 
 /**
  * What a caller may open, however it proved it (API key or SigV4 with the keyserver role, a playback
@@ -14,6 +15,11 @@ export interface DeliveryGrant {
   resourceId?: string;
   /** The only KIDs it opens (playback tokens that list KIDs); absent: every KID of the resource. */
   kids?: ReadonlySet<string>;
+  /**
+   * The tenant it acts for: only resources that tenant owns are opened (`*`: any). Absent for secure
+   * links, whose one shared secret is the deployment's, not a tenant's.
+   */
+  tenant?: string;
 }
 
 /** One delivery request as the services see it: the route (for the audit), the grant and the client. */
@@ -30,12 +36,19 @@ export function principalGrant(principal: Principal): DeliveryGrant {
     principal: principal.id,
     ...(principal.via === 'token' && principal.resourceId !== undefined ? { resourceId: principal.resourceId } : {}),
     ...(principal.via === 'token' && principal.kids ? { kids: principal.kids } : {}),
+    tenant: principal.tenant,
   };
 }
 
 /** The grant of a verified playback token (e.g. from the path). */
 export function tokenGrant(grant: PlaybackGrant): DeliveryGrant {
-  return { principal: `token:${grant.jti}`, resourceId: grant.resourceId, ...(grant.kids ? { kids: grant.kids } : {}) };
+  return {
+    principal: `token:${grant.jti}`,
+    resourceId: grant.resourceId,
+    ...(grant.kids ? { kids: grant.kids } : {}),
+    // Tokens minted before tenants carry no `ten`: they were for `default` resources.
+    tenant: grant.tenant ?? DEFAULT_TENANT,
+  };
 }
 
 /** The grant of a verified secure link: one resource, every KID. */

@@ -8,6 +8,11 @@ import { hasRole } from '../auth/principal';
 import { ForbiddenError, UnauthorizedError } from '../errors';
 import { toKeyplaneError } from '../http/error-handler';
 import { clientIp } from '../http/client-info';
+import type { Principal } from '../auth/principal';
+import { ownedBy, type OwnerReader } from '../auth/resource-scope';
+import { checkResourceId } from '../domain/ids';
+import { ALL_TENANTS } from '../domain/tenants';
+import { NotFoundError } from '../errors';
 import { noStore, objectBody } from '../http/respond';
 import { DELIVERY_ROUTES, routeName } from './delivery-manifest';
 import { tokensOf } from './grant';
@@ -32,29 +37,41 @@ async function auditRevocation(req: Request, jti: string, status: number, reason
       status,
       ...(reason === undefined ? {} : { reason }),
       ...(req.principal ? { principal: req.principal.id } : {}),
+      ...(req.principal && req.principal.tenant !== ALL_TENANTS ? { tenant: req.principal.tenant } : {}),
       ...(ip === '' ? {} : { clientIp: ip }),
     },
   ]);
 }
 
 /**
- * `POST /playback-tokens` (admin or token-issuer): mints a token and the key URL base players use.
- * `DELETE /playback-tokens/{jti}` (same roles): revokes one; every instance refuses it on its next use.
+ * The tenant a token for `resourceId` is minted for: the resource's owner, which must exist (404: a
+ * token for keys nobody created yet is refused) and be the issuer's tenant (`*`: any; else 403).
+ */
+async function tokenTenant(owners: OwnerReader, principal: Principal, resourceId: string): Promise<string> {
+  const owner = await ownedBy(owners, resourceId, principal.tenant);
+  if (!owner) throw new NotFoundError(`No resource "${resourceId}": create its keys before minting tokens for it`);
+  return owner.tenant;
+}
+
+/**
+ * `POST /playback-tokens` (admin or token-issuer): mints a token for a resource of the issuer's tenant,
+ * carrying that tenant (`ten`), and the key URL base players use. `DELETE /playback-tokens/{jti}` (same
+ * roles): revokes one; every instance refuses it on its next use.
  */
 export function tokenIssuerRoutes(deps: {
   tokens?: PlaybackTokenService;
   revocations?: TokenRevocations;
   publicUrl: string;
+  owners: OwnerReader;
 }): Router {
   const router = Router(EXACT_ROUTING);
   const json = express.json({ limit: '16kb', strict: true });
   router.post('/playback-tokens', requireRole('token-issuer'), noStore, json, async (req, res) => {
     const body = objectBody(req.body);
-    const issued = await tokensOf(deps.tokens).issue({
-      resourceId: body.resourceId,
-      ttlSeconds: body.ttlSeconds,
-      kids: body.kids,
-    });
+    const tokens = tokensOf(deps.tokens);
+    const resourceId = checkResourceId(body.resourceId);
+    const tenant = await tokenTenant(deps.owners, req.principal as Principal, resourceId);
+    const issued = await tokens.issue({ resourceId, ttlSeconds: body.ttlSeconds, kids: body.kids, tenant });
     res.status(201).json({
       token: issued.token,
       expiresAt: issued.expiresAt.toISOString(),

@@ -1,6 +1,7 @@
-import express, { Router } from 'express';
+import express, { Router, type Request } from 'express';
 import { EXACT_ROUTING } from './exact-routing';
-import type { ApiKeyService } from '../auth/api-keys';
+import { ownedBy, type OwnerReader } from '../auth/resource-scope';
+import type { Backend } from '../store/backend';
 import { auditDelivered, auditIssued } from './request-audit';
 import { requireRole } from './authenticate';
 import { BadRequestError, NotFoundError } from '../errors';
@@ -8,6 +9,7 @@ import type { StaticKeyResult, StaticKeyService } from '../keys/static-key-servi
 import type { KeyService } from '../keys/key-service';
 import { noStore, objectBody } from './respond';
 import { checkResourceId } from '../domain/ids';
+import { tenantOf } from './principal-tenant';
 
 /** The response an encoder's static key provider takes (MediaConvert/MediaLive field names). */
 export function staticKeyBody(result: StaticKeyResult, url: string) {
@@ -29,10 +31,20 @@ function optionalString(body: Record<string, unknown>, field: string): string | 
   return value;
 }
 
-/** Admin routes: static keys, API keys and leases. */
+/**
+ * The owner of a resource the calling admin may act on: 403 when another tenant owns it, and the 404
+ * `missing` when nobody does.
+ */
+async function ownedResource(req: Request, owners: OwnerReader, resourceId: string, missing: string) {
+  const owner = await ownedBy(owners, resourceId, tenantOf(req));
+  if (!owner) throw new NotFoundError(missing);
+  return owner;
+}
+
+/** Admin routes: static keys and leases, each on resources of the caller's tenant only (`*`: all). */
 export function adminRoutes(deps: {
   staticKeys: StaticKeyService;
-  apiKeys: ApiKeyService;
+  store: Backend;
   keys: KeyService;
   keyUrl: (resourceId: string, kid: string) => string;
 }): Router {
@@ -43,11 +55,14 @@ export function adminRoutes(deps: {
   router.post('/static-keys', admin, noStore, json, async (req, res) => {
     const body = objectBody(req.body);
     const resourceId = checkResourceId(body.resourceId);
-    const result = await deps.staticKeys.create({
-      resourceId,
-      keyHex: optionalString(body, 'keyHex'),
-      ivHex: optionalString(body, 'ivHex'),
-    });
+    const result = await deps.staticKeys.create(
+      {
+        resourceId,
+        keyHex: optionalString(body, 'keyHex'),
+        ivHex: optionalString(body, 'ivHex'),
+      },
+      tenantOf(req),
+    );
     const status = result.created ? 201 : 200;
     await auditIssued(req, resourceId, [result.kid], status);
     res.status(status).json(staticKeyBody(result, deps.keyUrl(resourceId, result.kid)));
@@ -55,33 +70,18 @@ export function adminRoutes(deps: {
 
   router.get('/static-keys/:resourceId', admin, noStore, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
-    const result = await deps.staticKeys.show(resourceId);
+    const result = await deps.staticKeys.show(resourceId, tenantOf(req));
     if (!result) throw new NotFoundError(`No static key for resource "${resourceId}"`);
     await auditDelivered(req, resourceId, [result.kid]);
     res.json(staticKeyBody(result, deps.keyUrl(resourceId, result.kid)));
   });
 
-  router.post('/api-keys', admin, noStore, json, async (req, res) => {
-    const body = objectBody(req.body);
-    const created = await deps.apiKeys.create(body.name as string, body.roles);
-    res.status(201).json({ ...created.record, key: created.key });
-  });
-
-  router.get('/api-keys', admin, noStore, async (_req, res) => {
-    res.json({ apiKeys: await deps.apiKeys.list() });
-  });
-
-  router.delete('/api-keys/:id', admin, async (req, res) => {
-    if (!(await deps.apiKeys.revoke(String(req.params.id)))) {
-      throw new NotFoundError(`No active API key with id "${req.params.id}"`);
-    }
-    res.status(204).end();
-  });
-
   router.get('/leases/:resourceId', admin, noStore, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
+    const missing = `No active lease for "${resourceId}"`;
+    await ownedResource(req, deps.store.resources, resourceId, missing);
     const lease = await deps.keys.activeLease(resourceId);
-    if (!lease) throw new NotFoundError(`No active lease for "${resourceId}"`);
+    if (!lease) throw new NotFoundError(missing);
     res.json({
       resourceId,
       owner: lease.owner,
@@ -93,7 +93,9 @@ export function adminRoutes(deps: {
 
   router.delete('/leases/:resourceId', admin, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
-    if (!(await deps.keys.releaseLease(resourceId))) throw new NotFoundError(`No lease for "${resourceId}"`);
+    const missing = `No lease for "${resourceId}"`;
+    await ownedResource(req, deps.store.resources, resourceId, missing);
+    if (!(await deps.keys.releaseLease(resourceId))) throw new NotFoundError(missing);
     res.status(204).end();
   });
   return router;

@@ -5,6 +5,8 @@ import { requireRole } from './authenticate';
 import { BadRequestError } from '../errors';
 import { noStore } from './respond';
 import { checkResourceId } from '../domain/ids';
+import { tenantFilter } from './api-key-routes';
+import { tenantOf } from './principal-tenant';
 
 function single(value: unknown, name: string): string | undefined {
   if (value === undefined) return undefined;
@@ -28,13 +30,17 @@ function limit(value: string | undefined): number {
   return n;
 }
 
-/** `GET /audit?resourceId=&since=&limit=&cursor=` (admin): audit records oldest first, paginated. */
+/**
+ * `GET /audit?resourceId=&tenant=&since=&limit=&cursor=` (admin): audit records oldest first,
+ * paginated; a tenant admin sees only its tenant's records, `*` all (or one `?tenant=`).
+ */
 export function auditRoutes(audit: AuditLog): Router {
   const router = Router(EXACT_ROUTING);
   router.get('/audit', requireRole('admin'), noStore, async (req, res) => {
     const resourceId = single(req.query.resourceId, 'resourceId');
     const page = await audit.query({
       resourceId: resourceId === undefined ? undefined : checkResourceId(resourceId),
+      tenant: tenantFilter(tenantOf(req), single(req.query.tenant, 'tenant')),
       since: since(single(req.query.since, 'since')),
       limit: limit(single(req.query.limit, 'limit')),
       cursor: single(req.query.cursor, 'cursor'),

@@ -34,6 +34,7 @@ export const POLICY_MANIFEST: FeatureManifest = {
       build: (deps) =>
         (require('./policy-routes') as typeof import('./policy-routes')).policyRoutes(
           (deps.delivery as NonNullable<AppDeps['delivery']>).policies,
+          deps.store.resources,
         ),
       routes: (['PUT', 'GET', 'DELETE'] as const).map((method) => ({
         method,
@@ -44,14 +45,14 @@ export const POLICY_MANIFEST: FeatureManifest = {
   ],
 };
 
-/** Static keys, API keys and leases (admin); static key creation and reads are audited. */
+/** Static keys, leases, API keys and tenants (admin); static key creation and reads are audited. */
 export const ADMIN_MANIFEST: FeatureManifest = {
   feature: 'admin',
   mounts: [
     {
       name: 'admin',
       stage: 'authenticated',
-      segments: ['static-keys', 'api-keys', 'leases'],
+      segments: ['static-keys', 'leases'],
       build: (deps) => (require('./admin-routes') as typeof import('./admin-routes')).adminRoutes(deps),
       routes: [
         { method: 'POST', path: '/static-keys', audit: 'issue' },
@@ -61,11 +62,20 @@ export const ADMIN_MANIFEST: FeatureManifest = {
           audit: 'deliver',
           params: { resourceId: 'resourceId' },
         },
+        { method: 'GET', path: '/leases/{resourceId}', audit: 'none' },
+        { method: 'DELETE', path: '/leases/{resourceId}', audit: 'none' },
+      ],
+    },
+    {
+      name: 'apiKeys',
+      stage: 'authenticated',
+      segments: ['api-keys', 'tenants'],
+      build: (deps) => (require('./api-key-routes') as typeof import('./api-key-routes')).apiKeyRoutes(deps),
+      routes: [
         { method: 'POST', path: '/api-keys', audit: 'none' },
         { method: 'GET', path: '/api-keys', audit: 'none' },
         { method: 'DELETE', path: '/api-keys/{id}', audit: 'none' },
-        { method: 'GET', path: '/leases/{resourceId}', audit: 'none' },
-        { method: 'DELETE', path: '/leases/{resourceId}', audit: 'none' },
+        { method: 'GET', path: '/tenants', audit: 'none' },
       ],
     },
   ],

@@ -1,5 +1,7 @@
-import express, { Router } from 'express';
+import express, { Router, type Request } from 'express';
 import type { ResourcePolicyService } from '../auth/resource-policies';
+import { ownedBy, type OwnerReader } from '../auth/resource-scope';
+import { tenantOf } from './principal-tenant';
 import { requireRole } from './authenticate';
 import { NotFoundError } from '../errors';
 import type { ResourcePolicy } from '../store/records';
@@ -18,18 +20,25 @@ function view(policy: ResourcePolicy) {
 }
 
 /** Admin routes for per-resource delivery policies: `PUT/GET/DELETE /resources/{resourceId}/policy`. */
-export function policyRoutes(policies: ResourcePolicyService): Router {
+export function policyRoutes(policies: ResourcePolicyService, owners: OwnerReader): Router {
   const router = Router(EXACT_ROUTING);
+  // A policy belongs to a resource of the caller's tenant: 403 for another tenant's, 404 before its keys exist.
+  const owned = async (req: Request, resourceId: string) => {
+    const owner = await ownedBy(owners, resourceId, tenantOf(req));
+    if (!owner) throw new NotFoundError(`No resource "${resourceId}": create its keys before setting its policy`);
+  };
   const admin = requireRole('admin');
   const json = express.json({ limit: '16kb', strict: true });
 
   router.put('/resources/:resourceId/policy', admin, noStore, json, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
+    await owned(req, resourceId);
     res.json(view(await policies.set(resourceId, req.body)));
   });
 
   router.get('/resources/:resourceId/policy', admin, noStore, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
+    await owned(req, resourceId);
     const policy = await policies.get(resourceId);
     if (!policy) throw new NotFoundError(`No policy for resource "${resourceId}"`);
     res.json(view(policy));
@@ -37,6 +46,7 @@ export function policyRoutes(policies: ResourcePolicyService): Router {
 
   router.delete('/resources/:resourceId/policy', admin, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
+    await owned(req, resourceId);
     if (!(await policies.remove(resourceId))) throw new NotFoundError(`No policy for resource "${resourceId}"`);
     res.status(204).end();
   });

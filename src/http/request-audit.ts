@@ -3,6 +3,8 @@ import { decodeJwt } from 'jose';
 import type { AuditEvent, AuditLog } from '../audit/audit-log';
 import type { RouteMatch, RouteTable } from '../domain/route-spec';
 import { refusedTokenJti } from '../auth/token-errors';
+import type { OwnerReader } from '../auth/resource-scope';
+import { ALL_TENANTS, claimingTenant, DEFAULT_TENANT } from '../domain/tenants';
 import { clientIp } from './client-info';
 import { RefusalSampler } from './refusal-sampler';
 import { toKeyplaneError } from './error-handler';
@@ -15,15 +17,26 @@ declare module 'express-serve-static-core' {
     auditRoutes?: RouteTable;
     /** Samples refusals without a principal (see RefusalSampler), attached with the audit log. */
     auditSampler?: RefusalSampler;
+    /** Resource owners, attached with the audit log: the tenant a record falls under. */
+    auditOwners?: OwnerReader;
   }
 }
 
-/** Middleware: makes the audit log and the manifests' route table reachable as `req.audit` / `req.auditRoutes`. */
-export function attachAudit(audit: AuditLog, routes: RouteTable, sampler = new RefusalSampler()): RequestHandler {
+/**
+ * Middleware: makes the audit log, the manifests' route table, the refusal sampler and the resource
+ * owners reachable as `req.audit` / `req.auditRoutes` / `req.auditSampler` / `req.auditOwners`.
+ */
+export function attachAudit(
+  audit: AuditLog,
+  routes: RouteTable,
+  sampler = new RefusalSampler(),
+  owners?: OwnerReader,
+): RequestHandler {
   return (req, _res, next) => {
     req.audit = audit;
     req.auditRoutes = routes;
     req.auditSampler = sampler;
+    req.auditOwners = owners;
     next();
   };
 }
@@ -39,13 +52,18 @@ export async function recordEvents(req: Request, res: Response, events: readonly
   await req.audit?.record(events);
 }
 
-function tokenCaller(token: string): string | undefined {
+function tokenClaim(token: string, claim: 'jti' | 'ten'): string | undefined {
   try {
-    const jti = decodeJwt(token).jti;
-    return typeof jti === 'string' ? `token:${jti}` : undefined;
+    const value = decodeJwt(token)[claim];
+    return typeof value === 'string' ? value : undefined;
   } catch {
     return undefined;
   }
+}
+
+function tokenCaller(token: string): string | undefined {
+  const jti = tokenClaim(token, 'jti');
+  return jti === undefined ? undefined : `token:${jti}`;
 }
 
 /**
@@ -62,17 +80,52 @@ function callerOf(req: Request, target: RouteMatch | undefined, status: number, 
   return undefined;
 }
 
-async function recordKeys(req: Request, resourceId: string, kids: readonly (string | undefined)[], status = 200) {
+/**
+ * The tenant of the caller, for records: its own (`default` for `*` callers and for playback tokens
+ * from before tenants); a verified path token's `ten` when no principal was set.
+ */
+function callerTenant(req: Request, target?: RouteMatch, status?: number): string {
+  let tenant = req.principal?.tenant;
+  if (tenant === undefined && target?.pathToken && status !== 400 && status !== 401) {
+    tenant = tokenClaim(target.pathToken, 'ten');
+  }
+  return claimingTenant(tenant ?? DEFAULT_TENANT);
+}
+
+/**
+ * The tenant a record about `resourceId` falls under: its owner's (one read), else `fallback`. Only
+ * used where the caller's tenant may differ from the owner's (`*` callers, refusals); a failed read
+ * never loses the record.
+ */
+async function ownerTenant(req: Request, resourceId: string, fallback: string): Promise<string> {
+  try {
+    return (await req.auditOwners?.get(resourceId))?.tenant ?? fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+async function recordKeys(
+  req: Request,
+  resourceId: string,
+  kids: readonly (string | undefined)[],
+  status: number,
+  tenant: string | undefined,
+) {
   const target = auditTarget(req);
   const route = target?.route ?? `${req.method} ${String(req.route?.path ?? req.path)}`;
   const action = target?.audit === 'issue' ? 'issue' : 'deliver';
   const principal = callerOf(req, target, status);
   const ip = clientIp(req);
+  const recordTenant =
+    tenant ??
+    (req.principal?.tenant === ALL_TENANTS ? await ownerTenant(req, resourceId, DEFAULT_TENANT) : callerTenant(req));
   await req.audit?.record(
     kids.map((kid) => ({
       action,
       route,
       resourceId,
+      tenant: recordTenant,
       status,
       ...(kid === undefined ? {} : { kid }),
       ...(principal === undefined ? {} : { principal }),
@@ -81,14 +134,31 @@ async function recordKeys(req: Request, resourceId: string, kids: readonly (stri
   );
 }
 
-/** Records keys handed to a player, proxy or admin (one record per KID); await it before sending them. */
-export function auditDelivered(req: Request, resourceId: string, kids: readonly string[]): Promise<void> {
-  return recordKeys(req, resourceId, kids);
+/**
+ * Records keys handed to a player, proxy or admin (one record per KID) under `tenant` (the resource
+ * owner's; default: the caller's); await it before sending them.
+ */
+export function auditDelivered(
+  req: Request,
+  resourceId: string,
+  kids: readonly string[],
+  tenant?: string,
+): Promise<void> {
+  return recordKeys(req, resourceId, kids, 200, tenant);
 }
 
-/** Records keys issued to an encoder or admin (one record per KID), with the status the response will have. */
-export function auditIssued(req: Request, resourceId: string, kids: readonly string[], status = 200): Promise<void> {
-  return recordKeys(req, resourceId, kids, status);
+/**
+ * Records keys issued to an encoder or admin (one record per KID), with the status the response will
+ * have, under `tenant` (the resource owner's; default: the caller's).
+ */
+export function auditIssued(
+  req: Request,
+  resourceId: string,
+  kids: readonly string[],
+  status = 200,
+  tenant?: string,
+): Promise<void> {
+  return recordKeys(req, resourceId, kids, status, tenant);
 }
 
 /** Resource ID of a refusal whose path names none (Clear Key without a token, an invalid ID): `-`. */
@@ -115,18 +185,21 @@ export const auditRefusals: ErrorRequestHandler = (err, req, res, next) => {
   if (principal === undefined && (status === 401 || status === 429)) {
     if (req.auditSampler && !req.auditSampler.admit(target.route, ip, reason)) return next(err);
   }
-  void req.audit
-    ?.record([
-      {
-        action: 'deliver',
-        route: target.route,
-        resourceId,
-        status,
-        reason,
-        ...(target.kid === undefined ? {} : { kid: target.kid }),
-        ...(principal === undefined ? {} : { principal }),
-        ...(ip === '' ? {} : { clientIp: ip }),
-      },
-    ])
+  void ownerTenant(req, resourceId, callerTenant(req, target, status))
+    .then((tenant) =>
+      req.audit?.record([
+        {
+          action: 'deliver',
+          route: target.route,
+          resourceId,
+          tenant,
+          status,
+          reason,
+          ...(target.kid === undefined ? {} : { kid: target.kid }),
+          ...(principal === undefined ? {} : { principal }),
+          ...(ip === '' ? {} : { clientIp: ip }),
+        },
+      ]),
+    )
     .then(() => next(err));
 };

@@ -9,6 +9,7 @@ import { BadRequestError, UnprocessableError, UnsupportedMediaTypeError } from '
 import type { SpekeService } from '../speke/speke-service';
 import { VERSION } from '../version';
 import type { FeatureManifest } from './feature-manifest';
+import { tenantOf } from './principal-tenant';
 
 const XML_TYPES = /^(application|text)\/([\w.+-]+\+)?xml$/i;
 
@@ -53,6 +54,7 @@ export function spekeRoutes(speke: SpekeService, maxBodyBytes: number): Router {
         body,
         speke: version,
         owner: req.principal?.id ?? 'anonymous',
+        tenant: tenantOf(req),
         onIssued: (resourceId, kids) => auditIssued(req, resourceId, kids),
       });
       if (version === '1.0') res.set('Speke-User-Agent', `Keyplane/${VERSION}`);

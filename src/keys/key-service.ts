@@ -1,6 +1,8 @@
 import crypto from 'node:crypto';
-import { ConflictError, NotFoundError } from '../errors';
+import { claimingTenant, mayAct } from '../domain/tenants';
+import { ConflictError, NotFoundError, ResourceTakenError, StaticResourceError } from '../errors';
 import type { Backend } from '../store/backend';
+import { ResourceRaceError, type ResourceClaim, type ResourceOwner } from '../store/ownership';
 import { KeyRaceError, LeaseRaceError, type Lease, type StoredKey } from '../store/records';
 import type { EnvelopeCipher } from './envelope-cipher';
 import { decideLease } from './lease-policy';
@@ -22,6 +24,8 @@ export interface KeyRequest {
 export interface IssueRequest {
   resourceId: string;
   owner: string;
+  /** The caller's tenant: the resource must be its own (or unowned, then it claims it); `*` acts for all. */
+  tenant: string;
   keys: KeyRequest[];
   rotating: boolean;
 }
@@ -29,12 +33,24 @@ export interface IssueRequest {
 const MAX_ATTEMPTS = 5;
 
 /**
+ * The ownership a SPEKE request needs: an unowned resource is claimed for the caller's tenant (`default`
+ * for a `*` caller); another tenant's is refused (403, never a key); a static-key resource is refused to
+ * everyone (static keys never go out through SPEKE); the caller's own is checked again at commit.
+ */
+function spekeClaim(req: IssueRequest, owner: ResourceOwner | undefined): ResourceClaim {
+  if (!owner) return { tenant: claimingTenant(req.tenant), kind: 'speke', expected: 'absent' };
+  if (!mayAct(req.tenant, owner.tenant)) throw new ResourceTakenError(req.resourceId);
+  if (owner.kind === 'static') throw new StaticResourceError(req.resourceId);
+  return { tenant: owner.tenant, kind: 'speke', expected: 'present' };
+}
+
+/**
  * Issues, stores and reads content keys. Keys are bound to (resource ID, KID), sealed by the
  * envelope cipher, and committed together with the resource's lease before they are returned.
  */
 export class KeyService {
   constructor(
-    private readonly store: Pick<Backend, 'keys' | 'leases'>,
+    private readonly store: Pick<Backend, 'keys' | 'leases' | 'resources'>,
     private readonly cipher: EnvelopeCipher,
     private readonly leaseTtlSeconds: number,
     private readonly now: () => Date = () => new Date(),
@@ -58,7 +74,8 @@ export class KeyService {
         await prepared.commit();
         return result;
       } catch (err) {
-        if ((err instanceof LeaseRaceError || err instanceof KeyRaceError) && attempt < MAX_ATTEMPTS) continue;
+        const raced = err instanceof LeaseRaceError || err instanceof KeyRaceError || err instanceof ResourceRaceError;
+        if (raced && attempt < MAX_ATTEMPTS) continue;
         throw err;
       }
     }
@@ -68,7 +85,12 @@ export class KeyService {
   private async prepare(req: IssueRequest): Promise<{ keys: IssuedKey[]; commit: () => Promise<void> }> {
     const kids = req.keys.map((k) => k.kid);
     this.cipher.prepareToSeal?.();
-    const [lease, existing] = await Promise.all([this.store.leases.get(req.resourceId), this.store.keys.get(kids)]);
+    const [owner, lease, existing] = await Promise.all([
+      this.store.resources.get(req.resourceId),
+      this.store.leases.get(req.resourceId),
+      this.store.keys.get(kids),
+    ]);
+    const claim = spekeClaim(req, owner);
     this.checkBinding(req.resourceId, existing);
     const decision = decideLease(lease, { ...req, kids }, this.now(), this.leaseTtlSeconds);
     const fresh = await this.generate(
@@ -77,16 +99,22 @@ export class KeyService {
     );
     const opened = await this.openAll([...existing.values()]);
     for (const f of fresh) opened.set(f.issued.kid, f.issued);
-    const mustWrite = decision.mustWrite || fresh.length > 0;
+    const mustWrite = decision.mustWrite || fresh.length > 0 || claim.expected === 'absent';
     const commit = async () => {
       if (!mustWrite) return;
       await this.store.leases.commitIssue({
         lease: decision.lease,
         expectedLeaseVersion: decision.expectedVersion,
         newKeys: fresh.map((f) => f.stored),
+        claim,
       });
     };
     return { keys: kids.map((kid) => opened.get(kid) as IssuedKey), commit };
+  }
+
+  /** The tenant that owns a resource ID and how its keys were made; undefined while nobody created keys for it. */
+  async ownerOf(resourceId: string): Promise<ResourceOwner | undefined> {
+    return this.store.resources.get(resourceId);
   }
 
   /** Reads one key for delivery; 404 when the KID is unknown or bound to another resource. */

@@ -1,5 +1,7 @@
 import crypto from 'node:crypto';
-import { BadRequestError, ConflictError } from '../errors';
+import { claimingTenant, mayAct } from '../domain/tenants';
+import { BadRequestError, ConflictError, ResourceTakenError } from '../errors';
+import { ResourceRaceError, type ResourceOwner, type ResourceRepository } from '../store/ownership';
 import { KeyRaceError, StaticKeyExistsError } from '../store/records';
 import type { StaticKeyRepository } from '../store/repositories';
 import type { IssuedKey, KeyService } from './key-service';
@@ -29,6 +31,17 @@ function sameBytes(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && crypto.timingSafeEqual(a, b);
 }
 
+/** A static key may be (re)created only on the caller's own static-key resource. */
+function checkStaticOwner(resourceId: string, owner: ResourceOwner, tenant: string): void {
+  if (!mayAct(tenant, owner.tenant)) throw new ResourceTakenError(resourceId);
+  if (owner.kind !== 'static') {
+    throw new ConflictError(
+      `Resource "${resourceId}" already has SPEKE keys; a static key needs a resource ID of its own`,
+      { resourceId },
+    );
+  }
+}
+
 /**
  * HLS AES-128 static-key mode: one key and constant IV per resource ID, generated or imported,
  * served by the same delivery route as SPEKE keys. Re-posting is idempotent.
@@ -37,32 +50,43 @@ export class StaticKeyService {
   constructor(
     private readonly store: StaticKeyRepository,
     private readonly keys: KeyService,
+    private readonly resources: ResourceRepository,
   ) {}
 
-  /** Creates (or returns the existing) static key for a resource ID. */
-  async create(input: StaticKeyInput): Promise<StaticKeyResult> {
+  /**
+   * Creates (or returns the existing) static key for a resource ID, claiming the resource for `tenant`
+   * (the caller's; `default` for a `*` caller). Another tenant's resource is a 403, one with SPEKE keys a 409.
+   */
+  async create(input: StaticKeyInput, tenant: string): Promise<StaticKeyResult> {
     const key = parseHex(input.keyHex, 'keyHex');
     const iv = parseHex(input.ivHex, 'ivHex');
     for (let attempt = 0; attempt < 3; attempt++) {
-      const existing = await this.store.get(input.resourceId);
+      const [owner, existing] = await Promise.all([
+        this.resources.get(input.resourceId),
+        this.store.get(input.resourceId),
+      ]);
+      if (owner) checkStaticOwner(input.resourceId, owner, tenant);
       if (existing) return this.reuse(input.resourceId, existing.kid, key, iv);
       const kid = crypto.randomUUID();
       const material = { key: key ?? crypto.randomBytes(16), iv: iv ?? crypto.randomBytes(16) };
       const stored = await this.keys.seal(input.resourceId, kid, material.key, material.iv, 'static');
       try {
-        await this.store.put({ resourceId: input.resourceId, kid, createdAt: stored.createdAt }, stored);
+        const record = { resourceId: input.resourceId, kid, createdAt: stored.createdAt };
+        await this.store.put(record, stored, claimingTenant(tenant));
         return { resourceId: input.resourceId, kid, ...material, created: true };
       } catch (err) {
-        if (!(err instanceof StaticKeyExistsError || err instanceof KeyRaceError)) throw err;
+        const raced = err instanceof StaticKeyExistsError || err instanceof KeyRaceError;
+        if (!(raced || err instanceof ResourceRaceError)) throw err;
       }
     }
     throw new ConflictError(`Static key for "${input.resourceId}" is being created concurrently; retry`);
   }
 
-  /** Reads the static key of a resource ID. */
-  async show(resourceId: string): Promise<StaticKeyResult | undefined> {
-    const existing = await this.store.get(resourceId);
-    if (!existing) return undefined;
+  /** Reads the static key of a resource ID, for its owning tenant (or `*`) only: another tenant gets a 403. */
+  async show(resourceId: string, tenant: string): Promise<StaticKeyResult | undefined> {
+    const [owner, existing] = await Promise.all([this.resources.get(resourceId), this.store.get(resourceId)]);
+    if (owner && !mayAct(tenant, owner.tenant)) throw new ResourceTakenError(resourceId);
+    if (!existing || !owner) return undefined;
     return { resourceId, ...(await this.keys.get(resourceId, existing.kid)), created: false };
   }
 

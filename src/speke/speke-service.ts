@@ -21,6 +21,8 @@ export interface SpekeCall {
   body: string;
   speke: SpekeVersion;
   owner: string;
+  /** The caller's tenant (see IssueRequest.tenant). */
+  tenant: string;
   /** Called once the keys are committed and the response is built (the audit trail of issuance). */
   onIssued?: (resourceId: string, kids: string[]) => Promise<void>;
 }
@@ -49,6 +51,7 @@ export class SpekeService {
     const issue = {
       resourceId: request.resourceId,
       owner: call.owner,
+      tenant: call.tenant,
       keys: request.contentKeys.map((k) => ({ kid: k.kid, iv: k.explicitIV })),
       rotating: request.periods.length > 0,
     };

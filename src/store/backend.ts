@@ -7,6 +7,7 @@ import type {
   StaticKeyRepository,
 } from './repositories';
 import type { RevocationRepository } from './revocations';
+import type { ResourceRepository, TenantRepository } from './ownership';
 
 /**
  * The persistence port: where keys, leases, static keys, API keys, audit records and policies live.
@@ -31,6 +32,10 @@ export interface Backend {
   readonly policies: PolicyRepository;
   /** Revoked playback tokens (by jti), shared by every instance on the backend. */
   readonly revocations: RevocationRepository;
+  /** Which tenant owns each resource ID. */
+  readonly resources: ResourceRepository;
+  /** The tenants known from API keys and resources. */
+  readonly tenants: TenantRepository;
   /** Throws ServiceUnavailableError when the backend cannot serve. */
   ping(): Promise<void>;
   /** Releases connections/handles. */

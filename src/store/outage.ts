@@ -7,7 +7,8 @@ import type { Backend } from './backend';
  */
 export type OutageClassifier = (err: unknown) => ServiceUnavailableError | undefined;
 
-type RepositoryName = 'keys' | 'leases' | 'staticKeys' | 'apiKeys' | 'audit' | 'policies' | 'revocations';
+type RepositoryName =
+  'keys' | 'leases' | 'staticKeys' | 'apiKeys' | 'audit' | 'policies' | 'revocations' | 'resources' | 'tenants';
 type MethodList<T> = readonly (keyof T & string)[];
 /** `list` when it names every method of T, else a type error at the table below. */
 type Every<T, L extends MethodList<T>> = Exclude<keyof T, L[number]> extends never ? L : never;
@@ -25,6 +26,8 @@ const METHODS: { [K in RepositoryName]: MethodList<Backend[K]> } = {
   audit: every<Backend['audit']>()(['append', 'query']),
   policies: every<Backend['policies']>()(['get', 'put', 'delete']),
   revocations: every<Backend['revocations']>()(['put', 'get']),
+  resources: every<Backend['resources']>()(['get']),
+  tenants: every<Backend['tenants']>()(['list']),
 };
 
 /** One async function whose failures pass through `classify` (Keyplane errors and races pass unchanged). */

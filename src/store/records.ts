@@ -1,3 +1,5 @@
+import type { ResourceClaim } from './ownership';
+
 /**
  * What Keyplane persists: the records every backend (SQLite, DynamoDB) stores and the race errors its
  * conditional writes report. Key material is always sealed by an EnvelopeCipher before it reaches a store.
@@ -42,6 +44,8 @@ export interface ApiKeyRecord {
   secretHash: Buffer;
   createdAt: Date;
   revokedAt?: Date;
+  /** The tenant the key acts for; `*` administers all. Records from before tenants read as `default` (admin: `*`). */
+  tenant: string;
 }
 
 /** Everything a SPEKE request writes, committed atomically. */
@@ -51,6 +55,8 @@ export interface IssueCommit {
   expectedLeaseVersion: number | undefined;
   /** Keys that did not exist when read; each is written only if still absent. */
   newKeys: StoredKey[];
+  /** The resource's ownership, claimed (or checked) in the same atomic write. */
+  claim: ResourceClaim;
 }
 
 /** The lease changed between read and write: another request won the race. Retry from the read. */

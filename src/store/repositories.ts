@@ -17,7 +17,8 @@ export interface LeaseRepository {
   get(resourceId: string): Promise<Lease | undefined>;
   /**
    * Writes the lease (conditional on `expectedLeaseVersion`) and inserts the new keys (conditional on
-   * absence), all or nothing. Throws LeaseRaceError / KeyRaceError.
+   * absence) and the ownership claim, all or nothing. Throws LeaseRaceError / KeyRaceError /
+   * ResourceRaceError.
    */
   commitIssue(commit: IssueCommit): Promise<void>;
   /** Deletes a lease; returns whether one existed. */
@@ -28,8 +29,11 @@ export interface LeaseRepository {
 export interface StaticKeyRepository {
   /** Reads the static key registration for a resource ID. */
   get(resourceId: string): Promise<StaticKeyRecord | undefined>;
-  /** Writes a static key registration and its key atomically; throws StaticKeyExistsError (or KeyRaceError). */
-  put(record: StaticKeyRecord, key: StoredKey): Promise<void>;
+  /**
+   * Writes a static key registration, its key and the resource's owner (kind `static`, only if the
+   * resource has none) atomically; throws StaticKeyExistsError, ResourceRaceError (or KeyRaceError).
+   */
+  put(record: StaticKeyRecord, key: StoredKey, tenant: string): Promise<void>;
 }
 
 /** API keys (only the hash of each secret), revoked ones included. */
@@ -38,8 +42,8 @@ export interface ApiKeyRepository {
   put(record: ApiKeyRecord): Promise<void>;
   /** Reads an API key by id (revoked ones included). */
   get(id: string): Promise<ApiKeyRecord | undefined>;
-  /** Lists API keys (revoked ones included), oldest first. */
-  list(): Promise<ApiKeyRecord[]>;
+  /** Lists API keys (revoked ones included), oldest first; only those of `tenant` when given. */
+  list(filter?: { tenant?: string }): Promise<ApiKeyRecord[]>;
   /** Marks an API key revoked; returns whether it existed and was active. */
   revoke(id: string, at: Date): Promise<boolean>;
 }

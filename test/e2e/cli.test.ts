@@ -50,6 +50,7 @@ describe('help and usage errors', () => {
     ['token', 'mint'],
     ['lease', 'show'],
     ['lease', 'release'],
+    ['tenant', 'list'],
     ['conformance'],
     ['package-hls'],
   ];
@@ -247,6 +248,34 @@ describe('admin commands', () => {
     expect((await runCli(['api-key', 'revoke', id], admin)).code).toBe(0);
     const revoked = await runCli(['request-keys', '--resource-id', 'x', '--api-key', key], admin);
     expect(revoked.code).toBe(4);
+  });
+
+  it('api-key create --tenant makes a key of that tenant; list shows tenants; a tenant admin sees its own', async () => {
+    const created = await runCliJson<{ key: string; tenant: string }>(
+      ['api-key', 'create', '--name', 'studio-x-admin', '--roles', 'admin', '--tenant', 'studio-x'],
+      admin,
+    );
+    expect(created.tenant).toBe('studio-x');
+    const plain = await runCli(['api-key', 'create', '--name', 'plain', '--roles', 'keyserver'], admin);
+    expect(plain.stdout).toMatch(/^tenant +default$/m);
+    const list = await runCli(['api-key', 'list'], admin);
+    expect(list.stdout).toMatch(/^ID +NAME +ROLES +TENANT +CREATED/m);
+    expect(list.stdout).toMatch(/ studio-x-admin +admin +studio-x /);
+    const tenantAdmin = { KEYPLANE_URL: kp.url, KEYPLANE_API_KEY: created.key };
+    const own = await runCliJson<{ apiKeys: { tenant: string }[] }>(['api-key', 'list'], tenantAdmin);
+    expect(own.apiKeys.map((k) => k.tenant)).toEqual(['studio-x']);
+    const refused = await runCli(
+      ['api-key', 'create', '--name', 'x', '--roles', 'admin', '--tenant', '*'],
+      tenantAdmin,
+    );
+    expect([refused.code, refused.stderr]).toEqual([4, expect.stringContaining('HTTP 403')]);
+    expect(refused.stderr).toContain('only create API keys of tenant "studio-x"');
+    const bad = await runCli(['api-key', 'create', '--name', 'x', '--roles', 'admin', '--tenant', 'No Good'], admin);
+    expect([bad.code, bad.stderr]).toEqual([1, expect.stringContaining('tenant must be')]);
+    const tenants = await runCli(['tenant', 'list'], admin);
+    expect(tenants.stdout).toMatch(/^TENANT +API KEYS +RESOURCES$/m);
+    expect(tenants.stdout).toMatch(/^studio-x +1 +0$/m);
+    expect((await runCli(['tenant', 'list'], tenantAdmin)).code).toBe(4);
   });
 
   it('token mint returns a token whose key URL delivers the key', async () => {

@@ -35,7 +35,7 @@ describe('abuse limits (KEYPLANE_RATE_LIMIT_FAILED_AUTH=20)', () => {
   let kid: string;
   beforeAll(async () => {
     s = await start({ KEYPLANE_RATE_LIMIT_FAILED_AUTH: '20' });
-    ({ kid } = await s.t.deps.staticKeys.create({ resourceId: RESOURCE }));
+    ({ kid } = await s.t.deps.staticKeys.create({ resourceId: RESOURCE }, 'default'));
   });
   afterAll(async () => {
     await s.close();

@@ -14,7 +14,7 @@ let t: TestApp;
 let kid: string;
 async function start(env: Record<string, string>): Promise<void> {
   t = await makeTestApp({ KEYPLANE_SECURE_TOKEN_CLIENT_ID: 'c1', KEYPLANE_SECURE_TOKEN_SECRET: SECRET, ...env });
-  ({ kid } = await t.deps.staticKeys.create({ resourceId: 'vod-1' }));
+  ({ kid } = await t.deps.staticKeys.create({ resourceId: 'vod-1' }, 'default'));
 }
 afterEach(async () => {
   await t.close();
@@ -145,7 +145,7 @@ describe('per-resource policies', () => {
     expect((await viaPlayback({ Origin: 'https://other.example.com' })).body).toMatchObject({
       reason: 'origin_denied',
     });
-    const other = await t.deps.staticKeys.create({ resourceId: 'vod-2' });
+    const other = await t.deps.staticKeys.create({ resourceId: 'vod-2' }, 'default');
     const otherRes = await request(t.app)
       .get(`/keys/vod-2/${other.kid}`)
       .set({ 'x-api-key': t.keyserverKey, 'X-Forwarded-For': '203.0.113.7' });

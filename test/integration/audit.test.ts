@@ -170,7 +170,19 @@ describe('audit records', () => {
     const records = await auditOf('limit=1000');
     const fields = new Set(records.flatMap((r) => Object.keys(r)));
     expect([...fields].sort()).toEqual(
-      ['action', 'clientIp', 'id', 'kid', 'outcome', 'principal', 'resourceId', 'route', 'status', 'time'].sort(),
+      [
+        'action',
+        'clientIp',
+        'id',
+        'kid',
+        'outcome',
+        'principal',
+        'resourceId',
+        'route',
+        'status',
+        'tenant',
+        'time',
+      ].sort(),
     );
   });
 });

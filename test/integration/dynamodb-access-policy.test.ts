@@ -41,7 +41,7 @@ afterAll(async () => {
 /** A fresh resource with a static key, for one test. */
 async function resource(): Promise<{ resourceId: string; kid: string }> {
   const resourceId = `vod-${crypto.randomUUID()}`;
-  const { kid } = await app.deps.staticKeys.create({ resourceId });
+  const { kid } = await app.deps.staticKeys.create({ resourceId }, 'default');
   return { resourceId, kid };
 }
 

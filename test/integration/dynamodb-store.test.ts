@@ -15,6 +15,9 @@ import { startSerialMoto } from '../helpers/moto';
 import { describeBackendContract } from './store-contract';
 import { SHARED } from '../helpers/paths';
 
+/** The claim a single-tenant first commit makes (these tests are about DynamoDB, not tenants). */
+const claim = { tenant: 'default', kind: 'speke', expected: 'absent' } as const;
+
 const MOTO = path.join(SHARED, 'tools/moto-server');
 const TABLE = `keyplane-test-${crypto.randomUUID()}`;
 let endpoint = '';
@@ -76,7 +79,7 @@ describe('DynamoDB backend specifics', () => {
       const expiresAt = new Date(Date.now() + 600_500);
       const resourceId = crypto.randomUUID();
       const lease = { resourceId, owner: 'o', kids: [], rotating: false, expiresAt, version: 1 };
-      await store.leases.commitIssue({ lease, expectedLeaseVersion: undefined, newKeys: [] });
+      await store.leases.commitIssue({ lease, expectedLeaseVersion: undefined, newKeys: [], claim });
       const item = await raw.send(
         new GetItemCommand({ TableName: TABLE, Key: { pk: { S: `LEASE#${resourceId}` }, sk: { S: 'LEASE' } } }),
       );
@@ -162,9 +165,9 @@ describe('DynamoDB backend specifics', () => {
         createdAt: new Date(),
       }));
       const lease = { resourceId, owner: 'o', kids: [], rotating: false, expiresAt: new Date(), version: 1 };
-      await expect(store.leases.commitIssue({ lease, expectedLeaseVersion: undefined, newKeys })).rejects.toThrow(
-        /at most 99 keys/,
-      );
+      await expect(
+        store.leases.commitIssue({ lease, expectedLeaseVersion: undefined, newKeys, claim }),
+      ).rejects.toThrow(/at most 97 keys/);
       await expect(store.leases.get(resourceId)).resolves.toBeUndefined();
     } finally {
       await store.close();

@@ -44,7 +44,7 @@ beforeAll(async () => {
     KEYPLANE_SECURE_TOKEN_ALGORITHM: 'hmac-sha256',
     KEYPLANE_ORIGIN_URL: 'http://127.0.0.1:9/vod/{resourceId}',
   });
-  ({ kid } = await t.deps.staticKeys.create({ resourceId: RESOURCE }));
+  ({ kid } = await t.deps.staticKeys.create({ resourceId: RESOURCE }, 'default'));
   const minted = await request(t.app)
     .post('/playback-tokens')
     .set('x-api-key', ADMIN_KEY)

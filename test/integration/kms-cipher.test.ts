@@ -193,7 +193,13 @@ describe('KmsEnvelopeCipher against moto KMS', () => {
       },
     };
     const keys = new KeyService(slowReads, c, 600);
-    await keys.issue({ resourceId: 'r', owner: 'o', rotating: false, keys: [{ kid: crypto.randomUUID() }] });
+    await keys.issue({
+      resourceId: 'r',
+      owner: 'o',
+      tenant: 'default',
+      rotating: false,
+      keys: [{ kid: crypto.randomUUID() }],
+    });
     expect(dataKeyCallsWhenReadsEnded).toBe(1);
     expect(c.stats().generateDataKeyCalls).toBe(1);
     await store.close();

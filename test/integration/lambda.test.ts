@@ -4,7 +4,7 @@ import path from 'node:path';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateKeyCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { NS } from '../../src/cpix/namespaces';
-import { handler, type LambdaProxyResult } from '../../src/lambda';
+import { createLambdaHandler, handler, type LambdaProxyResult } from '../../src/lambda';
 import type { Backend } from '../../src/store/backend';
 import { dynamoDbBackend, ensureTable } from '../../src/store/dynamodb';
 import { assumedRoleCaller, restApiEvent, type EventSpec } from '../helpers/api-gateway-event';
@@ -217,5 +217,36 @@ describe('Lambda start-up errors', () => {
     setEnv(saved);
     const fixed = await invoke({ method: 'GET', path: '/healthz' }, fresh);
     expect(fixed.statusCode).toBe(200);
+  });
+});
+
+describe('Lambda: IAM principals in tenants (KEYPLANE_IAM_TENANTS)', () => {
+  it("maps a role to its tenant; an unmapped principal (default) gets 403 for that tenant's resource", async () => {
+    const tenantHandler = createLambdaHandler({
+      ...process.env,
+      KEYPLANE_IAM_TENANTS: 'arn:aws:sts::123456789012:assumed-role/AcmeEncoder/*=acme',
+    });
+    const acme = assumedRoleCaller('AcmeEncoder');
+    const resourceId = `acme-${crypto.randomUUID()}`;
+    // Fresh KIDs too: a KID belongs to one resource, and the tests above used the fixture's.
+    const kids = new Map<string, string>();
+    const body = fixture('v1/hls-several-keys.xml')
+      .replace('id="several-keys-1"', `id="${resourceId}"`)
+      .replace(/kid="([^"]+)"/g, (_m, kid: string) => {
+        if (!kids.has(kid)) kids.set(kid, crypto.randomUUID());
+        return `kid="${kids.get(kid)}"`;
+      });
+    const post = (iam: typeof acme) =>
+      invoke(
+        { method: 'POST', path: '/copyProtection', iam, headers: { 'Content-Type': 'application/xml' }, body },
+        tenantHandler,
+      );
+    const first = await post(acme);
+    expect(first.statusCode).toBe(200);
+    expect(await verifyStore.resources.get(resourceId)).toMatchObject({ tenant: 'acme', kind: 'speke' });
+    const refused = await post(OTHER_ENCODER);
+    expect(refused.statusCode).toBe(403);
+    expect(json(refused)).toMatchObject({ error: 'resource_taken' });
+    expect(refused.body).not.toContain('PlainValue');
   });
 });

@@ -45,7 +45,7 @@ beforeEach(async () => {
     .set('Content-Type', 'application/xml')
     .send(fixture('v1/hls-several-keys.xml'));
   keys = new Map([...responseKeys(res.text)].map(([kid, k]) => [kid, k.key]));
-  await t.deps.staticKeys.create({ resourceId: 'other-vod' });
+  await t.deps.staticKeys.create({ resourceId: 'other-vod' }, 'default');
 });
 afterEach(async () => {
   await t.close();
@@ -141,7 +141,7 @@ describe.each(Object.keys(variants) as (keyof typeof variants)[])('key delivery 
 
   it('refuses another resource and KIDs outside the token with 403', async () => {
     const { token } = (await mint({ resourceId: RESOURCE, kids: [KID_A] })).body as { token: string };
-    const otherKid = (await t.deps.staticKeys.show('other-vod'))?.kid as string;
+    const otherKid = (await t.deps.staticKeys.show('other-vod', 'default'))?.kid as string;
     const other = await get(token, 'other-vod', otherKid);
     expect(other.status).toBe(403);
     expect(json(other)).toMatchObject({ reason: 'token_resource_mismatch' });
@@ -210,7 +210,7 @@ describe('signing keys without KEYPLANE_TOKEN_SIGNING_KEYS', () => {
       const file = path.join(local.dataDir, 'token-keys.json');
       expect(fs.statSync(file).mode & 0o777).toBe(0o600);
       const before = fs.readFileSync(file, 'utf8');
-      const { key, kid } = await local.deps.staticKeys.create({ resourceId: 'local-vod' });
+      const { key, kid } = await local.deps.staticKeys.create({ resourceId: 'local-vod' }, 'default');
       const minted = await request(local.app)
         .post('/playback-tokens')
         .set('x-api-key', ADMIN_KEY)

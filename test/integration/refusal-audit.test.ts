@@ -67,7 +67,7 @@ beforeAll(async () => {
     KEYPLANE_TRUSTED_PROXIES: 'loopback',
     KEYPLANE_RATE_LIMIT_FAILED_AUTH: '3',
   });
-  ({ kid } = await t.deps.staticKeys.create({ resourceId: RESOURCE }));
+  ({ kid } = await t.deps.staticKeys.create({ resourceId: RESOURCE }, 'default'));
 });
 afterAll(async () => {
   await t.close();

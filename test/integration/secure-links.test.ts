@@ -44,7 +44,7 @@ describe.each([
       KEYPLANE_SECURE_TOKEN_SECRET: SECRET,
       KEYPLANE_SECURE_TOKEN_ALGORITHM: algorithm,
     });
-    ({ key, kid } = await t.deps.staticKeys.create({ resourceId: RESOURCE }));
+    ({ key, kid } = await t.deps.staticKeys.create({ resourceId: RESOURCE }, 'default'));
   });
   afterEach(async () => {
     await t.close();
@@ -95,7 +95,7 @@ describe.each([
   });
 
   it('does not hand out keys of another resource through a valid link', async () => {
-    const other = await t.deps.staticKeys.create({ resourceId: 'other' });
+    const other = await t.deps.staticKeys.create({ resourceId: 'other' }, 'default');
     const expires = inAnHour();
     const res = await get(t, link(RESOURCE, token(CLIENT_ID, RESOURCE, SECRET, expires), expires, other.kid));
     expect(res.status).toBe(404);

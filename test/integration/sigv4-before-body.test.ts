@@ -105,8 +105,8 @@ describe('SigV4 refuses before reading the body', () => {
   });
 
   it('accepts UNSIGNED-PAYLOAD on a request without a body', async () => {
-    await t.deps.staticKeys.create({ resourceId: 'unsigned-get' });
-    const { kid } = (await t.deps.staticKeys.show('unsigned-get')) as { kid: string };
+    await t.deps.staticKeys.create({ resourceId: 'unsigned-get' }, 'default');
+    const { kid } = (await t.deps.staticKeys.show('unsigned-get', 'default')) as { kid: string };
     const path = `/keys/unsigned-get/${kid}`;
     const head = await signedHead(PROXY, {
       method: 'GET',
@@ -150,8 +150,8 @@ describe('SigV4 refuses before reading the body', () => {
   ])(
     'checks a Clear Key license body against %s (its route is mounted before the app-wide authentication)',
     async (_name, applyChecksum, reason) => {
-      await t.deps.staticKeys.create({ resourceId: `ck-${reason}` });
-      const { kid } = (await t.deps.staticKeys.show(`ck-${reason}`)) as { kid: string };
+      await t.deps.staticKeys.create({ resourceId: `ck-${reason}` }, 'default');
+      const { kid } = (await t.deps.staticKeys.show(`ck-${reason}`, 'default')) as { kid: string };
       const b64url = (k: string) => Buffer.from(k.replace(/-/g, ''), 'hex').toString('base64url');
       const body = JSON.stringify({ kids: [b64url(kid)], type: 'temporary' });
       const signer = new SignatureV4({

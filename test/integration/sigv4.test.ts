@@ -275,8 +275,8 @@ describe('SigV4 credentials from a file', () => {
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('revokes a key as soon as its line is removed, and accepts it again when restored', async () => {
-    await t.deps.staticKeys.create({ resourceId: 'file-vod' });
-    const { kid } = (await t.deps.staticKeys.show('file-vod')) as { kid: string };
+    await t.deps.staticKeys.create({ resourceId: 'file-vod' }, 'default');
+    const { kid } = (await t.deps.staticKeys.show('file-vod', 'default')) as { kid: string };
     const get = () => signedFetch(PROXY)(`${live.baseUrl}/keys/file-vod/${kid}`).then(read);
     expect((await get()).status).toBe(200);
 

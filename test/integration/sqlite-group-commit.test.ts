@@ -24,11 +24,23 @@ function firstIssue(resourceId: string, key = storedKey(resourceId)): IssueCommi
     expiresAt: new Date(Date.now() + 600_000),
     version: 1,
   };
-  return { lease, expectedLeaseVersion: undefined, newKeys: [key] };
+  return {
+    lease,
+    expectedLeaseVersion: undefined,
+    newKeys: [key],
+    claim: { tenant: 'default', kind: 'speke', expected: 'absent' },
+  };
 }
 
 function apiKey(id = crypto.randomBytes(8).toString('hex')): ApiKeyRecord {
-  return { id, name: 'n', roles: ['encoder'], secretHash: crypto.randomBytes(32), createdAt: new Date() };
+  return {
+    id,
+    name: 'n',
+    roles: ['encoder'],
+    secretHash: crypto.randomBytes(32),
+    createdAt: new Date(),
+    tenant: 'default',
+  };
 }
 
 /** The leases another connection to the same file sees: only what was committed. */
@@ -80,7 +92,7 @@ describe('SQLite backend group commit', () => {
     const key = storedKey(rid, uid(), 'static');
     await Promise.all([
       store.leases.commitIssue(firstIssue(uid())),
-      store.staticKeys.put({ resourceId: rid, kid: key.kid, createdAt: key.createdAt }, key),
+      store.staticKeys.put({ resourceId: rid, kid: key.kid, createdAt: key.createdAt }, key, 'default'),
       store.apiKeys.put(apiKey()),
       store.apiKeys.revoke(record.id, new Date()),
       store.leases.delete(uid()),
@@ -106,6 +118,7 @@ describe('SQLite backend group commit', () => {
     await store.staticKeys.put(
       { resourceId: staticRid, kid: staticKey.kid, createdAt: staticKey.createdAt },
       staticKey,
+      'default',
     );
     const duplicateApiKey = apiKey();
     await store.apiKeys.put(duplicateApiKey);
@@ -119,7 +132,7 @@ describe('SQLite backend group commit', () => {
       store.leases.commitIssue(firstIssue(taken)),
       store.leases.commitIssue(firstIssue(good[1] as string)),
       store.leases.commitIssue(firstIssue(keyRace, storedKey(keyRace, existingKid))),
-      store.staticKeys.put({ resourceId: staticRid, kid: second.kid, createdAt: second.createdAt }, second),
+      store.staticKeys.put({ resourceId: staticRid, kid: second.kid, createdAt: second.createdAt }, second, 'default'),
       store.apiKeys.put(duplicateApiKey),
       store.leases.commitIssue(firstIssue(good[2] as string)),
     ]);

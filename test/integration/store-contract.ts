@@ -1,10 +1,11 @@
 import crypto from 'node:crypto';
 import type { Backend } from '../../src/store/backend';
-import type { ApiKeyRecord, Lease, StoredKey } from '../../src/store/records';
+import type { ApiKeyRecord, IssueCommit, Lease, StoredKey } from '../../src/store/records';
 import { KeyRaceError, LeaseRaceError, StaticKeyExistsError } from '../../src/store/records';
 import { describeAuditContract } from './audit-contract';
 import { describeRevocationContract } from './revocation-contract';
 import { describePolicyStoreContract } from './policy-contract';
+import { describeTenantContract } from './tenant-contract';
 
 /** What a contract run needs from a backend: a ready store and a way to dispose of it. */
 export interface BackendFixture {
@@ -46,6 +47,7 @@ function apiKey(overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
     roles: ['speke', 'keys:read'],
     secretHash: crypto.createHash('sha256').update(uid()).digest(),
     createdAt: new Date(Date.now() - 5000),
+    tenant: 'default',
     ...overrides,
   };
 }
@@ -78,25 +80,46 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 }
 
 /**
+ * The store with commits that name no claim making the one a single-tenant caller would: claim the
+ * resource for `default` on the first commit, check it on later ones (the lease tests predate tenants).
+ */
+type Commit = Omit<IssueCommit, 'claim'> & Partial<Pick<IssueCommit, 'claim'>>;
+type ContractStore = Omit<Backend, 'leases'> & {
+  leases: Omit<Backend['leases'], 'commitIssue'> & { commitIssue(c: Commit): Promise<void> };
+};
+
+function withDefaultClaims(store: Backend): ContractStore {
+  const commitIssue = async (c: Commit) => {
+    const owner = await store.resources.get(c.lease.resourceId);
+    const expected = owner ? 'present' : 'absent';
+    return store.leases.commitIssue({ claim: { tenant: 'default', kind: 'speke', expected }, ...c });
+  };
+  return { ...store, leases: { ...store.leases, commitIssue } };
+}
+
+/**
  * The behaviour every Backend must share (SQLite, DynamoDB, ...). `makeStore` is
  * called before each test; backends may share state between calls, so tests use fresh IDs and
  * never assume an empty store.
  */
 export function describeBackendContract(name: string, makeStore: MakeBackend): void {
   describe(`Backend contract: ${name}`, () => {
-    let store: Backend;
+    let raw: Backend;
+    let store: ContractStore;
     let cleanup: () => Promise<void>;
 
     beforeEach(async () => {
-      ({ store, cleanup } = await makeStore());
+      ({ store: raw, cleanup } = await makeStore());
+      store = withDefaultClaims(raw);
     });
     afterEach(async () => {
       await cleanup();
     });
 
-    describeAuditContract(() => store, makeStore);
-    describePolicyStoreContract(() => store);
-    describeRevocationContract(() => store);
+    describeAuditContract(() => raw, makeStore);
+    describePolicyStoreContract(() => raw);
+    describeTenantContract(() => raw);
+    describeRevocationContract(() => raw);
 
     it('answers ping', async () => {
       await expect(store.ping()).resolves.toBeUndefined();
@@ -323,7 +346,7 @@ export function describeBackendContract(name: string, makeStore: MakeBackend): v
         await expect(store.staticKeys.get(rid)).resolves.toBeUndefined();
         const key = storedKey(rid, uid(), 'static');
         const record = { resourceId: rid, kid: key.kid, createdAt: key.createdAt };
-        await store.staticKeys.put(record, key);
+        await store.staticKeys.put(record, key, 'default');
         const stored = await store.staticKeys.get(rid);
         expect(stored && { ...stored, createdAt: stored.createdAt.getTime() }).toEqual({
           ...record,
@@ -335,10 +358,10 @@ export function describeBackendContract(name: string, makeStore: MakeBackend): v
       it('refuses a second registration with StaticKeyExistsError carrying the existing record', async () => {
         const rid = uid();
         const first = storedKey(rid, uid(), 'static');
-        await store.staticKeys.put({ resourceId: rid, kid: first.kid, createdAt: first.createdAt }, first);
+        await store.staticKeys.put({ resourceId: rid, kid: first.kid, createdAt: first.createdAt }, first, 'default');
         const second = storedKey(rid, uid(), 'static');
         const err = await rejection(
-          store.staticKeys.put({ resourceId: rid, kid: second.kid, createdAt: new Date() }, second),
+          store.staticKeys.put({ resourceId: rid, kid: second.kid, createdAt: new Date() }, second, 'default'),
         );
         expect(err).toBeInstanceOf(StaticKeyExistsError);
         const existing = (err as StaticKeyExistsError).existing;
@@ -361,7 +384,7 @@ export function describeBackendContract(name: string, makeStore: MakeBackend): v
         const rid = uid();
         const key = storedKey(rid, taken.kid, 'static');
         const err = await rejection(
-          store.staticKeys.put({ resourceId: rid, kid: key.kid, createdAt: key.createdAt }, key),
+          store.staticKeys.put({ resourceId: rid, kid: key.kid, createdAt: key.createdAt }, key, 'default'),
         );
         expect(err).toBeInstanceOf(KeyRaceError);
         await expect(store.staticKeys.get(rid)).resolves.toBeUndefined();

@@ -26,7 +26,7 @@ describe('DELETE /playback-tokens/{jti} on one app', () => {
   let issuerKey: string;
   beforeAll(async () => {
     t = await makeTestApp({ KEYPLANE_TOKEN_SIGNING_KEYS: SIGNING, KEYPLANE_TOKEN_MAX_TTL_SECONDS: '3600' });
-    ({ kid } = await t.deps.staticKeys.create({ resourceId: RESOURCE }));
+    ({ kid } = await t.deps.staticKeys.create({ resourceId: RESOURCE }, 'default'));
     issuerKey = (await t.deps.apiKeys.create('issuer', ['token-issuer'])).key;
   });
   afterAll(async () => {
@@ -115,7 +115,7 @@ async function twoInstances(open: () => Promise<{ store: Backend; cipher: Envelo
 
 async function revokeOnOneRefusedOnOther([a, b]: RunningApp[]): Promise<void> {
   const resourceId = `vod-${crypto.randomUUID()}`;
-  const { kid } = await (a as RunningApp).deps.staticKeys.create({ resourceId });
+  const { kid } = await (a as RunningApp).deps.staticKeys.create({ resourceId }, 'default');
   const url = (app: RunningApp) => `http://127.0.0.1:${app.port}`;
   const minted = await request(url(a as RunningApp))
     .post('/playback-tokens')

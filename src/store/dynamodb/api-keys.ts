@@ -2,18 +2,26 @@ import { GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from 
 import { awsErrorName } from '../../aws-errors';
 import type { ApiKeyRecord } from '../records';
 import type { ApiKeyRepository } from '../repositories';
+import { ALL_TENANTS, DEFAULT_TENANT } from '../../domain/tenants';
+import { registerTenant } from './resources';
 import { ItemReader, itemKey, LAYOUT, toItem, type DynamoTable, type Item } from './items';
 
 const apiKeyKey = (id: string): Item => itemKey(LAYOUT.apiKeyPartition, id);
 
+/**
+ * An API key item. Items from before tenants have no `tenant`: they read as `default`, admin keys as `*`
+ * (they administered everything then, and still do) — the same as SQLite's migration writes.
+ */
 function toApiKey(item: Item): ApiKeyRecord {
   const r = new ItemReader(item);
+  const roles = r.strings('roles');
   const record: ApiKeyRecord = {
     id: r.string('id'),
     name: r.string('name'),
-    roles: r.strings('roles'),
+    roles,
     secretHash: r.bytes('secretHash'),
     createdAt: r.date('createdAt'),
+    tenant: r.optionalString('tenant') ?? (roles.includes('admin') ? ALL_TENANTS : DEFAULT_TENANT),
   };
   if (r.has('revokedAt')) record.revokedAt = r.date('revokedAt');
   return record;
@@ -33,8 +41,10 @@ export class DynamoApiKeyRepository implements ApiKeyRepository {
         secretHash: record.secretHash,
         createdAt: record.createdAt.getTime(),
         revokedAt: record.revokedAt?.getTime(),
+        tenant: record.tenant,
       }),
     };
+    await registerTenant(this.table, record.tenant);
     try {
       await this.table.client.send(
         new PutItemCommand({ TableName: this.table.name, Item, ConditionExpression: 'attribute_not_exists(pk)' }),
@@ -53,7 +63,7 @@ export class DynamoApiKeyRepository implements ApiKeyRepository {
     return res.Item && toApiKey(res.Item);
   }
 
-  async list(): Promise<ApiKeyRecord[]> {
+  async list(filter: { tenant?: string } = {}): Promise<ApiKeyRecord[]> {
     const records: ApiKeyRecord[] = [];
     let startKey: Item | undefined;
     do {
@@ -69,7 +79,9 @@ export class DynamoApiKeyRepository implements ApiKeyRepository {
       records.push(...(res.Items ?? []).map(toApiKey));
       startKey = res.LastEvaluatedKey;
     } while (startKey);
-    return records.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id.localeCompare(b.id));
+    return records
+      .filter((r) => filter.tenant === undefined || r.tenant === filter.tenant)
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id.localeCompare(b.id));
   }
 
   async revoke(id: string, at: Date): Promise<boolean> {

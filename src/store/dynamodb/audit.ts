@@ -12,7 +12,23 @@ import { expiresAtSeconds } from '../../audit/audit-retention';
 import { ServiceUnavailableError } from '../../errors';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AuditRepository } from '../repositories';
+import { DEFAULT_TENANT } from '../../domain/tenants';
 import { LAYOUT, toItem, type DynamoTable, type Item } from './items';
+
+const TENANT_DAY_PREFIX = 'AUDITTDAY#';
+
+/** A filter on `tenant` (records without one are `default`), for partitions holding several tenants. */
+interface TenantFilter {
+  expression: string;
+  values: Record<string, string>;
+}
+
+function tenantFilter(tenant: string | undefined): TenantFilter | undefined {
+  if (tenant === undefined) return undefined;
+  return tenant === DEFAULT_TENANT
+    ? { expression: '(attribute_not_exists(tenant) OR tenant = :tenant)', values: { ':tenant': tenant } }
+    : { expression: 'tenant = :tenant', values: { ':tenant': tenant } };
+}
 import { backoff, MAX_UNPROCESSED_RETRIES } from './transact';
 
 /*
@@ -21,6 +37,14 @@ import { backoff, MAX_UNPROCESSED_RETRIES } from './transact';
  *
  *   by resource  pk = AUDIT#<resourceId>    sk = <ISO time>#<id>
  *   by day       pk = AUDITDAY#<yyyy-mm-dd> sk = <ISO time>#<id>     (UTC day of the record's time)
+ *   by tenant    pk = AUDITTDAY#<tenant>#<yyyy-mm-dd>  sk = <ISO time>#<id>   (tenants other than `default`)
+ *
+ * Tenants: each item carries `tenant` S (absent on records from before tenants: `default`). A tenant's
+ * records without a resource are read from its own day partitions, so a page reads only its records and
+ * paginates exactly like the global walk; `default`'s are read from the global day partitions with a
+ * filter (`tenant` absent or `default`), which also covers every record written before tenants without
+ * a migration (the single-tenant case costs what it did). A resource's records are read from its
+ * partition with the same filter (a resource has one owner, so it rarely drops anything).
  *
  * Attributes: id S, time N (epoch ms), resourceId S, action S, route S, outcome S, status N, and when
  * known kid S, principal S, reason S, clientIp S; with a retention, also ttl N (epoch *seconds*: the
@@ -58,6 +82,7 @@ function auditItem(r: AuditRecord, pk: string, retentionDays: number | undefined
     principal: r.principal,
     reason: r.reason,
     clientIp: r.clientIp,
+    tenant: r.tenant,
     ttl: retentionDays === undefined ? undefined : expiresAtSeconds(r.time, retentionDays),
   });
 }
@@ -79,6 +104,8 @@ function fromItem(item: Item): AuditRecord {
     const value = s(key);
     if (value !== undefined) record[key] = value;
   }
+  const tenant = s('tenant');
+  if (tenant !== undefined) record.tenant = tenant;
   return record;
 }
 
@@ -95,10 +122,13 @@ export class DynamoAuditRepository implements AuditRepository {
 
   /** Writes both items of every record (BatchWriteItem, unprocessed items retried with backoff). */
   async append(records: readonly AuditRecord[]): Promise<void> {
-    const requests: WriteRequest[] = records.flatMap((r) => [
-      { PutRequest: { Item: auditItem(r, `${LAYOUT.audit.resourcePrefix}${r.resourceId}`, this.retentionDays) } },
-      { PutRequest: { Item: auditItem(r, `${LAYOUT.audit.dayPrefix}${dayOf(r.time)}`, this.retentionDays) } },
-    ]);
+    const requests: WriteRequest[] = records.flatMap((r) => {
+      const pks = [`${LAYOUT.audit.resourcePrefix}${r.resourceId}`, `${LAYOUT.audit.dayPrefix}${dayOf(r.time)}`];
+      if (r.tenant !== undefined && r.tenant !== DEFAULT_TENANT) {
+        pks.push(`${TENANT_DAY_PREFIX}${r.tenant}#${dayOf(r.time)}`);
+      }
+      return pks.map((pk) => ({ PutRequest: { Item: auditItem(r, pk, this.retentionDays) } }));
+    });
     for (let i = 0; i < requests.length; i += MAX_BATCH_WRITE) {
       await this.batchWrite(requests.slice(i, i + MAX_BATCH_WRITE));
     }
@@ -109,14 +139,14 @@ export class DynamoAuditRepository implements AuditRepository {
    */
   async query(query: AuditQuery): Promise<AuditPage> {
     const bound = lowerBound(query);
+    const filter = tenantFilter(query.tenant);
     if (query.resourceId !== undefined) {
-      const items = await this.readPartition(
-        `${LAYOUT.audit.resourcePrefix}${query.resourceId}`,
-        bound,
-        query.limit + 1,
-      );
-      return this.page(items, query.limit);
+      const pk = `${LAYOUT.audit.resourcePrefix}${query.resourceId}`;
+      return this.page(await this.readPartition(pk, bound, query.limit + 1, filter), query.limit);
     }
+    const ownDays = query.tenant !== undefined && query.tenant !== DEFAULT_TENANT;
+    const dayPrefix = ownDays ? `${TENANT_DAY_PREFIX}${query.tenant}#` : LAYOUT.audit.dayPrefix;
+    const dayFilter = ownDays ? undefined : filter;
     const items: Item[] = [];
     let day = startOfDay(bound.time);
     const today = startOfDay(this.now()).getTime();
@@ -124,7 +154,7 @@ export class DynamoAuditRepository implements AuditRepository {
       if (walked === MAX_DAYS_PER_PAGE) return { ...this.page(items, query.limit), next: { time: day, id: '' } };
       const after = day.getTime() > bound.time.getTime() ? { time: day, id: '' } : bound;
       items.push(
-        ...(await this.readPartition(`${LAYOUT.audit.dayPrefix}${dayOf(day)}`, after, query.limit + 1 - items.length)),
+        ...(await this.readPartition(`${dayPrefix}${dayOf(day)}`, after, query.limit + 1 - items.length, dayFilter)),
       );
       if (items.length > query.limit) break;
     }
@@ -137,7 +167,7 @@ export class DynamoAuditRepository implements AuditRepository {
     return items.length > limit && last ? { records, next: { time: last.time, id: last.id } } : { records };
   }
 
-  private async readPartition(pk: string, after: AuditCursor, want: number): Promise<Item[]> {
+  private async readPartition(pk: string, after: AuditCursor, want: number, filter?: TenantFilter): Promise<Item[]> {
     const items: Item[] = [];
     let startKey: Item | undefined;
     do {
@@ -145,7 +175,8 @@ export class DynamoAuditRepository implements AuditRepository {
         new QueryCommand({
           TableName: this.table.name,
           KeyConditionExpression: 'pk = :pk AND sk > :after',
-          ExpressionAttributeValues: toItem({ ':pk': pk, ':after': sortKey(after) }),
+          ExpressionAttributeValues: toItem({ ':pk': pk, ':after': sortKey(after), ...filter?.values }),
+          ...(filter ? { FilterExpression: filter.expression } : {}),
           ConsistentRead: true,
           Limit: want - items.length,
           ExclusiveStartKey: startKey,

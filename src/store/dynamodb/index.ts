@@ -11,11 +11,15 @@ import type { DynamoTable } from './items';
 import { DynamoKeyRepository } from './keys';
 import { DynamoLeaseRepository } from './leases';
 import { DynamoPolicyRepository } from './policies';
+import { migrationGate } from './migrate-tenants';
+import { DynamoResourceRepository, DynamoTenantRepository } from './resources';
 import { DynamoStaticKeyRepository } from './static-keys';
 import { DynamoRevocationRepository } from './revocations';
 
 /** Table bootstrap and client settings (re-exported: IaC checks, tests and the bench use them). */
 export { createTableInput, dynamoDbClientTimeouts, ensureTable } from './table';
+/** The one-time tenant migration of a table from before tenants (run by the first owner read; CLI, tests). */
+export { migrateTenants, tenantsMigrated } from './migrate-tenants';
 
 /** Options of the DynamoDB backend. */
 export interface DynamoDbBackendOptions {
@@ -53,13 +57,17 @@ export function dynamoDbBackend(
   const table: DynamoTable = { client, name: tableName };
   const now = options.now ?? (() => new Date());
   const audit = new DynamoAuditRepository(table, now, options.auditRetentionDays);
+  const apiKeys = new DynamoApiKeyRepository(table);
+  const migrated = migrationGate(table, now);
   return mapBackendOutages(
     {
       name: 'dynamodb',
       keys: new DynamoKeyRepository(table),
       leases: new DynamoLeaseRepository(table, options.leaseTtlMarginSeconds ?? 24 * 3600),
       staticKeys: new DynamoStaticKeyRepository(table),
-      apiKeys: new DynamoApiKeyRepository(table),
+      apiKeys,
+      resources: new DynamoResourceRepository(table, migrated),
+      tenants: new DynamoTenantRepository(table, apiKeys, migrated),
       audit: withAuditRetention(audit, { retentionDays: options.auditRetentionDays, now }),
       policies: new DynamoPolicyRepository(table),
       revocations: new DynamoRevocationRepository(table, now),

@@ -10,10 +10,11 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
  *   Lease    pk = LEASE#<resourceId>    sk = LEASE   resourceId S, owner S, kids L<S> (ordered), rotating BOOL,
  *                                                     expiresAt N, version N, ttl N (epoch *seconds*, DynamoDB TTL)
  *   Static   pk = STATIC#<resourceId>   sk = STATIC  resourceId S, kid S, createdAt N
- *   API key  pk = APIKEY                sk = <id>    id S, name S, roles L<S>, secretHash B, createdAt N, revokedAt N?
+ *   API key  pk = APIKEY                sk = <id>    id S, name S, roles L<S>, secretHash B, createdAt N, revokedAt N?,
+ *                                                     tenant S (absent on items from before tenants: see api-keys.ts)
  *
- * Audit records, per-resource policies and token revocations (`REVOKED#<jti>`) live in the same table:
- * see audit.ts, policies.ts and revocations.ts.
+ * Audit records, per-resource policies, resource owners/tenants and token revocations (`REVOKED#<jti>`)
+ * live in the same table: see audit.ts, policies.ts, resources.ts and revocations.ts.
  *
  * A KID is globally unique, so key items are keyed by KID alone and carry the resource they are
  * bound to. All API keys share one partition so listing them is a single Query (there are few).

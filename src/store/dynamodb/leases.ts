@@ -1,11 +1,13 @@
 import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { DeleteItemCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { BadRequestError } from '../../errors';
+import { ResourceRaceError } from '../ownership';
 import { KeyRaceError, LeaseRaceError, type IssueCommit, type Lease, type StoredKey } from '../records';
 import type { LeaseRepository } from '../repositories';
 import { isRaceReason, unexplainedCancellation } from './errors';
 import { ItemReader, itemKey, LAYOUT, toItem, type DynamoTable, type Item } from './items';
 import { keyPut } from './keys';
+import { claimItems, registerTenant } from './resources';
 import { MAX_TRANSACTION_ITEMS, transact } from './transact';
 
 const leaseKey = (resourceId: string): Item => itemKey(LAYOUT.lease.prefix + resourceId, LAYOUT.lease.sort);
@@ -32,7 +34,8 @@ function assertDistinctKids(keys: StoredKey[]): void {
 
 /**
  * Lease items (`LEASE#<resourceId>`): a commit is one TransactWriteItems of the lease (conditional on
- * the version read, or on absence) and its new key items (each conditional on absence).
+ * the version read, or on absence), its new key items (each conditional on absence) and the resource's
+ * ownership claim (see resources.ts).
  */
 export class DynamoLeaseRepository implements LeaseRepository {
   constructor(
@@ -49,18 +52,22 @@ export class DynamoLeaseRepository implements LeaseRepository {
   }
 
   async commitIssue(commit: IssueCommit): Promise<void> {
-    const { lease, expectedLeaseVersion, newKeys } = commit;
-    if (newKeys.length + 1 > MAX_TRANSACTION_ITEMS) {
+    const { lease, expectedLeaseVersion, newKeys, claim } = commit;
+    const claimed = claimItems(this.table, lease.resourceId, claim, newKeys[0]?.createdAt ?? new Date());
+    const room = MAX_TRANSACTION_ITEMS - 1 - claimed.length;
+    if (newKeys.length > room) {
       // A request with this many new KIDs is the caller's to split, not our bug: 400, not 500.
       throw new BadRequestError(
         `Cannot commit ${newKeys.length} new keys at once: a DynamoDB transaction holds at most ` +
-          `${MAX_TRANSACTION_ITEMS - 1} keys plus the lease`,
+          `${room} keys plus the lease and the resource's owner`,
       );
     }
     assertDistinctKids(newKeys);
+    if (claim.expected === 'absent') await registerTenant(this.table, claim.tenant);
     const items: TransactWriteItem[] = [
       { Put: this.leasePut(lease, expectedLeaseVersion) },
       ...newKeys.map((k) => keyPut(this.table, k)),
+      ...claimed,
     ];
     const reasons = await transact(this.table, items);
     if (!reasons) return;
@@ -68,9 +75,11 @@ export class DynamoLeaseRepository implements LeaseRepository {
       const existing = reasons[0]?.Item ? toLease(reasons[0].Item) : await this.get(lease.resourceId);
       throw new LeaseRaceError(lease.resourceId, existing);
     }
-    const keyIndex = reasons.findIndex((r, i) => i > 0 && isRaceReason(r));
+    const keyIndex = reasons.findIndex((r, i) => i > 0 && i <= newKeys.length && isRaceReason(r));
     const racedKey = newKeys[keyIndex - 1];
     if (keyIndex > 0 && racedKey) throw new KeyRaceError(racedKey.kid);
+    // A lost claim: another tenant (or process) got the resource first; the service's re-read decides.
+    if (reasons.slice(newKeys.length + 1).some(isRaceReason)) throw new ResourceRaceError(lease.resourceId);
     throw unexplainedCancellation(reasons);
   }
 

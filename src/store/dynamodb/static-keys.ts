@@ -1,10 +1,12 @@
 import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { ResourceRaceError } from '../ownership';
 import { KeyRaceError, StaticKeyExistsError, type StaticKeyRecord, type StoredKey } from '../records';
 import type { StaticKeyRepository } from '../repositories';
 import { isRaceReason, unexplainedCancellation } from './errors';
 import { ItemReader, itemKey, LAYOUT, toItem, type DynamoTable, type Item } from './items';
 import { keyPut } from './keys';
+import { claimItems, registerTenant } from './resources';
 import { transact } from './transact';
 
 const staticKey = (resourceId: string): Item => itemKey(LAYOUT.static.prefix + resourceId, LAYOUT.static.sort);
@@ -14,7 +16,7 @@ function toStaticKey(item: Item): StaticKeyRecord {
   return { resourceId: r.string('resourceId'), kid: r.string('kid'), createdAt: r.date('createdAt') };
 }
 
-/** Static key items (`STATIC#<resourceId>`), written in one transaction with their key item. */
+/** Static key items (`STATIC#<resourceId>`), written in one transaction with their key item and owner (kind static). */
 export class DynamoStaticKeyRepository implements StaticKeyRepository {
   constructor(private readonly table: DynamoTable) {}
 
@@ -25,7 +27,7 @@ export class DynamoStaticKeyRepository implements StaticKeyRepository {
     return res.Item && toStaticKey(res.Item);
   }
 
-  async put(record: StaticKeyRecord, key: StoredKey): Promise<void> {
+  async put(record: StaticKeyRecord, key: StoredKey, tenant: string): Promise<void> {
     const staticPut: TransactWriteItem = {
       Put: {
         TableName: this.table.name,
@@ -37,7 +39,14 @@ export class DynamoStaticKeyRepository implements StaticKeyRepository {
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
     };
-    const reasons = await transact(this.table, [staticPut, keyPut(this.table, key)]);
+    const claim = claimItems(
+      this.table,
+      record.resourceId,
+      { tenant, kind: 'static', expected: 'absent' },
+      record.createdAt,
+    );
+    await registerTenant(this.table, tenant);
+    const reasons = await transact(this.table, [staticPut, keyPut(this.table, key), ...claim]);
     if (!reasons) return;
     if (isRaceReason(reasons[0])) {
       const existing = reasons[0]?.Item ? toStaticKey(reasons[0].Item) : await this.get(record.resourceId);
@@ -46,6 +55,7 @@ export class DynamoStaticKeyRepository implements StaticKeyRepository {
       throw new StaticKeyExistsError(existing);
     }
     if (isRaceReason(reasons[1])) throw new KeyRaceError(key.kid);
+    if (reasons.slice(2).some(isRaceReason)) throw new ResourceRaceError(record.resourceId);
     throw unexplainedCancellation(reasons);
   }
 }

@@ -10,6 +10,7 @@ interface ApiKeyRow {
   secret_hash: Buffer;
   created_at: number;
   revoked_at: number | null;
+  tenant: string;
 }
 
 const toApiKey = (r: ApiKeyRow): ApiKeyRecord => ({
@@ -19,9 +20,10 @@ const toApiKey = (r: ApiKeyRow): ApiKeyRecord => ({
   secretHash: r.secret_hash,
   createdAt: new Date(r.created_at),
   revokedAt: r.revoked_at === null ? undefined : new Date(r.revoked_at),
+  tenant: r.tenant,
 });
 
-/** The `api_keys` table (roles as a JSON array, times as epoch ms). */
+/** The `api_keys` table (roles as a JSON array, times as epoch ms, `tenant` since tenants: see tenants-schema.ts). */
 export class SqliteApiKeyRepository implements ApiKeyRepository {
   private readonly stmts;
 
@@ -31,10 +33,11 @@ export class SqliteApiKeyRepository implements ApiKeyRepository {
   ) {
     this.stmts = {
       put: db.prepare(
-        'INSERT INTO api_keys (id, name, roles, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)',
+        'INSERT INTO api_keys (id, name, roles, secret_hash, created_at, revoked_at, tenant) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
       get: db.prepare<[string], ApiKeyRow>('SELECT * FROM api_keys WHERE id = ?'),
       list: db.prepare<[], ApiKeyRow>('SELECT * FROM api_keys ORDER BY created_at, id'),
+      listTenant: db.prepare<[string], ApiKeyRow>('SELECT * FROM api_keys WHERE tenant = ? ORDER BY created_at, id'),
       revoke: db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
     };
   }
@@ -43,7 +46,7 @@ export class SqliteApiKeyRepository implements ApiKeyRepository {
     const revokedAt = r.revokedAt?.getTime() ?? null;
     const roles = JSON.stringify(r.roles);
     await this.writes.submit(() =>
-      this.stmts.put.run(r.id, r.name, roles, r.secretHash, r.createdAt.getTime(), revokedAt),
+      this.stmts.put.run(r.id, r.name, roles, r.secretHash, r.createdAt.getTime(), revokedAt, r.tenant),
     );
   }
 
@@ -52,8 +55,9 @@ export class SqliteApiKeyRepository implements ApiKeyRepository {
     return row && toApiKey(row);
   }
 
-  async list(): Promise<ApiKeyRecord[]> {
-    return this.stmts.list.all().map(toApiKey);
+  async list(filter: { tenant?: string } = {}): Promise<ApiKeyRecord[]> {
+    const rows = filter.tenant === undefined ? this.stmts.list.all() : this.stmts.listTenant.all(filter.tenant);
+    return rows.map(toApiKey);
   }
 
   async revoke(id: string, at: Date): Promise<boolean> {

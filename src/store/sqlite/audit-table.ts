@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { migrateAuditToTenants } from './tenants-schema';
 import { actionOf, lowerBound, type AuditPage, type AuditQuery, type AuditRecord } from '../../audit/audit-record';
 
 /** The audit table and its indexes (in the audit file; the main connection's for `:memory:`). */
@@ -32,6 +33,7 @@ interface AuditRow {
   status: number;
   reason: string | null;
   client_ip: string | null;
+  tenant: string | null;
 }
 
 type Bound = [number, number, string];
@@ -52,6 +54,7 @@ function toRecord(r: AuditRow): AuditRecord {
     status: r.status,
     ...optional('reason', r.reason),
     ...optional('clientIp', r.client_ip),
+    ...optional('tenant', r.tenant),
   };
 }
 
@@ -64,16 +67,26 @@ export class SqliteAuditTable {
 
   constructor(db: Database.Database) {
     db.exec(AUDIT_SCHEMA);
+    migrateAuditToTenants(db);
     const after = '(time > ? OR (time = ? AND id > ?))';
     this.stmts = {
       insert: db.prepare(
-        'INSERT INTO audit (id, time, resource_id, action, route, kid, principal, outcome, status, reason, client_ip) ' +
-          'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO audit (id, time, resource_id, action, route, kid, principal, outcome, status, reason, client_ip, tenant) ' +
+          'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       byResource: db.prepare<[string, ...Bound, number], AuditRow>(
         `SELECT * FROM audit WHERE resource_id = ? AND ${after} ORDER BY time, id LIMIT ?`,
       ),
       all: db.prepare<[...Bound, number], AuditRow>(`SELECT * FROM audit WHERE ${after} ORDER BY time, id LIMIT ?`),
+      // A record without a tenant (written before tenants, or by a caller that set none) is `default`'s.
+      byTenant: db.prepare<[string, string, ...Bound, number], AuditRow>(
+        `SELECT * FROM audit WHERE (tenant = ? OR (tenant IS NULL AND ? = 'default')) AND ${after} ` +
+          'ORDER BY time, id LIMIT ?',
+      ),
+      byResourceTenant: db.prepare<[string, string, string, ...Bound, number], AuditRow>(
+        `SELECT * FROM audit WHERE resource_id = ? AND (tenant = ? OR (tenant IS NULL AND ? = 'default')) ` +
+          `AND ${after} ORDER BY time, id LIMIT ?`,
+      ),
       // The oldest rows first, found through the (time, id) index; one statement, so atomic on its own.
       prune: db.prepare<[number, number]>(
         'DELETE FROM audit WHERE rowid IN (SELECT rowid FROM audit WHERE time < ? ORDER BY time, id LIMIT ?)',
@@ -96,8 +109,21 @@ export class SqliteAuditTable {
         r.status,
         r.reason ?? null,
         r.clientIp ?? null,
+        r.tenant ?? null,
       );
     }
+  }
+
+  private select(query: AuditQuery, bound: Bound, limit: number): AuditRow[] {
+    const { resourceId, tenant } = query;
+    if (resourceId === undefined) {
+      return tenant === undefined
+        ? this.stmts.all.all(...bound, limit)
+        : this.stmts.byTenant.all(tenant, tenant, ...bound, limit);
+    }
+    return tenant === undefined
+      ? this.stmts.byResource.all(resourceId, ...bound, limit)
+      : this.stmts.byResourceTenant.all(resourceId, tenant, tenant, ...bound, limit);
   }
 
   /** Deletes at most `limit` records older than `before` (epoch ms), oldest first; returns how many. */
@@ -109,10 +135,7 @@ export class SqliteAuditTable {
   query(query: AuditQuery): AuditPage {
     const bound = lowerBound(query);
     const args: Bound = [bound.time.getTime(), bound.time.getTime(), bound.id];
-    const rows =
-      query.resourceId === undefined
-        ? this.stmts.all.all(...args, query.limit + 1)
-        : this.stmts.byResource.all(query.resourceId, ...args, query.limit + 1);
+    const rows = this.select(query, args, query.limit + 1);
     const records = rows.slice(0, query.limit).map(toRecord);
     const last = records[records.length - 1];
     return rows.length > query.limit && last ? { records, next: { time: last.time, id: last.id } } : { records };

@@ -6,6 +6,7 @@ import { AUDIT_SCHEMA } from './audit-table';
 import { batchUnavailable } from './errors';
 import { GroupCommitter } from './group-commit';
 import { makePrivateDatabaseFile } from './private-file';
+import { migrateAuditToTenants, migrateMainToTenants } from './tenants-schema';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS keys (
@@ -82,9 +83,11 @@ export class SqliteDatabase {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     this.db.exec(SCHEMA);
+    migrateMainToTenants(this.db);
     this.auditDb = file === ':memory:' ? this.db : openAuditDatabase(file, timeout);
     this.auditDb.exec(AUDIT_SCHEMA);
     if (this.auditDb !== this.db) moveLegacyAudit(this.db, auditFileOf(file));
+    migrateAuditToTenants(this.auditDb);
     // Reads the schema page: `SELECT 1` would succeed without touching the file (locked, unreadable, gone).
     this.pingStmt = this.db.prepare('SELECT count(*) FROM sqlite_master');
     this.writes = new GroupCommitter(this.db, { batchError: batchUnavailable, onCommit: options.onCommit });

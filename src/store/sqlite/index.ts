@@ -10,6 +10,7 @@ import { sqliteOutage } from './errors';
 import { SqliteKeyTable } from './keys';
 import { SqliteLeaseRepository } from './leases';
 import { SqlitePolicyRepository } from './policies';
+import { SqliteResourceTable, SqliteTenantRepository } from './resources';
 import { SqliteStaticKeyRepository } from './static-keys';
 import { SqliteRevocationRepository } from './revocations';
 
@@ -65,6 +66,7 @@ export function openSqliteBackend(file: string, options: SqliteBackendOptions = 
   const { db, writes } = database;
   const now = options.now ?? (() => new Date());
   const keys = new SqliteKeyTable(db);
+  const resources = new SqliteResourceTable(db);
   const auditTable = new SqliteAuditTable(database.auditDb);
   const audit = new SqliteAuditRepository(auditTable, database.auditWrites);
   const pruner = startPruner(database, auditTable, options, now);
@@ -72,8 +74,10 @@ export function openSqliteBackend(file: string, options: SqliteBackendOptions = 
     {
       name: 'sqlite',
       keys,
-      leases: new SqliteLeaseRepository(db, writes, keys),
-      staticKeys: new SqliteStaticKeyRepository(db, writes, keys),
+      leases: new SqliteLeaseRepository(db, writes, keys, resources),
+      staticKeys: new SqliteStaticKeyRepository(db, writes, keys, resources),
+      resources,
+      tenants: new SqliteTenantRepository(db),
       apiKeys: new SqliteApiKeyRepository(db, writes),
       audit: withAuditRetention(audit, { retentionDays: options.auditRetentionDays, now }),
       policies: new SqlitePolicyRepository(db),

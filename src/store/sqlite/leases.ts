@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { GroupCommitter } from './group-commit';
 import type { SqliteKeyTable } from './keys';
+import type { SqliteResourceTable } from './resources';
 import { LeaseRaceError, type IssueCommit, type Lease } from '../records';
 import type { LeaseRepository } from '../repositories';
 
@@ -23,7 +24,7 @@ const toLease = (r: LeaseRow): Lease => ({
 });
 
 /**
- * The `leases` table. A commit writes the lease (insert when none was expected, else an update
+ * The `leases` table. A commit makes the resource's ownership claim, writes the lease (insert when none was expected, else an update
  * conditional on the version read) and its new keys in one group-committed write, so leases are safe
  * across processes that share the file.
  */
@@ -34,6 +35,7 @@ export class SqliteLeaseRepository implements LeaseRepository {
     db: Database.Database,
     private readonly writes: GroupCommitter,
     private readonly keys: SqliteKeyTable,
+    private readonly resources: SqliteResourceTable,
   ) {
     this.stmts = {
       get: db.prepare<[string], LeaseRow>('SELECT * FROM leases WHERE resource_id = ?'),
@@ -56,6 +58,7 @@ export class SqliteLeaseRepository implements LeaseRepository {
     return this.writes.submit(() => {
       this.write(commit.lease, commit.expectedLeaseVersion);
       for (const key of commit.newKeys) this.keys.insert(key);
+      this.resources.claim(commit.lease.resourceId, commit.claim, commit.newKeys[0]?.createdAt ?? new Date());
     });
   }
 

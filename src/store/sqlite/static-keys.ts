@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { GroupCommitter } from './group-commit';
 import type { SqliteKeyTable } from './keys';
+import type { SqliteResourceTable } from './resources';
 import { StaticKeyExistsError, type StaticKeyRecord, type StoredKey } from '../records';
 import type { StaticKeyRepository } from '../repositories';
 
@@ -16,7 +17,10 @@ const toStatic = (row: StaticRow): StaticKeyRecord => ({
   createdAt: new Date(row.created_at),
 });
 
-/** The `static_keys` table; a registration and its key are inserted in one group-committed write. */
+/**
+ * The `static_keys` table; a registration, its key and the resource's owner (kind `static`) are inserted in
+ * one group-committed write.
+ */
 export class SqliteStaticKeyRepository implements StaticKeyRepository {
   private readonly stmts;
 
@@ -24,6 +28,7 @@ export class SqliteStaticKeyRepository implements StaticKeyRepository {
     db: Database.Database,
     private readonly writes: GroupCommitter,
     private readonly keys: SqliteKeyTable,
+    private readonly resources: SqliteResourceTable,
   ) {
     this.stmts = {
       get: db.prepare<[string], StaticRow>('SELECT * FROM static_keys WHERE resource_id = ?'),
@@ -36,11 +41,12 @@ export class SqliteStaticKeyRepository implements StaticKeyRepository {
     return row && toStatic(row);
   }
 
-  async put(record: StaticKeyRecord, key: StoredKey): Promise<void> {
+  async put(record: StaticKeyRecord, key: StoredKey, tenant: string): Promise<void> {
     return this.writes.submit(() => {
       const res = this.stmts.insert.run(record.resourceId, record.kid, record.createdAt.getTime());
       if (res.changes === 0)
         throw new StaticKeyExistsError(toStatic(this.stmts.get.get(record.resourceId) as StaticRow));
+      this.resources.claim(record.resourceId, { tenant, kind: 'static', expected: 'absent' }, record.createdAt);
       this.keys.insert(key);
     });
   }

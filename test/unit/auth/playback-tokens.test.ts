@@ -23,6 +23,34 @@ describe('PlaybackTokenService', () => {
     await expect(service.verify(token)).rejects.toBeInstanceOf(GoneError);
   });
 
+  it('carries the tenant it was minted for in `ten`; a token without one is default', async () => {
+    const service = new PlaybackTokenService([k1], 3600, () => T0);
+    const { token } = await service.issue({ resourceId: 'vod', tenant: 'acme' });
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString());
+    expect(payload.ten).toBe('acme');
+    expect(await service.verify(token)).toMatchObject({ resourceId: 'vod', tenant: 'acme' });
+    expect((await service.verify((await service.issue({ resourceId: 'vod' })).token)).tenant).toBe('default');
+    await expect(service.issue({ resourceId: 'vod', tenant: '*' })).rejects.toThrow(/cannot be minted for tenant/);
+  });
+
+  it('reads a token minted before tenants (no `ten`) as default, and refuses a malformed `ten`', async () => {
+    const { SignJWT } = await import('jose');
+    const iat = Math.floor(T0.getTime() / 1000);
+    const mint = (claims: Record<string, unknown>) =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: 'HS256', kid: 'k1' })
+        .setSubject('vod')
+        .setAudience('keyplane-playback')
+        .setJti(crypto.randomUUID())
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + 60)
+        .sign(k1.secret);
+    const service = new PlaybackTokenService([k1], 3600, () => T0);
+    expect((await service.verify(await mint({}))).tenant).toBe('default');
+    await expect(service.verify(await mint({ ten: 'Not A Tenant' }))).rejects.toBeInstanceOf(UnauthorizedError);
+    await expect(service.verify(await mint({ ten: '*' }))).rejects.toBeInstanceOf(UnauthorizedError);
+  });
+
   it('signs with the first key and verifies with any, so keys can rotate', async () => {
     const before = new PlaybackTokenService([k1], 3600, () => T0);
     const { token } = await before.issue({ resourceId: 'vod', kids: ['6C5F5206-7D98-4808-84D8-94F132C1E9FE'] });

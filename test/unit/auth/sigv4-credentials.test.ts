@@ -10,9 +10,41 @@ describe('parseSigV4Credentials', () => {
   it('parses comma-separated entries with +-joined roles; the secret may contain ":"', () => {
     const list = parseSigV4Credentials(`AKIA1111:${SECRET}:keyserver, AKIA2222:a:b:c:0123456789abcdef:encoder+admin`);
     expect(list).toEqual([
-      { accessKeyId: 'AKIA1111', secretAccessKey: SECRET, roles: ['keyserver'] },
-      { accessKeyId: 'AKIA2222', secretAccessKey: 'a:b:c:0123456789abcdef', roles: ['encoder', 'admin'] },
+      { accessKeyId: 'AKIA1111', secretAccessKey: SECRET, roles: ['keyserver'], tenant: 'default' },
+      {
+        accessKeyId: 'AKIA2222',
+        secretAccessKey: 'a:b:c:0123456789abcdef',
+        roles: ['encoder', 'admin'],
+        tenant: 'default',
+      },
     ]);
+  });
+
+  it('reads an optional fourth field, the tenant (a tenant ID or *); entries without one are default', () => {
+    const list = parseSigV4Credentials(
+      `AKIA1111:${SECRET}:keyserver:acme, AKIA2222:a:b:0123456789abcdef:encoder+admin:*, AKIA3333:${SECRET}:encoder`,
+    );
+    expect(list.map((c) => [c.accessKeyId, c.secretAccessKey, c.roles, c.tenant])).toEqual([
+      ['AKIA1111', SECRET, ['keyserver'], 'acme'],
+      ['AKIA2222', 'a:b:0123456789abcdef', ['encoder', 'admin'], '*'],
+      ['AKIA3333', SECRET, ['encoder'], 'default'],
+    ]);
+    expect(
+      parseSigV4Credentials(
+        `# acme
+AKIA1111:${SECRET}:keyserver:acme-prod
+`,
+        true,
+      )[0]?.tenant,
+    ).toBe('acme-prod');
+  });
+
+  it.each([
+    [`AKIA1111:${SECRET}:keyserver:Acme`, /entry 1: tenant must be 1-63/],
+    [`AKIA1111:${SECRET}:keyserver:encoder`, /entry 1: ambiguous: the last two fields are both role lists/],
+  ])('refuses the tenant field of %s without echoing the secret', (text, message) => {
+    expect(() => parseSigV4Credentials(text)).toThrow(message);
+    expect(() => parseSigV4Credentials(text)).not.toThrow(SECRET);
   });
 
   it('reads one entry per line in files, skipping comments and blank lines', () => {

@@ -44,6 +44,7 @@ describe('KeyDelivery.key', () => {
           action: 'deliver',
           route: 'GET /keys/{resourceId}/{kid}',
           resourceId: 'vod-1',
+          tenant: 'default',
           kid: KID_A,
           status: 200,
           principal: 'apikey:k1',
@@ -98,5 +99,70 @@ describe('KeyDelivery.license', () => {
   it('answers 404 when no KID is known; unaudited when no resource is known', async () => {
     const out = await delivery.license(ctx({ principal: 'apikey:k1' }), ['dddddddd-bbbb-4ccc-8ddd-eeeeeeeeeeee']);
     expect(refusal(out)).toEqual([404, []]);
+  });
+});
+
+describe('KeyDelivery: tenant scope', () => {
+  // vod-1 belongs to studio-a, vod-2 to studio-b; the owner store counts its reads.
+  const tenants: Record<string, string> = { 'vod-1': 'studio-a', 'vod-2': 'studio-b' };
+  let reads = 0;
+  const owners = {
+    get: async (resourceId: string) => {
+      reads++;
+      const tenant = tenants[resourceId];
+      return tenant === undefined ? undefined : { tenant };
+    },
+  };
+  const delivery = new KeyDelivery(keys, new AccessPolicy({ allowOrigins: ['https://p.example.com'] }), owners);
+
+  it("delivers a tenant's own keys with one owner read, audited under the owner's tenant", async () => {
+    reads = 0;
+    const out = await delivery.key(ctx({ principal: 'apikey:a', tenant: 'studio-a' }), 'vod-1', KID_A);
+    expect(out.ok).toBe(true);
+    expect(out.events).toEqual([expect.objectContaining({ tenant: 'studio-a', status: 200 })]);
+    expect(reads).toBe(1);
+  });
+
+  it("refuses another tenant's resource (403 resource_not_yours, owner not named), even for an unknown KID", async () => {
+    for (const kid of [KID_A, 'dddddddd-bbbb-4ccc-8ddd-eeeeeeeeeeee']) {
+      const out = await delivery.key(ctx({ principal: 'apikey:b', tenant: 'studio-b' }), 'vod-1', kid);
+      expect(refusal(out)).toEqual([
+        403,
+        [expect.objectContaining({ principal: 'apikey:b', tenant: 'studio-a', reason: 'resource_not_yours' })],
+      ]);
+      expect(out.ok || out.error.message).not.toContain('studio-a');
+    }
+  });
+
+  it('lets * open every tenant, and a policy refusal win over the tenant check', async () => {
+    const all = await delivery.key(ctx({ principal: 'admin-key', tenant: '*' }), 'vod-2', KID_C);
+    expect(all.ok && all.events[0]?.tenant).toBe('studio-b');
+    const denied = await delivery.key(ctx({ tenant: 'studio-b' }, 'https://evil.example'), 'vod-1', KID_A);
+    expect(refusal(denied)).toEqual([403, [expect.objectContaining({ reason: 'origin_denied' })]]);
+  });
+
+  it('checks a playback token against the owner too (defence in depth)', async () => {
+    const forged = await delivery.key(
+      ctx({ principal: 'token:j', resourceId: 'vod-1', tenant: 'default' }),
+      'vod-1',
+      KID_A,
+    );
+    expect(refusal(forged)).toEqual([403, [expect.objectContaining({ reason: 'resource_not_yours' })]]);
+  });
+
+  it('does not scope grants without a tenant (secure links)', async () => {
+    expect((await delivery.key(ctx({ principal: 'secure-link:c', resourceId: 'vod-1' }), 'vod-1', KID_A)).ok).toBe(
+      true,
+    );
+  });
+
+  it("refuses a license naming another tenant's KID, audited under that resource", async () => {
+    const out = await delivery.license(ctx({ principal: 'apikey:a', tenant: 'studio-a' }), [KID_A, KID_C]);
+    expect(refusal(out)).toEqual([
+      403,
+      [expect.objectContaining({ resourceId: 'vod-2', tenant: 'studio-b', reason: 'resource_not_yours' })],
+    ]);
+    const own = await delivery.license(ctx({ principal: 'apikey:a', tenant: 'studio-a' }), [KID_A, KID_B]);
+    expect(own.ok && own.events.map((e) => e.tenant)).toEqual(['studio-a', 'studio-a']);
   });
 });

@@ -17,6 +17,7 @@ describe('KeyService', () => {
   const req = (resourceId: string, kids: number[], owner = 'enc-1') => ({
     resourceId,
     owner,
+    tenant: 'default',
     keys: kids.map((n) => ({ kid: kid(n) })),
     rotating: false,
   });
@@ -46,6 +47,7 @@ describe('KeyService', () => {
     const [a, b] = await keys.issue({
       resourceId: 'r3',
       owner: 'o',
+      tenant: 'default',
       rotating: false,
       keys: [{ kid: kid(4), iv }, { kid: kid(5) }],
     });
@@ -62,5 +64,32 @@ describe('KeyService', () => {
     for (const r of results.filter((x) => x.status === 'rejected')) {
       expect((r as PromiseRejectedResult).reason.status).toBe(409);
     }
+  });
+
+  describe('resource ownership', () => {
+    const as = (tenant: string, resourceId: string, kids: number[], owner = `enc-${tenant}`) => ({
+      ...req(resourceId, kids, owner),
+      tenant,
+    });
+
+    it('claims a new resource for the caller, or for default when the caller is *', async () => {
+      await keys.issue(as('acme', 'own-1', [40]));
+      await keys.issue(as('*', 'star-1', [41]));
+      expect(await keys.ownerOf('own-1')).toMatchObject({ tenant: 'acme', kind: 'speke' });
+      expect(await keys.ownerOf('star-1')).toMatchObject({ tenant: 'default', kind: 'speke' });
+    });
+
+    it("refuses another tenant's resource (403 resource_taken) but lets * act on it", async () => {
+      const [first] = await keys.issue(as('acme', 'own-2', [42]));
+      await expect(keys.issue(as('bravo', 'own-2', [42]))).rejects.toMatchObject({
+        status: 403,
+        code: 'resource_taken',
+      });
+      await expect(keys.issue(as('default', 'own-2', [43]))).rejects.toMatchObject({ code: 'resource_taken' });
+      const [again] = await keys.issue(as('*', 'own-2', [42], 'enc-acme'));
+      expect(again?.key).toEqual(first?.key);
+      expect(await keys.ownerOf('own-2')).toMatchObject({ tenant: 'acme' });
+      expect((await store.keys.get([kid(43)])).size).toBe(0);
+    });
   });
 });

@@ -29,7 +29,7 @@ describe('SpekeService: a retry after a lost race', () => {
     const parse = jest.spyOn(parseModule, 'parseCpix');
     const { keys, built } = racingKeys();
     const service = new SpekeService(keys, createDrmRegistry(SETTINGS), (r, kid) => `https://k.example/${r}/${kid}`);
-    const xml = await service.handle({ body: fixture(file), speke, owner: 'tenant-a' });
+    const xml = await service.handle({ body: fixture(file), speke, owner: 'tenant-a', tenant: 'default' });
     expect(parse).toHaveBeenCalledTimes(1);
     expect(built).toHaveLength(2);
     expect(built[0]).toBe(built[1]);
