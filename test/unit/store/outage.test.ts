@@ -73,7 +73,7 @@ describe('mapBackendOutages', () => {
       expect(err).toBeInstanceOf(ServiceUnavailableError);
       expect((err as ServiceUnavailableError).headers['Retry-After']).toBe('2');
     }
-    expect(calls).toHaveLength(18);
+    expect(calls).toHaveLength(20);
     expect(mapped.name).toBe('fake');
   });
 
