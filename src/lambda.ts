@@ -7,7 +7,7 @@ import { createLogger } from './logger';
 import { buildDeps } from './compose/services';
 
 /** Response content types API Gateway must receive base64-encoded (the 16 raw bytes of key delivery). */
-export const BINARY_MEDIA_TYPES = ['application/octet-stream'];
+const BINARY_MEDIA_TYPES = ['application/octet-stream'];
 
 /** What the handler returns to an API Gateway REST API (v1) Lambda proxy integration. */
 export interface LambdaProxyResult {
@@ -19,7 +19,7 @@ export interface LambdaProxyResult {
 }
 
 /** A Lambda handler for API Gateway proxy events. */
-export type LambdaProxyHandler = (event: unknown, context: unknown) => Promise<LambdaProxyResult>;
+type LambdaProxyHandler = (event: unknown, context: unknown) => Promise<LambdaProxyResult>;
 
 /** Lambda has no durable disk: SQLite or a local master key would vanish with the container. */
 function checkLambdaConfig(config: Config): void {

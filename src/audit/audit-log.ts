@@ -8,25 +8,25 @@ import { outcomeOf, type AuditCursor, type AuditRecord } from './audit-record';
 export type AuditEvent = Omit<AuditRecord, 'id' | 'time' | 'outcome'>;
 
 /** A page as the API shows it: ISO times and an opaque cursor. */
-export interface AuditApiPage {
+interface AuditApiPage {
   records: AuditView[];
   nextCursor?: string;
 }
 
 /** An audit record as JSON. */
-export type AuditView = Omit<AuditRecord, 'time'> & { time: string };
+type AuditView = Omit<AuditRecord, 'time'> & { time: string };
 
 /** Page-size bounds of `GET /audit`. */
 export const AUDIT_PAGE = { default: 100, max: 1000 } as const;
 const GLOBAL_WINDOW_MS = 24 * 3600 * 1000;
 
 /** Encodes a cursor as base64url JSON; clients treat it as opaque. */
-export function encodeCursor(cursor: AuditCursor): string {
+function encodeCursor(cursor: AuditCursor): string {
   return Buffer.from(JSON.stringify({ t: cursor.time.getTime(), i: cursor.id })).toString('base64url');
 }
 
 /** Decodes a cursor from `encodeCursor`; 400 for anything else. */
-export function decodeCursor(text: string): AuditCursor {
+function decodeCursor(text: string): AuditCursor {
   try {
     const { t, i } = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as { t?: unknown; i?: unknown };
     if (typeof t === 'number' && Number.isSafeInteger(t) && t >= 0 && typeof i === 'string' && i.length <= 64) {

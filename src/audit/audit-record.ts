@@ -2,7 +2,7 @@
  * What happened: a key handed to an encoder or admin (`issue`) or to a player/proxy (`deliver`), or a
  * playback token revoked (`revoke`, resource `token:<jti>`).
  */
-export type AuditAction = 'issue' | 'deliver' | 'revoke';
+type AuditAction = 'issue' | 'deliver' | 'revoke';
 
 /** An action as stored, read back (anything unknown reads as `deliver`, as before `revoke` existed). */
 export function actionOf(value: unknown): AuditAction {
@@ -10,7 +10,7 @@ export function actionOf(value: unknown): AuditAction {
 }
 
 /** `allowed` (2xx), `denied` (4xx: credentials, scope, policy, unknown key) or `failed` (5xx). */
-export type AuditOutcome = 'allowed' | 'denied' | 'failed';
+type AuditOutcome = 'allowed' | 'denied' | 'failed';
 
 /** One audit entry. Never carries key material: only identifiers, the outcome and who asked from where. */
 export interface AuditRecord {

@@ -75,7 +75,7 @@ export interface AccessDecision {
 }
 
 /** The origin of the page that asked: `Origin`, else the origin of `Referer`; undefined when neither is sent. */
-export function clientOrigin(client: ClientInfo): string | undefined {
+function clientOrigin(client: ClientInfo): string | undefined {
   if (client.origin !== undefined) return client.origin.toLowerCase();
   if (client.referer === undefined) return undefined;
   try {

@@ -4,7 +4,7 @@ import { tenantOfArn, type IamTenantRule } from './iam-tenants';
 import type { Principal, Role } from './principal';
 
 /** The caller API Gateway authenticated with SigV4 (`AWS_IAM` authorization on the method). */
-export interface IamIdentity {
+interface IamIdentity {
   /** e.g. `arn:aws:sts::123456789012:assumed-role/KeyplaneMediaConvert/session`. */
   userArn: string;
   /** The principal's unique ID (`AROA...:session` or `AIDA...`). */
@@ -28,7 +28,7 @@ function objectField(value: unknown, field: string): Record<string, unknown> | u
  * The IAM identity of a REST API (v1) Lambda proxy event, or undefined when the method was not
  * IAM-authorized. Only API Gateway writes `requestContext`; nothing a client sends ends up there.
  */
-export function iamIdentityOf(event: unknown): IamIdentity | undefined {
+function iamIdentityOf(event: unknown): IamIdentity | undefined {
   if (typeof event !== 'object' || event === null || (event as { version?: unknown }).version === '2.0') {
     return undefined;
   }
@@ -49,7 +49,7 @@ export function iamPrincipal(identity: IamIdentity, tenants: readonly IamTenantR
 }
 
 /** Carries the IAM identity from a Lambda event to the request built from it, and authenticates by it. */
-export interface ApiGatewayIam {
+interface ApiGatewayIam {
   /** serverless-http `request` hook: `(req, event) => capture(req, event)`. */
   capture: (req: IncomingMessage, event: unknown) => void;
   /** Recognises requests whose event carried an IAM identity; undefined for all others. */

@@ -17,7 +17,7 @@ export function secretsEqual(a: string, b: string): boolean {
 }
 
 /** An API key as shown to admins: never the secret or its hash. */
-export interface ApiKeyView {
+interface ApiKeyView {
   id: string;
   name: string;
   roles: string[];
@@ -28,7 +28,7 @@ export interface ApiKeyView {
 }
 
 /** Strips the hash from a record for API output. */
-export function viewOf(r: ApiKeyRecord): ApiKeyView {
+function viewOf(r: ApiKeyRecord): ApiKeyView {
   return {
     id: r.id,
     name: r.name,

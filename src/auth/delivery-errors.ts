@@ -1,7 +1,7 @@
 import { KeyplaneError } from '../errors';
 
 /** Reasons a delivery or signed request is refused; clients and logs can branch on them. */
-export type DenyReason =
+type DenyReason =
   | 'ip_denied'
   | 'origin_denied'
   | 'token_resource_mismatch'

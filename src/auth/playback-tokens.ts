@@ -11,16 +11,16 @@ import type { TokenSigningKey } from './token-keys';
 import { tokenTenantOf, type TokenRevocations } from './token-revocation';
 
 /** The `aud` of every playback token: a token minted for something else is not accepted. */
-export const PLAYBACK_AUDIENCE = 'keyplane-playback';
+const PLAYBACK_AUDIENCE = 'keyplane-playback';
 /** Lifetime of a token when the request does not ask for one. */
-export const DEFAULT_TOKEN_TTL_SECONDS = 300;
+const DEFAULT_TOKEN_TTL_SECONDS = 300;
 /** How far a token's `iat` may lie in the future (clock skew between the issuer and us). */
 export const MAX_CLOCK_SKEW_SECONDS = 60;
 const MAX_KIDS = 100;
 const JWT_SHAPE = /^[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}$/;
 
 /** What a request asks a token for. */
-export interface TokenRequest {
+interface TokenRequest {
   resourceId: unknown;
   ttlSeconds?: unknown;
   kids?: unknown;
@@ -32,7 +32,7 @@ export interface TokenRequest {
 }
 
 /** A minted token. */
-export interface IssuedToken {
+interface IssuedToken {
   token: string;
   expiresAt: Date;
   resourceId: string;

@@ -29,7 +29,7 @@ function entries(field: keyof AccessRules, value: unknown): string[] | undefined
 }
 
 /** Validates a policy body: only allowIps, denyIps, allowOrigins, each a list of valid entries. */
-export function parseRules(body: unknown): AccessRules {
+function parseRules(body: unknown): AccessRules {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new BadRequestError('Request body must be a JSON object (Content-Type: application/json)');
   }

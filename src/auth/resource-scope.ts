@@ -15,7 +15,7 @@ export interface OwnerReader {
  * The one "this resource is another tenant's" refusal: 403 with reason `resource_not_yours`. It never
  * names the owner, so a caller learns only that the ID is taken (which SPEKE would tell it anyway).
  */
-export function notYourResource(resourceId: string): AccessDeniedError {
+function notYourResource(resourceId: string): AccessDeniedError {
   return new AccessDeniedError(
     'resource_not_yours',
     `Resource "${resourceId}" belongs to another tenant; this credential cannot act on it`,

@@ -26,7 +26,7 @@ export interface SigV4Claim {
 const malformed = (what: string) => new AccessDeniedError('malformed_signature', `Malformed SigV4 request: ${what}`);
 
 /** The query string exactly as received (without `?`). */
-export function rawQuery(req: CredentialSource): string {
+function rawQuery(req: CredentialSource): string {
   const at = req.originalUrl.indexOf('?');
   return at < 0 ? '' : req.originalUrl.slice(at + 1);
 }

@@ -9,7 +9,7 @@ import type { SigV4Credential, SigV4CredentialSource } from './sigv4-credentials
 import { isSigV4Request, parseSigV4, toSignableRequest, type SigV4Claim } from './sigv4-request';
 
 /** Allowed difference between the signer's clock and ours. */
-export const SIGV4_MAX_SKEW_MS = 5 * 60 * 1000;
+const SIGV4_MAX_SKEW_MS = 5 * 60 * 1000;
 
 /** What the SigV4 authenticator needs: who may sign, and for which scope. */
 export interface SigV4Options {
@@ -28,13 +28,13 @@ export interface SigV4Options {
 export type SignedBodyCheck = (body: Buffer, sha256Hex: string) => Promise<void>;
 
 /** A request SigV4 recognised: who signed it, and what is left to check once its body has been read. */
-export interface SigV4Verdict {
+interface SigV4Verdict {
   principal: Principal;
   signedBodyCheck: SignedBodyCheck;
 }
 
 /** `x-amz-content-sha256` value saying the signature does not cover the body. */
-export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
+const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 const SHA256_HEX = /^[0-9a-f]{64}$/i;
 
 /** Whether the request announces a body (chunked, or a non-zero Content-Length). */

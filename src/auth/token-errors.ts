@@ -4,7 +4,7 @@ import { GoneError, KeyplaneError } from '../errors';
  * Refusals of a playback token whose signature verified: they carry its `jti` (never in the response)
  * so the audit trail can name the caller as `token:<jti>`.
  */
-export interface VerifiedTokenRefusal {
+interface VerifiedTokenRefusal {
   readonly tokenJti?: string;
 }
 

@@ -5,12 +5,12 @@ import type { RevocationRecord, RevocationRepository } from '../store/revocation
 import type { Principal } from './principal';
 
 /** The tenant a token belongs to when it carries no `ten` claim (tokens minted before tenants). */
-export const DEFAULT_TOKEN_TENANT = 'default';
+const DEFAULT_TOKEN_TENANT = 'default';
 /** A revoker in this tenant revokes tokens of every tenant. */
 export const ALL_TENANTS = '*';
 
 /** Whether a stored revocation applies to a token of `tokenTenant` (same tenant, or revoked by `*` / before tenants). */
-export function revocationApplies(record: RevocationRecord, tokenTenant: string): boolean {
+function revocationApplies(record: RevocationRecord, tokenTenant: string): boolean {
   return record.tenant === undefined || record.tenant === ALL_TENANTS || record.tenant === tokenTenant;
 }
 

@@ -7,7 +7,7 @@ import { UsageError } from './cli-errors';
 import { HttpClient } from './http-client';
 
 /** Option values `addClientOptions` defines, as commander parses them. */
-export interface ClientOptionValues {
+interface ClientOptionValues {
   url?: string;
   apiKey?: string;
   sigv4?: boolean;
@@ -28,7 +28,7 @@ export function addClientOptions(cmd: Command): Command {
 }
 
 /** Checks a `--url` value and returns it without a trailing slash. */
-export function checkBaseUrl(raw: string | undefined): string {
+function checkBaseUrl(raw: string | undefined): string {
   if (raw === undefined || raw.trim() === '') {
     throw new UsageError('missing --url: name the server, e.g. --url http://127.0.0.1:8080 (or set KEYPLANE_URL)');
   }
@@ -45,7 +45,7 @@ export function checkBaseUrl(raw: string | undefined): string {
 }
 
 /** Parses a positive number of seconds from an option. */
-export function positiveSeconds(raw: string, option: string): number {
+function positiveSeconds(raw: string, option: string): number {
   const value = Number(raw);
   if (!Number.isFinite(value) || value <= 0) throw new UsageError(`${option} must be a positive number of seconds`);
   return value;

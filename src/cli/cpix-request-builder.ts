@@ -46,12 +46,12 @@ export interface BuiltRequest {
 }
 
 /** Default SPEKE v2 encryption contract. */
-export const DEFAULT_PRESET: PresetPair = { video: 'PRESET-VIDEO-1', audio: 'PRESET-AUDIO-1' };
+const DEFAULT_PRESET: PresetPair = { video: 'PRESET-VIDEO-1', audio: 'PRESET-AUDIO-1' };
 
 const PREFIX: Record<string, string> = { [NS.cpix]: 'cpix', [NS.pskc]: 'pskc', [NS.speke]: 'speke', [NS.ds]: 'ds' };
 
 /** Creates an element in one of the CPIX namespaces with its usual prefix. */
-export function cpixElement(
+function cpixElement(
   ns: string,
   local: string,
   attrs: Record<string, string> = {},

@@ -48,7 +48,7 @@ export interface CpixResponse {
 }
 
 /** A parsed ISO BMFF pssh box. */
-export interface PsshBox {
+interface PsshBox {
   version: number;
   systemId: string;
   kids: string[];

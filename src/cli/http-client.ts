@@ -8,13 +8,13 @@ import { VERSION } from '../version';
 import { AuthRejectedError, CommandFailedError, UnreachableError, UsageError } from './cli-errors';
 
 /** How to sign calls with SigV4. */
-export interface SigV4Settings {
+interface SigV4Settings {
   region: string;
   service: string;
 }
 
 /** Where the server is and how to authenticate to it. */
-export interface ClientSettings {
+interface ClientSettings {
   /** Base URL of the server, no trailing slash. */
   baseUrl: string;
   apiKey?: string;

@@ -12,7 +12,7 @@ import { requestKeysCommand } from './request-keys';
 import { isServing, serveCommand } from './serve';
 
 /** Builds the program; `exitOverride` everywhere so main() decides the exit codes. */
-export function buildProgram(): Command {
+function buildProgram(): Command {
   const program = new Command('keyplane')
     .description('Keyplane: run, operate and test SPEKE key providers')
     .version(VERSION, '-V, --version')

@@ -31,7 +31,7 @@ interface PackageOptions {
 }
 
 /** The key, IV and URL of one HLS AES-128 key. */
-export interface HlsKey {
+interface HlsKey {
   kid: string;
   key: Buffer;
   iv?: Buffer;
@@ -71,7 +71,7 @@ async function requestHlsKey(cmd: Command, opts: PackageOptions): Promise<HlsKey
 }
 
 /** The ffmpeg arguments that package `input` into `out` with the given key-info file. */
-export function ffmpegArgs(
+function ffmpegArgs(
   input: string,
   out: string,
   keyInfoFile: string,

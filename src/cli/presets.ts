@@ -5,7 +5,7 @@
 import { UsageError } from './cli-errors';
 
 /** A `cpix:VideoFilter` or `cpix:AudioFilter` with its bound attributes. */
-export interface TrackFilter {
+interface TrackFilter {
   kind: 'VideoFilter' | 'AudioFilter';
   attrs: Record<string, string>;
 }

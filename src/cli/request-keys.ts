@@ -56,7 +56,7 @@ function specFrom(opts: RequestKeysOptions, certificateDer: Buffer | undefined):
 }
 
 /** A one-line summary of a DRM system's signalling for the table. */
-export function signallingSummary(d: ResponseDrm): string {
+function signallingSummary(d: ResponseDrm): string {
   const url = d.uriExtXKey ?? hlsUri(d.hlsMedia);
   if (url !== undefined) return url;
   if (d.pssh) {

@@ -25,7 +25,7 @@ const OVERRIDES: ReadonlyArray<[keyof ServeOptions, string]> = [
 ];
 
 /** The environment with command-line overrides applied. */
-export function serveEnvironment(opts: ServeOptions, env: Env = processEnv()): Env {
+function serveEnvironment(opts: ServeOptions, env: Env = processEnv()): Env {
   const out = { ...env };
   for (const [option, variable] of OVERRIDES) if (opts[option] !== undefined) out[variable] = opts[option];
   return out;
@@ -41,7 +41,7 @@ function configFrom(opts: ServeOptions): Config {
 }
 
 /** The start banner: where Keyplane listens and the describeConfig summary (never secrets). */
-export function startBanner(config: Config, address: string): string {
+function startBanner(config: Config, address: string): string {
   const text = (v: unknown) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
   const summary = Object.entries(describeConfig(config)).map(([k, v]) => [k, text(v)] as const);
   return `keyplane ${VERSION} listening on ${address}\n${renderFields(summary).trimEnd().replace(/^/gm, '  ')}\n`;

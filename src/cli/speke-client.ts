@@ -6,10 +6,10 @@ import { Option, type Command } from 'commander';
 import { CLI_USER_AGENT, type HttpClient, type HttpResult } from './http-client';
 
 /** Default path of the SPEKE endpoint under `--url`. */
-export const DEFAULT_SPEKE_PATH = '/copyProtection';
+const DEFAULT_SPEKE_PATH = '/copyProtection';
 
 /** Per-call header choices; `version` undefined means SPEKE v1 (no X-Speke-Version). */
-export interface SpekePost {
+interface SpekePost {
   version?: string;
   contentType?: string;
 }

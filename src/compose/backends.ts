@@ -10,7 +10,7 @@ import type { Backend } from '../store/backend';
 import { dynamoDbBackend, dynamoDbClientTimeouts } from '../store/dynamodb';
 
 /** The encryption context every KMS data key is bound to: a deployment cannot open another's keys. */
-export function kmsEncryptionContext(config: Config): Record<string, string> {
+function kmsEncryptionContext(config: Config): Record<string, string> {
   return { app: 'keyplane', deployment: config.deployment };
 }
 

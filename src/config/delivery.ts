@@ -47,7 +47,7 @@ function sigv4(env: Env): SigV4Config | undefined {
 }
 
 /** The shortest secure-link secret accepted, whatever the algorithm. */
-export const MIN_SECURE_LINK_SECRET = 16;
+const MIN_SECURE_LINK_SECRET = 16;
 
 function secureLinks(env: Env): SecureLinkConfig | undefined {
   const clientId = optional(env, 'KEYPLANE_SECURE_TOKEN_CLIENT_ID');

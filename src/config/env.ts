@@ -4,7 +4,7 @@ import { ConfigError } from '../errors';
 export type Env = Record<string, string | undefined>;
 
 /** Throws a ConfigError for a variable; handed to parsers outside `config/` so they need not import it. */
-export type Fail = (variable: string, message: string) => never;
+type Fail = (variable: string, message: string) => never;
 
 /** The Fail every config section uses: a ConfigError naming the variable. */
 export const fail: Fail = (variable, message) => {

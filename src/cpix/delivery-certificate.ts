@@ -10,7 +10,7 @@ import { NS } from './namespaces';
 import { childElements, firstChild, textOf, type ReadonlyXmlElement, type XmlElement } from './xml-tree';
 
 /** Smallest RSA modulus accepted for a delivery certificate (AWS SPEKE requires 2048-bit RSA). */
-export const MIN_RSA_BITS = 2048;
+const MIN_RSA_BITS = 2048;
 
 /** The recipient of an encrypted response, as read from its X.509 delivery certificate. */
 export interface DeliveryCertificate {

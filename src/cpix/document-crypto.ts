@@ -31,13 +31,13 @@ export const ALGORITHMS = {
 /** Document key size: AES-256. */
 export const DOCUMENT_KEY_BYTES = 32;
 /** MAC key size, as the AWS SPEKE reference server draws it. */
-export const MAC_KEY_BYTES = 64;
+const MAC_KEY_BYTES = 64;
 
 const IV_BYTES = 16;
 const AES_BLOCK = 16;
 
 /** The two random keys of one encrypted document. */
-export interface DocumentKeys {
+interface DocumentKeys {
   /** AES-256 key that encrypts every content key. */
   documentKey: Buffer;
   /** HMAC-SHA512 key that authenticates every encrypted value. */

@@ -16,7 +16,7 @@ const PREFERRED_PREFIX: Record<string, string> = {
 };
 
 /** Finds the prefix the root binds to `ns`, declaring one on the root when there is none. */
-export function prefixFor(root: XmlElement, ns: string): string {
+function prefixFor(root: XmlElement, ns: string): string {
   const decl = root.attrs.find((a) => a.ns === NS.xmlns && a.value === ns);
   if (decl) return decl.qname === 'xmlns' ? '' : decl.local;
   if (root.ns === ns && !root.qname.includes(':')) return '';

@@ -17,7 +17,7 @@ import { cloneTree, firstChild, isElement, setAttr, type XmlElement } from './xm
 const IV_SCHEMES: ReadonlySet<string> = new Set(['cbcs', 'cbc1']);
 
 /** Whether a DRM system needs the IV the encoder uses (`DrmSystem.needsIv`, looked up by systemId). */
-export type NeedsIv = (systemId: string) => boolean;
+type NeedsIv = (systemId: string) => boolean;
 
 type FieldValue = (signal: DrmSignalling, el: XmlElement) => string | undefined;
 
@@ -34,14 +34,14 @@ const SIGNAL_FIELDS: ReadonlyMap<string, FieldValue> = new Map<string, FieldValu
 ]);
 
 /** The KIDs that have a DRMSystem needing the IV: one pass over the systems, so the fill stays linear. */
-export function kidsNeedingIv(request: CpixRequest, needsIv: NeedsIv): ReadonlySet<string> {
+function kidsNeedingIv(request: CpixRequest, needsIv: NeedsIv): ReadonlySet<string> {
   const kids = new Set<string>();
   for (const d of request.drmSystems) if (needsIv(d.systemId)) kids.add(d.kid);
   return kids;
 }
 
 /** Whether the answer carries explicitIV: the encoder proposed one, the scheme is CBC, or a system needs it. */
-export function wantsExplicitIv(ck: ContentKeyEntry, ivKids: ReadonlySet<string>): boolean {
+function wantsExplicitIv(ck: ContentKeyEntry, ivKids: ReadonlySet<string>): boolean {
   if (ck.explicitIV) return true;
   if (ck.scheme && IV_SCHEMES.has(ck.scheme)) return true;
   return ivKids.has(ck.kid);
@@ -82,7 +82,7 @@ function appendAll(root: XmlElement, el: XmlElement, signal: DrmSignalling, spek
  * for (a FairPlay PSSH, say) is dropped: AWS's v2 tests expect no PSSH for FairPlay, and an empty
  * value would not be "a valid value" for the encoder.
  */
-export function fillDrmSystemV2(root: XmlElement, el: XmlElement, signal: DrmSignalling, speke: SpekeV2Version): void {
+function fillDrmSystemV2(root: XmlElement, el: XmlElement, signal: DrmSignalling, speke: SpekeV2Version): void {
   const requested = el.children.filter(
     (c): c is XmlElement => isElement(c) && c.ns === NS.cpix && SIGNAL_FIELDS.has(c.local),
   );

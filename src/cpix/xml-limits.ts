@@ -34,13 +34,13 @@ export interface XmlLimits {
 /** Elements in a request document (a 5,000-key v2 request with 4 DRM systems each has about 60,000). */
 export const MAX_XML_ELEMENTS = 100_000;
 /** Nodes of any kind in a request document. */
-export const MAX_XML_NODES = 250_000;
+const MAX_XML_NODES = 250_000;
 /** Nesting depth (CPIX needs 6; signed documents with ds:Signature about 10). */
-export const MAX_XML_DEPTH = 32;
+const MAX_XML_DEPTH = 32;
 /** Attributes on one element (a CPIX root with every namespace declared has about 10). */
 export const MAX_XML_ATTRIBUTES_PER_ELEMENT = 64;
 /** Namespace declarations per document (every ContentKey could redeclare two and still pass). */
-export const MAX_XML_NAMESPACE_DECLARATIONS = 20_000;
+const MAX_XML_NAMESPACE_DECLARATIONS = 20_000;
 /** Namespace declarations in force on one element (a CPIX root declares up to about 8). */
 export const MAX_XML_NAMESPACES_IN_SCOPE = 32;
 /** One attribute value (KIDs, IVs, URIs and IDs are well under 1 KiB). */

@@ -30,7 +30,7 @@ const parser = new XMLParser({
 const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
 /** Decodes the five predefined XML entities and character references; anything else is rejected. */
-export function decodeEntities(raw: string): string {
+function decodeEntities(raw: string): string {
   if (!raw.includes('&')) return raw;
   return raw.replace(/&([^;&\s]{1,10});/g, (_m, name: string) => {
     if (name in PREDEFINED) return PREDEFINED[name] as string;

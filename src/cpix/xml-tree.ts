@@ -23,7 +23,7 @@ export interface XmlElement {
 }
 
 /** A text run (entity references already decoded). */
-export interface XmlText {
+interface XmlText {
   text: string;
 }
 
@@ -31,10 +31,10 @@ export interface XmlText {
 export type XmlNode = XmlElement | XmlText;
 
 /** An attribute of a read-only tree. */
-export type ReadonlyXmlAttribute = Readonly<XmlAttribute>;
+type ReadonlyXmlAttribute = Readonly<XmlAttribute>;
 
 /** A text run of a read-only tree. */
-export type ReadonlyXmlText = Readonly<XmlText>;
+type ReadonlyXmlText = Readonly<XmlText>;
 
 /** An element of a read-only tree (a parsed request's): readers take this, so they accept both kinds. */
 export interface ReadonlyXmlElement {
@@ -46,7 +46,7 @@ export interface ReadonlyXmlElement {
 }
 
 /** Element or text of a read-only tree. */
-export type ReadonlyXmlNode = ReadonlyXmlElement | ReadonlyXmlText;
+type ReadonlyXmlNode = ReadonlyXmlElement | ReadonlyXmlText;
 
 /** Narrows a node to an element (an editable one for an editable tree, a read-only one otherwise). */
 export function isElement<N extends ReadonlyXmlNode>(node: N): node is Extract<N, ReadonlyXmlElement> {
@@ -88,7 +88,7 @@ export function textOf(el: ReadonlyXmlElement): string {
 }
 
 /** An editable copy of a tree, and the way from an element of the original to its copy. */
-export interface TreeCopy {
+interface TreeCopy {
   root: XmlElement;
   /** The copy of an element of the original tree; throws for an element from elsewhere. */
   copyOf(original: ReadonlyXmlElement): XmlElement;

@@ -13,10 +13,10 @@ import { principalGrant, type DeliveryGrant } from './grant';
 import type { KeyDelivery } from './key-delivery';
 
 /** Where players send W3C Clear Key license requests (the `clearkey:Laurl` of Keyplane's DASH signalling). */
-export const CLEARKEY_LICENSE_PATH = '/clearkey/license';
+const CLEARKEY_LICENSE_PATH = '/clearkey/license';
 
 /** What the license route needs. */
-export interface ClearKeyDeps {
+interface ClearKeyDeps {
   delivery: KeyDelivery;
   /** The app's authenticators (API keys, SigV4, playback tokens, ...). */
   authenticators: HttpAuthenticator[];

@@ -13,9 +13,9 @@ export { originMatches };
 export type CorsOrigins = '*' | readonly string[];
 
 /** Request headers a license request may carry. */
-export const CORS_ALLOWED_HEADERS = 'Authorization, Content-Type, X-Api-Key';
+const CORS_ALLOWED_HEADERS = 'Authorization, Content-Type, X-Api-Key';
 /** How long a browser may cache a preflight answer, in seconds. */
-export const CORS_MAX_AGE_SECONDS = 600;
+const CORS_MAX_AGE_SECONDS = 600;
 
 /** The `Access-Control-Allow-Origin` value for this origin, or undefined when it is not allowed. */
 export function allowedOrigin(origins: CorsOrigins, origin: string): string | undefined {

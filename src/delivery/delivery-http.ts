@@ -18,7 +18,7 @@ const KEY_HEADERS = {
  * them. One `writeHead` (headers set earlier, e.g. X-Request-Id or CORS, are kept): the hottest route
  * skips Express's per-header `res.set` work.
  */
-export function sendKeyBytes(res: Response, key: Buffer): void {
+function sendKeyBytes(res: Response, key: Buffer): void {
   res.writeHead(200, { ...KEY_HEADERS, 'Content-Length': key.length });
   res.end(key);
 }

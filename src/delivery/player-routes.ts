@@ -12,7 +12,7 @@ import { secureLinkGrant, tokenGrant, tokensOf } from './grant';
 import type { KeyDelivery } from './key-delivery';
 
 /** What the routes with the credential in the URL need; tokens and secure links are absent when not configured. */
-export interface PlayerRouteDeps {
+interface PlayerRouteDeps {
   delivery: KeyDelivery;
   tokens?: PlaybackTokenService;
   secureLinks?: SecureLinkVerifier;

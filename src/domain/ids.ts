@@ -8,7 +8,7 @@ import { BadRequestError } from '../errors';
 export type ResourceId = string & { readonly __brand: 'ResourceId' };
 
 /** A validated KID: a lower-case UUID. */
-export type Kid = string & { readonly __brand: 'Kid' };
+type Kid = string & { readonly __brand: 'Kid' };
 
 /** Resource IDs: 1–256 chars of `A–Z a–z 0–9 . _ ~ : @ + = -`, starting alphanumeric (safe in URL paths). */
 export const RESOURCE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._~:@+=-]{0,255}$/;
@@ -17,12 +17,12 @@ export const RESOURCE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._~:@+=-]{0,255}$/;
 export const UUID_PATTERN = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
 /** Whether a value is a well-formed resource ID. */
-export function isResourceId(value: unknown): value is ResourceId {
+function isResourceId(value: unknown): value is ResourceId {
   return typeof value === 'string' && RESOURCE_ID_PATTERN.test(value);
 }
 
 /** Whether a value is a well-formed KID (any case). */
-export function isKid(value: unknown): value is string {
+function isKid(value: unknown): value is string {
   return typeof value === 'string' && UUID_PATTERN.test(value);
 }
 

@@ -1,10 +1,10 @@
 import { RESOURCE_ID_PATTERN, UUID_PATTERN } from './ids';
 
 /** What the audit trail records for a route: key issuance, key delivery, or nothing. */
-export type RouteAuditAction = 'issue' | 'deliver' | 'none';
+type RouteAuditAction = 'issue' | 'deliver' | 'none';
 
 /** The facts a request path can tell about the key it is after, by role. */
-export type PathFact = 'resourceId' | 'kid' | 'pathToken' | 'secureClient';
+type PathFact = 'resourceId' | 'kid' | 'pathToken' | 'secureClient';
 
 /** One route as a feature manifest declares it (the same method and path as in `openapi/openapi.yaml`). */
 export interface RouteSpec {

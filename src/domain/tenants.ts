@@ -6,7 +6,7 @@
 import { BadRequestError } from '../errors';
 
 /** A tenant ID: 1–63 of `a–z 0–9 _ -`, starting with a letter or digit (safe in URLs, store keys, logs). */
-export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /** The tenant of a credential that administers every tenant; never the owner of a resource. */
 export const ALL_TENANTS = '*';

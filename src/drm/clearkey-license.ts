@@ -7,16 +7,16 @@
 import { BadRequestError } from '../errors';
 
 /** Most KIDs one license request may ask for (a DASH presentation rarely has more than a handful). */
-export const MAX_LICENSE_KIDS = 64;
+const MAX_LICENSE_KIDS = 64;
 
 /** The only session type Keyplane licenses: keys live as long as the player's session, never stored. */
-export const LICENSE_TYPE = 'temporary';
+const LICENSE_TYPE = 'temporary';
 
 const BASE64URL_16_BYTES = /^[A-Za-z0-9_-]{22}$/;
 const ALLOWED_FIELDS = new Set(['kids', 'type']);
 
 /** A validated license request: KIDs as lower-case UUIDs, duplicates removed, in request order. */
-export interface ClearKeyLicenseRequest {
+interface ClearKeyLicenseRequest {
   kids: string[];
   type: typeof LICENSE_TYPE;
 }
@@ -30,14 +30,14 @@ export interface LicenseKey {
 }
 
 /** One JSON Web Key of the license (RFC 7517 symmetric key). */
-export interface ClearKeyJwk {
+interface ClearKeyJwk {
   kty: 'oct';
   k: string;
   kid: string;
 }
 
 /** The license body: a JWK set plus the session type. */
-export interface ClearKeyLicense {
+interface ClearKeyLicense {
   keys: ClearKeyJwk[];
   type: typeof LICENSE_TYPE;
 }

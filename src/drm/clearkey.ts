@@ -8,17 +8,17 @@ import { buildPssh } from './pssh';
 import { cencPsshElement, escapeXml } from './signalling-text';
 
 /** Namespace of the legacy DASH-IF IOP `clearkey:Laurl` element. */
-export const CLEARKEY_NAMESPACE = 'http://dashif.org/guidelines/clearKey';
+const CLEARKEY_NAMESPACE = 'http://dashif.org/guidelines/clearKey';
 /** Namespace of the DASH-IF content protection elements (`dashif:laurl`). */
-export const DASHIF_CPS_NAMESPACE = 'https://dashif.org/CPS';
+const DASHIF_CPS_NAMESPACE = 'https://dashif.org/CPS';
 
 /** The Clear Key pssh: version 1, the one KID, no data (what EME's `cenc` init data format expects). */
-export function buildClearKeyPssh(kid: string): Buffer {
+function buildClearKeyPssh(kid: string): Buffer {
   return buildPssh({ systemId: SYSTEM_IDS.clearkey, kids: [kid], version: 1 });
 }
 
 /** DASH ContentProtectionData: the pssh plus the license URL in both DASH-IF forms. */
-export function clearKeyContentProtectionData(pssh: Buffer, licenseUrl: string): string {
+function clearKeyContentProtectionData(pssh: Buffer, licenseUrl: string): string {
   const url = escapeXml(licenseUrl);
   return (
     cencPsshElement(pssh) +

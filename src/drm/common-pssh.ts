@@ -8,7 +8,7 @@ import { buildPssh } from './pssh';
 import { cencPsshElement } from './signalling-text';
 
 /** The common pssh for one KID: version 1, KID list, no data. */
-export function buildCommonPssh(kid: string): Buffer {
+function buildCommonPssh(kid: string): Buffer {
   return buildPssh({ systemId: SYSTEM_IDS.commonPssh, kids: [kid], version: 1 });
 }
 

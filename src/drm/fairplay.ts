@@ -8,7 +8,7 @@ import { uuidToBytes } from './pssh';
 import { hlsKeyLines } from './signalling-text';
 
 /** KEYFORMAT Apple defines for FairPlay Streaming. */
-export const FAIRPLAY_KEY_FORMAT = 'com.apple.streamingkeydelivery';
+const FAIRPLAY_KEY_FORMAT = 'com.apple.streamingkeydelivery';
 
 const PLACEHOLDER = /\{(resourceId|kid|kidHex)\}/g;
 

@@ -11,7 +11,7 @@ import { buildPssh, uuidToBytes } from './pssh';
 import { cencPsshElement, escapeXml, hlsKeyLines } from './signalling-text';
 
 /** What a WRMHEADER is built from. */
-export interface WrmHeaderInput {
+interface WrmHeaderInput {
   kid: string;
   key: Buffer;
   /** `cbcs` gives WRMHEADER 4.3.0.0 (AESCBC); anything else 4.0.0.0 (AESCTR). */
@@ -20,9 +20,9 @@ export interface WrmHeaderInput {
 }
 
 /** Namespace of the WRMHEADER element. */
-export const PLAYREADY_HEADER_NAMESPACE = 'http://schemas.microsoft.com/DRM/2007/03/PlayReadyHeader';
+const PLAYREADY_HEADER_NAMESPACE = 'http://schemas.microsoft.com/DRM/2007/03/PlayReadyHeader';
 /** DASH namespace of `<mspr:pro>`. */
-export const MSPR_NAMESPACE = 'urn:microsoft:playready';
+const MSPR_NAMESPACE = 'urn:microsoft:playready';
 
 const RECORD_TYPE_RIGHTS_MANAGEMENT_HEADER = 1;
 const PRO_HEADER_SIZE = 6;

@@ -6,7 +6,7 @@
 import { BadRequestError } from '../errors';
 
 /** What a `pssh` box carries. */
-export interface PsshOptions {
+interface PsshOptions {
   /** DRM system ID as a UUID string. */
   systemId: string;
   /** KIDs (UUID strings) listed in a version 1 box; a version 0 box has no KID list. */

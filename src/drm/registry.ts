@@ -10,7 +10,7 @@ import { createPlayReady } from './playready';
 import { createWidevine } from './widevine';
 
 /** Lookup of DRM modules by system ID. */
-export interface DrmRegistry {
+interface DrmRegistry {
   /** The module for a system ID (any letter case), or undefined for an unknown system. */
   get(systemId: string): DrmSystem | undefined;
   /** Every module, each once. */
@@ -18,7 +18,7 @@ export interface DrmRegistry {
 }
 
 /** A module listed twice under one system ID is a wiring bug, not a request problem. */
-export class DuplicateSystemIdError extends Error {
+class DuplicateSystemIdError extends Error {
   constructor(systemId: string) {
     super(`Two DRM modules claim system ID ${systemId}`);
     this.name = 'DuplicateSystemIdError';

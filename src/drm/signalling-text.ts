@@ -4,7 +4,7 @@
  */
 
 /** DASH CENC namespace (ISO/IEC 23001-7 §11.2) that `<cenc:pssh>` lives in. */
-export const CENC_NAMESPACE = 'urn:mpeg:cenc:2013';
+const CENC_NAMESPACE = 'urn:mpeg:cenc:2013';
 
 const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
 

@@ -8,7 +8,7 @@ import { buildPssh, uuidToBytes } from './pssh';
 import { cencPsshElement, hlsKeyLines } from './signalling-text';
 
 /** Fields of `WidevinePsshData` that Keyplane writes. */
-export interface WidevinePsshDataFields {
+interface WidevinePsshDataFields {
   keyIds: readonly Buffer[];
   provider?: string;
   contentId?: Buffer;

@@ -5,7 +5,7 @@
  */
 
 /** The value types of RFC 8216 §4.2 (signed and unsigned floats are one kind here). */
-export type AttributeKind =
+type AttributeKind =
   'quoted-string' | 'hexadecimal' | 'decimal-integer' | 'decimal-float' | 'resolution' | 'enumerated';
 
 /** One attribute: its name, its value without quotes, and what kind of value it is. */

@@ -10,7 +10,7 @@ export class KeyUriError extends Error {
 }
 
 /** Where a playlist came from and where its URIs should send the player. */
-export interface PlaybackRewriteOptions {
+interface PlaybackRewriteOptions {
   /** The origin URL this playlist was fetched from (relative URIs resolve against it). */
   playlistUrl: URL;
   /** The resource's base on the origin (ends with `/`): only playlists under it go through us. */

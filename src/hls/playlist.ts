@@ -38,8 +38,7 @@ export interface TagLine {
 }
 
 /** One line of a playlist. Comments are `#` lines that are not tags. */
-export type PlaylistLine =
-  TagLine | { type: 'uri'; uri: string } | { type: 'comment'; text: string } | { type: 'blank' };
+type PlaylistLine = TagLine | { type: 'uri'; uri: string } | { type: 'comment'; text: string } | { type: 'blank' };
 
 /** A parsed playlist: its lines in order (the `#EXTM3U` header included as the first tag). */
 export interface Playlist {
@@ -153,7 +152,7 @@ export function isMultivariant(playlist: Playlist): boolean {
 }
 
 /** Decides the new URI for one URI of the playlist; `tag` is the carrying tag (the preceding tag for URI lines). */
-export type UriRewriter = (uri: string, context: UriContext, tag: TagLine | undefined) => string;
+type UriRewriter = (uri: string, context: UriContext, tag: TagLine | undefined) => string;
 
 function rewriteTag(tag: TagLine, rewrite: UriRewriter): TagLine {
   const context = URI_TAGS[tag.name];

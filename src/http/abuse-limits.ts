@@ -12,7 +12,7 @@ export interface AbuseLimits {
 }
 
 /** Too many requests (429) with `Retry-After` and a message saying which limit. */
-export class RateLimitedError extends KeyplaneError {
+class RateLimitedError extends KeyplaneError {
   constructor(seconds: number, what: string) {
     super(429, 'rate_limited', `Too many ${what}: retry after ${seconds} s`, {
       headers: { 'Retry-After': String(seconds) },
@@ -43,7 +43,7 @@ function failedAuth(res: Response): boolean {
 }
 
 /** The middlewares of the abuse limits: before anything else, after authentication, and an error note. */
-export interface AbuseLimitMiddleware {
+interface AbuseLimitMiddleware {
   /** Refuses an IP over its failed-auth limit before any work; counts each failed request when it finishes. */
   beforeAuth: RequestHandler;
   /** Per-credential limit (off by default): counts every request of an authenticated principal. */

@@ -12,7 +12,7 @@ import { checkResourceId } from '../domain/ids';
 import { tenantOf } from './principal-tenant';
 
 /** The response an encoder's static key provider takes (MediaConvert/MediaLive field names). */
-export function staticKeyBody(result: StaticKeyResult, url: string) {
+function staticKeyBody(result: StaticKeyResult, url: string) {
   return {
     resourceId: result.resourceId,
     kid: result.kid,

@@ -10,7 +10,7 @@ import type { HttpAuthenticator } from './authenticate';
 import { headerOrQueryToken, type TokenTransports } from './token-transports';
 
 /** The API key a request presents: a Bearer value, else the `x-api-key` header. */
-export function presentedApiKey(req: TokenTransports): string | undefined {
+function presentedApiKey(req: TokenTransports): string | undefined {
   return bearerValue(req.get('authorization')) ?? req.get('x-api-key');
 }
 

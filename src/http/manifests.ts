@@ -4,7 +4,7 @@ import type { FeatureManifest } from './feature-manifest';
 import { SPEKE_MANIFEST } from './speke-routes';
 
 /** Health, heartbeat and the API description: no credential needed. */
-export const PUBLIC_MANIFEST: FeatureManifest = {
+const PUBLIC_MANIFEST: FeatureManifest = {
   feature: 'public',
   mounts: [
     {
@@ -23,7 +23,7 @@ export const PUBLIC_MANIFEST: FeatureManifest = {
 };
 
 /** Per-resource delivery policies (admin). */
-export const POLICY_MANIFEST: FeatureManifest = {
+const POLICY_MANIFEST: FeatureManifest = {
   feature: 'policy',
   mounts: [
     {
@@ -46,7 +46,7 @@ export const POLICY_MANIFEST: FeatureManifest = {
 };
 
 /** Static keys, leases, API keys and tenants (admin); static key creation and reads are audited. */
-export const ADMIN_MANIFEST: FeatureManifest = {
+const ADMIN_MANIFEST: FeatureManifest = {
   feature: 'admin',
   mounts: [
     {
@@ -82,7 +82,7 @@ export const ADMIN_MANIFEST: FeatureManifest = {
 };
 
 /** The audit trail's query route (admin), when the app records one. */
-export const AUDIT_MANIFEST: FeatureManifest = {
+const AUDIT_MANIFEST: FeatureManifest = {
   feature: 'audit',
   mounts: [
     {

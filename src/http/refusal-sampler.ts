@@ -1,10 +1,10 @@
 /** The audit sampling window: one minute. */
-export const REFUSAL_WINDOW_MS = 60_000;
+const REFUSAL_WINDOW_MS = 60_000;
 /** Refusals recorded per window across all keys, at most: bounds the audit writes a flood of new IPs causes. */
 export const MAX_SAMPLED_PER_WINDOW = 1000;
 
 /** What one window saw: how many anonymous refusals were recorded, and how many were left out. */
-export interface RefusalWindow {
+interface RefusalWindow {
   start: Date;
   recorded: number;
   suppressed: number;

@@ -42,7 +42,7 @@ export function attachAudit(
 }
 
 /** The manifest route a request is after, with what its path says (works before routing, e.g. on a 401). */
-export function auditTarget(req: Request): RouteMatch | undefined {
+function auditTarget(req: Request): RouteMatch | undefined {
   return req.auditRoutes?.match(req.method, req.path);
 }
 
@@ -162,7 +162,7 @@ export function auditIssued(
 }
 
 /** Resource ID of a refusal whose path names none (Clear Key without a token, an invalid ID): `-`. */
-export const UNKNOWN_RESOURCE = '-';
+const UNKNOWN_RESOURCE = '-';
 
 /**
  * Error middleware (before the error handler) for refusals no service recorded: every refusal on a

@@ -14,10 +14,10 @@ import { tenantOf } from './principal-tenant';
 const XML_TYPES = /^(application|text)\/([\w.+-]+\+)?xml$/i;
 
 /** SPEKE versions this build speaks, by `X-Speke-Version` header value. */
-export const SUPPORTED_SPEKE: Readonly<Record<string, SpekeVersion>> = { '1.0': '1.0', '2.0': '2.0', '2.1': '2.1' };
+const SUPPORTED_SPEKE: Readonly<Record<string, SpekeVersion>> = { '1.0': '1.0', '2.0': '2.0', '2.1': '2.1' };
 
 /** Reads `X-Speke-Version`: absent → v1; unknown → 422 `Unsupported SPEKE version`. */
-export function spekeVersionOf(req: Request): SpekeVersion {
+function spekeVersionOf(req: Request): SpekeVersion {
   const raw = req.get('x-speke-version');
   if (raw === undefined) return '1.0';
   const value = raw.trim();
@@ -37,7 +37,7 @@ function strictUtf8(_req: IncomingMessage, _res: ServerResponse, body: Buffer, e
 }
 
 /** `POST /copyProtection`: the SPEKE endpoint encoders call. */
-export function spekeRoutes(speke: SpekeService, maxBodyBytes: number): Router {
+function spekeRoutes(speke: SpekeService, maxBodyBytes: number): Router {
   const router = Router(EXACT_ROUTING);
   router.post(
     '/copyProtection',

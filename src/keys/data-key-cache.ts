@@ -1,5 +1,5 @@
 /** A plaintext data key and when it stops being usable. */
-export interface CachedDataKey {
+interface CachedDataKey {
   plaintext: Buffer;
   expiresAt: number;
 }

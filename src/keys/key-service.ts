@@ -15,7 +15,7 @@ export interface IssuedKey {
 }
 
 /** One KID of a SPEKE request, with the IV the encoder proposed, if any. */
-export interface KeyRequest {
+interface KeyRequest {
   kid: string;
   iv?: Buffer;
 }

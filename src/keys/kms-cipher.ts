@@ -26,7 +26,7 @@ export interface KmsCipherOptions {
 }
 
 /** KMS calls made so far, for benchmarks (calls per 100 keys) and health output. */
-export interface KmsCipherStats {
+interface KmsCipherStats {
   generateDataKeyCalls: number;
   decryptCalls: number;
 }

@@ -20,7 +20,7 @@ export const DATA_KEY_BYTES = 32;
 export const MAX_ENCRYPTED_KEY_BYTES = 0xffff;
 
 /** The parts of a KMS-sealed value. */
-export interface KmsSealed {
+interface KmsSealed {
   encryptedKey: Buffer;
   nonce: Buffer;
   tag: Buffer;

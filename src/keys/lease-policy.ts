@@ -5,7 +5,7 @@ import type { Lease } from '../store/records';
 export const MAX_LEASE_KIDS = 256;
 
 /** What a SPEKE request asks of a resource ID's lease. */
-export interface LeaseRequest {
+interface LeaseRequest {
   resourceId: string;
   /** Caller identity: API key id, IAM principal, SigV4 access key. */
   owner: string;
@@ -15,7 +15,7 @@ export interface LeaseRequest {
 }
 
 /** The decision: the lease to write (or none when the stored one is fresh enough). */
-export interface LeaseDecision {
+interface LeaseDecision {
   lease: Lease;
   expectedVersion: number | undefined;
   /** False when the stored lease is unchanged and was renewed recently: no write needed. */

@@ -7,7 +7,7 @@ import type { StaticKeyRepository } from '../store/repositories';
 import type { IssuedKey, KeyService } from './key-service';
 
 /** Input of `POST /static-keys`. */
-export interface StaticKeyInput {
+interface StaticKeyInput {
   resourceId: string;
   keyHex?: string;
   ivHex?: string;

@@ -12,12 +12,12 @@ import { BadRequestError, UnprocessableError } from '../errors';
 import type { IssuedKey, KeyService } from '../keys/key-service';
 
 /** Looks up a DRM system module by systemId. */
-export interface DrmLookup {
+interface DrmLookup {
   get(systemId: string): DrmSystem | undefined;
 }
 
 /** The SPEKE exchange of one request: who asks, what they sent. */
-export interface SpekeCall {
+interface SpekeCall {
   body: string;
   speke: SpekeVersion;
   owner: string;

@@ -31,7 +31,7 @@ const METHODS: { [K in RepositoryName]: MethodList<Backend[K]> } = {
 };
 
 /** One async function whose failures pass through `classify` (Keyplane errors and races pass unchanged). */
-export function mapOutage<A extends unknown[], R>(
+function mapOutage<A extends unknown[], R>(
   fn: (...args: A) => Promise<R>,
   classify: OutageClassifier,
 ): (...args: A) => Promise<R> {

@@ -3,7 +3,7 @@ import { auditCutoff, withinRetention } from '../audit/audit-retention';
 import type { AuditRepository } from './repositories';
 
 /** How long a backend keeps audit records, and the clock that judges it. */
-export interface AuditRetentionWindow {
+interface AuditRetentionWindow {
   /** Days records are kept; absent: forever. */
   retentionDays?: number;
   /** The clock (tests inject one). */

@@ -106,7 +106,7 @@ function expectV1Hls(d: ResponseDrm, drm: DrmName, where: string): void {
 }
 
 /** Requires each requested DRMSystem to be present and filled as SPEKE v1/v2 specifies for its system. */
-export function expectSignalling(
+function expectSignalling(
   response: CpixResponse,
   planned: readonly PlannedKey[],
   drms: readonly DrmName[],

@@ -10,7 +10,7 @@ import type { SpekeClient } from '../speke-client';
 import type { XsdValidator } from './xsd';
 
 /** Outcome of one check. */
-export type CheckStatus = 'pass' | 'fail' | 'skip';
+type CheckStatus = 'pass' | 'fail' | 'skip';
 
 /** What a check reports. */
 export interface CheckOutcome {
@@ -19,7 +19,7 @@ export interface CheckOutcome {
 }
 
 /** What the checks are grouped by in reports. */
-export type CheckCategory = 'transport' | 'keys' | 'drm' | 'contract' | 'negative' | 'encryption' | 'schema';
+type CheckCategory = 'transport' | 'keys' | 'drm' | 'contract' | 'negative' | 'encryption' | 'schema';
 
 /** The recipient certificate and key for encrypted-response checks, or why there is none. */
 export type DeliveryMaterial =

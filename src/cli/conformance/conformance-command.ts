@@ -36,7 +36,7 @@ interface ConformanceOptions {
  * Default `--xsd-dir`: `KEYPLANE_XSD_DIR` when set, else `../shared/docs/xsd` next to the repository (or the
  * working directory outside it).
  */
-export function defaultXsdDir(): string {
+function defaultXsdDir(): string {
   if (process.env.KEYPLANE_XSD_DIR) return path.resolve(process.env.KEYPLANE_XSD_DIR);
   return path.resolve(packageRoot() ?? process.cwd(), '..', 'shared', 'docs', 'xsd');
 }

@@ -5,7 +5,7 @@ import { renderTable } from '../output';
 import type { CheckReport } from './runner';
 
 /** Counts by status. */
-export interface Summary {
+interface Summary {
   total: number;
   passed: number;
   failed: number;

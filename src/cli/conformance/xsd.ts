@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /** Result of validating one document. */
-export type XsdResult = { valid: true } | { valid: false; errors: string };
+type XsdResult = { valid: true } | { valid: false; errors: string };
 
 /** Validates CPIX documents, or says why it cannot. */
 export interface XsdValidator {

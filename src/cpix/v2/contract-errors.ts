@@ -1,14 +1,14 @@
 import { UnprocessableError } from '../../errors';
 
 /** AWS's exact texts for encryption-contract errors ("SPEKE API v2 - Customizations and constraints"). */
-export const CONTRACT_MESSAGES = {
+const CONTRACT_MESSAGES = {
   malformed: 'Malformed encryption contract',
   unsupported: 'Requested CPIX encryption contract not supported',
   missing: 'Missing CPIX encryption contract',
 } as const;
 
 /** Which of AWS's three contract errors applies. */
-export type ContractProblem = keyof typeof CONTRACT_MESSAGES;
+type ContractProblem = keyof typeof CONTRACT_MESSAGES;
 
 /**
  * A 422 whose message is AWS's exact text (encoders and AWS's tests compare it) while `reason`

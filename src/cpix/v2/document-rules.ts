@@ -11,14 +11,14 @@ import { attr, childElements, isElement, type ReadonlyXmlElement } from '../xml-
 import { contractError } from './contract-errors';
 
 /** The CPIX version each SPEKE v2 generation speaks. */
-export const CPIX_VERSION_FOR: Readonly<Record<SpekeV2Version, string>> = { '2.0': '2.3', '2.1': '2.4' };
+const CPIX_VERSION_FOR: Readonly<Record<SpekeV2Version, string>> = { '2.0': '2.3', '2.1': '2.4' };
 
 function present(value: string | undefined): value is string {
   return value !== undefined && value.trim() !== '';
 }
 
 /** True when any element or attribute in the tree, or a namespace declaration, uses the namespace URI. */
-export function usesNamespace(el: ReadonlyXmlElement, ns: string): boolean {
+function usesNamespace(el: ReadonlyXmlElement, ns: string): boolean {
   if (el.ns === ns || el.attrs.some((a) => a.ns === ns || (a.ns === NS.xmlns && a.value === ns))) return true;
   return el.children.some((c) => isElement(c) && usesNamespace(c, ns));
 }

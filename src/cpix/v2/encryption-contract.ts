@@ -17,7 +17,7 @@ import {
 import { filterProblem, hasTrackFilter } from './usage-rule-filters';
 
 /** The parts of a parsed request the contract is about. */
-export type ContractInput = Pick<CpixRequest, 'contentKeys' | 'periods' | 'usageRules'>;
+type ContractInput = Pick<CpixRequest, 'contentKeys' | 'periods' | 'usageRules'>;
 
 /** The rules in force for one key period (or for the whole content without rotation). */
 interface PeriodRules {

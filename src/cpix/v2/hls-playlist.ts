@@ -8,7 +8,7 @@ import { attr, type ReadonlyXmlElement } from '../xml-tree';
 export const PLAYLIST_VALUES = ['media', 'master', 'multiVariant'] as const;
 
 /** Where an HLSSignalingData element's lines go. */
-export type PlaylistTarget = 'media' | 'master';
+type PlaylistTarget = 'media' | 'master';
 
 /** Maps a playlist attribute to where its lines go; no attribute means the media playlist (CPIX). */
 export function playlistTarget(el: ReadonlyXmlElement): PlaylistTarget {

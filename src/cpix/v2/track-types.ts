@@ -5,7 +5,7 @@
  */
 
 /** Which media a usage rule's key protects. */
-export type TrackKind = 'video' | 'audio' | 'all';
+type TrackKind = 'video' | 'audio' | 'all';
 
 /** An `intendedTrackType` split into its `+`-joined components and classified. */
 export interface TrackType {
@@ -49,7 +49,7 @@ export const AUDIO_PRESETS: Readonly<Record<string, readonly string[]>> = {
 };
 
 /** Why a track type could not be classified: a component no preset knows, or video mixed with audio. */
-export type TrackTypeProblem = 'unknown' | 'mixed' | 'repeated';
+type TrackTypeProblem = 'unknown' | 'mixed' | 'repeated';
 
 function kindOf(component: string): TrackKind | undefined {
   if (VIDEO_COMPONENTS.has(component)) return 'video';

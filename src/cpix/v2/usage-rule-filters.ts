@@ -25,7 +25,7 @@ function realAttributes(el: ReadonlyXmlElement): number {
 }
 
 /** The VideoFilter and AudioFilter children of a rule. */
-export function filtersOf(rule: UsageRuleEntry): { video: ReadonlyXmlElement[]; audio: ReadonlyXmlElement[] } {
+function filtersOf(rule: UsageRuleEntry): { video: ReadonlyXmlElement[]; audio: ReadonlyXmlElement[] } {
   return {
     video: childElements(rule.element, NS.cpix, 'VideoFilter'),
     audio: childElements(rule.element, NS.cpix, 'AudioFilter'),

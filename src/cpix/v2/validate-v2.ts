@@ -23,7 +23,7 @@ import { checkEncryptionContract } from './encryption-contract';
 import { checkV2Request } from './request-rules';
 
 /** The DRM module lookup the scheme check needs: the schemes a system supports, undefined = any. */
-export type SchemesOf = (systemId: string) => readonly EncryptionScheme[] | undefined;
+type SchemesOf = (systemId: string) => readonly EncryptionScheme[] | undefined;
 
 /** Runs the shared structural read for a v2 request: its 400s become 422s (well-formed but invalid). */
 function asUnprocessable<T>(read: () => T): T {

@@ -22,7 +22,7 @@ export { createTableInput, dynamoDbClientTimeouts, ensureTable } from './table';
 export { migrateTenants, tenantsMigrated } from './migrate-tenants';
 
 /** Options of the DynamoDB backend. */
-export interface DynamoDbBackendOptions {
+interface DynamoDbBackendOptions {
   /** How long after `expiresAt` DynamoDB TTL may delete a lease item. Default one day. */
   leaseTtlMarginSeconds?: number;
   /**

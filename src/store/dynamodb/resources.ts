@@ -29,7 +29,7 @@ export const TENANT_LAYOUT = {
 } as const;
 
 /** The primary key of a resource's owner item. */
-export const ownerKey = (resourceId: string): Item =>
+const ownerKey = (resourceId: string): Item =>
   itemKey(TENANT_LAYOUT.owner.prefix + resourceId, TENANT_LAYOUT.owner.sort);
 
 function toOwner(item: Item): ResourceOwner {

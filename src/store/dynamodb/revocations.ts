@@ -8,7 +8,7 @@ import type { RevocationRecord, RevocationRepository } from '../revocations';
  * revokedAt N, expiresAt N, ttl N (epoch seconds = expiresAt: DynamoDB deletes the item once no token
  * with this jti can verify). One strongly consistent Query per token verification.
  */
-export const REVOKED_PREFIX = 'REVOKED#';
+const REVOKED_PREFIX = 'REVOKED#';
 const NO_TENANT = '-';
 
 function toRecord(item: Item): RevocationRecord {

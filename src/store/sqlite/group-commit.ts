@@ -11,7 +11,7 @@ interface Member {
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /** Settings of a GroupCommitter. */
-export interface GroupCommitOptions {
+interface GroupCommitOptions {
   /** Maps a batch-level failure (BEGIN, COMMIT, a rolled-back transaction) to what every member receives. */
   batchError: (err: unknown) => unknown;
   /** Called after each successful COMMIT with the number of writes it carried (tests, metrics). */

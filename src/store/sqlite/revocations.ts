@@ -3,7 +3,7 @@ import type { GroupCommitter } from './group-commit';
 import type { RevocationRecord, RevocationRepository } from '../revocations';
 
 /** The `revocations` table: one row per (jti, revoker's tenant); `''` stands for "no tenant". */
-export const REVOCATIONS_SCHEMA = `
+const REVOCATIONS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS revocations (
   jti TEXT NOT NULL,
   tenant TEXT NOT NULL,
