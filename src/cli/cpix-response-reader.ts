@@ -9,6 +9,7 @@ import { NS } from '../cpix/namespaces';
 import { CPIX_RESPONSE_LIMITS, XmlLimitError, XmlTooLargeError } from '../cpix/xml-limits';
 import { parseXml } from '../cpix/xml-parse';
 import { attr, childElements, firstChild, isElement, textOf, type XmlElement } from '../cpix/xml-tree';
+import type { DrmSignalling } from '../drm/drm-system';
 import { bytesToUuid } from '../drm/pssh';
 import { InvalidResponseError } from './cli-errors';
 import { drmBySystemId, type DrmInfo } from './drm-names';
@@ -23,17 +24,11 @@ export interface ResponseKey {
   encrypted: boolean;
 }
 
-/** One DRMSystem's signalling, decoded. */
-export interface ResponseDrm {
+/** One DRMSystem's signalling, decoded: the fields Keyplane's DRM modules write, read back. */
+export interface ResponseDrm extends Omit<DrmSignalling, 'hlsSignaling'> {
   kid: string;
   systemId: string;
   drm?: DrmInfo;
-  uriExtXKey?: string;
-  keyFormat?: string;
-  keyFormatVersions?: string;
-  pssh?: Buffer;
-  protectionHeader?: Buffer;
-  contentProtectionData?: string;
   hlsMedia?: string;
   hlsMaster?: string;
 }
