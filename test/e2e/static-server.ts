@@ -11,7 +11,7 @@ export interface StaticRequest {
   status: number;
 }
 
-/** A loopback HTTP server for a folder of HLS output (the "CDN" in the end-to-end test). */
+/** A loopback HTTP server for a folder of HLS or DASH output (the "CDN" in the end-to-end tests). */
 export interface StaticServer {
   baseUrl: string;
   requests: StaticRequest[];
@@ -22,6 +22,11 @@ const TYPES: Record<string, string> = {
   '.m3u8': 'application/vnd.apple.mpegurl',
   '.ts': 'video/mp2t',
   '.key': 'application/octet-stream',
+  '.mpd': 'application/dash+xml',
+  '.mp4': 'video/mp4',
+  '.m4s': 'video/iso.segment',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
 };
 
 function resolveInside(root: string, url: string): string | undefined {
