@@ -24,16 +24,18 @@ jest.setTimeout(240_000);
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 const BASE_URL_LINE = /^KP=http:\/\/127\.0\.0\.1:8080\b/m;
 
+const REAL_CURL = spawnSync('bash', ['-c', 'command -v curl'], { encoding: 'utf8' }).stdout.trim() || 'curl';
+
 const CURL_WRAPPER = `#!/bin/bash
 # README test: curl that fails on HTTP >= 400 unless the README line names the status it expects.
-for a in "$@"; do case "$a" in *'%{http_code}'*) exec /usr/bin/curl "$@";; esac; done
+for a in "$@"; do case "$a" in *'%{http_code}'*) exec ${REAL_CURL} "$@";; esac; done
 if [ -n "\${READMETEST_EXPECT:-}" ]; then
-  codes=$(mktemp); /usr/bin/curl "$@" -w '%{stderr}%{http_code}' 2>"$codes"; rc=$?
+  codes=$(mktemp); ${REAL_CURL} "$@" -w '%{stderr}%{http_code}' 2>"$codes"; rc=$?
   got=$(tail -c 3 "$codes"); rm -f "$codes"; echo
   [ "$got" = "$READMETEST_EXPECT" ] || { echo "expected HTTP $READMETEST_EXPECT, got $got" >&2; exit 1; }
   exit $rc
 fi
-exec /usr/bin/curl --fail-with-body "$@"
+exec ${REAL_CURL} --fail-with-body "$@"
 `;
 
 const PRELUDE = `__expect_status() { local got; got=$(cat); echo "$got"; [ "$got" = "$1" ] || { echo "expected HTTP $1, got $got" >&2; return 1; }; }`;
