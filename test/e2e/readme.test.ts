@@ -183,5 +183,7 @@ describe('README.md walk-through', () => {
         fs.rmSync(serverEnvFile);
       }
     }
+    // the walk-through's deliberate refusals stay far below the default failed-auth limit (120/min per IP)
+    expect(run.serverLog.join('')).not.toContain('"status":429');
   });
 });
