@@ -2,7 +2,8 @@
  * README.md is the walk-through a new user follows, so it runs here as written, top to bottom.
  *
  * Marker convention (an HTML comment on the line before a fence; GitHub does not render it):
- * - ```sh blocks are run in order with `bash -euo pipefail` in one temp directory (the "fresh clone"); the
+ * - ```sh blocks are run in order with `bash -euo pipefail` in one temp directory (the "fresh clone": the
+ *   checkout's files linked in, none of its local state); the
  *   shell variables and functions one block defines are there for the next (as in the user's terminal).
  * - `<!-- readme-test: server -->` marks a block for the server's terminal: it runs, but `npm ci && npm start`
  *   / `npm start` only records the `KEYPLANE_*` settings on its line, and the test (re)starts the built server
@@ -129,6 +130,12 @@ describe('README.md walk-through', () => {
 
   beforeAll(async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-readme-'));
+    // a fresh clone as the blocks see it: the checkout's files (so `npx keyplane`, `npm run cli`, node_modules/…
+    // work), but none of its local state (data/, secrets, files earlier runs wrote)
+    for (const entry of fs.readdirSync(ROOT)) {
+      if (entry.startsWith('.') || entry === 'data' || entry === 'coverage') continue;
+      fs.symlinkSync(path.join(ROOT, entry), path.join(dir, entry));
+    }
     const bin = path.join(dir, '.bin');
     fs.mkdirSync(bin);
     fs.writeFileSync(path.join(bin, 'curl'), CURL_WRAPPER, { mode: 0o755 });
