@@ -5,13 +5,13 @@
 import fs from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { Command, Option } from 'commander';
-import { EXIT_CODES_HELP, CommandFailedError, InvalidResponseError, UsageError } from './cli-errors';
+import { EXIT_CODES_HELP, InvalidResponseError, UsageError } from './cli-errors';
 import { addClientOptions, clientFrom } from './client-options';
 import { intOption, kidOption, readCertificateDer, readPrivateKey, resourceIdOption } from './cli-input';
 import { buildCpixRequest, type CpixRequestSpec, type PlannedKey } from './cpix-request-builder';
 import { hlsUri, parsePsshBox, readCpixResponse, type CpixResponse, type ResponseDrm } from './cpix-response-reader';
 import { parseDrmList } from './drm-names';
-import { serverMessage } from './http-client';
+import { refusal } from './http-client';
 import { print, printJson, renderTable } from './output';
 import { parsePreset } from './presets';
 import { SpekeClient, addSpekePathOption } from './speke-client';
@@ -143,11 +143,13 @@ async function run(cmd: Command): Promise<void> {
   const speke = new SpekeClient(clientFrom(cmd), cmd.opts<{ spekePath: string }>().spekePath);
   const request = buildCpixRequest(spec);
   if ((spec.kids?.length ?? 0) > request.keys.length) {
-    throw new UsageError(`${spec.kids?.length} KIDs given but the request has ${request.keys.length} keys (see --preset)`);
+    throw new UsageError(
+      `${spec.kids?.length} KIDs given but the request has ${request.keys.length} keys (see --preset)`,
+    );
   }
   const result = await speke.post(request.xml, { version: spec.speke === '2.0' ? '2.0' : undefined });
   if (result.status !== 200) {
-    throw new CommandFailedError(`the key provider answered HTTP ${result.status}: ${serverMessage(result)}`);
+    throw refusal('the key provider answered', result);
   }
   if (opts.saveResponse !== undefined) fs.writeFileSync(opts.saveResponse, result.body);
   const response = readCpixResponse(result.text, privateKey);
