@@ -85,7 +85,7 @@ export class ServerRefusedError extends CommandFailedError {
     readonly retryAfter: string | undefined,
   ) {
     const wait = retryAfter === undefined ? '' : ` (Retry-After: ${retryAfter} s)`;
-    super(`${prefix} HTTP ${status}${serverCode ? ` (${serverCode})` : ''}: ${serverMessage}${wait}`);
+    super(`${prefix} HTTP ${status}: ${serverMessage}${wait}`);
   }
 }
 
