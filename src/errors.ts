@@ -95,24 +95,34 @@ export class GoneError extends KeyplaneError {
   }
 }
 
-/** Another encryption process holds the resource ID (409, with `Retry-After`). */
+/**
+ * Another encryption process holds the resource ID (409, with `Retry-After`). The message names
+ * the ways out; when the holder is the same caller it lists the lease's KIDs so a retry can reuse them.
+ */
 export class LeaseConflictError extends KeyplaneError {
   constructor(
     readonly resourceId: string,
     readonly expiresAt: Date,
     now: Date,
+    /** The lease's KIDs when the caller itself holds the lease (a new KID, not a retry). */
+    ownKids?: readonly string[],
   ) {
     const retryAfter = Math.max(1, Math.ceil((expiresAt.getTime() - now.getTime()) / 1000));
-    super(
-      409,
-      'lease_conflict',
-      `Resource ID "${resourceId}" is in use by another encryption process until ${expiresAt.toISOString()}; ` +
-        'use a different resource ID, wait for the lease to expire, or release it with DELETE /leases/{resourceId}',
-      {
-        headers: { 'Retry-After': String(retryAfter) },
-        details: { resourceId, leaseExpiresAt: expiresAt.toISOString() },
-      },
-    );
+    const until = expiresAt.toISOString();
+    const release = `release it (admin: keyplane lease release ${resourceId}, or DELETE /leases/{resourceId})`;
+    const shown = ownKids?.slice(-5) ?? [];
+    const kidList = `${shown.join(', ')}${ownKids && ownKids.length > shown.length ? ` (last ${shown.length} of ${ownKids.length})` : ''}`;
+    const message = ownKids
+      ? `Resource ID "${resourceId}" is in use until ${until}: this caller already holds the lease with KIDs ${kidList}; ` +
+        `send the same KIDs to repeat (keyplane request-keys --kid <kid>), or use key rotation (ContentKeyPeriods), ` +
+        `or ${release}, or wait until the lease ends`
+      : `Resource ID "${resourceId}" is in use by another encryption process until ${until}; ` +
+        `use a different resource ID, ${release}, or wait until the lease ends ` +
+        `(only the holder's credential may repeat its request with the same KIDs)`;
+    super(409, 'lease_conflict', message, {
+      headers: { 'Retry-After': String(retryAfter) },
+      details: { resourceId, leaseExpiresAt: until, ...(ownKids ? { sameCaller: true } : {}) },
+    });
   }
 }
 

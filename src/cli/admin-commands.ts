@@ -5,7 +5,7 @@
 import { Command } from 'commander';
 import { EXIT_CODES_HELP } from './cli-errors';
 import { addClientOptions, clientFrom } from './client-options';
-import { intOption } from './cli-input';
+import { hexOption, intOption, kidOption, resourceIdOption } from './cli-input';
 import { print, printJson, renderFields, renderTable } from './output';
 
 type Json = Record<string, unknown>;
@@ -51,11 +51,12 @@ function staticKeyCommand(): Command {
       'create (or import with --key-hex/--iv-hex) the static key of a resource ID',
       async (cmd) => {
         const o = cmd.opts<{ resourceId: string; keyHex?: string; ivHex?: string }>();
-        const body = await clientFrom(cmd).json<Json>('POST', '/static-keys', {
-          resourceId: o.resourceId,
-          keyHex: o.keyHex,
-          ivHex: o.ivHex,
-        });
+        const request = {
+          resourceId: resourceIdOption(o.resourceId),
+          keyHex: o.keyHex === undefined ? undefined : hexOption(o.keyHex, '--key-hex', 16).toString('hex'),
+          ivHex: o.ivHex === undefined ? undefined : hexOption(o.ivHex, '--iv-hex', 16).toString('hex'),
+        };
+        const body = await clientFrom(cmd).json<Json>('POST', '/static-keys', request);
         show(cmd, body, staticKeyFields(body ?? {}));
       },
     )
@@ -65,7 +66,7 @@ function staticKeyCommand(): Command {
   );
   group.addCommand(
     clientCommand('show', 'show the static key of a resource ID', async (cmd) => {
-      const id = cmd.args[0] as string;
+      const id = resourceIdOption(cmd.args[0] as string, '<resource-id>');
       const body = await clientFrom(cmd).json<Json>('GET', `/static-keys/${path(id)}`);
       show(cmd, body, staticKeyFields(body ?? {}));
     }).argument('<resource-id>', 'resource ID'),
@@ -132,11 +133,11 @@ function tokenCommand(): Command {
       const ttlSeconds = intOption(o.ttl, '--ttl', 1, 31 * 24 * 3600);
       const kids = o.kids
         ?.split(',')
-        .map((k) => k.trim())
-        .filter(Boolean);
+        .filter((k) => k.trim() !== '')
+        .map((k) => kidOption(k, '--kids'));
       const body =
         (await clientFrom(cmd).json<Json>('POST', '/playback-tokens', {
-          resourceId: o.resourceId,
+          resourceId: resourceIdOption(o.resourceId),
           ttlSeconds,
           kids,
         })) ?? {};
@@ -157,7 +158,8 @@ function leaseCommand(): Command {
   const group = new Command('lease').description('leases: one encryption process per resource ID');
   group.addCommand(
     clientCommand('show', 'show the active lease of a resource ID', async (cmd) => {
-      const body = (await clientFrom(cmd).json<Json>('GET', `/leases/${path(cmd.args[0] as string)}`)) ?? {};
+      const id = resourceIdOption(cmd.args[0] as string, '<resource-id>');
+      const body = (await clientFrom(cmd).json<Json>('GET', `/leases/${path(id)}`)) ?? {};
       const fields = ['resourceId', 'owner', 'kids', 'rotating', 'expiresAt'].map((k) => [k, str(body[k])] as const);
       show(cmd, body, fields);
     }).argument('<resource-id>', 'resource ID'),
@@ -167,7 +169,7 @@ function leaseCommand(): Command {
       'release',
       'release a resource ID so a new encryption process may use it (keys stay)',
       async (cmd) => {
-        const id = cmd.args[0] as string;
+        const id = resourceIdOption(cmd.args[0] as string, '<resource-id>');
         await clientFrom(cmd).json('DELETE', `/leases/${path(id)}`);
         show(cmd, { resourceId: id, released: true }, [['released', id]]);
       },

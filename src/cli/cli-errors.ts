@@ -14,10 +14,16 @@ export const EXIT_CODES = {
 
 /** The exit-code table as printed at the end of `--help`. */
 export const EXIT_CODES_HELP = `
+Errors: a message on stderr. With --json, the error is one JSON object on stderr instead:
+  {"error": "<code>", "message": "...", "exitCode": n, "status": <HTTP status, if any>, "retryAfter": <s, if any>}
+  where <code> is the server's error code (e.g. lease_conflict) or usage_error, command_failed,
+  unreachable, auth_rejected. stdout then stays empty.
+
 Exit codes:
   0  success
   1  the command or a conformance check failed (the message says which)
-  2  usage error: bad or missing option, unreadable file, missing credentials
+  2  usage error: bad or missing option (IDs, KIDs, hex and URLs are checked before any request),
+     unreadable file, missing credentials, no command
   3  the server could not be reached (wrong --url, server down, timeout)
   4  the server rejected the credentials (401/403): check --api-key / --sigv4 and the key's roles`;
 
@@ -67,6 +73,31 @@ export class AuthRejectedError extends CliError {
       4,
     );
   }
+}
+
+/** The server answered a non-2xx other than 401/403 (exit 1); keeps its status, code and Retry-After. */
+export class ServerRefusedError extends CommandFailedError {
+  constructor(
+    prefix: string,
+    readonly status: number,
+    readonly serverCode: string | undefined,
+    serverMessage: string,
+    readonly retryAfter: string | undefined,
+  ) {
+    const wait = retryAfter === undefined ? '' : ` (Retry-After: ${retryAfter} s)`;
+    super(`${prefix} HTTP ${status}: ${serverMessage}${wait}`);
+  }
+}
+
+/** The machine-readable code of an error for `--json` output. */
+export function errorCode(err: CliError): string {
+  if (err instanceof ServerRefusedError && err.serverCode) return err.serverCode;
+  const names: Record<number, string> = {
+    [EXIT_CODES.usage]: 'usage_error',
+    [EXIT_CODES.unreachable]: 'unreachable',
+    [EXIT_CODES.authRejected]: 'auth_rejected',
+  };
+  return names[err.exitCode] ?? 'command_failed';
 }
 
 /** A server answer that is not what the protocol promises (bad XML, missing keys, failed MAC) (exit 1). */

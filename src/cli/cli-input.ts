@@ -4,6 +4,7 @@
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
+import { RESOURCE_ID_PATTERN, UUID_PATTERN } from '../domain/ids';
 import { UsageError } from './cli-errors';
 
 /** Parses a whole number in [min, max] from an option value. */
@@ -45,4 +46,32 @@ export function readPrivateKey(file: string, option = '--key'): KeyObject {
   } catch {
     throw new UsageError(`${option} ${file}: not a readable (unencrypted) private key`);
   }
+}
+
+/** Checks a KID (a UUID) from an option and returns it in lower case. */
+export function kidOption(raw: string, option: string): string {
+  const kid = raw.trim();
+  if (!UUID_PATTERN.test(kid)) {
+    throw new UsageError(`${option} must be a KID in UUID form (8-4-4-4-12 hex digits), got "${raw}"`);
+  }
+  return kid.toLowerCase();
+}
+
+/** Checks a hex value of `bytes` bytes from an option and returns its bytes. */
+export function hexOption(raw: string, option: string, bytes: number): Buffer {
+  const hex = raw.trim();
+  if (!new RegExp(`^[0-9a-f]{${bytes * 2}}$`, 'i').test(hex)) {
+    throw new UsageError(`${option} must be ${bytes * 2} hex digits (${bytes} bytes), got "${raw}"`);
+  }
+  return Buffer.from(hex, 'hex');
+}
+
+/** Checks a resource ID from an option with the server's own rule, before any request is sent. */
+export function resourceIdOption(raw: string, option = '--resource-id'): string {
+  if (!RESOURCE_ID_PATTERN.test(raw)) {
+    throw new UsageError(
+      `${option} must be 1-256 characters of A-Z a-z 0-9 . _ ~ : @ + = -, starting with a letter or digit, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return raw;
 }

@@ -28,6 +28,8 @@ export interface CpixRequestSpec {
   certificateDer?: Buffer;
   /** KID source (tests inject a deterministic one). */
   newKid?: () => string;
+  /** These KIDs, in order, instead of new ones ("send it again, same key"); more keys get new KIDs. */
+  kids?: readonly string[];
 }
 
 /** One content key the request asks for. */
@@ -145,7 +147,9 @@ function usageRule(key: PlannedKey & { rule?: TrackRule }): XmlElement {
 
 /** Builds a SPEKE v1 or v2 CPIX request for the given DRM systems, keys or preset, rotation and certificate. */
 export function buildCpixRequest(spec: CpixRequestSpec): BuiltRequest {
-  const planned = planKeys(spec, spec.newKid ?? crypto.randomUUID);
+  const given = [...(spec.kids ?? [])];
+  const fallback = spec.newKid ?? crypto.randomUUID;
+  const planned = planKeys(spec, () => given.shift() ?? fallback());
   const root = rootElement(spec);
   if (spec.certificateDer) root.children.push(deliveryDataList(spec.certificateDer));
   const scheme = spec.scheme ?? defaultScheme(spec.drms);

@@ -5,7 +5,25 @@
  */
 import { createSignedFetcher } from 'aws-sigv4-fetch';
 import { VERSION } from '../version';
-import { AuthRejectedError, CommandFailedError, UnreachableError, UsageError } from './cli-errors';
+import { AuthRejectedError, CommandFailedError, ServerRefusedError, UnreachableError, UsageError } from './cli-errors';
+
+/** The error for a refused call: status, the server's code and message, and Retry-After. */
+export function refusal(prefix: string, result: HttpResult): ServerRefusedError {
+  let code: string | undefined;
+  try {
+    const parsed = JSON.parse(result.text) as { error?: unknown };
+    if (typeof parsed.error === 'string') code = parsed.error;
+  } catch {
+    // not JSON
+  }
+  return new ServerRefusedError(
+    prefix,
+    result.status,
+    code,
+    serverMessage(result),
+    result.headers.get('retry-after') ?? undefined,
+  );
+}
 
 /** How to sign calls with SigV4. */
 interface SigV4Settings {
@@ -92,7 +110,7 @@ export class HttpClient {
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
     });
     if (result.status < 200 || result.status > 299) {
-      throw new CommandFailedError(`${method} ${path} failed with HTTP ${result.status}: ${serverMessage(result)}`);
+      throw refusal(`${method} ${path} failed with`, result);
     }
     if (result.text === '') return undefined;
     try {

@@ -5,14 +5,14 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version';
 import { adminCommands } from './admin-commands';
-import { CliError, EXIT_CODES, EXIT_CODES_HELP } from './cli-errors';
+import { CliError, EXIT_CODES, EXIT_CODES_HELP, ServerRefusedError, errorCode } from './cli-errors';
 import { conformanceCommand } from './conformance/conformance-command';
 import { packageHlsCommand } from './package-hls';
 import { requestKeysCommand } from './request-keys';
 import { isServing, serveCommand } from './serve';
 
 /** Builds the program; `exitOverride` everywhere so main() decides the exit codes. */
-function buildProgram(): Command {
+function buildProgram(json: boolean): Command {
   const program = new Command('keyplane')
     .description('Keyplane: run, operate and test SPEKE key providers')
     .version(VERSION, '-V, --version')
@@ -33,7 +33,11 @@ ${EXIT_CODES_HELP}`,
     packageHlsCommand(),
   ];
   for (const cmd of commands) program.addCommand(cmd);
-  applyRecursively(program, (cmd) => cmd.exitOverride().showHelpAfterError('(run the command with --help for usage)'));
+  applyRecursively(program, (cmd) => {
+    cmd.exitOverride().showHelpAfterError('(run the command with --help for usage)');
+    // Under --json, usage errors are printed once as JSON by runCli instead of as text here.
+    if (json) cmd.configureOutput({ outputError: () => undefined }).showHelpAfterError(false);
+  });
   return program;
 }
 
@@ -51,15 +55,38 @@ function exitCodeOf(err: unknown): number {
   return EXIT_CODES.failed;
 }
 
+/** The `--json` form of an error: one object on stderr (stdout stays for results). */
+function jsonError(err: unknown, exitCode: number): string {
+  const body: Record<string, unknown> =
+    err instanceof CliError
+      ? { error: errorCode(err), message: err.message, exitCode }
+      : err instanceof CommanderError
+        ? { error: 'usage_error', message: err.message.replace(/^error: /, ''), exitCode }
+        : { error: 'command_failed', message: (err as Error).message, exitCode };
+  if (err instanceof ServerRefusedError) {
+    body.status = err.status;
+    if (err.retryAfter !== undefined) body.retryAfter = Number(err.retryAfter);
+  }
+  return `${JSON.stringify(body)}\n`;
+}
+
 /** Runs the CLI with `argv` (as process.argv) and resolves to the exit code. */
 export async function runCli(argv: string[]): Promise<number> {
+  const json = argv.slice(2).includes('--json');
+  const program = buildProgram(json);
+  if (argv.length <= 2) {
+    // No command at all: the help, on stderr, as a usage error.
+    program.outputHelp({ error: true });
+    return EXIT_CODES.usage;
+  }
   try {
-    await buildProgram().parseAsync(argv);
+    await program.parseAsync(argv);
     return EXIT_CODES.ok;
   } catch (err) {
     const code = exitCodeOf(err);
-    // Commander has already printed its own usage errors and help.
-    if (!(err instanceof CommanderError)) process.stderr.write(`keyplane: ${(err as Error).message}\n`);
+    if (json && code !== EXIT_CODES.ok) process.stderr.write(jsonError(err, code));
+    // Otherwise Commander has already printed its own usage errors and help.
+    else if (!(err instanceof CommanderError)) process.stderr.write(`keyplane: ${(err as Error).message}\n`);
     return code;
   }
 }

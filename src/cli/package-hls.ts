@@ -11,11 +11,14 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { CommandFailedError, EXIT_CODES_HELP, InvalidResponseError, UsageError } from './cli-errors';
 import { addClientOptions, clientFrom } from './client-options';
-import { intOption } from './cli-input';
+import { intOption, kidOption, resourceIdOption } from './cli-input';
 import { buildCpixRequest } from './cpix-request-builder';
 import { readCpixResponse } from './cpix-response-reader';
 import { serverMessage } from './http-client';
-import { print, printJson, renderFields } from './output';
+import { note, print, printJson, renderFields } from './output';
+import { FfmpegProgress } from './ffmpeg-progress';
+import { withLeaseReleased } from './lease-release';
+import { ffprobeBeside, probeInput } from './media-probe';
 import { SpekeClient, addSpekePathOption } from './speke-client';
 
 interface PackageOptions {
@@ -25,6 +28,7 @@ interface PackageOptions {
   kid?: string;
   segmentSeconds: string;
   ffmpeg: string;
+  ffprobe?: string;
   reencode?: boolean;
   json?: boolean;
   spekePath: string;
@@ -70,7 +74,11 @@ async function requestHlsKey(cmd: Command, opts: PackageOptions): Promise<HlsKey
   return { kid, key: key.key, iv: key.iv?.length === 16 ? key.iv : undefined, url };
 }
 
-/** The ffmpeg arguments that package `input` into `out` with the given key-info file. */
+/**
+ * The ffmpeg arguments that package `input` into `out` with the given key-info file. Re-encoding
+ * forces a keyframe every `segmentSeconds` so segments start where `--segment-seconds` says;
+ * `-progress pipe:1` reports progress on stdout.
+ */
 function ffmpegArgs(
   input: string,
   out: string,
@@ -78,18 +86,21 @@ function ffmpegArgs(
   segmentSeconds: number,
   reencode: boolean,
 ): string[] {
-  const codecs = reencode ? ['-c:v', 'libx264', '-preset', 'veryfast', '-c:a', 'aac'] : ['-c', 'copy'];
+  const keyframes = ['-force_key_frames', `expr:gte(t,n_forced*${segmentSeconds})`];
+  const codecs = reencode ? ['-c:v', 'libx264', '-preset', 'veryfast', ...keyframes, '-c:a', 'aac'] : ['-c', 'copy'];
   return [
-    ...['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-i', input, ...codecs],
+    ...['-hide_banner', '-nostdin', '-loglevel', 'error', '-progress', 'pipe:1', '-nostats', '-y', '-i', input],
+    ...codecs,
     ...['-f', 'hls', '-hls_time', String(segmentSeconds), '-hls_playlist_type', 'vod'],
     ...['-hls_key_info_file', keyInfoFile, '-hls_segment_filename', path.join(out, 'segment%05d.ts')],
     path.join(out, 'index.m3u8'),
   ];
 }
 
-function runFfmpeg(ffmpeg: string, args: string[]): Promise<void> {
+function runFfmpeg(ffmpeg: string, args: string[], progress: FfmpegProgress): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (d: Buffer) => progress.push(d));
     const err: Buffer[] = [];
     child.stderr.on('data', (d: Buffer) => err.push(d));
     child.once('error', (e) => reject(new CommandFailedError(`cannot run ffmpeg: ${e.message}`)));
@@ -106,7 +117,12 @@ function runFfmpeg(ffmpeg: string, args: string[]): Promise<void> {
 }
 
 /** Writes key and key-info files to a private temp dir, runs ffmpeg, and always deletes the key. */
-async function packageWithKey(opts: PackageOptions, key: HlsKey, segmentSeconds: number): Promise<void> {
+async function packageWithKey(
+  opts: PackageOptions,
+  key: HlsKey,
+  segmentSeconds: number,
+  progress: FfmpegProgress,
+): Promise<void> {
   const secrets = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-hls-'));
   try {
     const keyFile = path.join(secrets, 'key.bin');
@@ -114,7 +130,8 @@ async function packageWithKey(opts: PackageOptions, key: HlsKey, segmentSeconds:
     fs.writeFileSync(keyFile, key.key, { mode: 0o600 });
     const ivLine = key.iv ? `${key.iv.toString('hex')}\n` : '';
     fs.writeFileSync(keyInfoFile, `${key.url}\n${keyFile}\n${ivLine}`, { mode: 0o600 });
-    await runFfmpeg(opts.ffmpeg, ffmpegArgs(opts.input, opts.out, keyInfoFile, segmentSeconds, opts.reencode === true));
+    const args = ffmpegArgs(opts.input, opts.out, keyInfoFile, segmentSeconds, opts.reencode === true);
+    await runFfmpeg(opts.ffmpeg, args, progress);
   } finally {
     fs.rmSync(secrets, { recursive: true, force: true });
   }
@@ -122,9 +139,8 @@ async function packageWithKey(opts: PackageOptions, key: HlsKey, segmentSeconds:
 
 function checkInputs(opts: PackageOptions): number {
   if (!fs.existsSync(opts.input)) throw new UsageError(`--input ${opts.input}: no such file`);
-  if (opts.kid !== undefined && !/^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i.test(opts.kid)) {
-    throw new UsageError(`--kid must be a UUID, got "${opts.kid}"`);
-  }
+  resourceIdOption(opts.resourceId);
+  if (opts.kid !== undefined) kidOption(opts.kid, '--kid');
   return intOption(opts.segmentSeconds, '--segment-seconds', 1, 60) as number;
 }
 
@@ -132,9 +148,16 @@ async function run(cmd: Command): Promise<void> {
   const opts = cmd.opts<PackageOptions>();
   const segmentSeconds = checkInputs(opts);
   requireFfmpeg(opts.ffmpeg);
+  // Bad input is found here, before a key is issued or the resource ID's lease is taken.
+  const media = probeInput(opts.ffprobe ?? ffprobeBeside(opts.ffmpeg), opts.input);
   const key = await requestHlsKey(cmd, opts);
-  fs.mkdirSync(opts.out, { recursive: true });
-  await packageWithKey(opts, key, segmentSeconds);
+  const progress = new FfmpegProgress(media.durationSeconds, opts.json ? undefined : note);
+  try {
+    fs.mkdirSync(opts.out, { recursive: true });
+    await packageWithKey(opts, key, segmentSeconds, progress);
+  } catch (err) {
+    throw await withLeaseReleased(cmd, opts.resourceId, key.kid, err);
+  }
   const playlist = path.join(opts.out, 'index.m3u8');
   const text = fs.readFileSync(playlist, 'utf8');
   if (!text.includes(`URI="${key.url}"`))
@@ -160,12 +183,18 @@ export function packageHlsCommand(): Command {
     .option('--segment-seconds <n>', 'target segment duration', '6')
     .option('--reencode', 'transcode to H.264/AAC instead of copying the codecs')
     .option('--ffmpeg <path>', 'ffmpeg executable', 'ffmpeg')
+    .option('--ffprobe <path>', 'ffprobe executable, to check --input first (default: beside --ffmpeg)')
     .option('--json', 'print the summary as JSON')
     .addHelpText(
       'after',
       `
 The key URL in EXT-X-KEY is the one the key provider returns (URIExtXKey). The key file
 ffmpeg needs is written to a private temp directory and deleted afterwards.
+--input is checked with ffprobe (readable, a video stream, a duration) before any key is
+requested. --reencode forces a keyframe every --segment-seconds. Progress goes to stderr
+(not with --json). If packaging fails, the resource ID's lease is released when the key
+may do so (admin); otherwise it stays until it expires, and rerunning with --kid <the KID
+printed> packages again with the same key.
 
 Example:
   keyplane package-hls --url http://127.0.0.1:8080 --api-key $ENC --input movie.mp4 --resource-id movie-1 --out www/movie-1

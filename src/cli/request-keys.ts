@@ -5,13 +5,13 @@
 import fs from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { Command, Option } from 'commander';
-import { EXIT_CODES_HELP, CommandFailedError, InvalidResponseError, UsageError } from './cli-errors';
+import { EXIT_CODES_HELP, InvalidResponseError, UsageError } from './cli-errors';
 import { addClientOptions, clientFrom } from './client-options';
-import { readCertificateDer, readPrivateKey, intOption } from './cli-input';
+import { intOption, kidOption, readCertificateDer, readPrivateKey, resourceIdOption } from './cli-input';
 import { buildCpixRequest, type CpixRequestSpec, type PlannedKey } from './cpix-request-builder';
 import { hlsUri, parsePsshBox, readCpixResponse, type CpixResponse, type ResponseDrm } from './cpix-response-reader';
 import { parseDrmList } from './drm-names';
-import { serverMessage } from './http-client';
+import { refusal } from './http-client';
 import { print, printJson, renderTable } from './output';
 import { parsePreset } from './presets';
 import { SpekeClient, addSpekePathOption } from './speke-client';
@@ -20,6 +20,7 @@ import type { EncryptionScheme } from '../drm/drm-system';
 interface RequestKeysOptions {
   resourceId: string;
   kids?: string;
+  kid: string[];
   drm: string;
   v2?: boolean;
   preset?: string;
@@ -36,15 +37,18 @@ function specFrom(opts: RequestKeysOptions, certificateDer: Buffer | undefined):
   if (!opts.v2 && (opts.preset !== undefined || opts.scheme !== undefined)) {
     throw new UsageError('--preset and --scheme are SPEKE v2 options: add --v2');
   }
-  if (opts.v2 && opts.kids !== undefined) {
-    throw new UsageError('--kids is for SPEKE v1; with --v2 the --preset decides how many keys are requested');
+  const kids = kidsFrom(opts);
+  const keyCount = kids.count ?? (kids.list.length > 0 ? kids.list.length : undefined);
+  if (opts.v2 && kids.count !== undefined) {
+    throw new UsageError('--kids <n> is for SPEKE v1; with --v2 the --preset decides how many keys are requested');
   }
   const count = intOption(opts.rotation, '--rotation', 1, 100);
   return {
     speke: opts.v2 ? '2.0' : '1.0',
-    resourceId: opts.resourceId,
+    resourceId: resourceIdOption(opts.resourceId),
     drms: parseDrmList(opts.drm),
-    keyCount: intOption(opts.kids, '--kids', 1, 100),
+    keyCount,
+    kids: kids.list,
     preset: opts.preset === undefined ? undefined : parsePreset(opts.preset),
     scheme: opts.scheme,
     rotation:
@@ -53,6 +57,23 @@ function specFrom(opts: RequestKeysOptions, certificateDer: Buffer | undefined):
         : { count, firstIndex: intOption(opts.periodIndex, '--period-index', 0, 2 ** 48) ?? 0 },
     certificateDer,
   };
+}
+
+/** `--kid` (repeatable) and `--kids` (a count, or comma-separated KIDs): checked locally, no duplicates. */
+function kidsFrom(opts: RequestKeysOptions): { count?: number; list: string[] } {
+  const raw = opts.kids?.trim();
+  if (raw !== undefined && /^\d+$/.test(raw)) {
+    if (opts.kid.length > 0) throw new UsageError('use either --kids <n> (a count) or --kid <uuid>, not both');
+    return { count: intOption(raw, '--kids', 1, 100), list: [] };
+  }
+  const list = [
+    ...opts.kid.map((k) => kidOption(k, '--kid')),
+    ...(raw === undefined ? [] : raw.split(',').map((k) => kidOption(k, '--kids'))),
+  ];
+  const dup = list.find((k, i) => list.indexOf(k) !== i);
+  if (dup !== undefined) throw new UsageError(`KID ${dup} is given twice (--kid/--kids)`);
+  if (list.length > 100) throw new UsageError('at most 100 KIDs with --kid/--kids');
+  return { list };
 }
 
 /** A one-line summary of a DRM system's signalling for the table. */
@@ -121,9 +142,14 @@ async function run(cmd: Command): Promise<void> {
   const spec = specFrom(opts, certificateDer);
   const speke = new SpekeClient(clientFrom(cmd), cmd.opts<{ spekePath: string }>().spekePath);
   const request = buildCpixRequest(spec);
+  if ((spec.kids?.length ?? 0) > request.keys.length) {
+    throw new UsageError(
+      `${spec.kids?.length} KIDs given but the request has ${request.keys.length} keys (see --preset)`,
+    );
+  }
   const result = await speke.post(request.xml, { version: spec.speke === '2.0' ? '2.0' : undefined });
   if (result.status !== 200) {
-    throw new CommandFailedError(`the key provider answered HTTP ${result.status}: ${serverMessage(result)}`);
+    throw refusal('the key provider answered', result);
   }
   if (opts.saveResponse !== undefined) fs.writeFileSync(opts.saveResponse, result.body);
   const response = readCpixResponse(result.text, privateKey);
@@ -143,7 +169,13 @@ export function requestKeysCommand(): Command {
   addSpekePathOption(cmd);
   cmd
     .requiredOption('--resource-id <id>', 'resource ID (CPIX id in v1, contentId in v2)')
-    .option('--kids <n>', 'SPEKE v1: number of content keys to request (default 1)')
+    .option(
+      '--kid <uuid>',
+      'request the key of this KID (repeatable): "send it again, same key"; with --v2 the KIDs go to the preset\'s tracks in order',
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
+    .option('--kids <n|uuid,...>', 'SPEKE v1: number of content keys to request (default 1), or comma-separated KIDs')
     .option(
       '--drm <list>',
       'comma-separated DRM systems: hls-aes128, fairplay, widevine, playready, clearkey, common-pssh',
@@ -172,6 +204,7 @@ export function requestKeysCommand(): Command {
 Examples:
   keyplane request-keys --url http://127.0.0.1:8080 --api-key $ENC --resource-id movie-1
   keyplane request-keys --resource-id movie-1 --drm widevine,playready --v2 --preset PRESET-VIDEO-3:PRESET-AUDIO-1
+  keyplane request-keys --resource-id movie-1 --kid 8ad1c1c4-93b5-4a0c-9d37-2f8f1c0a5e11   # same key again
   keyplane request-keys --resource-id live-1 --rotation 3 --cert delivery.pem --key delivery-key.pem --json
 ${EXIT_CODES_HELP}`,
     )

@@ -59,7 +59,7 @@ export function decideLease(
   const known = new Set(existing.kids);
   const newKids = req.kids.filter((k) => !known.has(k));
   if (newKids.length > 0 && !(req.rotating && existing.rotating)) {
-    throw new LeaseConflictError(req.resourceId, existing.expiresAt, now);
+    throw new LeaseConflictError(req.resourceId, existing.expiresAt, now, existing.kids);
   }
   const renewedRecently = existing.expiresAt.getTime() - now.getTime() >= ttlSeconds * 1000 * 0.9;
   if (newKids.length === 0 && renewedRecently) {

@@ -6,6 +6,7 @@ import { fillContentKey } from '../../src/cpix/fill-cpix';
 import { parseXml } from '../../src/cpix/xml-parse';
 import { serializeXml } from '../../src/cpix/xml-serialize';
 import { childElements, type XmlElement } from '../../src/cpix/xml-tree';
+import { SHARED } from '../helpers/paths';
 import { runCli, runCliJson, serveKeyplane, type ServeProcess } from './cli-process';
 
 // `keyplane conformance` as CI runs it: the full SPEKE v1 + v2 battery against a real `keyplane serve`, and against a
@@ -102,6 +103,15 @@ describe('conformance against Keyplane', () => {
       ['v2.encrypted-xsd-valid', 'skip'],
     ]);
     expect(checks[0]?.detail).toContain('xmllint not found');
+  });
+
+  it('finds the XSDs the way the tests do: KEYPLANE_SHARED_DIR/docs/xsd without KEYPLANE_XSD_DIR', async () => {
+    const only = ['conformance', '--v2', '--only', 'v2.xsd-valid', '--json'];
+    const viaShared = await runCli(only, { ...encoder, KEYPLANE_XSD_DIR: '', KEYPLANE_SHARED_DIR: SHARED });
+    expect((JSON.parse(viaShared.stdout) as Report).checks.map((c) => c.status)).toEqual(['pass']);
+    const nowhere = await runCli(only, { ...encoder, KEYPLANE_XSD_DIR: '', KEYPLANE_SHARED_DIR: '/nonexistent' });
+    const detail = (JSON.parse(nowhere.stdout) as Report).checks[0]?.detail;
+    expect(detail).toContain('no CPIX XSD at /nonexistent/docs/xsd/cpix-2.3/cpix.xsd');
   });
 });
 

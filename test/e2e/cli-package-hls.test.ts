@@ -110,3 +110,78 @@ it('exits 2 when the input does not exist', async () => {
   const run = await runCli(['package-hls', '--input', '/no/such.mp4', '--resource-id', 'r', '--out', work], encoder);
   expect([run.code, run.stderr]).toEqual([2, expect.stringContaining('--input /no/such.mp4: no such file')]);
 });
+
+/** GET /leases/{id} as the admin: 200 while a lease is held, 404 when there is none. */
+async function leaseStatus(resourceId: string): Promise<number> {
+  const res = await fetch(`${kp.url}/leases/${resourceId}`, { headers: { 'x-api-key': ADMIN_KEY } });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+it('checks --input with ffprobe before asking for a key: no lease is taken for bad input', async () => {
+  const text = path.join(work, 'notes.mp4');
+  fs.writeFileSync(text, 'not a video\n');
+  const audio = path.join(work, 'tone.wav');
+  await ffmpegOk(['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=8000', '-t', '1', audio]);
+  const args = (input: string, id: string) => ['package-hls', '--input', input, '--resource-id', id, '--out', work];
+  const garbage = await runCli(args(text, 'probe-1'), encoder);
+  expect([garbage.code, garbage.stderr]).toEqual([2, expect.stringContaining(`--input ${text}: not media ffprobe`)]);
+  const noVideo = await runCli(args(audio, 'probe-2'), encoder);
+  expect([noVideo.code, noVideo.stderr]).toEqual([2, expect.stringContaining('has no video stream')]);
+  expect([await leaseStatus('probe-1'), await leaseStatus('probe-2')]).toEqual([404, 404]);
+});
+
+it('--reencode forces keyframes at --segment-seconds and shows progress on stderr (not with --json)', async () => {
+  const longGop = path.join(work, 'long-gop.ts');
+  await ffmpegOk([
+    ...['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=25', '-t', '3', '-g', '250'],
+    ...['-c:v', 'mpeg2video', longGop],
+  ]);
+  const out = path.join(work, 'www', 'gop');
+  const run = await runCli(
+    ['package-hls', '--input', longGop, '--resource-id', 'gop-1', '--out', out, '--segment-seconds', '1', '--reencode'],
+    encoder,
+  );
+  expect(run.code).toBe(0);
+  expect(run.stderr).toContain('packaging: 100%');
+  const durations = [...fs.readFileSync(path.join(out, 'index.m3u8'), 'utf8').matchAll(/#EXTINF:([\d.]+)/g)];
+  expect(durations.map((m) => Math.round(Number(m[1])))).toEqual([1, 1, 1]);
+  const quiet = await runCli(
+    ['package-hls', '--input', longGop, '--resource-id', 'gop-2', '--out', `${out}-2`, '--json'],
+    encoder,
+  );
+  expect([quiet.code, quiet.stderr]).toEqual([0, '']);
+});
+
+describe('when packaging fails after the key was issued', () => {
+  let broken: string;
+  beforeAll(() => {
+    // Answers the version check like ffmpeg, then fails the packaging run.
+    broken = path.join(work, 'broken-ffmpeg');
+    fs.writeFileSync(
+      broken,
+      '#!/bin/sh\n[ "$2" = "-version" ] && exec ffmpeg "$@"\necho simulated failure >&2\nexit 1\n',
+    );
+    fs.chmodSync(broken, 0o755);
+  });
+  const args = (id: string, extra: string[] = []) => [
+    ...['package-hls', '--input', clip, '--resource-id', id, '--out', path.join(work, 'www', id), ...extra],
+  ];
+
+  it('an encoder key cannot release the lease: the message says so, and --kid packages again with the same key', async () => {
+    const failed = await runCli(args('fail-1', ['--ffmpeg', broken]), encoder);
+    expect([failed.code, failed.stderr]).toEqual([1, expect.stringContaining('simulated failure')]);
+    expect(failed.stderr).toContain('The lease on "fail-1" stays until it expires');
+    const kid = /rerun with --kid ([0-9a-f-]{36})/.exec(failed.stderr)?.[1] as string;
+    expect(await leaseStatus('fail-1')).toBe(200);
+    const again = await runCliJson<{ kid: string }>(args('fail-1', ['--kid', kid]), encoder);
+    expect(again.kid).toBe(kid);
+  });
+
+  it('an admin key releases the lease', async () => {
+    const admin = { KEYPLANE_URL: kp.url, KEYPLANE_API_KEY: ADMIN_KEY };
+    const failed = await runCli(args('fail-2', ['--ffmpeg', broken]), admin);
+    expect([failed.code, failed.stderr]).toEqual([1, expect.stringContaining('The lease on "fail-2" was released')]);
+    expect(await leaseStatus('fail-2')).toBe(404);
+  });
+});

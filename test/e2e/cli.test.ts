@@ -101,6 +101,48 @@ describe('help and usage errors', () => {
     ]);
   });
 
+  it('no arguments: the help on stderr and exit 2', async () => {
+    const run = await runCli([]);
+    expect([run.code, run.stdout]).toEqual([2, '']);
+    expect(run.stderr).toMatch(/^Usage: keyplane [\s\S]*Exit codes:/);
+  });
+
+  it('checks IDs, KIDs, hex and URLs before any request: exit 2 naming the option', async () => {
+    // A closed port: had a request been sent, the exit code would be 3.
+    const closed = { KEYPLANE_URL: `http://127.0.0.1:${await freePort()}`, KEYPLANE_API_KEY: 'x' };
+    const cases: Array<[string[], string]> = [
+      [['request-keys', '--resource-id', 'has space'], '--resource-id must be 1-256 characters'],
+      [['request-keys', '--resource-id', 'r', '--kid', 'not-a-uuid'], '--kid must be a KID in UUID form'],
+      [['request-keys', '--resource-id', 'r', '--kids', `${crypto.randomUUID()},zz`], '--kids must be a KID'],
+      [['static-key', 'create', '--resource-id', 'r', '--key-hex', 'abc'], '--key-hex must be 32 hex digits'],
+      [['static-key', 'create', '--resource-id', 'r', '--iv-hex', 'g'.repeat(32)], '--iv-hex must be 32 hex digits'],
+      [['token', 'mint', '--resource-id', 'r', '--kids', 'k1'], '--kids must be a KID in UUID form'],
+      [['lease', 'release', 'a/b'], '<resource-id> must be 1-256 characters'],
+      [['api-key', 'list', '--url', 'ftp://x'], '--url must use http or https'],
+    ];
+    for (const [args, message] of cases) {
+      const run = await runCli(args, closed);
+      expect([args.join(' '), run.code, run.stderr]).toEqual([args.join(' '), 2, expect.stringContaining(message)]);
+    }
+  });
+
+  it('--json errors are one JSON object on stderr with a code; stdout stays empty', async () => {
+    const usage = await runCli(['request-keys', '--resource-id', 'r', '--kid', 'nope', '--json'], admin);
+    expect([usage.code, usage.stdout]).toEqual([2, '']);
+    expect(JSON.parse(usage.stderr)).toEqual({
+      error: 'usage_error',
+      message: expect.stringContaining('--kid must be a KID'),
+      exitCode: 2,
+    });
+    const missing = await runCli(['request-keys', '--json'], admin);
+    expect(JSON.parse(missing.stderr)).toMatchObject({
+      error: 'usage_error',
+      message: expect.stringContaining('--resource-id'),
+    });
+    const closed = await runCli(['api-key', 'list', '--url', `http://127.0.0.1:${await freePort()}`, '--json']);
+    expect(JSON.parse(closed.stderr)).toMatchObject({ error: 'unreachable', exitCode: 3 });
+  });
+
   it('exits 3 when the server cannot be reached and 4 when it rejects the credentials', async () => {
     const closed = await runCli(['api-key', 'list', '--url', `http://127.0.0.1:${await freePort()}`, '--api-key', 'x']);
     expect([closed.code, closed.stderr]).toEqual([3, expect.stringContaining('ECONNREFUSED. Check --url')]);
@@ -198,8 +240,39 @@ describe('keyplane request-keys', () => {
     const second = await runCli(['request-keys', '--resource-id', id], admin);
     expect([second.code, second.stderr]).toEqual([
       1,
-      expect.stringMatching(/HTTP 409: Resource ID "cli-lease-\w+" is in use/),
+      expect.stringMatching(/HTTP 409: Resource ID "cli-lease-\w+" is in use by another/),
     ]);
+    expect(second.stderr).toContain(`keyplane lease release ${id}`);
+    expect(second.stderr).toMatch(/\(Retry-After: \d+ s\)/);
+    const json = await runCli(['request-keys', '--resource-id', id, '--json'], admin);
+    expect([json.code, json.stdout]).toEqual([1, '']);
+    expect(JSON.parse(json.stderr)).toEqual({
+      error: 'lease_conflict',
+      message: expect.stringContaining('is in use'),
+      exitCode: 1,
+      status: 409,
+      retryAfter: expect.any(Number),
+    });
+  });
+
+  it('--kid repeats a request with the same key; a new KID from the same caller gets a 409 naming its KIDs', async () => {
+    const id = rid('again');
+    const first = await runCliJson<KeysJson>(['request-keys', '--resource-id', id, '--kids', '2'], encoder());
+    const [a, b] = first.keys.map((k) => k.kid) as [string, string];
+    const again = await runCliJson<KeysJson>(['request-keys', '--resource-id', id, '--kid', b, '--kid', a], encoder());
+    expect(again.keys.map((k) => [k.kid, k.key])).toEqual([
+      [b, first.keys[1]?.key],
+      [a, first.keys[0]?.key],
+    ]);
+    const list = await runCliJson<KeysJson>(['request-keys', '--resource-id', id, '--kids', `${a},${b}`], encoder());
+    expect(list.keys.map((k) => k.key)).toEqual(first.keys.map((k) => k.key));
+    const fresh = await runCli(['request-keys', '--resource-id', id, '--kid', crypto.randomUUID()], encoder());
+    expect([fresh.code, fresh.stderr]).toEqual([
+      1,
+      expect.stringContaining(`this caller already holds the lease with KIDs ${a}, ${b}; send the same KIDs to repeat`),
+    ]);
+    const dup = await runCli(['request-keys', '--resource-id', id, '--kid', a, '--kids', a], encoder());
+    expect([dup.code, dup.stderr]).toEqual([2, expect.stringContaining(`KID ${a} is given twice`)]);
   });
 
   it('--sigv4 signs with the AWS credential chain; a wrong secret exits 4; no credentials exits 2', async () => {

@@ -4,13 +4,11 @@
  * or rejects the credentials.
  */
 import crypto from 'node:crypto';
-import path from 'node:path';
 import { Command } from 'commander';
 import { CommandFailedError, EXIT_CODES_HELP, UsageError } from '../cli-errors';
 import { addClientOptions, clientFrom } from '../client-options';
 import { DRM_NAMES, parseDrmList } from '../drm-names';
 import { print, printJson } from '../output';
-import { packageRoot } from '../package-root';
 import { SpekeClient, addSpekePathOption } from '../speke-client';
 import { battery } from './battery';
 import type { ConformanceContext } from './check';
@@ -18,6 +16,7 @@ import { resolveDelivery } from './delivery';
 import { jsonReport, summarize, tableReport } from './reporters';
 import { runChecks, stderrProgress } from './runner';
 import { createXsdValidator } from './xsd';
+import { defaultXsdDir } from './xsd-dir';
 
 interface ConformanceOptions {
   v1?: boolean;
@@ -30,15 +29,6 @@ interface ConformanceOptions {
   only?: string;
   json?: boolean;
   spekePath: string;
-}
-
-/**
- * Default `--xsd-dir`: `KEYPLANE_XSD_DIR` when set, else `../shared/docs/xsd` next to the repository (or the
- * working directory outside it).
- */
-function defaultXsdDir(): string {
-  if (process.env.KEYPLANE_XSD_DIR) return path.resolve(process.env.KEYPLANE_XSD_DIR);
-  return path.resolve(packageRoot() ?? process.cwd(), '..', 'shared', 'docs', 'xsd');
 }
 
 async function run(cmd: Command): Promise<void> {
@@ -85,7 +75,7 @@ export function conformanceCommand(): Command {
     .option('--drm <list>', `DRM systems to test (${DRM_NAMES.join(', ')})`, DRM_NAMES.join(','))
     .option(
       '--xsd-dir <dir>',
-      'folder with cpix-2.3/cpix.xsd (default: KEYPLANE_XSD_DIR, else ../shared/docs/xsd beside the repository)',
+      'folder with cpix-2.3/cpix.xsd (default: KEYPLANE_XSD_DIR, else KEYPLANE_SHARED_DIR/docs/xsd, else ../shared/docs/xsd beside the repository or beside the one a local clone came from)',
     )
     .option('--xmllint <path>', 'xmllint executable for the XSD checks', 'xmllint')
     .option(

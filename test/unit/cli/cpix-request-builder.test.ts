@@ -204,3 +204,23 @@ describe('presets and DRM names', () => {
     expect(() => parseDrmList(' , ')).toThrow(UsageError);
   });
 });
+
+describe('given KIDs (--kid / --kids)', () => {
+  it('are used in order; keys beyond them get new KIDs', () => {
+    const kid = '8ad1c1c4-93b5-4a0c-9d37-2f8f1c0a5e11';
+    const v1 = buildCpixRequest({ speke: '1.0', resourceId: 'r', drms: ['hls-aes128'], keyCount: 1, kids: [kid] });
+    expect(v1.keys.map((k) => k.kid)).toEqual([kid]);
+    expect(items(v1.root, 'ContentKeyList', 'ContentKey').map((e) => attr(e, 'kid'))).toEqual([kid]);
+    const v2 = buildCpixRequest({
+      speke: '2.0',
+      resourceId: 'r',
+      drms: ['widevine'],
+      kids: [kid],
+      newKid: counterKids(),
+    });
+    expect(v2.keys.map((k) => [k.kid, k.trackType])).toEqual([
+      [kid, 'VIDEO'],
+      ['00000000-0000-4000-8000-000000000001', 'AUDIO'],
+    ]);
+  });
+});

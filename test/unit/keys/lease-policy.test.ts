@@ -48,6 +48,20 @@ describe('decideLease', () => {
       expect(err).toBeInstanceOf(LeaseConflictError);
       expect((err as LeaseConflictError).headers['Retry-After']).toBe('300');
       expect((err as LeaseConflictError).message).toContain('"r1" is in use');
+      expect((err as LeaseConflictError).message).toContain('keyplane lease release r1');
+      expect((err as LeaseConflictError).message).not.toContain('this caller');
+    }
+  });
+
+  it('tells the same owner it holds the lease and which KIDs repeat the request', () => {
+    try {
+      decideLease(lease(), req({ kids: ['k2'] }), now, ttl);
+      throw new Error('expected a conflict');
+    } catch (err) {
+      const e = err as LeaseConflictError;
+      expect([e.status, e.code, e.headers['Retry-After']]).toEqual([409, 'lease_conflict', '300']);
+      expect(e.message).toMatch(/this caller already holds the lease with KIDs k1; send the same KIDs to repeat/);
+      expect(e.message).toContain('key rotation');
     }
   });
 
