@@ -16,7 +16,6 @@ import { ROOT, SHARED } from '../helpers/paths';
 // a fresh Node process with nothing but the bundle: API Gateway events in, proxy results out, against
 // DynamoDB and KMS in moto. `npm run test:node22` runs this file under Node 22, the Lambda's runtime.
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { ESBUILD_OPTIONS } = require('../../esbuild.lambda.js') as { ESBUILD_OPTIONS: object };
 const MOTO = path.join(SHARED, 'tools/moto-server');
 const BUNDLE_DIR = path.join(ROOT, 'dist/lambda');
