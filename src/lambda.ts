@@ -2,7 +2,15 @@ import serverless from 'serverless-http';
 import { createApp } from './compose/app';
 import { apiGatewayIam } from './auth/api-gateway-iam';
 import { awsBackends, checkStoreExists, MissingTableError } from './compose/backends';
-import { ConfigError, loadConfig, processEnv, startFailureLogLevel, type Config, type Env } from './config';
+import {
+  ConfigError,
+  describeConfig,
+  loadConfig,
+  processEnv,
+  startFailureLogLevel,
+  type Config,
+  type Env,
+} from './config';
 import { createLogger } from './logger';
 import { buildDeps } from './compose/services';
 
@@ -42,6 +50,8 @@ export function createLambdaHandler(env: Env = processEnv()): LambdaProxyHandler
   const iam = apiGatewayIam(config.iamTenants);
   const deps = buildDeps(config, awsBackends(config), { extraAuthenticators: [iam.authenticator] });
   const wrapped = serverless(createApp(deps), { binary: BINARY_MEDIA_TYPES, request: iam.capture });
+  // The cold start's summary (table, region, KMS key; never secrets), as `npm start` logs it.
+  deps.logger.info({ config: describeConfig(config) }, 'keyplane started');
   return async (event, context) => (await wrapped(event as object, (context ?? {}) as object)) as LambdaProxyResult;
 }
 

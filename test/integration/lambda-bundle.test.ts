@@ -23,14 +23,15 @@ const BUNDLE = path.join(BUNDLE_DIR, 'src/lambda.js');
 const TABLE = `keyplane-bundle-${crypto.randomUUID()}`;
 const ADMIN_KEY = 'bundle-test-admin-key-0123456789abcdef';
 
-/** Invokes the bundle's handler once per event in one child process (one cold start, then warm). */
+/** Invokes the bundle's handler once per event in one child process (one cold start, then warm); its
+ * log lines come first on stdout, then a marker and the results. */
 const RUNNER = `
 const { handler } = require(process.argv[1]);
 let input = '';
 process.stdin.on('data', (d) => (input += d)).on('end', async () => {
   const out = [];
   for (const event of JSON.parse(input)) out.push(await handler(event, {}));
-  process.stdout.write(JSON.stringify({ node: process.version, results: out }));
+  process.stdout.write('\\n@@results@@' + JSON.stringify({ node: process.version, results: out }));
 });
 `;
 
@@ -70,7 +71,7 @@ afterAll(async () => {
 async function runBundle(
   events: EventSpec[],
   env: Record<string, string> = {},
-): Promise<{ node: string; results: Result[] }> {
+): Promise<{ node: string; results: Result[]; log: string }> {
   const child = execFile(process.execPath, ['-e', RUNNER, BUNDLE], {
     cwd: ROOT, // loadOpenApi() finds openapi/openapi.yaml under the working directory, as in /var/task
     env: {
@@ -85,19 +86,22 @@ async function runBundle(
       KEYPLANE_DEPLOYMENT: 'bundle-test',
       KEYPLANE_ADMIN_KEY: ADMIN_KEY,
       KEYPLANE_PUBLIC_URL: 'https://kp7x2abcde.execute-api.us-east-1.amazonaws.com/prod',
-      KEYPLANE_LOG_LEVEL: 'silent',
+      KEYPLANE_LOG_LEVEL: 'info',
       ...env,
     },
     timeout: 60_000,
   });
   const done = promisify((cb: (err: Error | null, out?: string) => void) => {
     let out = '';
+    let err = '';
     child.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.stderr?.on('data', (d: Buffer) => (err += d.toString('utf8')));
     child.once('error', cb);
-    child.once('close', (code) => (code === 0 ? cb(null, out) : cb(new Error(`bundle exited ${code}`))));
+    child.once('close', (code) => (code === 0 ? cb(null, out) : cb(new Error(`bundle exited ${code}: ${err}`))));
   })();
   child.stdin?.end(JSON.stringify(events.map(restApiEvent)));
-  return JSON.parse((await done) ?? '');
+  const [log = '', results = ''] = ((await done) ?? '').split('\n@@results@@');
+  return { ...JSON.parse(results), log };
 }
 
 describe(`the esbuild Lambda bundle (dist/lambda) in a bare Node ${process.version} process`, () => {
@@ -111,8 +115,12 @@ describe(`the esbuild Lambda bundle (dist/lambda) in a bare Node ${process.versi
       headers: { 'Content-Type': 'application/xml' },
       body,
     };
-    const { node, results } = await runBundle([{ method: 'GET', path: '/healthz' }, speke]);
+    const { node, results, log } = await runBundle([{ method: 'GET', path: '/healthz' }, speke]);
     expect(node).toBe(process.version);
+    expect(log).toContain('keyplane started');
+    expect(log).toContain(`dynamodb (table ${TABLE}, region us-east-1`);
+    expect(log).toContain(`aws-kms (key ${kmsKeyId}, region us-east-1)`);
+    expect(log).not.toContain(ADMIN_KEY);
     const [health, answer] = results as [Result, Result];
     expect(health.statusCode).toBe(200);
     expect(JSON.parse(health.body)).toMatchObject({ status: 'ok', store: { backend: 'dynamodb' }, cipher: 'kms' });
@@ -129,9 +137,12 @@ describe(`the esbuild Lambda bundle (dist/lambda) in a bare Node ${process.versi
     expect(Buffer.from(bytes.body, 'base64')).toEqual(key);
   });
 
-  it('answers 503 naming a missing table', async () => {
+  it('logs and answers 503 naming a missing table', async () => {
     const missing = `keyplane-missing-${crypto.randomUUID()}`;
-    const { results } = await runBundle([{ method: 'GET', path: '/healthz' }], { KEYPLANE_TABLE: missing });
+    const { results, log } = await runBundle([{ method: 'GET', path: '/healthz' }], { KEYPLANE_TABLE: missing });
+    // The function log says it too (CloudWatch), as a fatal start failure naming the table.
+    expect(log).toMatch(/"level":60.*keyplane failed to start/);
+    expect(log).toContain(`DynamoDB table \\"${missing}\\" does not exist`);
     const [res] = results as [Result];
     expect(res.statusCode).toBe(503);
     expect(JSON.parse(res.body).message).toContain(`DynamoDB table "${missing}" does not exist`);
