@@ -1,8 +1,16 @@
 import serverless from 'serverless-http';
 import { createApp } from './compose/app';
 import { apiGatewayIam } from './auth/api-gateway-iam';
-import { awsBackends } from './compose/backends';
-import { ConfigError, loadConfig, processEnv, startFailureLogLevel, type Config, type Env } from './config';
+import { awsBackends, checkStoreExists, MissingTableError } from './compose/backends';
+import {
+  ConfigError,
+  describeConfig,
+  loadConfig,
+  processEnv,
+  startFailureLogLevel,
+  type Config,
+  type Env,
+} from './config';
 import { createLogger } from './logger';
 import { buildDeps } from './compose/services';
 
@@ -42,26 +50,46 @@ export function createLambdaHandler(env: Env = processEnv()): LambdaProxyHandler
   const iam = apiGatewayIam(config.iamTenants);
   const deps = buildDeps(config, awsBackends(config), { extraAuthenticators: [iam.authenticator] });
   const wrapped = serverless(createApp(deps), { binary: BINARY_MEDIA_TYPES, request: iam.capture });
+  // The cold start's summary (table, region, KMS key; never secrets), as `npm start` logs it.
+  deps.logger.info({ config: describeConfig(config) }, 'keyplane started');
   return async (event, context) => (await wrapped(event as object, (context ?? {}) as object)) as LambdaProxyResult;
 }
 
-/** The answer to every request while the container cannot start: 500 with the reason when it is configuration. */
+/** The answer to every request while the container cannot start: 503 naming a missing table, 500 otherwise. */
 function startFailure(err: unknown): LambdaProxyResult {
   // Config did not load, so honour only an explicit KEYPLANE_LOG_LEVEL=silent (tests); log everything else.
   createLogger(startFailureLogLevel(processEnv())).fatal({ err }, 'keyplane failed to start');
+  const headers: Record<string, string> = {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+  };
+  if (err instanceof MissingTableError) {
+    // Not a crash loop: the next invocation checks again, so creating the table heals the function.
+    const body = { error: 'unavailable', message: `Keyplane cannot start: ${err.message}` };
+    return {
+      statusCode: 503,
+      headers: { ...headers, 'retry-after': '30' },
+      body: JSON.stringify(body),
+      isBase64Encoded: false,
+    };
+  }
   const body =
     err instanceof ConfigError
       ? { error: 'misconfigured', message: `Keyplane is misconfigured: ${err.message}` }
       : { error: 'internal', message: 'Keyplane failed to start; see the function log' };
-  return {
-    statusCode: 500,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
-    body: JSON.stringify(body),
-    isBase64Encoded: false,
-  };
+  return { statusCode: 500, headers, body: JSON.stringify(body), isBase64Encoded: false };
 }
 
-let container: LambdaProxyHandler | undefined;
+let container: Promise<LambdaProxyHandler> | undefined;
+
+/** Config, the table check and the app, once per container; a failure is forgotten so the next invocation retries. */
+async function startContainer(): Promise<LambdaProxyHandler> {
+  const env = processEnv();
+  const config = loadConfig(env);
+  checkLambdaConfig(config);
+  await checkStoreExists(config);
+  return createLambdaHandler(env);
+}
 
 /**
  * The Lambda entry point. Config, app and AWS clients are built on the first invocation and
@@ -70,8 +98,9 @@ let container: LambdaProxyHandler | undefined;
 export async function handler(event: unknown, context: unknown): Promise<LambdaProxyResult> {
   let app: LambdaProxyHandler;
   try {
-    app = container ??= createLambdaHandler();
+    app = await (container ??= startContainer());
   } catch (err) {
+    container = undefined;
     return startFailure(err);
   }
   return app(event, context);

@@ -1,6 +1,6 @@
 import http, { type RequestListener, type Server } from 'node:http';
 import { createApp } from './compose/app';
-import { awsBackends } from './compose/backends';
+import { awsBackends, checkStoreExists } from './compose/backends';
 import {
   ConfigError,
   DEFAULT_HTTP_TIMEOUTS,
@@ -50,6 +50,7 @@ export function createHttpServer(app: RequestListener, timeouts: HttpTimeouts = 
 
 /** Starts the standalone server (what `npm start` runs) and resolves once it listens. */
 export async function startServer(config: Config): Promise<{ server: Server; close: () => Promise<void> }> {
+  await checkStoreExists(config);
   const backends = awsBackends(config);
   const deps = buildDeps(config, backends);
   const bootstrap = await deps.apiKeys.ensureBootstrapKey();

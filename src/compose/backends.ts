@@ -1,7 +1,7 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { retentionDaysOf } from '../audit/audit-retention';
-import type { Config } from '../config';
+import { ConfigError, type Config } from '../config';
 import type { EnvelopeCipher } from '../keys/envelope-cipher';
 import { KmsEnvelopeCipher, kmsClientTimeouts } from '../keys/kms-cipher';
 import { LocalEnvelopeCipher, loadOrCreateMasterKey } from '../keys/local-cipher';
@@ -42,4 +42,46 @@ function selectStore(config: Config): Backend {
 export function awsBackends(config: Config): Backends {
   const cipher = selectCipher(config);
   return { store: selectStore(config), cipher };
+}
+
+/**
+ * `KEYPLANE_TABLE` names a DynamoDB table that does not exist: reported at start with the commands
+ * that create it, instead of a generic 503 on the first request. The Lambda answers 503 with it.
+ */
+export class MissingTableError extends ConfigError {
+  constructor(
+    readonly table: string,
+    region: string,
+    endpoint?: string,
+  ) {
+    const cli = `aws dynamodb${endpoint ? ` --endpoint-url ${endpoint}` : ''} --region ${region}`;
+    super(
+      'KEYPLANE_TABLE',
+      `DynamoDB table "${table}" does not exist in ${region}. Create it with \`serverless deploy\` ` +
+        `(serverless.yml declares it), or: ${cli} create-table --table-name ${table} ` +
+        '--attribute-definitions AttributeName=pk,AttributeType=S AttributeName=sk,AttributeType=S ' +
+        '--key-schema AttributeName=pk,KeyType=HASH AttributeName=sk,KeyType=RANGE --billing-mode PAY_PER_REQUEST ' +
+        `&& ${cli} update-time-to-live --table-name ${table} --time-to-live-specification Enabled=true,AttributeName=ttl`,
+    );
+    this.name = 'MissingTableError';
+  }
+}
+
+/**
+ * Checks at start that the DynamoDB table exists (one DescribeTable; nothing for SQLite), so a
+ * missing table is named with its fix. Other errors (network, credentials) are left to /healthz and
+ * the request that meets them: they may pass, a missing table does not.
+ */
+export async function checkStoreExists(config: Config): Promise<void> {
+  if (config.store !== 'dynamodb' || config.table === undefined) return;
+  const client = new DynamoDBClient({ ...awsClientBase(config), ...dynamoDbClientTimeouts() });
+  try {
+    await client.send(new DescribeTableCommand({ TableName: config.table }));
+  } catch (err) {
+    if ((err as { name?: string }).name === 'ResourceNotFoundException') {
+      throw new MissingTableError(config.table, config.awsRegion, config.awsEndpoint);
+    }
+  } finally {
+    client.destroy();
+  }
 }

@@ -63,8 +63,13 @@ export function describeConfig(config: Config): Record<string, unknown> {
     listen: `${config.host}:${config.port}`,
     publicUrl: config.publicUrl,
     keyUrlTemplate: config.keyUrlTemplate ?? '(own delivery route)',
-    store: config.store === 'sqlite' ? `sqlite (${config.dataDir})` : `dynamodb (${config.table})`,
-    cipher: config.kmsKeyId ? `aws-kms (${config.kmsKeyId})` : 'local master key',
+    store:
+      config.store === 'sqlite'
+        ? `sqlite (${config.dataDir})`
+        : `dynamodb (table ${config.table}, region ${config.awsRegion}${config.awsEndpoint ? `, endpoint ${config.awsEndpoint}` : ''})`,
+    cipher: config.kmsKeyId
+      ? `aws-kms (key ${config.kmsKeyId}, region ${config.awsRegion})`
+      : `local master key (${config.dataDir})`,
     leaseTtlSeconds: config.leaseTtlSeconds,
     adminKey: config.adminKey ? 'from KEYPLANE_ADMIN_KEY' : 'stored hash',
     delivery: describeDelivery(config.delivery),

@@ -178,7 +178,8 @@ describe('Lambda handler behind API Gateway (REST, AWS_IAM on /copyProtection), 
   it('built one DynamoDB and one KMS client for all invocations, and one data key', () => {
     const containerClients = (spy: jest.SpyInstance) =>
       new Set(spy.mock.contexts.filter((c) => !ownClients.includes(c as object)));
-    expect(containerClients(dynamoSend).size).toBe(1);
+    // The store's client, plus the one the cold start used for its DescribeTable (then destroyed).
+    expect(containerClients(dynamoSend).size).toBe(2);
     expect(containerClients(kmsSend).size).toBe(1);
     const generateCalls = kmsSend.mock.calls.filter(([command]) => command instanceof GenerateDataKeyCommand);
     expect(generateCalls).toHaveLength(1);
@@ -217,6 +218,28 @@ describe('Lambda start-up errors', () => {
     setEnv(saved);
     const fixed = await invoke({ method: 'GET', path: '/healthz' }, fresh);
     expect(fixed.statusCode).toBe(200);
+  });
+
+  it('answers 503 naming a missing table and how to create it, then starts once it exists', async () => {
+    const fresh = isolatedHandler();
+    const missing = `keyplane-missing-${crypto.randomUUID()}`;
+    setEnv({ KEYPLANE_TABLE: missing });
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const broken = await invoke({ method: 'GET', path: '/healthz' }, fresh);
+      expect(broken.statusCode).toBe(503);
+      expect(broken.headers['retry-after']).toBe('30');
+      const { error, message } = json(broken) as { error: string; message: string };
+      expect(error).toBe('unavailable');
+      expect(message).toContain(`DynamoDB table "${missing}" does not exist in us-east-1`);
+      expect(message).toContain(`create-table --table-name ${missing}`);
+    }
+    await ensureTable(adminDynamo, missing);
+    try {
+      const fixed = await invoke({ method: 'GET', path: '/healthz' }, fresh);
+      expect(fixed.statusCode).toBe(200);
+    } finally {
+      await adminDynamo.send(new DeleteTableCommand({ TableName: missing }));
+    }
   });
 });
 

@@ -1,11 +1,12 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { createTableInput } from '../../src/store/dynamodb';
 import { ROOT } from '../helpers/paths';
 
-// One `serverless package` run for the whole file (a few seconds): offline, no AWS credentials,
+// One `serverless package` and one `osls package` run for the whole file (a few seconds each): offline, no AWS credentials,
 // into a temporary --package folder. Where `unshare` may create a network namespace, the run has no
 // network at all, which proves it calls no AWS API.
 
@@ -27,7 +28,11 @@ const STAGE = 'prod';
 const REGION = 'eu-west-1';
 const MAX_ZIP_BYTES = 1.5 * 1024 * 1024;
 let outDir = '';
-let template: { Resources: Record<string, Resource>; Outputs: Record<string, { Value: unknown }> };
+let template: {
+  Resources: Record<string, Resource>;
+  Outputs: Record<string, { Value: unknown }>;
+  Conditions?: Record<string, unknown>;
+};
 
 function canUnshareNetwork(): boolean {
   return spawnSync('unshare', ['-rn', 'true'], { stdio: 'ignore' }).status === 0;
@@ -47,20 +52,41 @@ function isolatedEnv(home: string): NodeJS.ProcessEnv {
   };
 }
 
-beforeAll(() => {
-  outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-sls-'));
-  const home = path.join(outDir, 'home');
+/** Parameters a production deployment passes (README "Deploy to AWS"): secret names, never values. */
+const PARAMS = {
+  tokenSigningKeysSecret: `keyplane/${STAGE}/token-signing-keys`,
+  secureLinkClientId: 'cdn1',
+  secureLinkSecret: `keyplane/${STAGE}/secure-link-secret`,
+  sigv4CredentialsSecret: `keyplane/${STAGE}/sigv4-credentials`,
+  sessionSecret: `keyplane/${STAGE}/session-secret`,
+};
+
+type Template = typeof template;
+
+/** Runs `<cli> package` offline into its own folder and returns the CloudFormation template. */
+async function packageWith(cliScript: string, name: string, params: Record<string, string>): Promise<Template> {
+  const home = path.join(outDir, `home-${name}`);
   fs.mkdirSync(home);
   const cli = [
-    path.join(ROOT, 'node_modules/serverless/bin/serverless.js'),
+    path.join(ROOT, cliScript),
     'package',
-    ...['--stage', STAGE, '--region', REGION, '--package', path.join(outDir, 'package')],
+    ...['--stage', STAGE, '--region', REGION, '--package', path.join(outDir, name)],
+    ...Object.entries(params).flatMap(([k, v]) => ['--param', `${k}=${v}`]),
   ];
   const [command, args] = OFFLINE ? ['unshare', ['-rn', process.execPath, ...cli]] : [process.execPath, cli];
-  execFileSync(command, args as string[], { cwd: ROOT, env: isolatedEnv(home), stdio: 'pipe', timeout: 180_000 });
-  const file = path.join(outDir, 'package/cloudformation-template-update-stack.json');
-  template = JSON.parse(fs.readFileSync(file, 'utf8'));
-}, 200_000);
+  await promisify(execFile)(command, args as string[], { cwd: ROOT, env: isolatedEnv(home), timeout: 180_000 });
+  return JSON.parse(fs.readFileSync(path.join(outDir, name, 'cloudformation-template-update-stack.json'), 'utf8'));
+}
+
+/** The osls (MIT fork of Serverless Framework v3) template, packaged without any parameter. */
+let oslsTemplate: Template;
+
+beforeAll(async () => {
+  outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-sls-'));
+  // One after the other: serverless-esbuild builds in the project's .esbuild/ folder.
+  template = await packageWith('node_modules/serverless/bin/serverless.js', 'package', PARAMS);
+  oslsTemplate = await packageWith('node_modules/osls/bin/serverless.js', 'osls', {});
+}, 400_000);
 
 afterAll(() => {
   fs.rmSync(outDir, { recursive: true, force: true });
@@ -261,5 +287,50 @@ describe('serverless package (offline, no AWS credentials)', () => {
     expect(entries).toEqual(expect.arrayContaining(['src/lambda.js', 'openapi/openapi.yaml']));
     expect(entries.filter((e) => e.startsWith('node_modules/') || e.endsWith('.node'))).toEqual([]);
     expect(fs.statSync(zip).size).toBeLessThanOrEqual(MAX_ZIP_BYTES);
+  });
+  it('resolves each production secret from Secrets Manager at deploy time, by name only', () => {
+    const [, fn] = onlyResource('AWS::Lambda::Function');
+    const vars = (fn.Properties.Environment as { Variables: Json }).Variables;
+    const wired: [string, string, string][] = [
+      ['KEYPLANE_TOKEN_SIGNING_KEYS', 'HasTokenSigningKeys', PARAMS.tokenSigningKeysSecret],
+      ['KEYPLANE_SECURE_TOKEN_SECRET', 'HasSecureLinkSecret', PARAMS.secureLinkSecret],
+      ['KEYPLANE_SIGV4_CREDENTIALS', 'HasSigV4Credentials', PARAMS.sigv4CredentialsSecret],
+      ['KEYPLANE_SESSION_SECRET', 'HasSessionSecret', PARAMS.sessionSecret],
+    ];
+    for (const [variable, condition, secret] of wired) {
+      expect(vars[variable]).toEqual({
+        'Fn::If': [
+          condition,
+          { 'Fn::Join': ['', ['{{resolve:secretsmanager:', secret, '}}']] },
+          { Ref: 'AWS::NoValue' },
+        ],
+      });
+      expect(template.Conditions?.[condition]).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [secret, ''] }] });
+    }
+    expect(vars.KEYPLANE_SECURE_TOKEN_CLIENT_ID).toBe(PARAMS.secureLinkClientId);
+  });
+
+  it('packages the same stack with osls, and without parameters leaves every secret out', () => {
+    // Between runs only the artifact's S3 key and the ids of the API deployment and the function version
+    // (hashes of timestamps and of the environment) differ.
+    const normalise = (t: Template) =>
+      JSON.parse(
+        JSON.stringify({ ...t, Conditions: undefined })
+          .replace(/serverless\/keyplane\/prod\/[^"]+\/keyplane\.zip/g, 'ARTIFACT')
+          .replace(/ApiGatewayDeployment\d+/g, 'ApiGatewayDeployment')
+          .replace(/ApiLambdaVersion\w+/g, 'ApiLambdaVersion'),
+      );
+    const withoutEnv = (t: Template) => {
+      const copy = normalise(t);
+      delete copy.Resources.ApiLambdaFunction.Properties.Environment;
+      return copy;
+    };
+    expect(withoutEnv(oslsTemplate)).toEqual(withoutEnv(template));
+    for (const condition of Object.values(oslsTemplate.Conditions ?? {})) {
+      expect(condition).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
+    }
+    expect(Object.keys(oslsTemplate.Conditions ?? {})).toHaveLength(4);
+    const vars = oslsTemplate.Resources.ApiLambdaFunction?.Properties.Environment as { Variables: Json };
+    expect(vars.Variables.KEYPLANE_SECURE_TOKEN_CLIENT_ID).toBe('');
   });
 });

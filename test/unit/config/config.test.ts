@@ -58,3 +58,26 @@ describe('loadConfig', () => {
     expect(summary).not.toContain('super-secret');
   });
 });
+
+describe('describeConfig: the start summary names the real store and key', () => {
+  it('shows the DynamoDB table, its region and the KMS key', () => {
+    const config = loadConfig({
+      KEYPLANE_STORE: 'dynamodb',
+      KEYPLANE_TABLE: 'keyplane-prod',
+      AWS_REGION: 'eu-west-1',
+      KEYPLANE_KMS_KEY_ID: 'alias/keyplane-prod',
+    });
+    expect(describeConfig(config)).toMatchObject({
+      store: 'dynamodb (table keyplane-prod, region eu-west-1)',
+      cipher: 'aws-kms (key alias/keyplane-prod, region eu-west-1)',
+    });
+  });
+
+  it('shows the SQLite data dir and the local master key', () => {
+    const config = loadConfig({ KEYPLANE_DATA_DIR: '/var/lib/keyplane' });
+    expect(describeConfig(config)).toMatchObject({
+      store: 'sqlite (/var/lib/keyplane)',
+      cipher: 'local master key (/var/lib/keyplane)',
+    });
+  });
+});
