@@ -4,7 +4,7 @@
  * points at the key provider's key URL. The key file ffmpeg needs lives in a private temp dir
  * and is deleted afterwards; it is never written next to the segments.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -87,9 +87,10 @@ function ffmpegArgs(
   ];
 }
 
-function runFfmpeg(ffmpeg: string, args: string[]): Promise<void> {
+function runFfmpeg(ffmpeg: string, args: string[], started: (child: ChildProcess) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    started(child);
     const err: Buffer[] = [];
     child.stderr.on('data', (d: Buffer) => err.push(d));
     child.once('error', (e) => reject(new CommandFailedError(`cannot run ffmpeg: ${e.message}`)));
@@ -105,18 +106,44 @@ function runFfmpeg(ffmpeg: string, args: string[]): Promise<void> {
   });
 }
 
+/**
+ * Runs `cleanup` and exits (130 / 143) on SIGINT or SIGTERM while work is under way; returns the
+ * function that removes the handlers. Without it Ctrl-C would leave the plain key on disk.
+ */
+function onInterrupt(cleanup: () => void): () => void {
+  const handlers = (['SIGINT', 'SIGTERM'] as const).map((signal) => {
+    const handler = () => {
+      cleanup();
+      process.stderr.write(`keyplane: ${signal}: stopped ffmpeg and deleted the key files\n`);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    };
+    process.once(signal, handler);
+    return [signal, handler] as const;
+  });
+  return () => handlers.forEach(([signal, handler]) => process.off(signal, handler));
+}
+
 /** Writes key and key-info files to a private temp dir, runs ffmpeg, and always deletes the key. */
 async function packageWithKey(opts: PackageOptions, key: HlsKey, segmentSeconds: number): Promise<void> {
   const secrets = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-hls-'));
+  let child: ChildProcess | undefined;
+  // Every exit path (success, error, SIGINT, SIGTERM) kills ffmpeg if it still runs and deletes the key.
+  const cleanup = () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    fs.rmSync(secrets, { recursive: true, force: true });
+  };
+  const release = onInterrupt(cleanup);
   try {
     const keyFile = path.join(secrets, 'key.bin');
     const keyInfoFile = path.join(secrets, 'key.keyinfo');
     fs.writeFileSync(keyFile, key.key, { mode: 0o600 });
     const ivLine = key.iv ? `${key.iv.toString('hex')}\n` : '';
     fs.writeFileSync(keyInfoFile, `${key.url}\n${keyFile}\n${ivLine}`, { mode: 0o600 });
-    await runFfmpeg(opts.ffmpeg, ffmpegArgs(opts.input, opts.out, keyInfoFile, segmentSeconds, opts.reencode === true));
+    const args = ffmpegArgs(opts.input, opts.out, keyInfoFile, segmentSeconds, opts.reencode === true);
+    await runFfmpeg(opts.ffmpeg, args, (c) => (child = c));
   } finally {
-    fs.rmSync(secrets, { recursive: true, force: true });
+    release();
+    cleanup();
   }
 }
 
