@@ -10,6 +10,8 @@ import {
   type HttpTimeouts,
 } from './config';
 import { buildDeps } from './compose/services';
+import { processEnv } from './config/env';
+import { unknownVariables } from './config/unknown-variables';
 
 /**
  * Applies the timeouts (see HttpTimeouts): a client that is slow to send its headers or its whole
@@ -91,6 +93,11 @@ export async function startServer(config: Config): Promise<{ server: Server; clo
     throw err;
   }
   deps.logger.info({ config: describeConfig(config) }, 'keyplane listening');
+  const unknown = unknownVariables(processEnv());
+  if (unknown.length > 0) {
+    const named = unknown.map((u) => (u.didYouMean ? `${u.name} (did you mean ${u.didYouMean}?)` : u.name));
+    deps.logger.warn({ variables: unknown }, `unknown KEYPLANE_* variables, ignored: ${named.join(', ')}`);
+  }
   if (bootstrap) {
     // Printed once, to the operator's terminal only (not through the logger): only its hash is stored.
     process.stderr.write(

@@ -23,6 +23,8 @@ it('writes no JSON line with a duplicate key through a run with refusals and err
       KEYPLANE_PORT: String(port),
       KEYPLANE_LOG_LEVEL: 'trace',
       KEYPLANE_RATE_LIMIT_FAILED_AUTH: 'off',
+      KEYPLANE_PROT: '8080',
+      KEYPLANE_NOTHING_LIKE_ANY_SETTING: '1',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -57,4 +59,12 @@ it('writes no JSON line with a duplicate key through a run with refusals and err
   const lines = stdout.split('\n').filter((l) => l.trim() !== '');
   expect(lines.length).toBeGreaterThan(10);
   expect(lines.filter((l) => duplicateKeys(l).length > 0)).toEqual([]);
+  // The two unknown variables set above: one warn line naming both, with a suggestion for the typo.
+  const warnings = lines.map((l) => JSON.parse(l)).filter((l) => /unknown KEYPLANE_/.test(l.msg));
+  expect(warnings).toEqual([
+    expect.objectContaining({
+      level: 40,
+      msg: 'unknown KEYPLANE_* variables, ignored: KEYPLANE_NOTHING_LIKE_ANY_SETTING, KEYPLANE_PROT (did you mean KEYPLANE_PORT?)',
+    }),
+  ]);
 });
