@@ -10,6 +10,8 @@ import {
   type HttpTimeouts,
 } from './config';
 import { buildDeps } from './compose/services';
+import { processEnv } from './config/env';
+import { unknownVariables } from './config/unknown-variables';
 
 /**
  * Applies the timeouts (see HttpTimeouts): a client that is slow to send its headers or its whole
@@ -48,22 +50,56 @@ export function createHttpServer(app: RequestListener, timeouts: HttpTimeouts = 
   return tuneServer(server, timeouts);
 }
 
-/** Starts the standalone server (what `npm start` runs) and resolves once it listens. */
-export async function startServer(config: Config): Promise<{ server: Server; close: () => Promise<void> }> {
-  await checkStoreExists(config);
-  const backends = awsBackends(config);
-  const deps = buildDeps(config, backends);
-  const bootstrap = await deps.apiKeys.ensureBootstrapKey();
-  const app = createApp(deps);
-  const server = createHttpServer(app, config.timeouts);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
+/** Binds `server` to the port, naming the port when it is taken (Node's own message names only the address). */
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const failed = (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') reject(new Error(`port ${port} is in use (on ${host})`));
+      else if (err.code === 'EACCES') reject(new Error(`port ${port} needs privileges (on ${host})`));
+      else reject(err);
+    };
+    server.once('error', failed);
+    server.listen(port, host, () => {
+      server.off('error', failed);
       resolve();
     });
   });
+}
+
+/**
+ * Starts the standalone server (what `npm start` runs) and resolves once it listens. The port is taken
+ * first and only then the store opened: a server that cannot listen creates no database, master key or
+ * admin key. Requests in the moment between the two get 503.
+ */
+export async function startServer(config: Config): Promise<{ server: Server; close: () => Promise<void> }> {
+  // A missing DynamoDB table is named at start, with the command that creates it, before anything is bound.
+  await checkStoreExists(config);
+  let app: RequestListener | undefined;
+  const server = createHttpServer((req, res) => {
+    if (app) return app(req, res);
+    res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
+    res.end(JSON.stringify({ error: 'ServiceUnavailable', message: 'Keyplane is starting; retry in a second' }));
+  }, config.timeouts);
+  await listen(server, config.port, config.host);
+  let backends: ReturnType<typeof awsBackends> | undefined;
+  let bootstrap: string | undefined;
+  let deps: ReturnType<typeof buildDeps>;
+  try {
+    backends = awsBackends(config);
+    deps = buildDeps(config, backends);
+    bootstrap = await deps.apiKeys.ensureBootstrapKey();
+    app = createApp(deps);
+  } catch (err) {
+    server.close();
+    await backends?.store.close().catch(() => undefined);
+    throw err;
+  }
   deps.logger.info({ config: describeConfig(config) }, 'keyplane listening');
+  const unknown = unknownVariables(processEnv());
+  if (unknown.length > 0) {
+    const named = unknown.map((u) => (u.didYouMean ? `${u.name} (did you mean ${u.didYouMean}?)` : u.name));
+    deps.logger.warn({ variables: unknown }, `unknown KEYPLANE_* variables, ignored: ${named.join(', ')}`);
+  }
   if (bootstrap) {
     // Printed once, to the operator's terminal only (not through the logger): only its hash is stored.
     process.stderr.write(
@@ -71,9 +107,10 @@ export async function startServer(config: Config): Promise<{ server: Server; clo
         'Set KEYPLANE_ADMIN_KEY to use your own, or create more with POST /api-keys.\n\n',
     );
   }
+  const store = backends.store;
   const close = async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await backends.store.close();
+    await store.close();
   };
   return { server, close };
 }

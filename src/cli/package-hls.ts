@@ -4,7 +4,7 @@
  * points at the key provider's key URL. The key file ffmpeg needs lives in a private temp dir
  * and is deleted afterwards; it is never written next to the segments.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -97,9 +97,15 @@ function ffmpegArgs(
   ];
 }
 
-function runFfmpeg(ffmpeg: string, args: string[], progress: FfmpegProgress): Promise<void> {
+function runFfmpeg(
+  ffmpeg: string,
+  args: string[],
+  progress: FfmpegProgress,
+  started: (child: ChildProcess) => void,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    started(child);
     child.stdout.on('data', (d: Buffer) => progress.push(d));
     const err: Buffer[] = [];
     child.stderr.on('data', (d: Buffer) => err.push(d));
@@ -116,6 +122,23 @@ function runFfmpeg(ffmpeg: string, args: string[], progress: FfmpegProgress): Pr
   });
 }
 
+/**
+ * Runs `cleanup` and exits (130 / 143) on SIGINT or SIGTERM while work is under way; returns the
+ * function that removes the handlers. Without it Ctrl-C would leave the plain key on disk.
+ */
+function onInterrupt(cleanup: () => void): () => void {
+  const handlers = (['SIGINT', 'SIGTERM'] as const).map((signal) => {
+    const handler = () => {
+      cleanup();
+      process.stderr.write(`keyplane: ${signal}: stopped ffmpeg and deleted the key files\n`);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    };
+    process.once(signal, handler);
+    return [signal, handler] as const;
+  });
+  return () => handlers.forEach(([signal, handler]) => process.off(signal, handler));
+}
+
 /** Writes key and key-info files to a private temp dir, runs ffmpeg, and always deletes the key. */
 async function packageWithKey(
   opts: PackageOptions,
@@ -124,6 +147,13 @@ async function packageWithKey(
   progress: FfmpegProgress,
 ): Promise<void> {
   const secrets = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-hls-'));
+  let child: ChildProcess | undefined;
+  // Every exit path (success, error, SIGINT, SIGTERM) kills ffmpeg if it still runs and deletes the key.
+  const cleanup = () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    fs.rmSync(secrets, { recursive: true, force: true });
+  };
+  const release = onInterrupt(cleanup);
   try {
     const keyFile = path.join(secrets, 'key.bin');
     const keyInfoFile = path.join(secrets, 'key.keyinfo');
@@ -131,9 +161,10 @@ async function packageWithKey(
     const ivLine = key.iv ? `${key.iv.toString('hex')}\n` : '';
     fs.writeFileSync(keyInfoFile, `${key.url}\n${keyFile}\n${ivLine}`, { mode: 0o600 });
     const args = ffmpegArgs(opts.input, opts.out, keyInfoFile, segmentSeconds, opts.reencode === true);
-    await runFfmpeg(opts.ffmpeg, args, progress);
+    await runFfmpeg(opts.ffmpeg, args, progress, (c) => (child = c));
   } finally {
-    fs.rmSync(secrets, { recursive: true, force: true });
+    release();
+    cleanup();
   }
 }
 

@@ -5,7 +5,7 @@ import express, { Router, type Request } from 'express';
 import { auditIssued } from './request-audit';
 import { requireRole } from './authenticate';
 import type { SpekeVersion } from '../cpix/cpix-model';
-import { BadRequestError, UnprocessableError, UnsupportedMediaTypeError } from '../errors';
+import { BadRequestError, KeyplaneError, UnprocessableError, UnsupportedMediaTypeError } from '../errors';
 import type { SpekeService } from '../speke/speke-service';
 import { VERSION } from '../version';
 import type { FeatureManifest } from './feature-manifest';
@@ -36,6 +36,15 @@ function strictUtf8(_req: IncomingMessage, _res: ServerResponse, body: Buffer, e
   if (/^utf-?8$/i.test(encoding) && !isUtf8(body)) throw new BadRequestError('Request body is not valid UTF-8');
 }
 
+/** Any other method on the SPEKE path (405): a browser's or curl's GET learns that encoders POST. */
+class SpekeMethodError extends KeyplaneError {
+  constructor(method: string) {
+    super(405, 'method_not_allowed', `${method} /copyProtection is not supported: encoders POST a CPIX document`, {
+      headers: { Allow: 'POST' },
+    });
+  }
+}
+
 /** `POST /copyProtection`: the SPEKE endpoint encoders call. */
 function spekeRoutes(speke: SpekeService, maxBodyBytes: number): Router {
   const router = Router(EXACT_ROUTING);
@@ -50,6 +59,7 @@ function spekeRoutes(speke: SpekeService, maxBodyBytes: number): Router {
     async (req, res) => {
       const version = spekeVersionOf(req);
       const body = typeof req.body === 'string' ? req.body : '';
+      if (body.trim() === '') throw new BadRequestError('Request body is empty: send a CPIX document');
       const xml = await speke.handle({
         body,
         speke: version,
@@ -63,6 +73,11 @@ function spekeRoutes(speke: SpekeService, maxBodyBytes: number): Router {
       res.type('application/xml').send(xml);
     },
   );
+  // Not a route of its own (the manifest lists POST only): any other method on the exact path is refused.
+  router.use(function refuseOtherMethods(req, _res, next) {
+    if (req.path === '/copyProtection' && req.method !== 'POST') throw new SpekeMethodError(req.method);
+    next();
+  });
   return router;
 }
 

@@ -1,8 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
-import { DIST_SERVER } from '../helpers/paths';
+import { DIST_SERVER, ROOT } from '../helpers/paths';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-start-'));
 
@@ -51,5 +52,37 @@ describe('standalone server start', () => {
     const second = await startOnce({ ...env, KEYPLANE_PORT: '18292' });
     expect(second.stderr).not.toContain('kp_');
     second.kill();
+  });
+
+  describe('on a port that is already taken', () => {
+    let holder: net.Server;
+    let port: number;
+    beforeAll(async () => {
+      holder = net.createServer();
+      await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', () => resolve()));
+      port = (holder.address() as net.AddressInfo).port;
+    });
+    afterAll(() => new Promise<void>((resolve) => holder.close(() => resolve())));
+
+    const commands: Array<[string, (dataDir: string) => string[]]> = [
+      ['node dist/src/server.js', () => [DIST_SERVER]],
+      ['keyplane serve', (dataDir) => [path.join(ROOT, 'bin/keyplane.js'), 'serve', '--data-dir', dataDir]],
+    ];
+    it.each(commands)('%s exits 1 naming the port and creates nothing', (_name, args) => {
+      const dataDir = path.join(tmp(), 'new-data');
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        KEYPLANE_DATA_DIR: dataDir,
+        KEYPLANE_PORT: String(port),
+        KEYPLANE_HOST: '127.0.0.1',
+      };
+      delete env.KEYPLANE_ADMIN_KEY;
+      const res = spawnSync(process.execPath, args(dataDir), { env, encoding: 'utf8', timeout: 30_000 });
+      expect(res.status).toBe(1);
+      expect(res.stderr).toContain(`port ${port} is in use`);
+      expect(res.stderr).not.toContain('kp_');
+      expect(res.stderr).not.toContain('listening');
+      expect(fs.existsSync(dataDir) ? fs.readdirSync(dataDir) : []).toEqual([]);
+    });
   });
 });
