@@ -36,6 +36,9 @@ function fill(unit: string, bytes = MB - 200, open = OPEN): string {
   return `${open}${KEY_LIST}${unit.repeat(Math.floor(bytes / unit.length))}</cpix:CPIX>`;
 }
 
+/** Status recorded when the server closed the connection while the body was still being sent. */
+export const CUT_OFF = -1;
+
 async function post(t: CostTarget, body: string, headers: Record<string, string> = {}): Promise<number> {
   const client = new LoopbackClient(t.port);
   try {
@@ -46,6 +49,12 @@ async function post(t: CostTarget, body: string, headers: Record<string, string>
       body,
     });
     return res.status;
+  } catch (err) {
+    // The request timeout cut a slow upload: Node answers 408 and closes the socket, and a client still
+    // writing its body may see the reset before it reads the 408.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ECONNRESET' || code === 'EPIPE') return CUT_OFF;
+    throw err;
   } finally {
     client.close();
   }
