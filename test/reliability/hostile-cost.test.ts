@@ -60,7 +60,8 @@ describe('hostile callers: cost and reading', () => {
     // All at once on 2 vCPUs, a 1 MB upload may not arrive within the request timeout: 408 is a right answer
     // too, and so is the connection cut while the body was still being sent (CUT_OFF, the 408 not yet read).
     for (const { c, f } of results) {
-      const expected = [...c.expect, 408, CUT_OFF];
+      // A slow sender may also be closed without an answer while the loop is busy (status 0): cut off all the same.
+      const expected = [...c.expect, 408, CUT_OFF, ...(c.cls === 'slow-sender' ? [0] : [])];
       if (!expected.includes(f.status)) throw new Error(`${c.name}: expected ${expected.join('/')}, got ${f.status}`);
     }
     expect([...statuses]).toEqual([200]);
