@@ -168,7 +168,12 @@ describe.each(SCHEMES)('%s', (scheme) => {
 it('without a playback token the license is refused (Shaka error 6007) and nothing plays', async () => {
   const page = await playWithShaka(browser, `${cdn.baseUrl}/player.html`, `${cdn.baseUrl}/cenc/manifest.mpd`);
   await settle(page, 0);
-  const state = await shakaState(page);
+  // The refused license reaches Shaka asynchronously: wait for its error (a loaded CI VM can be slow).
+  let state = await shakaState(page);
+  for (let waited = 0; state.errors.length === 0 && waited < 15000; waited += 250) {
+    await new Promise((r) => setTimeout(r, 250));
+    state = await shakaState(page);
+  }
   expect(state.errors).toContain('shaka 6007');
   expect(state.licenses).toEqual([]);
   expect(state.currentTime).toBe(0);
