@@ -176,7 +176,9 @@ it('without a playback token the license is refused (Shaka error 6007) and nothi
   }
   expect(state.errors).toContain('shaka 6007');
   expect(state.licenses).toEqual([]);
-  expect(state.currentTime).toBe(0);
+  // Shaka may seek to the first buffered timestamp (the streams start ~0.1 s in) without a key;
+  // no frame decoded is what proves nothing played.
+  expect(state.currentTime).toBeLessThan(0.5);
   expect(state.decodedFrames).toBe(0);
   await page.close();
 });
