@@ -10,6 +10,7 @@ import { conformanceCommand } from './conformance/conformance-command';
 import { packageHlsCommand } from './package-hls';
 import { requestKeysCommand } from './request-keys';
 import { isServing, serveCommand } from './serve';
+import { migrateCommand } from './migrate-command';
 
 /** Builds the program; `exitOverride` everywhere so main() decides the exit codes. */
 function buildProgram(json: boolean): Command {
@@ -31,6 +32,7 @@ ${EXIT_CODES_HELP}`,
     ...adminCommands(),
     conformanceCommand(),
     packageHlsCommand(),
+    migrateCommand(),
   ];
   for (const cmd of commands) program.addCommand(cmd);
   applyRecursively(program, (cmd) => {
