@@ -11,6 +11,7 @@ import { packageHlsCommand } from './package-hls';
 import { requestKeysCommand } from './request-keys';
 import { isServing, serveCommand } from './serve';
 import { migrateCommand } from './migrate-command';
+import { archiveCommands } from './archive-commands';
 
 /** Builds the program; `exitOverride` everywhere so main() decides the exit codes. */
 function buildProgram(json: boolean): Command {
@@ -33,6 +34,7 @@ ${EXIT_CODES_HELP}`,
     conformanceCommand(),
     packageHlsCommand(),
     migrateCommand(),
+    ...archiveCommands(),
   ];
   for (const cmd of commands) program.addCommand(cmd);
   applyRecursively(program, (cmd) => {

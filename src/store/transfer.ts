@@ -83,4 +83,6 @@ export interface TransferRepository {
    * else the existing record (nothing written: the caller decides whether it is the same or a conflict).
    */
   insert(record: TransferRecord): Promise<TransferRecord | undefined>;
+  /** Every key bound to a resource ID, oldest first (export); at most `limit`. */
+  keysOf(resourceId: string, limit: number): Promise<StoredKey[]>;
 }

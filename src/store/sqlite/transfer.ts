@@ -10,6 +10,7 @@ import {
   type TransferRecord,
   type TransferRepository,
 } from '../transfer';
+import type { StoredKey } from '../records';
 import type { GroupCommitter } from './group-commit';
 
 type Row = Record<string, unknown>;
@@ -276,6 +277,13 @@ export class SqliteTransferRepository implements TransferRepository {
       .prepare<unknown[], Row>(`SELECT * FROM ${t.table} WHERE ${t.where}`)
       .get(...t.key(identity));
     return row && t.toRecord(row);
+  }
+
+  async keysOf(resourceId: string, limit: number): Promise<StoredKey[]> {
+    const rows = this.db
+      .prepare<[string, number], Row>('SELECT * FROM keys WHERE resource_id = ? ORDER BY created_at, kid LIMIT ?')
+      .all(resourceId, limit);
+    return rows.map((row) => (TABLES.key.toRecord(row) as Extract<TransferRecord, { kind: 'key' }>).record);
   }
 
   async insert(record: TransferRecord): Promise<TransferRecord | undefined> {
