@@ -171,7 +171,7 @@ describe('keyplane export / import', () => {
       [
         'deep.xml',
         `<cpix:CPIX xmlns:cpix="urn:dashif:org:cpix" contentId="x">${'<a>'.repeat(40)}${'</a>'.repeat(40)}</cpix:CPIX>`,
-        'depth',
+        'nesting deeper than 32',
       ],
       ['dtd.xml', '<!DOCTYPE x [<!ENTITY a "b">]><x/>', 'DOCTYPE'],
       ['empty.xml', '<cpix:CPIX xmlns:cpix="urn:dashif:org:cpix" contentId="x"/>', 'no cpix:ContentKey'],
