@@ -10,6 +10,7 @@ import { buildDelivery } from './delivery';
 import { KeyDelivery } from '../delivery/key-delivery';
 import { createDrmRegistry } from '../drm/registry';
 import type { EnvelopeCipher } from '../keys/envelope-cipher';
+import { KeyArchiveService } from '../keys/key-archive-service';
 import { KeyService } from '../keys/key-service';
 import { keyUrlBuilder } from '../keys/key-url';
 import { LocalEnvelopeCipher, loadOrCreateMasterKey } from '../keys/local-cipher';
@@ -86,5 +87,8 @@ export function buildDeps(
     audit: new AuditLog(store.audit, logger),
     corsOrigins: config.corsOrigins,
     abuseLimits: config.abuseLimits,
+    archive: store.transfer
+      ? { service: new KeyArchiveService(store, cipher), allowedRecipients: config.deliveryCertSha256 }
+      : undefined,
   };
 }
