@@ -16,8 +16,11 @@ import { checkTenantId } from '../domain/tenants';
 import { KeyplaneError } from '../errors';
 import { KeyArchiveService, type ArchiveCaller, type ImportResult } from '../keys/key-archive-service';
 import { CommandFailedError, EXIT_CODES_HELP, UsageError } from './cli-errors';
-import { localConfig, withUsageErrors, writeFileAtomically } from './local-store';
+import { localConfig, mapLimit, withUsageErrors, writeFileAtomically } from './local-store';
 import { print, printJson, renderTable } from './output';
+
+/** Resources exported or imported at once (their writes share commits; memory stays bounded). */
+const CONCURRENCY = 8;
 
 /** Largest CPIX file `import` reads (the XML limits bound its shape; this bounds its bytes). */
 export const MAX_IMPORT_FILE_BYTES = 64 * 1024 * 1024;
@@ -87,13 +90,12 @@ async function runExport(o: ExportOptions): Promise<void> {
         ? [await service.ownerFor(checkResourceId(o.resource, '--resource'), '*')]
         : service.resources('*', o.tenant === undefined ? undefined : checkTenantId(o.tenant, '--tenant'));
     fs.mkdirSync(o.out, { recursive: true, mode: 0o700 });
-    const index: Array<{ resourceId: string; tenant: string; file: string; kids: string[] }> = [];
-    for await (const owner of owners) {
+    const index = await mapLimit(owners, CONCURRENCY, async (owner) => {
       const archive = await service.exportResource(owner.resourceId, caller, recipient?.certificate.sha256);
       const file = `${owner.resourceId}.cpix.xml`;
       writeFileAtomically(path.join(o.out, file), buildKeyArchive(archive, recipient));
-      index.push({ resourceId: owner.resourceId, tenant: owner.tenant, file, kids: archive.keys.map((k) => k.kid) });
-    }
+      return { resourceId: owner.resourceId, tenant: owner.tenant, file, kids: archive.keys.map((k) => k.kid) };
+    });
     const summary = {
       format: 'keyplane-cpix-archive/1',
       createdAt: new Date().toISOString(),
@@ -157,7 +159,7 @@ async function runImport(target: string, o: ImportOptions): Promise<void> {
   const results: Array<ImportResult & { file: string }> = [];
   try {
     const service = new KeyArchiveService(end.store, end.cipher);
-    for (const file of files) {
+    const imported = await mapLimit(files, CONCURRENCY, async (file) => {
       let archive;
       try {
         archive = readKeyArchive(readImportFile(file), { privateKey });
@@ -165,11 +167,12 @@ async function runImport(target: string, o: ImportOptions): Promise<void> {
         if (err instanceof KeyplaneError) throw new CommandFailedError(`${file}: ${err.message}`);
         throw err;
       }
-      results.push({
+      return {
         file,
         ...(await service.importArchive(archive, tenant, cliCaller('keyplane import'), o.dryRun === true)),
-      });
-    }
+      };
+    });
+    results.push(...imported);
   } finally {
     await end.store.close();
   }

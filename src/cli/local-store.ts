@@ -40,3 +40,32 @@ export function writeFileAtomically(file: string, content: string | Buffer): voi
   }
   fs.renameSync(tmp, file);
 }
+
+/**
+ * Runs `fn` over `items` with at most `limit` calls in flight, results in input order: lets a store
+ * batch the writes of several resources into one commit while memory stays bounded.
+ */
+export async function mapLimit<T, R>(
+  items: AsyncIterable<T> | Iterable<T>,
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: Promise<R>[] = [];
+  const running = new Set<Promise<R>>();
+  try {
+    for await (const item of items) {
+      const p = fn(item);
+      results.push(p);
+      running.add(p);
+      void p.then(
+        () => running.delete(p),
+        () => running.delete(p),
+      );
+      if (running.size >= limit) await Promise.race(running);
+    }
+    return await Promise.all(results);
+  } catch (err) {
+    await Promise.allSettled(results); // nothing left running when the caller closes the store
+    throw err;
+  }
+}

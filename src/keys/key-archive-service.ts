@@ -172,17 +172,18 @@ export class KeyArchiveService {
       result.conflicts.push({ reason: 'resource was claimed by another tenant or as static meanwhile' });
       return result;
     }
-    for (const k of fresh) {
-      const iv = k.iv ?? crypto.randomBytes(16);
-      const context = { resourceId: archive.resourceId, kid: k.kid };
-      const sealed = await this.cipher.seal(Buffer.concat([k.key, iv]), context);
-      const raced = await this.transfer.insert({
-        kind: 'key',
-        record: { ...context, sealed, origin: 'speke', createdAt },
-      });
-      if (raced) result.conflicts.push({ kid: k.kid, reason: 'KID was written concurrently' });
+    // All keys of the document at once: the store commits them together (SQLite: one fsync).
+    const raced = await Promise.all(
+      fresh.map(async (k) => {
+        const context = { resourceId: archive.resourceId, kid: k.kid };
+        const sealed = await this.cipher.seal(Buffer.concat([k.key, k.iv ?? crypto.randomBytes(16)]), context);
+        return this.transfer.insert({ kind: 'key', record: { ...context, sealed, origin: 'speke', createdAt } });
+      }),
+    );
+    fresh.forEach((k, i) => {
+      if (raced[i]) result.conflicts.push({ kid: k.kid, reason: 'KID was written concurrently' });
       else result.imported.push(k.kid);
-    }
+    });
     await this.audit(caller, archive.resourceId, tenant, `import keys:${result.imported.length}`);
     return result;
   }
