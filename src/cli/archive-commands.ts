@@ -16,7 +16,7 @@ import { checkTenantId } from '../domain/tenants';
 import { KeyplaneError } from '../errors';
 import { KeyArchiveService, type ArchiveCaller, type ImportResult } from '../keys/key-archive-service';
 import { CommandFailedError, EXIT_CODES_HELP, UsageError } from './cli-errors';
-import { localConfig, mapLimit, withUsageErrors, writeFileAtomically } from './local-store';
+import { localConfig, mapLimit, withUsageErrors, writeFileAtomically, writeFileAtomicallyAsync } from './local-store';
 import { print, printJson, renderTable } from './output';
 
 /** Resources exported or imported at once (their writes share commits; memory stays bounded). */
@@ -93,7 +93,7 @@ async function runExport(o: ExportOptions): Promise<void> {
     const index = await mapLimit(owners, CONCURRENCY, async (owner) => {
       const archive = await service.exportResource(owner.resourceId, caller, recipient?.certificate.sha256);
       const file = `${owner.resourceId}.cpix.xml`;
-      writeFileAtomically(path.join(o.out, file), buildKeyArchive(archive, recipient));
+      await writeFileAtomicallyAsync(path.join(o.out, file), buildKeyArchive(archive, recipient));
       return { resourceId: owner.resourceId, tenant: owner.tenant, file, kids: archive.keys.map((k) => k.kid) };
     });
     const summary = {

@@ -41,6 +41,19 @@ export function writeFileAtomically(file: string, content: string | Buffer): voi
   fs.renameSync(tmp, file);
 }
 
+/** `writeFileAtomically` without blocking: several files' fsyncs may then overlap. */
+export async function writeFileAtomicallyAsync(file: string, content: string): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  const handle = await fs.promises.open(tmp, 'w', 0o600);
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.promises.rename(tmp, file);
+}
+
 /**
  * Runs `fn` over `items` with at most `limit` calls in flight, results in input order: lets a store
  * batch the writes of several resources into one commit while memory stays bounded.
