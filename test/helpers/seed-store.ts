@@ -22,7 +22,7 @@ export function openDataDir(dir: string): SeededStore {
 
 /**
  * Fills a store through the real services: `resources` SPEKE resources of `perResource` keys each (some
- * tenants), an API key, a policy, a revocation and an audit record per resource. Returns the KIDs by resource.
+ * tenants), a static key, an API key, a policy, a revocation and an audit record per resource. Returns the KIDs by resource.
  */
 export async function seedStore(s: SeededStore, resources: number, perResource = 2): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
@@ -45,6 +45,10 @@ export async function seedStore(s: SeededStore, resources: number, perResource =
       },
     ]);
   }
+  const staticKid = crypto.randomUUID();
+  const sealed = await s.keys.seal('static-1', staticKid, crypto.randomBytes(16), crypto.randomBytes(16), 'static');
+  await s.store.staticKeys.put({ resourceId: 'static-1', kid: staticKid, createdAt: new Date() }, sealed, 'acme');
+  out.set('static-1', [staticKid]);
   await s.store.apiKeys.put({
     id: 'k1',
     name: 'enc',

@@ -57,9 +57,9 @@ it('sqlite → dynamodb (keys re-sealed with KMS) → sqlite: verify passes both
     '--verify',
   ]);
   expect(up.copied).toEqual({
-    resource: 4,
-    key: 8,
-    staticKey: 0,
+    resource: 5,
+    key: 9,
+    staticKey: 1,
     lease: 4,
     apiKey: 1,
     policy: 1,
@@ -68,7 +68,7 @@ it('sqlite → dynamodb (keys re-sealed with KMS) → sqlite: verify passes both
   });
   expect(up.verify?.mismatches).toEqual([]);
   const again = await migrate(['--from', `sqlite:${a}`, '--to', `dynamodb:${table}`, '--to-kms-key-id', kmsKeyId]);
-  expect(again.skipped.key).toBe(8);
+  expect(again.skipped.key).toBe(9);
   expect(again.copied.key).toBe(0);
 
   const down = await migrate([
@@ -86,5 +86,7 @@ it('sqlite → dynamodb (keys re-sealed with KMS) → sqlite: verify passes both
   expect(await openedKeys(dst, kids)).toEqual(before);
   expect(await dst.store.resources.get('movie-0')).toMatchObject({ tenant: 'acme', kind: 'speke' });
   expect(await dst.store.policies.get('movie-0')).toMatchObject({ allowIps: ['10.0.0.0/8'] });
+  expect(await dst.store.staticKeys.get('static-1')).toMatchObject({ kid: kids.get('static-1')?.[0] });
+  expect(await dst.store.resources.get('static-1')).toMatchObject({ tenant: 'acme', kind: 'static' });
   await dst.store.close();
 });
