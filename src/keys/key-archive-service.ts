@@ -8,7 +8,7 @@
 import crypto from 'node:crypto';
 import type { AuditRecord } from '../audit/audit-record';
 import type { ArchivedKey, KeyArchive } from '../cpix/key-archive';
-import { mayAct } from '../domain/tenants';
+import { ALL_TENANTS, mayAct } from '../domain/tenants';
 import { NotFoundError } from '../errors';
 import type { Backend } from '../store/backend';
 import type { ResourceOwner } from '../store/ownership';
@@ -118,10 +118,21 @@ export class KeyArchiveService {
     } while (cursor !== undefined);
   }
 
-  private async check(archive: KeyArchive, tenant: string, result: ImportResult): Promise<Map<string, StoredKey>> {
+  /**
+   * Finds the conflicts of an archive. Names of other tenants and their resources are shown only to a
+   * caller of `*` (a tenant's admin learns that a KID or resource is taken, not by whom).
+   */
+  private async check(
+    archive: KeyArchive,
+    tenant: string,
+    result: ImportResult,
+    reveal: boolean,
+  ): Promise<Map<string, StoredKey>> {
     const owner = await this.store.resources.get(archive.resourceId);
     if (owner && owner.tenant !== tenant)
-      result.conflicts.push({ reason: `resource belongs to tenant "${owner.tenant}"` });
+      result.conflicts.push({
+        reason: reveal ? `resource belongs to tenant "${owner.tenant}"` : 'resource belongs to another tenant',
+      });
     if (owner?.kind === 'static')
       result.conflicts.push({ reason: 'resource has a static HLS key; imports are SPEKE keys' });
     const existing = await this.store.keys.get(archive.keys.map((k) => k.kid));
@@ -129,7 +140,8 @@ export class KeyArchiveService {
       const there = existing.get(k.kid);
       if (!there) continue;
       if (there.resourceId !== archive.resourceId) {
-        result.conflicts.push({ kid: k.kid, reason: `KID is bound to another resource ("${there.resourceId}")` });
+        const where = reveal ? ` ("${there.resourceId}")` : '';
+        result.conflicts.push({ kid: k.kid, reason: `KID is bound to another resource${where}` });
         continue;
       }
       const plain = await this.cipher.open(there.sealed, { resourceId: there.resourceId, kid: there.kid });
@@ -155,7 +167,7 @@ export class KeyArchiveService {
       conflicts: [],
       dryRun,
     };
-    const existing = await this.check(archive, tenant, result);
+    const existing = await this.check(archive, tenant, result, caller.tenant === ALL_TENANTS);
     const fresh = archive.keys.filter((k) => !existing.has(k.kid));
     if (result.conflicts.length > 0) {
       if (!dryRun)

@@ -54,6 +54,9 @@ describe('POST /imports and GET /exports/{resourceId}', () => {
     const elsewhere = await importDoc(ADMIN_KEY, doc('other', [{ kid, key }]));
     expect(elsewhere.body.conflicts).toEqual([{ kid, reason: 'KID is bound to another resource ("acme-film")' }]);
     expect(await t.deps.store.resources.get('other')).toBeUndefined();
+    // A tenant's admin learns the KID is taken, not by which resource.
+    const probe = await importDoc(adminAcme, doc('probe', [{ kid, key }]));
+    expect(probe.body.conflicts).toEqual([{ kid, reason: 'KID is bound to another resource' }]);
     expect((await importDoc(encoderAcme, doc('x', [{ kid: crypto.randomUUID(), key }]))).status).toBe(403);
     const foreign = await importDoc(adminAcme, doc('x', [{ kid: crypto.randomUUID(), key }]), '?tenant=globex');
     expect(foreign.status).toBe(403);
