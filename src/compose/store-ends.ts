@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { retentionDaysOf } from '../audit/audit-retention';
 import { ConfigError, type Config } from '../config';
 import type { EnvelopeCipher } from '../keys/envelope-cipher';
 import { KmsEnvelopeCipher, kmsClientTimeouts } from '../keys/kms-cipher';
@@ -48,7 +49,7 @@ function openDynamo(config: Config, location: string | undefined): Backend {
   const table = location ?? config.table;
   if (table === undefined) throw new StoreSpecError('dynamodb needs a table: dynamodb:TABLE or KEYPLANE_TABLE');
   const client = new DynamoDBClient({ ...awsClientBase(config), ...dynamoDbClientTimeouts() });
-  return dynamoDbBackend(client, table);
+  return dynamoDbBackend(client, table, { auditRetentionDays: retentionDaysOf(config.auditRetention) });
 }
 
 /** Every backend a store spec may name; `postgres` joins with one line once its backend is merged. */

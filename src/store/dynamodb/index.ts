@@ -72,7 +72,7 @@ export function dynamoDbBackend(
       audit: withAuditRetention(audit, { retentionDays: options.auditRetentionDays, now }),
       policies: new DynamoPolicyRepository(table),
       revocations: new DynamoRevocationRepository(table, now),
-      transfer: new DynamoTransferRepository(table),
+      transfer: new DynamoTransferRepository(table, options.auditRetentionDays),
       ping: () => ping(table),
       close: async () => client.destroy(),
     },

@@ -113,7 +113,11 @@ function itemOf(r: TransferRecord): Item | undefined {
 export class DynamoTransferRepository implements TransferRepository {
   private migrated?: Promise<unknown>;
 
-  constructor(private readonly table: DynamoTable) {}
+  constructor(
+    private readonly table: DynamoTable,
+    /** Copied audit records get the target's `ttl`, as records it writes itself do. */
+    private readonly auditRetentionDays?: number,
+  ) {}
 
   async scan(cursor: string | undefined, limit: number): Promise<TransferPage> {
     if (cursor !== undefined && !cursor.startsWith('dynamodb:'))
@@ -166,7 +170,7 @@ export class DynamoTransferRepository implements TransferRepository {
     if (record.kind === 'audit') {
       const existing = await this.find('audit', identityOf(record));
       if (existing) return existing;
-      await new DynamoAuditRepository(this.table).append([record.record]);
+      await new DynamoAuditRepository(this.table, undefined, this.auditRetentionDays).append([record.record]);
       return undefined;
     }
     if (record.kind === 'apiKey') await registerTenant(this.table, record.record.tenant);
