@@ -71,6 +71,8 @@ export function parseStoreSpec(text: string, option: string): StoreSpec {
   if (!(backend in OPENERS) && !(backend in NOT_YET)) {
     throw new StoreSpecError(`${option} must be sqlite:DIR, dynamodb[:TABLE] or postgres[:URL], not "${text}"`);
   }
+  const missing = NOT_YET[backend];
+  if (missing !== undefined) throw new StoreSpecError(`${option}: ${missing}`);
   if (location === '') throw new StoreSpecError(`${option}: nothing after "${backend}:"`);
   if (backend === 'sqlite' && location === undefined)
     throw new StoreSpecError(`${option}: sqlite needs a directory (sqlite:DIR)`);

@@ -132,5 +132,6 @@ describe('keyplane migrate sqlite → sqlite', () => {
     expect(same.stderr).toContain('same store');
     const pg = await runCli(['migrate', '--from', 'sqlite:/nonexistent', '--to', 'postgres:postgres://x/y']);
     expect(pg.code).toBe(2);
+    expect(pg.stderr).toContain('--to: the PostgreSQL backend is not available in this build');
   });
 });
