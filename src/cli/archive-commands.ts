@@ -14,7 +14,7 @@ import { parseDeliveryCertificate } from '../cpix/delivery-certificate';
 import { checkResourceId } from '../domain/ids';
 import { checkTenantId } from '../domain/tenants';
 import { KeyplaneError } from '../errors';
-import { KeyArchiveService, type ArchiveCaller, type ImportResult } from '../keys/key-archive-service';
+import { KeyArchiveService, type ArchiveCaller, type ExportItem, type ImportResult } from '../keys/key-archive-service';
 import { CommandFailedError, EXIT_CODES_HELP, UsageError } from './cli-errors';
 import { localConfig, mapLimit, withUsageErrors, writeFileAtomically, writeFileAtomicallyAsync } from './local-store';
 import { print, printJson, renderTable } from './output';
@@ -87,11 +87,12 @@ async function runExport(o: ExportOptions): Promise<void> {
     const caller = cliCaller('keyplane export');
     const owners =
       o.resource !== undefined
-        ? [await service.ownerFor(checkResourceId(o.resource, '--resource'), '*')]
+        ? [{ owner: await service.ownerFor(checkResourceId(o.resource, '--resource'), '*') }]
         : service.resources('*', o.tenant === undefined ? undefined : checkTenantId(o.tenant, '--tenant'));
     fs.mkdirSync(o.out, { recursive: true, mode: 0o700 });
-    const index = await mapLimit(owners, CONCURRENCY, async (owner) => {
-      const archive = await service.exportResource(owner.resourceId, caller, recipient?.certificate.sha256);
+    const index = await mapLimit(owners, CONCURRENCY, async ({ owner, keys }: ExportItem) => {
+      const fingerprint = recipient?.certificate.sha256;
+      const archive = await service.exportResource(owner.resourceId, caller, fingerprint, keys);
       const file = `${owner.resourceId}.cpix.xml`;
       await writeFileAtomicallyAsync(path.join(o.out, file), buildKeyArchive(archive, recipient));
       return { resourceId: owner.resourceId, tenant: owner.tenant, file, kids: archive.keys.map((k) => k.kid) };

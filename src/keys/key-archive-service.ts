@@ -32,6 +32,12 @@ export interface ImportResult {
   dryRun: boolean;
 }
 
+/** A resource to export, with its keys when the scan that found it already read them. */
+export interface ExportItem {
+  owner: ResourceOwner;
+  keys?: StoredKey[];
+}
+
 /** Who asks, for the audit trail: a principal (API key id, `cli:<user>`) and the route or command. */
 export interface ArchiveCaller {
   principal: string;
@@ -91,9 +97,14 @@ export class KeyArchiveService {
    * Opens every key of a resource for an archive and audits the export (`recipient`: the certificate's
    * SHA-256 fingerprint, or undefined for a plaintext export).
    */
-  async exportResource(resourceId: string, caller: ArchiveCaller, recipient: string | undefined): Promise<KeyArchive> {
+  async exportResource(
+    resourceId: string,
+    caller: ArchiveCaller,
+    recipient: string | undefined,
+    prefetched?: readonly StoredKey[],
+  ): Promise<KeyArchive> {
     const owner = await this.ownerFor(resourceId, caller.tenant);
-    const stored = await this.transfer.keysOf(resourceId, MAX_EXPORT_KEYS);
+    const stored = prefetched ?? (await this.transfer.keysOf(resourceId, MAX_EXPORT_KEYS));
     const keys = await Promise.all(
       stored.map(async (s): Promise<ArchivedKey> => {
         const plain = await this.cipher.open(s.sealed, { resourceId: s.resourceId, kid: s.kid });
@@ -105,17 +116,35 @@ export class KeyArchiveService {
     return { resourceId, keys };
   }
 
-  /** Resource owners the caller's tenant reaches (`*`: all, or those of `only`), in pages of the store scan. */
-  async *resources(callerTenant: string, only?: string): AsyncGenerator<ResourceOwner> {
+  /**
+   * The resources the caller's tenant reaches (`*`: all, or those of `only`), from the store scan. When the
+   * store's `keysOf` scans everything (DynamoDB), their keys are gathered in that same scan (memory grows
+   * with the keys) so an export of N resources costs one scan, not N.
+   */
+  async *resources(callerTenant: string, only?: string): AsyncGenerator<ExportItem> {
+    const wanted = (o: ResourceOwner) => mayAct(callerTenant, o.tenant) && (only === undefined || o.tenant === only);
+    const gather = this.transfer.keysOfScansAll === true;
+    const owners: ResourceOwner[] = [];
+    const keys = new Map<string, StoredKey[]>();
     let cursor: string | undefined;
     do {
       const page = await this.transfer.scan(cursor, 500);
       for (const r of page.records) {
-        if (r.kind !== 'resource') continue;
-        if (mayAct(callerTenant, r.record.tenant) && (only === undefined || r.record.tenant === only)) yield r.record;
+        if (r.kind === 'key' && gather) {
+          const list = keys.get(r.record.resourceId);
+          if (list) list.push(r.record);
+          else keys.set(r.record.resourceId, [r.record]);
+        }
+        if (r.kind !== 'resource' || !wanted(r.record)) continue;
+        if (gather) owners.push(r.record);
+        else yield { owner: r.record };
       }
       cursor = page.next;
     } while (cursor !== undefined);
+    for (const owner of owners) {
+      const own = (keys.get(owner.resourceId) ?? []).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+      yield { owner, keys: own };
+    }
   }
 
   /**

@@ -83,6 +83,11 @@ export interface TransferRepository {
    * else the existing record (nothing written: the caller decides whether it is the same or a conflict).
    */
   insert(record: TransferRecord): Promise<TransferRecord | undefined>;
+  /**
+   * True when `keysOf` reads the whole store (no index by resource, as on DynamoDB): exports of many
+   * resources then gather keys from one scan instead. Absent or false: `keysOf` is an indexed read.
+   */
+  readonly keysOfScansAll?: boolean;
   /** Every key bound to a resource ID, oldest first (export); at most `limit`. */
   keysOf(resourceId: string, limit: number): Promise<StoredKey[]>;
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { readKeyArchive } from '../../src/cpix/key-archive';
 import { runCli } from '../e2e/cli-process';
 import { createKmsKey, freshTable, startMoto } from '../helpers/moto';
 import { openDataDir, openedKeys, seedStore } from '../helpers/seed-store';
@@ -89,4 +90,17 @@ it('sqlite → dynamodb (keys re-sealed with KMS) → sqlite: verify passes both
   expect(await dst.store.staticKeys.get('static-1')).toMatchObject({ kid: kids.get('static-1')?.[0] });
   expect(await dst.store.resources.get('static-1')).toMatchObject({ tenant: 'acme', kind: 'static' });
   await dst.store.close();
+
+  // export --all from DynamoDB: keys gathered in one table scan, the same as the source's.
+  const out = path.join(tmp(), 'archive');
+  const dynamo = { ...aws(), KEYPLANE_STORE: 'dynamodb', KEYPLANE_TABLE: table, KEYPLANE_KMS_KEY_ID: kmsKeyId };
+  const exported = await runCli(['export', '--all', '--plaintext', '--out', out], dynamo);
+  expect([exported.code, exported.stderr]).toEqual([0, expect.not.stringContaining('keyplane:') as string]);
+  const fromArchive = new Map<string, string>();
+  for (const file of fs.readdirSync(out).filter((f) => f.endsWith('.xml'))) {
+    for (const k of readKeyArchive(fs.readFileSync(path.join(out, file), 'utf8')).keys) {
+      fromArchive.set(k.kid, Buffer.concat([k.key, k.iv as Buffer]).toString('hex'));
+    }
+  }
+  expect(fromArchive).toEqual(before);
 });

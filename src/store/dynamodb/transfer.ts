@@ -112,6 +112,8 @@ function itemOf(r: TransferRecord): Item | undefined {
  */
 export class DynamoTransferRepository implements TransferRepository {
   private migrated?: Promise<unknown>;
+  /** Keys are stored by KID alone: `keysOf` is a filtered scan of the table. */
+  readonly keysOfScansAll = true;
 
   constructor(
     private readonly table: DynamoTable,
