@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readKeyArchive } from '../../src/cpix/key-archive';
-import { runCli } from '../e2e/cli-process';
+import { BIN, cleanEnv, runCli } from '../e2e/cli-process';
 import { createKmsKey, freshTable, startMoto } from '../helpers/moto';
 import { openDataDir, openedKeys, seedStore } from '../helpers/seed-store';
 
@@ -103,4 +104,37 @@ it('sqlite → dynamodb (keys re-sealed with KMS) → sqlite: verify passes both
     }
   }
   expect(fromArchive).toEqual(before);
+});
+
+it('sqlite → dynamodb resumes after kill -9 from its checkpoint; verify passes, no key changed', async () => {
+  const { table: fresh, drop: dropFresh } = await freshTable(endpoint);
+  try {
+    const a = tmp();
+    const src = openDataDir(a);
+    const kids = await seedStore(src, 40, 2);
+    const before = await openedKeys(src, kids);
+    await src.store.close();
+    const cp = path.join(tmp(), 'cp.json');
+    const args = ['migrate', '--from', `sqlite:${a}`, '--to', `dynamodb:${fresh}`, '--to-kms-key-id', kmsKeyId];
+    const resumable = [...args, '--checkpoint', cp, '--page-size', '5'];
+    const child = spawn(process.execPath, [BIN, ...resumable], { env: cleanEnv(aws()), stdio: 'ignore' });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_c, signal) => resolve(signal)));
+    while (!fs.existsSync(cp)) await new Promise((r) => setTimeout(r, 5));
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+
+    const resumed = await runCli([...resumable, '--verify', '--json'], aws());
+    expect(resumed.stderr).toContain('resuming from checkpoint');
+    expect(resumed.code).toBe(0);
+    const report = JSON.parse(resumed.stdout) as Report;
+    expect(report.verify?.mismatches).toEqual([]);
+    expect(report.verify?.checked.key).toBe(81);
+    const back = tmp();
+    await migrate(['--from', `dynamodb:${fresh}`, '--from-kms-key-id', kmsKeyId, '--to', `sqlite:${back}`]);
+    const dst = openDataDir(back);
+    expect(await openedKeys(dst, kids)).toEqual(before);
+    await dst.store.close();
+  } finally {
+    await dropFresh();
+  }
 });
