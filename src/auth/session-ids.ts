@@ -16,6 +16,8 @@ export interface SessionClaims {
   expiresAt: number;
   /** Present when sessions are bound to the client address that opened them. */
   clientIp?: string;
+  /** The id's random part (base64url, 128 bits): names the session in the audit trail, opens nothing alone. */
+  nonce: string;
 }
 
 /** A session id that is not one we issued (malformed or MAC mismatch): 404, it names no session. */
@@ -106,18 +108,19 @@ export class SessionIds {
   }
 
   /** Opens a session: a fresh id (random nonce) valid for ttlSeconds from now. */
-  open(claims: Omit<SessionClaims, 'expiresAt'>): { id: string; claims: SessionClaims } {
+  open(claims: Omit<SessionClaims, 'expiresAt' | 'nonce'>): { id: string; claims: SessionClaims } {
     const expiresAt = Math.floor(this.now().getTime() / 1000) + this.ttlSeconds;
+    const nonce = crypto.randomBytes(NONCE_BYTES).toString('base64url');
     const payload = {
       r: claims.resourceId,
       t: claims.tenant,
       e: expiresAt,
       ...(claims.clientIp === undefined ? {} : { i: claims.clientIp }),
-      n: crypto.randomBytes(NONCE_BYTES).toString('base64url'),
+      n: nonce,
     };
     const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
     const id = `${VERSION}.${body}.${this.mac(body).toString('base64url')}`;
-    return { id, claims: { ...claims, expiresAt } };
+    return { id, claims: { ...claims, expiresAt, nonce } };
   }
 
   /**
@@ -143,6 +146,7 @@ export class SessionIds {
       resourceId: parsed.r,
       tenant: parsed.t,
       expiresAt: parsed.e,
+      nonce: parsed.n,
       ...(parsed.i === undefined ? {} : { clientIp: parsed.i }),
     };
   }

@@ -8,6 +8,7 @@ import type { Delivery } from './delivery';
 import type { CorsOrigins } from '../delivery/cors';
 import type { KeyDelivery } from '../delivery/key-delivery';
 import type { PlaylistRouteDeps } from '../delivery/playlist-routes';
+import type { SessionRouteDeps } from '../delivery/session-http';
 import { abuseLimits, type AbuseLimits } from '../http/abuse-limits';
 import { errorHandler, notFoundHandler } from '../http/error-handler';
 import { routeTableOf, type MountSpec } from '../http/feature-manifest';
@@ -40,6 +41,8 @@ export interface AppDeps {
   delivery?: Delivery;
   /** The playlist-rewriting route's deps; absent when no origin is configured (`KEYPLANE_ORIGIN_URL`). */
   playlists?: PlaylistRouteDeps;
+  /** Session-level HLS encryption's deps; absent when no origin is configured (`KEYPLANE_ORIGIN_URL`). */
+  sessions?: SessionRouteDeps;
   /** Records key issuance and delivery (absent: nothing is audited and `GET /audit` is off). */
   audit?: AuditLog;
   /** Browser origins allowed to call `/clearkey/license` (default `*`). */

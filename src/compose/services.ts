@@ -7,6 +7,7 @@ import { apiKeyAuthenticator } from '../http/authenticators';
 import type { AppDeps } from './app';
 import type { Config } from '../config';
 import { buildDelivery } from './delivery';
+import { buildSessions } from './sessions';
 import { KeyDelivery } from '../delivery/key-delivery';
 import { createDrmRegistry } from '../drm/registry';
 import type { EnvelopeCipher } from '../keys/envelope-cipher';
@@ -83,6 +84,7 @@ export function buildDeps(
     maxBodyBytes: config.maxBodyBytes,
     delivery,
     playlists: { ...delivery, publicUrl: config.publicUrl, origin: config.origin },
+    sessions: buildSessions(config, delivery, store, opts.now),
     audit: new AuditLog(store.audit, logger),
     corsOrigins: config.corsOrigins,
     abuseLimits: config.abuseLimits,

@@ -1,5 +1,6 @@
 import type { AppDeps } from '../compose/app';
 import { DELIVERY_MANIFEST } from '../delivery/delivery-manifest';
+import { SESSIONS_MANIFEST } from '../delivery/session-manifest';
 import type { FeatureManifest } from './feature-manifest';
 import { SPEKE_MANIFEST } from './speke-routes';
 
@@ -107,4 +108,5 @@ export const FEATURE_MANIFESTS: readonly FeatureManifest[] = [
   POLICY_MANIFEST,
   ADMIN_MANIFEST,
   AUDIT_MANIFEST,
+  SESSIONS_MANIFEST,
 ];
