@@ -45,12 +45,15 @@ export function sessionBase(publicUrl: string, id: string, resourceId: string): 
   return `${publicUrl}/sessions/${id}/hls/${encodeURIComponent(resourceId)}/`;
 }
 
-/** The raw query of a request minus the session's own parameters (what the origin is asked with). */
+/**
+ * The query of a session URI minus the session's own parameters and any `token`: what the origin is asked
+ * with (the rest came from the origin's own playlist).
+ */
 export function originQuery(req: Request): string {
   const at = req.originalUrl.indexOf('?');
   if (at < 0) return '';
   const params = new URLSearchParams(req.originalUrl.slice(at + 1));
-  for (const name of Object.values(SESSION_PARAMS)) params.delete(name);
+  for (const name of [...Object.values(SESSION_PARAMS), 'token']) params.delete(name);
   const rest = params.toString();
   return rest === '' ? '' : `?${rest}`;
 }

@@ -55,7 +55,8 @@ export function sessionOpenRoutes(deps: SessionRouteDeps): Router {
       tenant,
       ...(deps.bindClientIp ? { clientIp: ctx.client.ip } : {}),
     });
-    const body = await sessionPlaylist(deps, id, resourceId, path, originQuery(req));
+    // No query goes to the origin: the caller's (a `?token=`, an EdgeAuth token) is a credential for us.
+    const body = await sessionPlaylist(deps, id, resourceId, path, '');
     await recordEvents(req, res, [sessionEvent(req, route, claims, grant.principal)]);
     applyCors(res, cors);
     res.type(HLS_TYPE).send(body);

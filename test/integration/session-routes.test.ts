@@ -17,6 +17,7 @@ import { listen, type LiveApp } from '../helpers/live-app';
 const ADMIN = 'test-admin-key-0123456789abcdef';
 const RESOURCE = 'movie-1';
 const files = new Map<string, Buffer>();
+const originUrls: string[] = [];
 let origin: http.Server;
 let originUrl: string;
 let app: LiveApp;
@@ -57,6 +58,7 @@ async function open(rel = 'live.m3u8'): Promise<{ text: string; key: string; seg
 
 beforeAll(async () => {
   origin = http.createServer((req, res) => {
+    originUrls.push(req.url ?? '');
     const body = files.get(req.url?.split('?')[0] ?? '');
     if (!body) return void res.writeHead(404).end();
     res.writeHead(200, { 'Content-Length': body.length }).end(body);
@@ -124,6 +126,17 @@ describe('session routes', () => {
     expect((await fetch(`${base}/${RESOURCE}/s7.ts`)).status).toBe(400);
     expect((await fetch(`${base}/${RESOURCE}/s7.ts?kp_seq=0&kp_off=0`)).status).toBe(400);
     expect((await fetch(`${base}/${RESOURCE}/s7.ts?kp_seq=99999999999999999999999`)).status).toBe(400);
+  });
+
+  it('forwards no credential to the origin: not the entry query, not a token added to a segment URI', async () => {
+    originUrls.length = 0;
+    const res = await fetch(`${app.baseUrl}/sessions/hls/${RESOURCE}/live.m3u8?token=secret.jwt.value&x=1`, {
+      headers: { 'x-api-key': keyserver },
+    });
+    expect(res.status).toBe(200);
+    const segment = live((await res.text()).split('\n').find((l) => l.startsWith('http')) as string);
+    expect((await fetch(`${segment}&token=another.secret.value&v=2`)).status).toBe(200);
+    expect(originUrls).toEqual([`/vod/${RESOURCE}/live.m3u8`, `/vod/${RESOURCE}/s7.ts?v=2`]);
   });
 
   it('maps origin trouble to clear errors: 404 for a missing segment, 502 for a segment outside the base', async () => {
