@@ -20,10 +20,13 @@ export interface SessionClaims {
   nonce: string;
 }
 
-/** A session id that is not one we issued (malformed or MAC mismatch): 404, it names no session. */
+/**
+ * A session id that is not one we issued (malformed or MAC mismatch): 401 like any bad credential, so
+ * a flood of guesses is rate-limited and its audit records sampled, not written one by one.
+ */
 export class UnknownSessionError extends KeyplaneError {
   constructor() {
-    super(404, 'not_found', 'No such session: the session id is malformed or was not issued by this deployment', {
+    super(401, 'unauthorized', 'No such session: the session id is malformed or was not issued by this deployment', {
       details: { reason: 'session_invalid' },
     });
   }

@@ -119,7 +119,7 @@ describe('session routes', () => {
     const s = await open();
     const sid = /\/sessions\/([^/]+)\/key$/.exec(s.key)?.[1] as string;
     const forged = `${sid.slice(0, -2)}${sid.endsWith('AA') ? 'AB' : 'AA'}`;
-    expect((await fetch(`${app.baseUrl}/sessions/${forged}/key`)).status).toBe(404);
+    expect((await fetch(`${app.baseUrl}/sessions/${forged}/key`)).status).toBe(401);
     const base = `${app.baseUrl}/sessions/${sid}/hls`;
     expect((await fetch(`${base}/movie-2/s7.ts?kp_seq=0`)).status).toBe(403);
     expect((await fetch(`${base}/${RESOURCE}/..%2F..%2Fetc/passwd?kp_seq=0`)).status).toBe(400);
