@@ -72,6 +72,12 @@ beforeAll(async () => {
   });
   keyserver = (await deps.apiKeys.create('proxy', ['keyserver'])).key;
   app = await listen(createApp(deps));
+  const created = await fetch(`${app.baseUrl}/static-keys`, {
+    method: 'POST',
+    headers: { 'x-api-key': ADMIN, 'content-type': 'application/json' },
+    body: JSON.stringify({ resourceId: RESOURCE }),
+  });
+  expect(created.status).toBe(201);
   serve('live.m3u8', '#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:1,\ns7.ts\n');
   serve('s7.ts', crypto.randomBytes(1000));
   serve('s8.ts', crypto.randomBytes(32));
@@ -137,6 +143,29 @@ describe('session routes', () => {
     const segment = live((await res.text()).split('\n').find((l) => l.startsWith('http')) as string);
     expect((await fetch(`${segment}&token=another.secret.value&v=2`)).status).toBe(200);
     expect(originUrls).toEqual([`/vod/${RESOURCE}/live.m3u8`, `/vod/${RESOURCE}/s7.ts?v=2`]);
+  });
+
+  it('applies the access policy to opening a session and to its key', async () => {
+    const s = await open();
+    const policy = (method: string, body?: object) =>
+      fetch(`${app.baseUrl}/resources/${RESOURCE}/policy`, {
+        method,
+        headers: { 'x-api-key': ADMIN, 'content-type': 'application/json' },
+        body: body && JSON.stringify(body),
+      });
+    expect((await policy('PUT', { denyIps: ['127.0.0.1'] })).status).toBe(200);
+    try {
+      const opening = await fetch(`${app.baseUrl}/sessions/hls/${RESOURCE}/live.m3u8`, {
+        headers: { 'x-api-key': keyserver },
+      });
+      expect(opening.status).toBe(403);
+      expect(((await opening.json()) as { reason: string }).reason).toBe('ip_denied');
+      expect((await fetch(s.key)).status).toBe(403);
+      expect((await fetch(s.segments[0] as string)).status).toBe(403);
+    } finally {
+      await policy('DELETE');
+    }
+    expect((await fetch(s.key)).status).toBe(200);
   });
 
   it('maps origin trouble to clear errors: 404 for a missing segment, 502 for a segment outside the base', async () => {
