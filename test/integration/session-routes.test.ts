@@ -35,6 +35,8 @@ function configFor(env: Record<string, string> = {}) {
     KEYPLANE_PUBLIC_URL: 'http://keys.test',
     KEYPLANE_ORIGIN_URL: `${originUrl}/vod/{resourceId}/`,
     KEYPLANE_SESSION_TTL_SECONDS: '60',
+    KEYPLANE_ORIGIN_TIMEOUT_MS: '300',
+    KEYPLANE_SESSION_SEGMENT_MAX_BYTES: '4096',
     ...env,
   });
 }
@@ -59,6 +61,7 @@ async function open(rel = 'live.m3u8'): Promise<{ text: string; key: string; seg
 beforeAll(async () => {
   origin = http.createServer((req, res) => {
     originUrls.push(req.url ?? '');
+    if (req.url?.endsWith('/stall.ts')) return; // never answers
     const body = files.get(req.url?.split('?')[0] ?? '');
     if (!body) return void res.writeHead(404).end();
     res.writeHead(200, { 'Content-Length': body.length }).end(body);
@@ -81,13 +84,15 @@ beforeAll(async () => {
   serve('live.m3u8', '#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:1,\ns7.ts\n');
   serve('s7.ts', crypto.randomBytes(1000));
   serve('s8.ts', crypto.randomBytes(32));
-  serve('gone.m3u8', '#EXTM3U\n#EXTINF:1,\nmissing.ts\n');
+  serve('gone.m3u8', '#EXTM3U\n#EXTINF:1,\nmissing.ts\n#EXTINF:1,\nstall.ts\n#EXTINF:1,\nbig.ts\n');
+  serve('big.ts', crypto.randomBytes(5000));
   serve('escape.m3u8', `#EXTM3U\n#EXTINF:1,\n${originUrl}/vod/other/s.ts\n`);
 });
 
 afterAll(async () => {
   await app?.close();
   await deps?.store.close();
+  origin?.closeAllConnections();
   origin?.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
@@ -168,11 +173,19 @@ describe('session routes', () => {
     expect((await fetch(s.key)).status).toBe(200);
   });
 
-  it('maps origin trouble to clear errors: 404 for a missing segment, 502 for a segment outside the base', async () => {
+  it('maps origin trouble to clear errors: 404 missing, 502 stalled, oversize or outside the base', async () => {
     const s = await open('gone.m3u8');
     const missing = await fetch(s.segments[0] as string);
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { message: string }).message).toBe('Origin has no such segment');
+    const stalled = await fetch(s.segments[1] as string);
+    expect(stalled.status).toBe(502);
+    expect(((await stalled.json()) as { message: string }).message).toBe(
+      'Origin did not answer the segment within 300 ms',
+    );
+    const big = await fetch(s.segments[2] as string);
+    expect(big.status).toBe(502);
+    expect(((await big.json()) as { message: string }).message).toBe('Origin segment is larger than 4096 bytes');
     const escape = await fetch(`${app.baseUrl}/sessions/hls/${RESOURCE}/escape.m3u8`, {
       headers: { 'x-api-key': keyserver },
     });
