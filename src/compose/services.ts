@@ -15,6 +15,7 @@ import { keyUrlBuilder } from '../keys/key-url';
 import { LocalEnvelopeCipher, loadOrCreateMasterKey } from '../keys/local-cipher';
 import { StaticKeyService } from '../keys/static-key-service';
 import { createLogger, type Logger } from '../logger';
+import { CpixExportService } from '../speke/cpix-export';
 import { SpekeService } from '../speke/speke-service';
 import type { Backend } from '../store/backend';
 
@@ -86,5 +87,6 @@ export function buildDeps(
     audit: new AuditLog(store.audit, logger),
     corsOrigins: config.corsOrigins,
     abuseLimits: config.abuseLimits,
+    cpixExport: new CpixExportService(keys, drm, keyUrl, config.deliveryCertSha256),
   };
 }
