@@ -21,8 +21,8 @@ import { noStore } from './respond';
 /** KIDs one document may carry; more is a 400 telling the caller to split the request. */
 export const MAX_CPIX_KIDS = 100;
 
-/** Base64 characters of the certificate header: 16 KiB holds any sane RSA-2048/4096 certificate. */
-const MAX_CERTIFICATE_CHARS = 16 * 1024;
+/** Base64 characters of the certificate header: 8 KiB holds any RSA-2048/4096 certificate (Node caps all headers at 16 KiB). */
+const MAX_CERTIFICATE_CHARS = 8 * 1024;
 
 /** The header a caller sends its delivery certificate in. */
 export const CERTIFICATE_HEADER = 'X-Cpix-Delivery-Certificate';
