@@ -66,6 +66,7 @@ export function buildDeps(
   const { delivery, authenticators } = buildDelivery(config, store, keys);
   const drm = createDrmRegistry({
     fairplayUriTemplate: config.fairplayUriTemplate,
+    fairplaySkdForm: config.fairplaySkdForm,
     widevineProvider: config.widevineProvider,
     playreadyLaUrl: config.playreadyLaUrl,
     clearkeyLicenseUrl: `${config.publicUrl}/clearkey/license`,

@@ -1,8 +1,11 @@
+import { FAIRPLAY_PLACEHOLDERS, FAIRPLAY_SKD_FORMS, type FairplaySkdForm } from '../drm/fairplay';
 import { fail, optional, url, type Env } from './env';
 
 /** What SPEKE responses put in each DRM system's signalling (`KEYPLANE_FAIRPLAY_*`, `_WIDEVINE_*`, ...). */
 export interface SpekeConfig {
   fairplayUriTemplate: string;
+  /** `KEYPLANE_FAIRPLAY_SKD_FORM`: `template` (default) or `base64-json`. */
+  fairplaySkdForm: FairplaySkdForm;
   widevineProvider: string;
   playreadyLaUrl?: string;
   /** SHA-256 fingerprints of the certificates SPEKE v2 responses may be encrypted to. */
@@ -26,13 +29,30 @@ function fairplayTemplate(env: Env): string {
   if (!template.startsWith('skd://') || /["\s,]/.test(template)) {
     fail(name, 'must be an skd:// URI without quotes, commas or spaces (it goes into #EXT-X-KEY)');
   }
+  for (const [, placeholder] of template.matchAll(/\{([^}]*)\}/g)) {
+    if (!(FAIRPLAY_PLACEHOLDERS as readonly string[]).includes(placeholder as string)) {
+      fail(name, `unknown placeholder {${placeholder}}; use ${FAIRPLAY_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}`);
+    }
+  }
   return template;
+}
+
+function fairplayForm(env: Env): FairplaySkdForm {
+  const name = 'KEYPLANE_FAIRPLAY_SKD_FORM';
+  const form = optional(env, name) ?? 'template';
+  if (!(FAIRPLAY_SKD_FORMS as readonly string[]).includes(form))
+    fail(name, `must be one of ${FAIRPLAY_SKD_FORMS.join(', ')}`);
+  if (form === 'base64-json' && optional(env, 'KEYPLANE_FAIRPLAY_URI_TEMPLATE') !== undefined) {
+    fail(name, 'base64-json ignores KEYPLANE_FAIRPLAY_URI_TEMPLATE: unset one of them');
+  }
+  return form as FairplaySkdForm;
 }
 
 /** Reads the DRM signalling variables and the delivery-certificate allow-list. */
 export function loadSpekeConfig(env: Env): SpekeConfig {
   return {
     fairplayUriTemplate: fairplayTemplate(env),
+    fairplaySkdForm: fairplayForm(env),
     widevineProvider: optional(env, 'KEYPLANE_WIDEVINE_PROVIDER') ?? 'keyplane',
     playreadyLaUrl: url(env, 'KEYPLANE_PLAYREADY_LA_URL'),
     deliveryCertSha256: fingerprints(env),
