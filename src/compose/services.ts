@@ -88,6 +88,6 @@ export function buildDeps(
     audit: new AuditLog(store.audit, logger),
     corsOrigins: config.corsOrigins,
     abuseLimits: config.abuseLimits,
-    cpixExport: new CpixExportService(keys, drm, keyUrl, config.deliveryCertSha256),
+    cpixExport: new CpixExportService(keys, drm, keyUrl, config.deliveryCertSha256, config.cpixDeliveryCertificate),
   };
 }

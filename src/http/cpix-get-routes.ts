@@ -101,15 +101,28 @@ function certificateOf(req: Request): Buffer | undefined {
   return Buffer.from(value, 'base64');
 }
 
-/** `plaintext=true` opts into clear keys; any other value is a 400, and it conflicts with a certificate. */
-function plaintextOf(params: URLSearchParams, certificate: Buffer | undefined): boolean {
+/**
+ * The certificate the keys are encrypted to: the caller's, else the operator's; undefined only when the caller
+ * opted into clear keys with `plaintext=true` and no certificate is configured. Anything contradictory is a 400.
+ */
+function recipientOf(params: URLSearchParams, given: Buffer | undefined, configured: Buffer | undefined) {
   const value = params.get('plaintext');
-  if (value === null) return false;
-  if (value !== 'true' && value !== 'false') throw new BadRequestError('plaintext must be true or false');
-  if (value === 'true' && certificate) {
+  if (value !== null && value !== 'true' && value !== 'false')
+    throw new BadRequestError('plaintext must be true or false');
+  const plaintext = value === 'true';
+  if (plaintext && given) {
     throw new BadRequestError(`plaintext=true and ${CERTIFICATE_HEADER} contradict each other: send one`);
   }
-  return value === 'true';
+  if (plaintext && configured) {
+    throw new BadRequestError(
+      'This server sends CPIX by GET encrypted to its configured certificate: drop plaintext=true',
+    );
+  }
+  if (given ?? configured ?? plaintext) return given ?? configured;
+  throw new BadRequestError(
+    `Keys leave encrypted: send your delivery certificate (base64 DER) in ${CERTIFICATE_HEADER}, ` +
+      'or add plaintext=true to take them in the clear (audited)',
+  );
 }
 
 /** The route; built lazily on first use. */
@@ -121,16 +134,9 @@ export function cpixGetRoutes(deps: { cpixExport: CpixExportService; owners: Own
     const kids = kidsOf(params);
     const systemIds = systemsOf(params);
     const scheme = schemeOf(params);
-    const certificate = certificateOf(req);
-    const plaintext = plaintextOf(params, certificate);
+    const certificate = recipientOf(params, certificateOf(req), deps.cpixExport.configuredCertificate);
     const owner = await ownedBy(deps.owners, resourceId, tenantOf(req));
     if (!owner) throw new NotFoundError(`No keys for resource "${resourceId}"`);
-    if (!certificate && !plaintext) {
-      throw new BadRequestError(
-        `Keys leave encrypted: send your delivery certificate (base64 DER) in ${CERTIFICATE_HEADER}, ` +
-          'or add plaintext=true to take them in the clear (audited)',
-      );
-    }
     const doc = await deps.cpixExport.export({ resourceId, kids, systemIds, scheme, deliveryCertificate: certificate });
     await auditDelivered(req, resourceId, doc.kids, owner.tenant);
     res.set('X-Cpix-Encrypted', doc.encrypted ? 'true' : 'false');

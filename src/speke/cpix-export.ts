@@ -71,6 +71,8 @@ export class CpixExportService {
     private readonly drm: DrmLookup,
     private readonly keyUrl: (resourceId: string, kid: string) => string,
     private readonly deliveryCertSha256?: string[],
+    /** DER of the operator's certificate (`KEYPLANE_CPIX_DELIVERY_CERTIFICATE`): used when the caller sends none. */
+    readonly configuredCertificate?: Buffer,
   ) {}
 
   /** Reads the keys and returns the (encrypted when a certificate is given) CPIX 2.3 document. */

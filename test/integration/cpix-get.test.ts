@@ -179,3 +179,37 @@ describe('GET /cpix/{resourceId}', () => {
     expect(delivered.every((r) => r.action === 'deliver' && r.status === 200)).toBe(true);
   });
 });
+
+describe('GET /cpix/{resourceId} with KEYPLANE_CPIX_DELIVERY_CERTIFICATE', () => {
+  it('encrypts to the configured certificate when the caller sends none, and refuses plaintext=true', async () => {
+    const c = await makeTestApp({ KEYPLANE_CPIX_DELIVERY_CERTIFICATE: certPem('delivery.pem') });
+    try {
+      const resourceId = `cpix-conf-${crypto.randomUUID()}`;
+      const [kid] = freshKids(1) as [string];
+      const issued = await request(c.app)
+        .post('/copyProtection')
+        .set(bearer(c.encoderKey))
+        .set('Content-Type', 'application/xml')
+        .send(hlsRequest(resourceId, [kid]));
+      expect(issued.status).toBe(200);
+      const res = await request(c.app).get(`/cpix/${resourceId}?kid=${kid}`).set(bearer(c.encoderKey));
+      expect(res.status).toBe(200);
+      expect(res.headers['x-cpix-encrypted']).toBe('true');
+      const keys = decryptDocument(parseXml(res.text), PRIVATE_KEY);
+      expect(keys.get(kid)).toEqual((await c.deps.keys.get(resourceId, kid)).key);
+      const clear = await request(c.app).get(`/cpix/${resourceId}?kid=${kid}&plaintext=true`).set(bearer(c.encoderKey));
+      expect(clear.status).toBe(400);
+      expect(clear.body.message).toContain('configured certificate');
+    } finally {
+      await c.close();
+    }
+  });
+
+  it.each([
+    ['rsa1024.pem', /KEYPLANE_CPIX_DELIVERY_CERTIFICATE: .*2048/],
+    ['expired.pem', /KEYPLANE_CPIX_DELIVERY_CERTIFICATE: .*(expired|valid)/i],
+    ['ec.pem', /KEYPLANE_CPIX_DELIVERY_CERTIFICATE: .*RSA/],
+  ])('a configured %s stops the server with a message naming the variable', async (name, message) => {
+    await expect(makeTestApp({ KEYPLANE_CPIX_DELIVERY_CERTIFICATE: certPem(name) })).rejects.toThrow(message);
+  });
+});
