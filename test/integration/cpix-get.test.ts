@@ -91,6 +91,19 @@ describe('GET /cpix/{resourceId}', () => {
     for (const kid of kids) expect(keys.get(kid)?.toString('base64')).toBe(await expectedKey(kid));
   });
 
+  it('the bound: 100 KIDs with four PSSH systems in one XSD-valid document', async () => {
+    const resourceId = `cpix-max-${crypto.randomUUID()}`;
+    const many = freshKids(100);
+    await issue(t.encoderKey, resourceId, many);
+    const res = await request(t.app)
+      .get(`/cpix/${resourceId}?kid=${many.join(',')}&drm=widevine,playready,clearkey,common-pssh&plaintext=true`)
+      .set(bearer(t.encoderKey));
+    expect(res.status).toBe(200);
+    expect(plainKeys(res.text).size).toBe(100);
+    expect(findAll(parseXml(res.text), NS.cpix, 'DRMSystem')).toHaveLength(400);
+    expect(xsdFailures(new Map([['max', res.text]]), XSD['2.3'])).toEqual(new Map());
+  });
+
   it('without a certificate and without plaintext=true: 400 saying how to ask, no key', async () => {
     const res = await request(t.app).get(`/cpix/${rid}?kid=${kids[0]}`).set(bearer(t.encoderKey));
     expect(res.status).toBe(400);
