@@ -112,6 +112,66 @@ describe('a period keeps its key however the requests split the periods', () => 
   });
 });
 
+describe('a period named by time has one key, whichever KID names it', () => {
+  const keyOf = async (rid: string, p: TimedPeriod) => {
+    const res = await post(timingRequest(rid, [p]));
+    expect(res.status).toBe(200);
+    return keysOf(res.text).get(p.kid);
+  };
+
+  it('property: the same periods sent again under new KIDs, split differently, get the same key per start', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 2, max: 5 }),
+        fc.constantFrom('START_END_ONLY' as const, 'INDEX_WITH_START_END' as const),
+        fc.boolean(),
+        fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 5, maxLength: 5 }),
+        async (count, mode, vod, batchOf) => {
+          const rid = `kp-rekid-${crypto.randomUUID()}`;
+          const fresh = () => Array.from({ length: count }, () => crypto.randomUUID());
+          const first = consecutivePeriods(fresh(), mode, { vod });
+          const again = consecutivePeriods(fresh(), mode, { vod, firstIndex: 70 });
+          const a = await post(timingRequest(rid, first));
+          expect(a.status).toBe(200);
+          const byStart = (ps: TimedPeriod[], keys: Map<string, string>) =>
+            new Map(ps.map((p) => [p.start ?? p.startOffset, keys.get(p.kid)]));
+          const got = new Map<string, string>();
+          for (const b of new Set(batchOf.slice(0, count))) {
+            const group = again.filter((_p, i) => batchOf[i] === b);
+            const res = await post(timingRequest(rid, group));
+            expect(res.status).toBe(200);
+            for (const [kid, key] of keysOf(res.text)) got.set(kid, key);
+          }
+          expect(byStart(again, got)).toEqual(byStart(first, keysOf(a.text)));
+        },
+      ),
+      { numRuns: 12 },
+    );
+  });
+
+  it('one instant in two spellings is one start; another start is another key', async () => {
+    const rid = `kp-zone-${crypto.randomUUID()}`;
+    const z = { kid: crypto.randomUUID(), start: '2026-12-07T10:00:00Z', end: '2026-12-07T10:05:00Z' };
+    const plus1 = { kid: crypto.randomUUID(), start: '2026-12-07T11:00:00+01:00', end: '2026-12-07T11:05:00+01:00' };
+    const later = { kid: crypto.randomUUID(), start: '2026-12-07T10:00:01Z', end: '2026-12-07T10:05:00Z' };
+    const key = await keyOf(rid, z);
+    expect(await keyOf(rid, plus1)).toBe(key);
+    expect(await keyOf(rid, later)).not.toBe(key);
+  });
+
+  it('VOD offsets: PT30S and PT0H0M30S are one start; a KID issued before keeps its own key', async () => {
+    const rid = `kp-vod-${crypto.randomUUID()}`;
+    const a = { kid: crypto.randomUUID(), startOffset: 'PT30S', endOffset: 'PT60S' };
+    const b = { kid: crypto.randomUUID(), startOffset: 'PT0H0M30S', endOffset: 'PT1M' };
+    const key = await keyOf(rid, a);
+    expect(await keyOf(rid, b)).toBe(key);
+    const early = { kid: crypto.randomUUID(), index: 9 };
+    const own = await keyOf(rid, early);
+    expect(await keyOf(rid, { ...early, index: undefined, startOffset: 'PT30S', endOffset: 'PT60S' })).toBe(own);
+    expect(own).not.toBe(key);
+  });
+});
+
 describe('key rotation and the lease', () => {
   it('the owner rotates live periods on; a second encoder on the same resource gets 409', async () => {
     const rid = `kp-rotate-${crypto.randomUUID()}`;
