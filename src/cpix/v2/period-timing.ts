@@ -10,8 +10,7 @@
  * - one request uses one timing mode and one clock for all its periods, and no index twice;
  * - periods of one request never overlap (an instant under two periods would have two keys): periods are
  *   half-open `[start, end)`, so one may end where the next starts.
- * The key of a period is the key of the KID the encryptor names for it (keys are bound to the KID), so a
- * re-request returns the same keys whichever other periods it carries and in whatever order.
+ * Which key a period gets (one per start instant and track type, whichever KID names it) is `speke/period-keys.ts`.
  */
 import type { KeyPeriodEntry } from '../cpix-model';
 import { UnprocessableError } from '../../errors';
