@@ -12,7 +12,6 @@ import type { KeyMaterial } from '../cpix/fill-cpix';
 import { fillCpixV2 } from '../cpix/fill-cpix-v2';
 import { NS } from '../cpix/namespaces';
 import { readRequest } from '../cpix/read-request';
-import { checkDrmSchemes } from '../cpix/v2/validate-v2';
 import { parseXml } from '../cpix/xml-parse';
 import { serializeXml } from '../cpix/xml-serialize';
 import type { ReadonlyXmlElement } from '../cpix/xml-tree';
@@ -80,13 +79,17 @@ export class CpixExportService {
     const systems = q.systemIds.map((id) => {
       const system = this.drm.get(id);
       if (!system) throw new UnprocessableError(`Unsupported DRM system ${id}`);
+      if (system.schemes && !system.schemes.includes(q.scheme)) {
+        throw new UnprocessableError(
+          `${system.name} needs scheme=${system.schemes.join(' or scheme=')}, not ${q.scheme}`,
+        );
+      }
       return system;
     });
     const certificate = q.deliveryCertificate
       ? parseDeliveryCertificate(q.deliveryCertificate, new Date(), this.deliveryCertSha256)
       : undefined;
     const request = readRequest(parseXml(requestXml(q)), '2.0');
-    checkDrmSchemes(request, (systemId) => this.drm.get(systemId)?.schemes);
     const issued = await this.read(q.resourceId, q.kids);
     const material = new Map<string, KeyMaterial>(issued.map((k) => [k.kid, { key: k.key, iv: k.iv }]));
     const bySystemId = new Map(systems.flatMap((s) => s.systemIds.map((id) => [id.toLowerCase(), s] as const)));

@@ -150,6 +150,7 @@ describe('GET /cpix/{resourceId}', () => {
       .get(`/cpix/${rid}?kid=${kids[0]}&drm=fairplay&plaintext=true`)
       .set(bearer(t.encoderKey));
     expect(res.status).toBe(422);
+    expect(res.body.message).toBe('FairPlay needs scheme=cbcs, not cenc');
   });
 
   it('unknown resource → 404; a KID of another resource → 404 naming only the KID', async () => {
