@@ -7,10 +7,11 @@
  * Every success is audited as a key delivery (one record per KID).
  */
 import { Router, type Request } from 'express';
-import { ownedBy, type OwnerReader } from '../auth/resource-scope';
+import { checkOwner } from '../auth/resource-scope';
 import { checkResourceId, UUID_PATTERN } from '../domain/ids';
 import { SYSTEM_IDS, type EncryptionScheme } from '../drm/drm-system';
-import { BadRequestError, NotFoundError } from '../errors';
+import { BadRequestError, KeyplaneError, NotFoundError } from '../errors';
+import type { ResourceOwner } from '../store/ownership';
 import type { CpixExportService } from '../speke/cpix-export';
 import { requireRole } from './authenticate';
 import { EXACT_ROUTING } from './exact-routing';
@@ -125,8 +126,22 @@ function recipientOf(params: URLSearchParams, given: Buffer | undefined, configu
   );
 }
 
+/** A static-key resource (403): its key goes to admins through `GET /static-keys/{resourceId}` only. */
+class StaticCpixError extends KeyplaneError {
+  constructor(resourceId: string) {
+    super(
+      403,
+      'static_resource',
+      `resource ID ${resourceId} is a static-key resource; its key is read with GET /static-keys/{resourceId} (admin)`,
+    );
+  }
+}
+
 /** The route; built lazily on first use. */
-export function cpixGetRoutes(deps: { cpixExport: CpixExportService; owners: OwnerReader }): Router {
+export function cpixGetRoutes(deps: {
+  cpixExport: CpixExportService;
+  owners: { get(resourceId: string): Promise<ResourceOwner | undefined> };
+}): Router {
   const router = Router(EXACT_ROUTING);
   router.get('/cpix/:resourceId', requireRole('encoder', 'admin'), noStore, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
@@ -135,8 +150,10 @@ export function cpixGetRoutes(deps: { cpixExport: CpixExportService; owners: Own
     const systemIds = systemsOf(params);
     const scheme = schemeOf(params);
     const certificate = recipientOf(params, certificateOf(req), deps.cpixExport.configuredCertificate);
-    const owner = await ownedBy(deps.owners, resourceId, tenantOf(req));
+    const owner = await deps.owners.get(resourceId);
+    checkOwner(resourceId, owner, tenantOf(req));
     if (!owner) throw new NotFoundError(`No keys for resource "${resourceId}"`);
+    if (owner.kind === 'static') throw new StaticCpixError(resourceId);
     const doc = await deps.cpixExport.export({ resourceId, kids, systemIds, scheme, deliveryCertificate: certificate });
     await auditDelivered(req, resourceId, doc.kids, owner.tenant);
     res.set('X-Cpix-Encrypted', doc.encrypted ? 'true' : 'false');

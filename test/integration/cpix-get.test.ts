@@ -179,6 +179,20 @@ describe('GET /cpix/{resourceId}', () => {
     expect(plainKeys(admin.text).get(kids[0] as string)).toBe(await expectedKey(kids[0] as string));
   });
 
+  it('a static-key resource → 403 pointing at GET /static-keys, even for the admin', async () => {
+    const created = await request(t.app)
+      .post('/static-keys')
+      .set(bearer(ADMIN_KEY))
+      .send({ resourceId: `cpix-static-${crypto.randomUUID()}` });
+    expect(created.status).toBe(201);
+    const { resourceId, kid } = created.body as { resourceId: string; kid: string };
+    for (const key of [t.encoderKey, ADMIN_KEY]) {
+      const res = await request(t.app).get(`/cpix/${resourceId}?kid=${kid}&plaintext=true`).set(bearer(key));
+      expect(res.status).toBe(403);
+      expect(res.body.message).toContain('GET /static-keys/{resourceId}');
+    }
+  });
+
   it('each document is audited as a key delivery, one record per KID', async () => {
     const resourceId = `cpix-audit-${crypto.randomUUID()}`;
     const ks = freshKids(2);
