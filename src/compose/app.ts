@@ -19,6 +19,7 @@ import { attachAudit, auditRefusals } from '../http/request-audit';
 import { verifySignedBody } from '../http/signed-body';
 import type { KeyService } from '../keys/key-service';
 import type { StaticKeyService } from '../keys/static-key-service';
+import type { CpixExportService } from '../speke/cpix-export';
 import type { SpekeService } from '../speke/speke-service';
 import type { Backend } from '../store/backend';
 
@@ -47,6 +48,8 @@ export interface AppDeps {
   audit?: AuditLog;
   /** Browser origins allowed to call `/clearkey/license` (default `*`). */
   corsOrigins?: CorsOrigins;
+  /** CPIX by GET (`GET /cpix/{resourceId}`); absent: the route is off. */
+  cpixExport?: CpixExportService;
   /** Rate limits against brute force and floods (absent: none). */
   abuseLimits?: AbuseLimits;
 }

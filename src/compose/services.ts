@@ -16,6 +16,7 @@ import { keyUrlBuilder } from '../keys/key-url';
 import { LocalEnvelopeCipher, loadOrCreateMasterKey } from '../keys/local-cipher';
 import { StaticKeyService } from '../keys/static-key-service';
 import { createLogger, type Logger } from '../logger';
+import { CpixExportService } from '../speke/cpix-export';
 import { SpekeService } from '../speke/speke-service';
 import type { Backend } from '../store/backend';
 
@@ -66,6 +67,7 @@ export function buildDeps(
   const { delivery, authenticators } = buildDelivery(config, store, keys);
   const drm = createDrmRegistry({
     fairplayUriTemplate: config.fairplayUriTemplate,
+    fairplaySkdForm: config.fairplaySkdForm,
     widevineProvider: config.widevineProvider,
     playreadyLaUrl: config.playreadyLaUrl,
     clearkeyLicenseUrl: `${config.publicUrl}/clearkey/license`,
@@ -88,5 +90,6 @@ export function buildDeps(
     audit: new AuditLog(store.audit, logger),
     corsOrigins: config.corsOrigins,
     abuseLimits: config.abuseLimits,
+    cpixExport: new CpixExportService(keys, drm, keyUrl, config.deliveryCertSha256, config.cpixDeliveryCertificate),
   };
 }

@@ -100,6 +100,25 @@ const AUDIT_MANIFEST: FeatureManifest = {
   ],
 };
 
+/** CPIX by GET (encoder or admin): existing keys as a CPIX 2.3 document; audited as key delivery. */
+const CPIX_GET_MANIFEST: FeatureManifest = {
+  feature: 'cpix-get',
+  mounts: [
+    {
+      name: 'cpixGet',
+      stage: 'authenticated',
+      segments: ['cpix'],
+      enabled: (deps: AppDeps) => deps.cpixExport !== undefined,
+      build: (deps) =>
+        (require('./cpix-get-routes') as typeof import('./cpix-get-routes')).cpixGetRoutes({
+          cpixExport: deps.cpixExport as NonNullable<AppDeps['cpixExport']>,
+          owners: deps.store.resources,
+        }),
+      routes: [{ method: 'GET', path: '/cpix/{resourceId}', audit: 'deliver', params: { resourceId: 'resourceId' } }],
+    },
+  ],
+};
+
 /** Every feature's manifest, in mounting order within each stage: the app, the audit and the tests read these. */
 export const FEATURE_MANIFESTS: readonly FeatureManifest[] = [
   PUBLIC_MANIFEST,
@@ -109,4 +128,5 @@ export const FEATURE_MANIFESTS: readonly FeatureManifest[] = [
   ADMIN_MANIFEST,
   AUDIT_MANIFEST,
   SESSIONS_MANIFEST,
+  CPIX_GET_MANIFEST,
 ];
