@@ -19,6 +19,7 @@ import { verifySignedBody } from '../http/signed-body';
 import type { KeyService } from '../keys/key-service';
 import type { StaticKeyService } from '../keys/static-key-service';
 import type { SpekeService } from '../speke/speke-service';
+import type { WidevineCencService } from '../widevine/cenc-service';
 import type { Backend } from '../store/backend';
 
 /** Everything the HTTP app needs, injected so the standalone server, Lambda and tests share one app. */
@@ -46,6 +47,8 @@ export interface AppDeps {
   corsOrigins?: CorsOrigins;
   /** Rate limits against brute force and floods (absent: none). */
   abuseLimits?: AbuseLimits;
+  /** The Widevine Common Encryption API (`POST /widevine/cenc`); absent when no signer is configured. */
+  widevine?: WidevineCencService;
 }
 
 function requestId(): express.RequestHandler {

@@ -17,6 +17,8 @@ import { StaticKeyService } from '../keys/static-key-service';
 import { createLogger, type Logger } from '../logger';
 import { SpekeService } from '../speke/speke-service';
 import type { Backend } from '../store/backend';
+import { WidevineCencService } from '../widevine/cenc-service';
+import { WidevineSigners } from '../widevine/request-signers';
 
 /** The adapters a deployment chooses: where keys live and what seals them. */
 export interface Backends {
@@ -86,5 +88,15 @@ export function buildDeps(
     audit: new AuditLog(store.audit, logger),
     corsOrigins: config.corsOrigins,
     abuseLimits: config.abuseLimits,
+    ...(config.widevine
+      ? {
+          widevine: new WidevineCencService(
+            keys,
+            drm,
+            new WidevineSigners(config.widevine.signers),
+            config.widevine.kidSecret,
+          ),
+        }
+      : {}),
   };
 }

@@ -19,6 +19,7 @@ import { loadSpekeConfig, type SpekeConfig } from './speke';
 import { loadStoreConfig, type StoreConfig } from './store';
 import { loadTenantsConfig, type TenantsConfig } from './tenants';
 import { describeTimeouts, loadHttpTimeouts, type HttpTimeouts } from './timeouts';
+import { describeWidevine, loadWidevineConfig, type WidevineConfig } from './widevine';
 
 export { ConfigError, processEnv, startFailureLogLevel };
 export type { DeliveryConfig, Env };
@@ -38,6 +39,8 @@ export interface Config extends ServerConfig, StoreConfig, KeysConfig, AwsConfig
   timeouts: HttpTimeouts;
   /** Rate limits against brute force and floods (see config/abuse.ts). */
   abuseLimits: AbuseLimitsConfig;
+  /** The Widevine Common Encryption API's signers (see config/widevine.ts); absent: `/widevine/cenc` off. */
+  widevine?: WidevineConfig;
 }
 
 /** Reads and validates the environment; throws ConfigError naming the variable. */
@@ -54,6 +57,7 @@ export function loadConfig(env: Env = processEnv()): Config {
     auditRetention: loadAuditRetention(env),
     timeouts: loadHttpTimeouts(env),
     abuseLimits: loadAbuseLimits(env),
+    widevine: loadWidevineConfig(env),
   };
 }
 
@@ -78,5 +82,6 @@ export function describeConfig(config: Config): Record<string, unknown> {
     timeouts: describeTimeouts(config.timeouts),
     abuseLimits: describeAbuseLimits(config.abuseLimits),
     iamTenants: config.iamTenants.map((r) => `${r.pattern}=${r.tenant}`),
+    widevine: describeWidevine(config.widevine),
   };
 }

@@ -2,6 +2,7 @@ import type { AppDeps } from '../compose/app';
 import { DELIVERY_MANIFEST } from '../delivery/delivery-manifest';
 import type { FeatureManifest } from './feature-manifest';
 import { SPEKE_MANIFEST } from './speke-routes';
+import { WIDEVINE_MANIFEST } from './widevine-routes';
 
 /** Health, heartbeat and the API description: no credential needed. */
 const PUBLIC_MANIFEST: FeatureManifest = {
@@ -107,4 +108,5 @@ export const FEATURE_MANIFESTS: readonly FeatureManifest[] = [
   POLICY_MANIFEST,
   ADMIN_MANIFEST,
   AUDIT_MANIFEST,
+  WIDEVINE_MANIFEST,
 ];
