@@ -111,7 +111,12 @@ function contentIdOf(inner: Record<string, unknown>): { contentId: Buffer; resou
     );
   }
   const contentId = bytesField(inner.content_id, 'content_id');
-  const resourceId = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(contentId, { stream: false });
+  let resourceId: string;
+  try {
+    resourceId = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(contentId);
+  } catch {
+    throw malformed('content_id is not UTF-8 text: its bytes read as UTF-8 are the resource ID');
+  }
   if (!RESOURCE_ID_PATTERN.test(resourceId)) {
     throw malformed('content_id must be a Keyplane resource ID in UTF-8 (letters, digits, ._~:@+=-; at most 256)');
   }
