@@ -12,6 +12,8 @@ const MAX_WIDEVINE_BODY = 64 * 1024;
 
 /** Answers a refusal as Widevine's service does: HTTP 200, the status in the envelope (never a key). */
 function refuse(res: Response, err: WidevineStatusError): void {
+  // A bad signature is a failed credential: it counts toward the per-IP limit (KEYPLANE_RATE_LIMIT_FAILED_AUTH).
+  if (err.status === 'SIGNATURE_FAILED') res.locals.credentialFailed = true;
   res.set('Cache-Control', 'no-store').json(refusalBody(err));
 }
 

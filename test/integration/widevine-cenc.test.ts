@@ -277,3 +277,28 @@ describe('refusals never carry a key', () => {
     expect(answer.raw).not.toContain(signature);
   });
 });
+
+describe('signature failures count as failed credentials', () => {
+  it('past KEYPLANE_RATE_LIMIT_FAILED_AUTH per minute an address gets 429, good signatures never count', async () => {
+    const limited = await makeTestApp({
+      KEYPLANE_WIDEVINE_SIGNERS: `${SIGNER.name}:${hexOf(SIGNER)}:acme`,
+      KEYPLANE_WIDEVINE_KID_SECRET: crypto.randomBytes(32).toString('hex'),
+      KEYPLANE_RATE_LIMIT_FAILED_AUTH: '3',
+    });
+    try {
+      const send = (signer: AesSignerKey) =>
+        request(limited.app)
+          .post('/widevine/cenc')
+          .set('Content-Type', 'application/json')
+          .send(signedBody(cencRequest('wv-limit'), signer));
+      for (let i = 0; i < 5; i++) expect((await send(SIGNER)).status).toBe(200);
+      const wrong = { ...SIGNER, iv: crypto.randomBytes(16) };
+      for (let i = 0; i < 3; i++) expect(readAnswer(200, (await send(wrong)).text).status).toBe('SIGNATURE_FAILED');
+      const res = await send(wrong);
+      expect(res.status).toBe(429);
+      expect(res.headers['retry-after']).toBeDefined();
+    } finally {
+      await limited.close();
+    }
+  });
+});
