@@ -2,7 +2,6 @@ import type { AppDeps } from '../compose/app';
 import { DELIVERY_MANIFEST } from '../delivery/delivery-manifest';
 import type { FeatureManifest } from './feature-manifest';
 import { SPEKE_MANIFEST } from './speke-routes';
-import { WIDEVINE_MANIFEST } from './widevine-routes';
 
 /** Health, heartbeat and the API description: no credential needed. */
 const PUBLIC_MANIFEST: FeatureManifest = {
@@ -96,6 +95,24 @@ const AUDIT_MANIFEST: FeatureManifest = {
           deps.audit as NonNullable<AppDeps['audit']>,
         ),
       routes: [{ method: 'GET', path: '/audit', audit: 'none' }],
+    },
+  ],
+};
+
+/** The Widevine Common Encryption API (Shaka Packager), when signers are configured (`KEYPLANE_WIDEVINE_*SIGNERS`). */
+const WIDEVINE_MANIFEST: FeatureManifest = {
+  feature: 'widevine',
+  mounts: [
+    {
+      name: 'widevine',
+      stage: 'public',
+      segments: ['widevine'],
+      enabled: (deps) => deps.widevine !== undefined,
+      build: (deps) =>
+        (require('./widevine-routes') as typeof import('./widevine-routes')).widevineRoutes(
+          deps.widevine as NonNullable<AppDeps['widevine']>,
+        ),
+      routes: [{ method: 'POST', path: '/widevine/cenc', audit: 'issue' }],
     },
   ],
 };

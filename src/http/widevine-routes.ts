@@ -4,7 +4,6 @@ import type { WidevineCencService } from '../widevine/cenc-service';
 import { refusalBody } from '../widevine/cenc-service';
 import { WidevineStatusError } from '../widevine/cenc-status';
 import { EXACT_ROUTING } from './exact-routing';
-import type { FeatureManifest } from './feature-manifest';
 import { auditIssued } from './request-audit';
 
 /** A Widevine API request is a few hundred bytes of JSON; 64 KiB is room for any honest one. */
@@ -42,7 +41,7 @@ async function serve(service: WidevineCencService, req: Request, res: Response):
  * its own credential (a signer's signature over the request), so the packager needs no header of ours.
  * Any content type is read as text: packagers send JSON under whatever type their HTTP library picks.
  */
-function widevineRoutes(service: WidevineCencService): Router {
+export function widevineRoutes(service: WidevineCencService): Router {
   const router = Router(EXACT_ROUTING);
   router.post(
     '/widevine/cenc',
@@ -51,18 +50,3 @@ function widevineRoutes(service: WidevineCencService): Router {
   );
   return router;
 }
-
-/** The Widevine API's HTTP surface, mounted when signers are configured (`KEYPLANE_WIDEVINE_*SIGNERS`). */
-export const WIDEVINE_MANIFEST: FeatureManifest = {
-  feature: 'widevine',
-  mounts: [
-    {
-      name: 'widevine',
-      stage: 'public',
-      segments: ['widevine'],
-      enabled: (deps) => deps.widevine !== undefined,
-      build: (deps) => widevineRoutes(deps.widevine as WidevineCencService),
-      routes: [{ method: 'POST', path: '/widevine/cenc', audit: 'issue' }],
-    },
-  ],
-};
