@@ -43,6 +43,16 @@ function aesSigners(env: Env): WidevineSigner[] {
   });
 }
 
+/** A public key in PEM, or in DER as SPKI or PKCS#1 (what `openssl rsa -pubout -outform DER` gives, or RSAPublicKey). */
+function readPublicKey(bytes: Buffer): crypto.KeyObject {
+  if (bytes.includes('-----BEGIN')) return crypto.createPublicKey(bytes);
+  try {
+    return crypto.createPublicKey({ key: bytes, format: 'der', type: 'spki' });
+  } catch {
+    return crypto.createPublicKey({ key: bytes, format: 'der', type: 'pkcs1' });
+  }
+}
+
 function rsaSigners(env: Env): WidevineSigner[] {
   return entries(env, RSA).map((parts) => {
     if (parts.length < 2 || parts.length > 3) fail(RSA, 'each entry is name:/path/to/public.pem[:tenant]');
@@ -50,7 +60,7 @@ function rsaSigners(env: Env): WidevineSigner[] {
     const who = nameAndTenant(RSA, name, tenant);
     let publicKey: crypto.KeyObject;
     try {
-      publicKey = crypto.createPublicKey(fs.readFileSync(file));
+      publicKey = readPublicKey(fs.readFileSync(file));
     } catch (err) {
       return fail(
         RSA,

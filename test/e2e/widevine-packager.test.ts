@@ -41,12 +41,20 @@ let kp: KeyplaneProcess;
 let work: string;
 let source: string;
 let api: WidevineClient;
+let rsaPrivate: string;
 const clearPackets = {} as Record<Stream, string[]>;
 
 const resourceOf = (c: Case) => `wv-e2e-${c.name}-${work.slice(-6).replace(/[^A-Za-z0-9]/g, 'x')}`;
 
 /** The packager's command line against Keyplane, as the README gives it. */
-function packagerArgs(c: Case, dir: string, signer: AesSignerKey): string[] {
+/** `--signer` with an AES signing key and IV. */
+const aesFlags = (signer: AesSignerKey) => [
+  ...['--signer', signer.name],
+  ...['--aes_signing_key', signer.key.toString('hex')],
+  ...['--aes_signing_iv', signer.iv.toString('hex')],
+];
+
+function packagerArgs(c: Case, dir: string, signing: string[] = aesFlags(SIGNER)): string[] {
   const streams = STREAMS.map(
     (s) => `in=${source},stream=${s},init_segment=${dir}/${s}/init.mp4,segment_template=${dir}/${s}/$Number$.m4s`,
   );
@@ -55,9 +63,7 @@ function packagerArgs(c: Case, dir: string, signer: AesSignerKey): string[] {
     '--enable_widevine_encryption',
     ...['--key_server_url', `${kp.baseUrl}/widevine/cenc`],
     ...['--content_id', Buffer.from(resourceOf(c), 'utf8').toString('hex')],
-    ...['--signer', signer.name],
-    ...['--aes_signing_key', signer.key.toString('hex')],
-    ...['--aes_signing_iv', signer.iv.toString('hex')],
+    ...signing,
     ...['--protection_scheme', c.scheme],
     // Rotation: Widevine pssh only (the Common PSSH would list every KID of a 10-period batch).
     ...['--protection_systems', c.rotation ? 'Widevine' : 'Widevine,CommonSystem'],
@@ -131,8 +137,15 @@ beforeAll(async () => {
   await requirePackager();
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-wv-e2e-'));
   source = path.join(work, 'clear.mp4');
+  const pair = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  rsaPrivate = path.join(work, 'signer-private.der');
+  const rsaPublic = path.join(work, 'signer-public.pem');
+  // DER: the packager hands the file's bytes to mbedtls without the NUL a PEM parse needs.
+  fs.writeFileSync(rsaPrivate, pair.privateKey.export({ type: 'pkcs1', format: 'der' }));
+  fs.writeFileSync(rsaPublic, pair.publicKey.export({ type: 'spki', format: 'pem' }));
   const [server] = await Promise.all([
     startKeyplane(ADMIN_KEY, {
+      KEYPLANE_WIDEVINE_RSA_SIGNERS: `shaka-rsa:${rsaPublic}:studio`,
       KEYPLANE_WIDEVINE_SIGNERS: `${SIGNER.name}:${SIGNER.key.toString('hex')}:${SIGNER.iv.toString('hex')}:studio`,
       KEYPLANE_WIDEVINE_KID_SECRET: crypto.randomBytes(32).toString('hex'),
     }),
@@ -141,7 +154,7 @@ beforeAll(async () => {
   kp = server;
   api = new WidevineClient(`${kp.baseUrl}/widevine/cenc`, SIGNER);
   for (const s of STREAMS) clearPackets[s] = await packets(source, s);
-  await Promise.all(CASES.map((c) => runPackager(packagerArgs(c, path.join(work, 'www', c.name), SIGNER))));
+  await Promise.all(CASES.map((c) => runPackager(packagerArgs(c, path.join(work, 'www', c.name)))));
 });
 
 afterAll(async () => {
@@ -260,7 +273,7 @@ it('a packager with the wrong signing key gets no key from Keyplane and fails', 
   const dir = path.join(work, 'www', c.name);
   const wrong = { ...SIGNER, key: crypto.randomBytes(32) };
   const result = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-    const child = spawn(PACKAGER, packagerArgs(c, dir, wrong), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(PACKAGER, packagerArgs(c, dir, aesFlags(wrong)), { stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => out.push(d));
@@ -273,4 +286,15 @@ it('a packager with the wrong signing key gets no key from Keyplane and fails', 
   // Nothing was issued for the content ID: the signer that owns it finds no key there yet.
   const audit = await fetch(`${kp.baseUrl}/audit?resourceId=${resourceOf(c)}`, { headers: { 'x-api-key': ADMIN_KEY } });
   expect(((await audit.json()) as { records: unknown[] }).records).toEqual([]);
+});
+
+it('a packager signing with RSA (--rsa_signing_key_path, RSASSA-PSS) gets the same keys for the same content', async () => {
+  const c = CASES[0] as Case;
+  const dir = path.join(work, 'rsa');
+  await runPackager(packagerArgs(c, dir, ['--signer', 'shaka-rsa', '--rsa_signing_key_path', rsaPrivate]));
+  for (const s of STREAMS) {
+    const rsaInit = fs.readFileSync(path.join(dir, s, 'init.mp4'));
+    const aesInit = fs.readFileSync(path.join(work, 'www', c.name, s, 'init.mp4'));
+    expect(trackProtection(rsaInit).defaultKid).toBe(trackProtection(aesInit).defaultKid);
+  }
 });

@@ -39,6 +39,19 @@ describe('KEYPLANE_WIDEVINE_*', () => {
     expect(c?.kidSecret).toEqual(Buffer.from(SECRET, 'hex'));
   });
 
+  it('reads RSA public keys in DER too (SPKI or PKCS#1)', () => {
+    const { publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const spki = path.join(dir, 'pub.spki.der');
+    const pkcs1 = path.join(dir, 'pub.pkcs1.der');
+    fs.writeFileSync(spki, publicKey.export({ type: 'spki', format: 'der' }));
+    fs.writeFileSync(pkcs1, publicKey.export({ type: 'pkcs1', format: 'der' }));
+    const c = loadWidevineConfig({
+      KEYPLANE_WIDEVINE_RSA_SIGNERS: `s:${spki},p:${pkcs1}`,
+      KEYPLANE_WIDEVINE_KID_SECRET: SECRET,
+    });
+    expect(c?.signers.map((x) => x.kind === 'rsa' && x.publicKey.asymmetricKeyType)).toEqual(['rsa', 'rsa']);
+  });
+
   it('describes signers by name, kind and tenant, never their keys', () => {
     const summary = JSON.stringify(
       describeConfig(
