@@ -9,6 +9,7 @@ import { readAnswer, signedBody, type AesSignerKey, type WidevineAnswer } from '
 import { SYSTEM_IDS } from '../../src/drm/drm-system';
 import { bytesToUuid } from '../../src/drm/pssh';
 import { encodeVarint, fourCc } from '../../src/drm/widevine';
+import { aesSignature } from '../../src/widevine/request-signers';
 import { ADMIN_KEY, makeTestApp, type TestApp } from '../helpers/test-app';
 
 // POST /widevine/cenc through the real app (SQLite, local cipher): Shaka Packager's request shape, signers per
@@ -41,6 +42,12 @@ function cencRequest(resourceId: string, extra: Record<string, unknown> = {}) {
 async function post(body: string): Promise<WidevineAnswer & { raw: string }> {
   const res = await request(t.app).post('/widevine/cenc').set('Content-Type', 'application/json').send(body);
   return { ...readAnswer(res.status, res.text), raw: res.text };
+}
+
+/** A body whose signed request is `message` as it is (not necessarily JSON). */
+function signedRaw(message: Buffer): string {
+  const signature = aesSignature(message, SIGNER.key, SIGNER.iv).toString('base64');
+  return JSON.stringify({ request: message.toString('base64'), signature, signer: SIGNER.name });
 }
 
 const ask = (resourceId: string, extra: Record<string, unknown> = {}, signer: AesSignerKey = SIGNER) =>
@@ -256,6 +263,8 @@ describe('refusals never carry a key', () => {
     ['not JSON', '{"request": 4'],
     ['no request', '{"signer":"x"}'],
     ['request not base64', '{"request":"%%%"}'],
+    ['nested 30,000 deep', `{"request":${'['.repeat(30000)}${']'.repeat(30000)}}`],
+    ['a signed inner request nested 20,000 deep', signedRaw(Buffer.from('['.repeat(20000)))],
   ])('a body that is %s → MALFORMED_REQUEST', async (_what, body) => {
     const answer = await post(body);
     expect(answer.status).toBe('MALFORMED_REQUEST');
