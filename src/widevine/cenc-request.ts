@@ -9,6 +9,8 @@
 import type { EncryptionScheme } from '../drm/drm-system';
 import { RESOURCE_ID_PATTERN } from '../domain/ids';
 import { WidevineStatusError } from './cenc-status';
+import { readWidevinePsshData } from './pssh-data';
+import { bytesToUuid } from '../drm/pssh';
 
 /** Track types the API knows, in the order Shaka Packager asks for them. */
 export const TRACK_TYPES = ['SD', 'HD', 'UHD1', 'UHD2', 'AUDIO'] as const;
@@ -31,8 +33,20 @@ export interface SignedRequest {
   signature?: Buffer;
 }
 
-/** A validated key request. */
+/**
+ * A request by `pssh_data` (what `--enable_widevine_decryption` sends): the keys of the KIDs its
+ * WidevinePsshData names, which must exist and belong to one resource (its content ID, when it names one).
+ */
+export interface KeyIdRequest {
+  kind: 'key-ids';
+  kids: string[];
+  resourceId?: string;
+  drmTypes: DrmType[];
+}
+
+/** A validated key request by content ID (what `--enable_widevine_encryption` sends). */
 export interface CencRequest {
+  kind: 'content';
   /** `content_id` bytes read as UTF-8: Keyplane's resource ID. */
   resourceId: string;
   contentId: Buffer;
@@ -102,25 +116,44 @@ export function readSignedRequest(body: string): SignedRequest {
   return { message, ...(signer === undefined ? {} : { signer }), ...(signature ? { signature } : {}) };
 }
 
+/** Bytes read as UTF-8 text that must be a Keyplane resource ID. */
+function resourceIdOf(bytes: Buffer, field: string): string {
+  let resourceId: string;
+  try {
+    resourceId = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    throw malformed(`${field} is not UTF-8 text: its bytes read as UTF-8 are the resource ID`);
+  }
+  if (!RESOURCE_ID_PATTERN.test(resourceId)) {
+    throw malformed(`${field} must be a Keyplane resource ID in UTF-8 (letters, digits, ._~:@+=-; at most 256)`);
+  }
+  return resourceId;
+}
+
 function contentIdOf(inner: Record<string, unknown>): { contentId: Buffer; resourceId: string } {
   if (inner.content_id === undefined) {
-    const other = inner.pssh_data !== undefined || inner.asset_id !== undefined;
+    const other = inner.asset_id !== undefined;
     throw new WidevineStatusError(
       'CONTENT_ID_MISSING',
-      other ? 'content_id is missing: requests by pssh_data or asset_id are not supported' : 'content_id is missing',
+      other
+        ? 'content_id is missing: requests by asset_id (Widevine classic) are not supported'
+        : 'content_id is missing',
     );
   }
   const contentId = bytesField(inner.content_id, 'content_id');
-  let resourceId: string;
-  try {
-    resourceId = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(contentId);
-  } catch {
-    throw malformed('content_id is not UTF-8 text: its bytes read as UTF-8 are the resource ID');
-  }
-  if (!RESOURCE_ID_PATTERN.test(resourceId)) {
-    throw malformed('content_id must be a Keyplane resource ID in UTF-8 (letters, digits, ._~:@+=-; at most 256)');
-  }
-  return { contentId, resourceId };
+  return { contentId, resourceId: resourceIdOf(contentId, 'content_id') };
+}
+
+/** A request by `pssh_data` (decryption). */
+function keyIdRequest(inner: Record<string, unknown>): KeyIdRequest {
+  const data = readWidevinePsshData(bytesField(inner.pssh_data, 'pssh_data'));
+  const resourceId = data.contentId ? resourceIdOf(data.contentId, 'the content_id of pssh_data') : undefined;
+  return {
+    kind: 'key-ids',
+    kids: [...new Set(data.keyIds.map((k) => bytesToUuid(k)))],
+    ...(resourceId ? { resourceId } : {}),
+    drmTypes: drmTypesOf(inner.drm_types),
+  };
 }
 
 function tracksOf(value: unknown): TrackType[] {
@@ -188,14 +221,16 @@ function videoFeatureOf(value: unknown): string | undefined {
 }
 
 /** Validates the signed inner `CommonEncryptionRequest` (the caller verified its signature first). */
-export function parseCencRequest(message: Buffer): CencRequest {
+export function parseCencRequest(message: Buffer): CencRequest | KeyIdRequest {
   const inner = parseJsonObject(message.toString('utf8'), 'request');
+  if (inner.content_id === undefined && inner.pssh_data !== undefined) return keyIdRequest(inner);
   const { contentId, resourceId } = contentIdOf(inner);
   const tracks = tracksOf(inner.tracks);
   const periods = periodsOf(inner, tracks.length);
   const scheme = schemeOf(inner.protection_scheme);
   const videoFeature = videoFeatureOf(inner.video_feature);
   return {
+    kind: 'content',
     resourceId,
     contentId,
     tracks,

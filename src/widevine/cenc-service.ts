@@ -1,7 +1,17 @@
 import { SYSTEM_IDS, type DrmSystem } from '../drm/drm-system';
+import { mayAct } from '../domain/tenants';
 import { KeyplaneError } from '../errors';
 import type { IssuedKey, KeyService } from '../keys/key-service';
-import { parseCencRequest, readSignedRequest, type CencRequest, type DrmType, type TrackType } from './cenc-request';
+import type { StoredKey } from '../store/records';
+import {
+  parseCencRequest,
+  readSignedRequest,
+  TRACK_TYPES,
+  type CencRequest,
+  type DrmType,
+  type KeyIdRequest,
+  type TrackType,
+} from './cenc-request';
 import { WidevineStatusError } from './cenc-status';
 import { deriveKid } from './kid-derivation';
 import type { VerifiedSigner, WidevineSigners } from './request-signers';
@@ -85,6 +95,7 @@ export class WidevineCencService {
   /** Issues (or re-reads) the keys of a verified request and builds the answer. */
   async issue(signer: VerifiedSigner, message: Buffer): Promise<CencAnswer> {
     const request = parseCencRequest(message);
+    if (request.kind === 'key-ids') return this.lookup(signer, request);
     const wanted = this.trackKeys(request);
     const issue = {
       resourceId: request.resourceId,
@@ -98,6 +109,37 @@ export class WidevineCencService {
       .issueWith(issue, (issued) => envelope(this.respond(request, wanted, issued)))
       .catch(asStatus);
     return { signer, resourceId: request.resourceId, kids: wanted.map((w) => w.kid), body };
+  }
+
+  /**
+   * A decrypting packager's request by `pssh_data`: the existing keys of the KIDs it names, all of one resource of
+   * the signer's tenant. Unknown KIDs, another tenant's, a static-key resource or a mix of resources get the same
+   * ACCESS_DENIED, so the answer says nothing about which KIDs exist. Reads only: nothing is issued.
+   */
+  private async lookup(signer: VerifiedSigner, request: KeyIdRequest): Promise<CencAnswer> {
+    const denied = new WidevineStatusError(
+      'ACCESS_DENIED',
+      'pssh_data names a key that does not exist or that this signer may not have',
+    );
+    const stored = await this.keys.findByKids(request.kids).catch(asStatus);
+    const resources = new Set([...stored.values()].map((k) => k.resourceId));
+    const [resourceId] = resources;
+    if (stored.size !== request.kids.length || resources.size !== 1 || resourceId === undefined) throw denied;
+    if (request.resourceId !== undefined && request.resourceId !== resourceId) throw denied;
+    const owner = await this.keys.ownerOf(resourceId).catch(asStatus);
+    if (!owner || owner.kind === 'static' || !mayAct(signer.tenant, owner.tenant)) throw denied;
+    const opened = await Promise.all(request.kids.map((kid) => this.keys.open(stored.get(kid) as StoredKey))).catch(
+      asStatus,
+    );
+    const content = { resourceId, contentId: Buffer.from(resourceId, 'utf8'), drmTypes: request.drmTypes };
+    const tracks = opened.map((key, i) => ({
+      type: TRACK_TYPES.find((track) => deriveKid(this.kidSecret, { resourceId, track }) === key.kid) ?? `KEY${i + 1}`,
+      key_id: b64(Buffer.from(key.kid.replace(/-/g, ''), 'hex')),
+      key: b64(key.key),
+      pssh: request.drmTypes.map((type) => this.pssh(type, content, key)),
+    }));
+    const body = envelope({ status: 'OK', tracks, content_id: b64(content.contentId) });
+    return { signer, resourceId, kids: request.kids, body };
   }
 
   private trackKeys(request: CencRequest): TrackKey[] {
@@ -138,7 +180,11 @@ export class WidevineCencService {
   }
 
   /** One `Track.Pssh`: the system's box (as SPEKE signals it) and its data alone. */
-  private pssh(type: DrmType, request: CencRequest, key: IssuedKey): Record<string, unknown> {
+  private pssh(
+    type: DrmType,
+    request: Pick<CencRequest, 'resourceId' | 'scheme'>,
+    key: IssuedKey,
+  ): Record<string, unknown> {
     const system = this.drm.get(SYSTEM_ID_OF[type]) as DrmSystem;
     const { pssh } = system.signal({
       spekeVersion: 'v1',

@@ -13,7 +13,8 @@ export type WidevineStatus =
   | 'MALFORMED_REQUEST'
   | 'ACCESS_DENIED'
   | 'INTERNAL_ERROR'
-  | 'NO_REQUESTED_CRYPTO_PERIODS';
+  | 'NO_REQUESTED_CRYPTO_PERIODS'
+  | 'INVALID_WIDEVINE_PSSH';
 
 /** A refused Widevine API request: the status and a message saying what was wrong (never a secret). */
 export class WidevineStatusError extends Error {

@@ -298,3 +298,19 @@ it('a packager signing with RSA (--rsa_signing_key_path, RSASSA-PSS) gets the sa
     expect(trackProtection(rsaInit).defaultKid).toBe(trackProtection(aesInit).defaultKid);
   }
 });
+
+it.each(STREAMS)(
+  'Shaka Packager decrypts the cenc %s stream with --enable_widevine_decryption against Keyplane (pssh_data)',
+  async (s) => {
+    const c = CASES[0] as Case;
+    const encrypted = joinSegments(path.join(work, 'www', c.name, s), path.join(work, `wvdec-${s}-enc.mp4`));
+    const decrypted = path.join(work, `wvdec-${s}-dec.mp4`);
+    await runPackager([
+      `in=${encrypted},stream=${s},output=${decrypted}`,
+      '--enable_widevine_decryption',
+      ...['--key_server_url', `${kp.baseUrl}/widevine/cenc`],
+      ...aesFlags(SIGNER),
+    ]);
+    expect(await packets(decrypted, s)).toEqual(clearPackets[s]);
+  },
+);

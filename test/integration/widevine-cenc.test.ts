@@ -242,7 +242,10 @@ describe('refusals never carry a key', () => {
     ],
     ['a huge period count', { crypto_period_count: 4294967295 }, 'MALFORMED_REQUEST', 'at most 60 keys'],
     ['zero periods', { crypto_period_count: 0 }, 'NO_REQUESTED_CRYPTO_PERIODS', 'crypto_period_count is 0'],
-    ['no content_id', { content_id: undefined, pssh_data: 'AAAA' }, 'CONTENT_ID_MISSING', 'pssh_data or asset_id'],
+    ['no content_id', { content_id: undefined }, 'CONTENT_ID_MISSING', 'content_id is missing'],
+    ['an asset_id', { content_id: undefined, asset_id: 7 }, 'CONTENT_ID_MISSING', 'asset_id'],
+    ['pssh_data without a key_id', { content_id: undefined, pssh_data: 'CAE=' }, 'INVALID_WIDEVINE_PSSH', 'no key_id'],
+    ['pssh_data cut short', { content_id: undefined, pssh_data: 'EhA=' }, 'INVALID_WIDEVINE_PSSH', 'past the end'],
     [
       'a content_id that is not UTF-8',
       { content_id: Buffer.from([0xff, 0xfe]).toString('base64') },
@@ -309,5 +312,39 @@ describe('signature failures count as failed credentials', () => {
     } finally {
       await limited.close();
     }
+  });
+});
+
+describe('pssh_data requests (Shaka Packager --enable_widevine_decryption)', () => {
+  const byPssh = (data: Buffer, signer: AesSignerKey = SIGNER) =>
+    post(signedBody({ pssh_data: data.toString('base64'), drm_types: ['WIDEVINE'] }, signer));
+
+  it('answer the existing keys of the KIDs a Widevine pssh names, with their track types', async () => {
+    const issued = await ask('wv-decrypt', { tracks: [{ type: 'HD' }, { type: 'AUDIO' }] });
+    for (const track of issued.tracks) {
+      const answer = await byPssh(track.pssh[0]?.data as Buffer);
+      expect(answer.status).toBe('OK');
+      expect(answer.tracks.map((t) => [t.type, t.keyId, t.key])).toEqual([[track.type, track.keyId, track.key]]);
+      expect(answer.tracks[0]?.pssh[0]?.boxes).toBeDefined();
+    }
+  });
+
+  it('answer SPEKE keys of the signer’s tenant too; unknown KIDs and other tenants’ get one ACCESS_DENIED', async () => {
+    const built = buildCpixRequest({ speke: '1.0', resourceId: 'wv-speke-first', drms: ['widevine'] });
+    const speke = await request(t.app)
+      .post('/copyProtection')
+      .set('x-api-key', acmeEncoder)
+      .set('Content-Type', 'application/xml')
+      .send(built.xml);
+    const kid = readCpixResponse(speke.text).keys[0];
+    const data = Buffer.concat([Buffer.from([0x12, 0x10]), Buffer.from((kid?.kid as string).replace(/-/g, ''), 'hex')]);
+    const answer = await byPssh(data);
+    expect(answer.status).toBe('OK');
+    expect(answer.tracks.map((tr) => [tr.type, tr.key])).toEqual([['KEY1', kid?.key]]);
+    const unknown = await byPssh(Buffer.concat([Buffer.from([0x12, 0x10]), crypto.randomBytes(16)]));
+    const other = await byPssh(data, OTHER);
+    expect([unknown.status, other.status]).toEqual(['ACCESS_DENIED', 'ACCESS_DENIED']);
+    expect(other.statusMessage).toBe(unknown.statusMessage);
+    expect([...unknown.tracks, ...other.tracks]).toEqual([]);
   });
 });
