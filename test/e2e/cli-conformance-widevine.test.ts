@@ -8,7 +8,7 @@ import { runCli, serveKeyplane, type ServeProcess } from './cli-process';
 
 // `keyplane conformance --only wv-api --widevine-signer …`: the Widevine Common Encryption API checks pass against a
 // real `keyplane serve` with that signer configured, and fail, by name, against a provider that hands a key to
-// anyone, new keys every time and no crypto periods.
+// anyone, new keys every time, no crypto periods and no pssh_data lookups.
 
 interface Report {
   checks: Array<{ name: string; status: string; detail: string }>;
@@ -21,6 +21,7 @@ const CHECKS = [
   'wv-api.keys',
   'wv-api.stability',
   'wv-api.rotation',
+  'wv-api.pssh-data',
   'wv-api.reject.unsigned',
   'wv-api.reject.bad-signature',
   'wv-api.reject.unknown-track',
@@ -39,7 +40,8 @@ function brokenProvider(req: http.IncomingMessage, res: http.ServerResponse): vo
     let tracks: Array<{ type: string }> = [{ type: 'SD' }];
     try {
       const outer = JSON.parse(body) as { request: string };
-      tracks = (JSON.parse(Buffer.from(outer.request, 'base64').toString('utf8')) as { tracks: typeof tracks }).tracks;
+      const inner = JSON.parse(Buffer.from(outer.request, 'base64').toString('utf8')) as { tracks?: typeof tracks };
+      tracks = inner.tracks ?? tracks;
     } catch {
       // answer anyway
     }
@@ -96,7 +98,7 @@ it('every Widevine API check passes against keyplane serve with the signer confi
   expect(code).toBe(0);
 });
 
-it('a provider that gives anyone fresh keys fails stability, rotation and every refusal check, by name', async () => {
+it('a provider that gives anyone fresh keys fails stability, rotation, pssh-data and every refusal, by name', async () => {
   const { code, report } = await conformance(brokenUrl);
   const failed = report.checks.filter((c) => c.status === 'fail').map((c) => c.name);
   // It answers well-formed keys (wv-api.keys passes) but ignores signatures, tracks and crypto periods.

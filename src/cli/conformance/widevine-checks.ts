@@ -103,6 +103,15 @@ export function widevineChecks(): Check[] {
         return pass();
       },
     ),
+    check('pssh-data', 'a request by pssh_data (decryption) gets the keys of the KIDs it names', async (ctx) => {
+      const [track] = expectOk(await client(ctx).post(request(ctx, 'pssh-data')), TRACKS.length);
+      const data = track?.pssh[0]?.data ?? Buffer.concat([Buffer.from([0x12, 0x10]), track?.keyId ?? Buffer.alloc(16)]);
+      const answer = await client(ctx).post({ pssh_data: data.toString('base64'), drm_types: ['WIDEVINE'] });
+      const [got] = expectOk(answer, 1);
+      expect(got?.keyId.equals(track?.keyId ?? Buffer.alloc(0)), 'the answer names another KID');
+      expect(got?.key.equals(track?.key ?? Buffer.alloc(0)), 'the answer carries another key');
+      return pass();
+    }),
     check('reject.unsigned', 'an unsigned request gets no key', async (ctx) =>
       expectRefused(await client(ctx).post(request(ctx, 'unsigned'), null), 'unsigned'),
     ),
