@@ -23,7 +23,6 @@ interface AkamaiEdgeAuth {
   generateURLToken(url: string): string;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const EdgeAuth = require('akamai-edgeauth') as new (options: AkamaiEdgeAuthOptions) => AkamaiEdgeAuth;
 
 /** An ACL token made by Akamai's generator. */
