@@ -3,6 +3,7 @@
  * services in `src/auth/` (API key verification, playback token verification). SigV4 has its own
  * adapter (`sigv4-adapter.ts`); the API Gateway IAM one lives with the Lambda capture it reads.
  */
+import crypto from 'node:crypto';
 import type { ApiKeyService } from '../auth/api-keys';
 import { bearerValue } from '../auth/bearer';
 import type { EdgeAuthVerifier } from '../auth/edgeauth-token';
@@ -58,7 +59,9 @@ export function edgeAuthAuthenticator(
     if (token === undefined) return undefined;
     const rawPath = req.originalUrl.split('?')[0] ?? '';
     const grant = verifier.verify(token, { rawPath, clientIp: clientIp(req) });
-    const id = grant.id !== undefined && AUDITABLE_ID.test(grant.id) ? `edgeauth:${grant.id}` : 'edgeauth';
+    // Without a usable `id`, a digest of the token names it (per-credential limits, audit), never the token.
+    const digest = () => `#${crypto.createHash('sha256').update(token).digest('hex').slice(0, 16)}`;
+    const id = `edgeauth:${grant.id !== undefined && AUDITABLE_ID.test(grant.id) ? grant.id : digest()}`;
     return { id, roles: new Set(), via: 'edgeauth', tenant: grant.tenant };
   };
 }
