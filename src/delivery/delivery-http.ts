@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import type { CorsHeaders } from '../auth/origin-matcher';
 import { requestClient } from '../http/client-info';
 import { recordEvents } from '../http/request-audit';
+import { credentialedCors } from './cors';
 import type { Delivered, DeliveryOutcome } from './key-delivery';
 import type { DeliveryContext, DeliveryGrant } from './grant';
 
@@ -50,6 +51,6 @@ export function deliveryContext(req: Request, route: string, grant: DeliveryGran
 export async function settle(req: Request, res: Response, outcome: DeliveryOutcome): Promise<Delivered> {
   await recordEvents(req, res, outcome.events);
   if (!outcome.ok) throw outcome.error;
-  applyCors(res, outcome.cors);
+  applyCors(res, credentialedCors(outcome.cors));
   return outcome;
 }

@@ -76,6 +76,7 @@ beforeAll(async () => {
     KEYPLANE_EDGEAUTH_KEY: KEY,
     KEYPLANE_EDGEAUTH_TRANSITION_KEY: OLD_KEY,
     KEYPLANE_EDGEAUTH_TENANT: 'acme',
+    KEYPLANE_DELIVERY_ALLOW_ORIGINS: 'https://player.example',
   });
   deps = buildDeps(config, localBackends(config), {
     logger: createLogger('trace', { write: (l: string) => void logLines.push(l) }),
@@ -227,6 +228,33 @@ describe('playback tokens in the KEYPLANE_TOKEN_COOKIE cookie', () => {
     expect(path.status).toBe(401);
     const wrong = await send(request(app).get(keysPath(other)).set('Cookie', `${COOKIE}=${token}`));
     expect(wrong.status).toBe(403);
+  });
+});
+
+describe('cross-site players sending cookies', () => {
+  it('lets an explicitly allowed origin read the key with credentials, and refuses other origins', async () => {
+    const token = playbackToken(acme.resourceId, 'acme');
+    const allowed = await send(
+      request(app).get(keysPath(acme)).set('Origin', 'https://player.example').set('Cookie', `${COOKIE}=${token}`),
+    );
+    expect(allowed.status).toBe(200);
+    expect(allowed.headers['access-control-allow-origin']).toBe('https://player.example');
+    expect(allowed.headers['access-control-allow-credentials']).toBe('true');
+    expect(allowed.headers.vary).toMatch(/Origin/);
+    const edgeCookie = await send(
+      request(app)
+        .get(keysPath(acme))
+        .set('Origin', 'https://player.example')
+        .set('Cookie', `__token__=${edge('/*')}`),
+    );
+    expect(edgeCookie.headers['access-control-allow-credentials']).toBe('true');
+    const foreign = await send(
+      request(app).get(keysPath(acme)).set('Origin', 'https://evil.example').set('Cookie', `${COOKIE}=${token}`),
+    );
+    expect(foreign.status).toBe(403);
+    expect(json(foreign).reason).toBe('origin_denied');
+    expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
+    expect(foreign.headers['access-control-allow-credentials']).toBeUndefined();
   });
 });
 
