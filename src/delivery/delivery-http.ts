@@ -24,10 +24,15 @@ function sendKeyBytes(res: Response, key: Buffer): void {
   res.end(key);
 }
 
-/** Sends the one key of a single-key delivery (`/keys`, `/playback`, `/secure`). */
+/**
+ * Sends the one key of a single-key delivery (`/keys`, `/playback`, `/secure`). A key fetched by a
+ * cross-site player for an origin the policy lists may be read with credentials (its cookie).
+ */
 export function sendDeliveredKey(res: Response, delivered: Delivered): void {
   const [first] = delivered.keys;
   if (!first) throw new Error('a single-key delivery delivered no key');
+  const origin = res.getHeader('Access-Control-Allow-Origin');
+  applyCors(res, credentialedCors(typeof origin === 'string' ? { 'Access-Control-Allow-Origin': origin } : undefined));
   sendKeyBytes(res, first.key);
 }
 
@@ -51,6 +56,6 @@ export function deliveryContext(req: Request, route: string, grant: DeliveryGran
 export async function settle(req: Request, res: Response, outcome: DeliveryOutcome): Promise<Delivered> {
   await recordEvents(req, res, outcome.events);
   if (!outcome.ok) throw outcome.error;
-  applyCors(res, credentialedCors(outcome.cors));
+  applyCors(res, outcome.cors);
   return outcome;
 }
