@@ -11,7 +11,7 @@ import { createLogger, redactSecrets } from '../../src/logger';
 import { akamaiAclToken, akamaiUrlToken, type AkamaiEdgeAuthOptions } from '../helpers/akamai-edgeauth';
 import { binaryParser as binary } from '../helpers/binary';
 import { expectMatchesSpec } from '../helpers/openapi';
-import { ADMIN_KEY } from '../helpers/test-app';
+import { ADMIN_KEY, makeTestApp } from '../helpers/test-app';
 
 // EdgeAuth tokens made by Akamai's generator (akamai-edgeauth) and playback tokens in a cookie, on a real
 // app (SQLite, production logger at trace): /keys and Clear Key, the EdgeAuth key's tenant only, and no
@@ -279,6 +279,27 @@ describe('no token in logs, audit records or answers', () => {
       for (const [where, text] of places) {
         expect(text.includes(secret) ? `${secret.slice(0, 16)}… in ${where}` : 'absent').toBe('absent');
       }
+    }
+  });
+});
+
+describe('failed-auth rate limit (KEYPLANE_RATE_LIMIT_FAILED_AUTH=5)', () => {
+  it('counts forged EdgeAuth tokens, not refusals of genuine ones', async () => {
+    const t = await makeTestApp({ KEYPLANE_EDGEAUTH_KEY: KEY, KEYPLANE_RATE_LIMIT_FAILED_AUTH: '5' });
+    try {
+      const { kid } = await t.deps.staticKeys.create({ resourceId: 'rl-film' }, 'default');
+      const path = `/keys/rl-film/${kid}`;
+      // Genuine tokens refused for their ACL do not count: a player cannot lock itself out.
+      for (let i = 0; i < 6; i++) {
+        expect((await request(t.app).get(`${path}?__token__=${edge('/keys/other/*')}`)).status).toBe(403);
+      }
+      const forged = () => edge('/*', { key: crypto.randomBytes(16).toString('hex') });
+      const statuses: number[] = [];
+      for (let i = 0; i < 7; i++) statuses.push((await request(t.app).get(`${path}?__token__=${forged()}`)).status);
+      expect(statuses).toEqual([403, 403, 403, 403, 403, 429, 429]);
+      expect((await request(t.app).get(`${path}?__token__=${edge('/*')}`)).status).toBe(429);
+    } finally {
+      await t.close();
     }
   });
 });
