@@ -48,12 +48,16 @@ export function rawQueryTokens(originalUrl: string): string[] {
   return rawQueryValues(originalUrl, ['token']);
 }
 
-/** The values of every cookie named one of `names` (compared lower-case) in the `Cookie` header, in order. */
+/**
+ * The non-empty values of every cookie named one of `names` (compared lower-case) in the `Cookie` header, in
+ * order. An emptied cookie (a site's logout) carries no credential, so it is neither a token nor a conflict.
+ */
 export function cookieValues(req: TokenTransports, names: readonly string[]): string[] {
   const values: string[] = [];
   for (const pair of (req.get('cookie') ?? '').split(';')) {
     const eq = pair.indexOf('=');
-    if (eq > 0 && names.includes(pair.slice(0, eq).trim().toLowerCase())) values.push(pair.slice(eq + 1).trim());
+    const value = pair.slice(eq + 1).trim();
+    if (eq > 0 && value !== '' && names.includes(pair.slice(0, eq).trim().toLowerCase())) values.push(value);
   }
   return values;
 }

@@ -51,7 +51,10 @@ describe('the playback-token cookie (KEYPLANE_TOKEN_COOKIE)', () => {
   });
 
   it('reads cookie names case-insensitively and values trimmed', () => {
-    expect(cookieValues(req('/', { cookie: ' A=1 ;b=2; a = 3' }), ['a'])).toEqual(['1', '3']);
+    expect(cookieValues(req('/', { cookie: ' A=1 ;b=2; a = 3; a=' }), ['a'])).toEqual(['1', '3']);
+    expect(headerOrQueryToken(req(`/keys/a/b?token=${TOKEN}`, { cookie: `${COOKIE}=` }), undefined, COOKIE)).toBe(
+      TOKEN,
+    );
   });
 });
 
