@@ -4,11 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Express } from 'express';
 import request from 'supertest';
+import serverless from 'serverless-http';
 import { createApp, type AppDeps } from '../../src/compose/app';
 import { buildDeps, localBackends } from '../../src/compose/services';
 import { loadConfig } from '../../src/config';
 import { createLogger, redactSecrets } from '../../src/logger';
 import { akamaiAclToken, akamaiUrlToken, type AkamaiEdgeAuthOptions } from '../helpers/akamai-edgeauth';
+import { restApiEvent } from '../helpers/api-gateway-event';
 import { binaryParser as binary } from '../helpers/binary';
 import { expectMatchesSpec } from '../helpers/openapi';
 import { ADMIN_KEY, makeTestApp } from '../helpers/test-app';
@@ -301,5 +303,21 @@ describe('failed-auth rate limit (KEYPLANE_RATE_LIMIT_FAILED_AUTH=5)', () => {
     } finally {
       await t.close();
     }
+  });
+});
+
+describe('behind API Gateway (serverless-http, as src/lambda.ts wraps the app)', () => {
+  it('reads the EdgeAuth token from queryStringParameters (re-encoded by serverless-http) and from the Cookie header', async () => {
+    const wrapped = serverless(app, { binary: ['application/octet-stream'] });
+    const call = async (query: Record<string, string> | null, headers: Record<string, string> = {}) => {
+      const event = { ...restApiEvent({ method: 'GET', path: keysPath(acme), headers }), queryStringParameters: query };
+      return (await wrapped(event, {})) as { statusCode: number; body: string; isBase64Encoded: boolean };
+    };
+    const token = edge('/keys/acme-film/*');
+    const byQuery = await call({ __token__: token });
+    expect(byQuery.statusCode).toBe(200);
+    expect(Buffer.from(byQuery.body, byQuery.isBase64Encoded ? 'base64' : 'utf8')).toEqual(acme.key);
+    expect((await call(null, { Cookie: `__token__=${token}` })).statusCode).toBe(200);
+    expect((await call({ hdnts: edge('/keys/other/*') })).statusCode).toBe(403);
   });
 });
