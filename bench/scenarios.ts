@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type autocannon from 'autocannon';
 import { buildCpixRequest } from '../src/cli/cpix-request-builder';
 import { signedBody, type AesSignerKey } from '../src/cli/widevine-client';
+import { PLAYER_TRANSPORT_SCENARIOS } from './edgeauth-scenarios';
 
 /** HLS AES-128 systemId (AWS convention). */
 export const HLS_AES128 = '81376844-f976-481e-a84e-cc25d39b0b33';
@@ -238,4 +239,5 @@ export const SCENARIOS: Scenario[] = [
     serverEnv: WV_ENV,
     prepare: async () => widevineLoad(true),
   },
+  ...PLAYER_TRANSPORT_SCENARIOS,
 ];
