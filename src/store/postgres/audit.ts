@@ -1,0 +1,103 @@
+import { actionOf, lowerBound, type AuditPage, type AuditQuery, type AuditRecord } from '../../audit/audit-record';
+import type { AuditRepository } from '../repositories';
+import type { Query } from './database';
+
+interface AuditRow {
+  id: string;
+  time: string;
+  resource_id: string;
+  action: string;
+  route: string;
+  kid: string | null;
+  principal: string | null;
+  outcome: string;
+  status: number;
+  reason: string | null;
+  client_ip: string | null;
+  tenant: string | null;
+}
+
+const optional = <K extends string>(key: K, value: string | null) =>
+  (value === null ? {} : { [key]: value }) as Partial<Record<K, string>>;
+
+function toRecord(r: AuditRow): AuditRecord {
+  return {
+    id: r.id,
+    time: new Date(Number(r.time)),
+    action: actionOf(r.action),
+    route: r.route,
+    resourceId: r.resource_id,
+    ...optional('kid', r.kid),
+    ...optional('principal', r.principal),
+    outcome: r.outcome === 'allowed' ? 'allowed' : r.outcome === 'failed' ? 'failed' : 'denied',
+    status: r.status,
+    ...optional('reason', r.reason),
+    ...optional('clientIp', r.client_ip),
+    ...optional('tenant', r.tenant),
+  };
+}
+
+/** The columns in insert order, with the array type `unnest` reads each from. */
+const COLUMNS: readonly [string, string, (r: AuditRecord) => unknown][] = [
+  ['id', 'text', (r) => r.id],
+  ['time', 'bigint', (r) => r.time.getTime()],
+  ['resource_id', 'text', (r) => r.resourceId],
+  ['action', 'text', (r) => r.action],
+  ['route', 'text', (r) => r.route],
+  ['kid', 'text', (r) => r.kid ?? null],
+  ['principal', 'text', (r) => r.principal ?? null],
+  ['outcome', 'text', (r) => r.outcome],
+  ['status', 'int', (r) => r.status],
+  ['reason', 'text', (r) => r.reason ?? null],
+  ['client_ip', 'text', (r) => r.clientIp ?? null],
+  ['tenant', 'text', (r) => r.tenant ?? null],
+];
+const INSERT =
+  `INSERT INTO audit (${COLUMNS.map(([c]) => c).join(', ')}) ` +
+  `SELECT * FROM unnest(${COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')})`;
+
+/**
+ * The audit trail in the `audit` table: an append is one statement (all records or none), committed before
+ * the request that wrote it answers; pages in (time, id) order through the (resource, time), (tenant, time)
+ * and (time) indexes. Retention is applied around it (see `withAuditRetention` and `pruneBefore`).
+ */
+export class PostgresAuditRepository implements AuditRepository {
+  constructor(private readonly sql: Query) {}
+
+  async append(records: readonly AuditRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.sql(
+      INSERT,
+      COLUMNS.map(([, , value]) => records.map(value)),
+    );
+  }
+
+  async query(query: AuditQuery): Promise<AuditPage> {
+    const bound = lowerBound(query);
+    const args: unknown[] = [bound.time.getTime(), bound.id];
+    const where = ['(time > $1 OR (time = $1 AND id > $2))'];
+    if (query.resourceId !== undefined) where.push(`resource_id = $${args.push(query.resourceId)}`);
+    if (query.tenant !== undefined) {
+      // A record without a tenant (written by a caller that set none) is `default`'s, as in the other stores.
+      const n = args.push(query.tenant);
+      where.push(`(tenant = $${n} OR (tenant IS NULL AND $${n} = 'default'))`);
+    }
+    const limit = args.push(query.limit + 1);
+    const { rows } = await this.sql<AuditRow>(
+      `SELECT * FROM audit WHERE ${where.join(' AND ')} ORDER BY time, id LIMIT $${limit}`,
+      args,
+    );
+    const records = rows.slice(0, query.limit).map(toRecord);
+    const last = records[records.length - 1];
+    return rows.length > query.limit && last ? { records, next: { time: last.time, id: last.id } } : { records };
+  }
+
+  /** Deletes at most `limit` records older than `before` (epoch ms), oldest first; returns how many. */
+  async pruneBefore(before: number, limit: number): Promise<number> {
+    const res = await this.sql(
+      'DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE time < $1 ORDER BY time, id LIMIT $2)',
+      [before, limit],
+    );
+    return res.rowCount ?? 0;
+  }
+}

@@ -1,0 +1,48 @@
+import { KeyRaceError, type StoredKey } from '../records';
+import type { KeyRepository } from '../repositories';
+import type { Query, Tx } from './database';
+import { dateOf } from './database';
+
+interface KeyRow {
+  kid: string;
+  resource_id: string;
+  sealed: Buffer;
+  origin: string;
+  created_at: string;
+}
+
+const toKey = (r: KeyRow): StoredKey => ({
+  kid: r.kid,
+  resourceId: r.resource_id,
+  sealed: r.sealed,
+  origin: r.origin === 'static' ? 'static' : 'speke',
+  createdAt: dateOf(r.created_at),
+});
+
+/** The `keys` table: reads by KID (one statement for all), and the insert-if-absent issuance writes with. */
+export class PostgresKeyTable implements KeyRepository {
+  constructor(private readonly query: Query) {}
+
+  async get(kids: string[]): Promise<Map<string, StoredKey>> {
+    const found = new Map<string, StoredKey>();
+    if (kids.length === 0) return found;
+    const { rows } = await this.query<KeyRow>('SELECT * FROM keys WHERE kid = ANY($1::text[])', [kids]);
+    for (const row of rows) found.set(row.kid, toKey(row));
+    return found;
+  }
+
+  /**
+   * Inserts keys unless their KID exists (then KeyRaceError, and the caller's transaction rolls back).
+   * In KID order, so two transactions inserting overlapping keys wait on each other instead of deadlocking.
+   */
+  async insert(tx: Tx, keys: readonly StoredKey[]): Promise<void> {
+    for (const key of [...keys].sort((a, b) => (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0))) {
+      const res = await tx.query(
+        'INSERT INTO keys (kid, resource_id, sealed, origin, created_at) VALUES ($1, $2, $3, $4, $5) ' +
+          'ON CONFLICT (kid) DO NOTHING',
+        [key.kid, key.resourceId, key.sealed, key.origin, key.createdAt.getTime()],
+      );
+      if (res.rowCount === 0) throw new KeyRaceError(key.kid);
+    }
+  }
+}

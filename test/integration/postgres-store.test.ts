@@ -1,0 +1,127 @@
+import crypto from 'node:crypto';
+import { Client } from 'pg';
+import { ServiceUnavailableError } from '../../src/errors';
+import { MIGRATIONS, openPostgresBackend } from '../../src/store/postgres';
+import { deliveryRecord } from '../helpers/audit-records';
+import { startPostgres, type PostgresServer } from '../helpers/postgres';
+import { freePort } from '../helpers/server-process';
+import { describeBackendContract } from './store-contract';
+
+let server: PostgresServer | undefined;
+let url = '';
+
+beforeAll(async () => {
+  server = await startPostgres();
+  url = await server.createDatabase();
+}, 120_000);
+afterAll(() => server?.destroy());
+
+describeBackendContract('PostgreSQL', async (options) => {
+  const store = openPostgresBackend({ url, poolSize: 4, ...options });
+  return { store, cleanup: () => store.close() };
+});
+
+async function rows<R>(at: string, sql: string): Promise<R[]> {
+  const client = new Client({ connectionString: at });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows as R[];
+  } finally {
+    await client.end();
+  }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+describe('PostgreSQL backend specifics', () => {
+  it('migrates a fresh database once when 6 instances start at once, and finds nothing to do afterwards', async () => {
+    const fresh = await (server as PostgresServer).createDatabase();
+    const stores = Array.from({ length: 6 }, () => openPostgresBackend({ url: fresh, poolSize: 2 }));
+    try {
+      await Promise.all(stores.map((s) => s.migrate()));
+      await Promise.all(stores.map((s) => s.ping()));
+      const applied = await rows<{ version: number }>(fresh, 'SELECT version FROM schema_migrations ORDER BY version');
+      expect(applied.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
+      const again = openPostgresBackend({ url: fresh });
+      await again.migrate();
+      await again.close();
+      expect(await rows(fresh, 'SELECT version FROM schema_migrations')).toHaveLength(MIGRATIONS.length);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('stores keys as the sealed bytes it is given, nothing else', async () => {
+    const store = openPostgresBackend({ url });
+    try {
+      const sealed = Buffer.from('sealed-blob-from-the-envelope-cipher');
+      const resourceId = `sealed-${Date.now()}`;
+      const key = { kid: crypto.randomUUID(), resourceId, sealed, origin: 'speke', createdAt: new Date() } as const;
+      const lease = { resourceId, owner: 'o', kids: [key.kid], rotating: false, expiresAt: new Date(), version: 1 };
+      const claim = { tenant: 'default', kind: 'speke', expected: 'absent' } as const;
+      await store.leases.commitIssue({ lease, expectedLeaseVersion: undefined, newKeys: [key], claim });
+      const stored = await rows<{ sealed: Buffer }>(url, `SELECT sealed FROM keys WHERE kid = '${key.kid}'`);
+      expect(stored[0]?.sealed.equals(sealed)).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('answers 503 with Retry-After when nothing listens, without the password in the error', async () => {
+    const port = await freePort();
+    const store = openPostgresBackend({ url: `postgres://keyplane:s3cret-pw@127.0.0.1:${port}/keyplane` });
+    try {
+      const err = await rejection(store.apiKeys.get('x'));
+      expect(err).toBeInstanceOf(ServiceUnavailableError);
+      expect((err as ServiceUnavailableError).headers).toEqual({ 'Retry-After': '2' });
+      expect(String((err as Error).message)).not.toContain('s3cret-pw');
+      await expect(store.ping()).rejects.toBeInstanceOf(ServiceUnavailableError);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('answers 503 while the server is down and recovers by itself once it is back (same backend)', async () => {
+    const pg = server as PostgresServer;
+    const idleErrors: Error[] = [];
+    const store = openPostgresBackend({ url, poolSize: 3, onIdleError: (e) => idleErrors.push(e) });
+    try {
+      await store.audit.append([deliveryRecord('before-restart')]);
+      pg.stop('immediate');
+      try {
+        const err = await rejection(store.audit.query({ resourceId: 'before-restart', limit: 10 }));
+        expect(err).toBeInstanceOf(ServiceUnavailableError);
+        await expect(store.ping()).rejects.toBeInstanceOf(ServiceUnavailableError);
+      } finally {
+        pg.start();
+      }
+      const page = await store.audit.query({ resourceId: 'before-restart', limit: 10 });
+      expect(page.records.map((r) => r.resourceId)).toContain('before-restart');
+      await expect(store.ping()).resolves.toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('prunes audit records past the retention on demand', async () => {
+    let now = Date.now();
+    const store = openPostgresBackend({ url, auditRetentionDays: 1, now: () => new Date(now) });
+    try {
+      const resourceId = `prune-${now}`;
+      await store.audit.append([deliveryRecord(resourceId, now - 1000)]);
+      now += 24 * 3600 * 1000;
+      const run = await store.pruneExpiredAudit();
+      expect(run?.deleted).toBeGreaterThanOrEqual(1);
+      expect(await rows(url, `SELECT id FROM audit WHERE resource_id = '${resourceId}'`)).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+});
