@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { freePort } from './server-process';
 
 /**
  * A throwaway PostgreSQL server for tests and benchmarks, from Debian's packages (scripts/test-deps.sh
@@ -26,6 +26,18 @@ export interface PostgresServer {
   start: () => void;
   /** Stops it and deletes its files. */
   destroy: () => void;
+}
+
+/** A free TCP port on 127.0.0.1 (here rather than from server-process.ts: the bench imports this file too). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 function binDir(): string {
@@ -120,7 +132,7 @@ export async function startPostgres(settings: Record<string, string> = {}): Prom
     },
     destroy: () => {
       process.off('exit', stopOnExit);
-      if (running) stop('immediate');
+      stopOnExit();
       running = false;
       fs.rmSync(dir, { recursive: true, force: true });
     },
