@@ -34,17 +34,23 @@ export class PostgresApiKeyRepository implements ApiKeyRepository {
   }
 
   async get(id: string): Promise<ApiKeyRecord | undefined> {
-    const { rows } = await this.query<ApiKeyRow>('SELECT * FROM api_keys WHERE id = $1', [id]);
+    const { rows } = await this.query<ApiKeyRow>(
+      'SELECT id, name, roles, secret_hash, created_at, revoked_at, tenant FROM api_keys WHERE id = $1',
+      [id],
+    );
     return rows[0] && toApiKey(rows[0]);
   }
 
   async list(filter: { tenant?: string } = {}): Promise<ApiKeyRecord[]> {
     const { rows } =
       filter.tenant === undefined
-        ? await this.query<ApiKeyRow>('SELECT * FROM api_keys ORDER BY created_at, id')
-        : await this.query<ApiKeyRow>('SELECT * FROM api_keys WHERE tenant = $1 ORDER BY created_at, id', [
-            filter.tenant,
-          ]);
+        ? await this.query<ApiKeyRow>(
+            'SELECT id, name, roles, secret_hash, created_at, revoked_at, tenant FROM api_keys ORDER BY created_at, id',
+          )
+        : await this.query<ApiKeyRow>(
+            'SELECT id, name, roles, secret_hash, created_at, revoked_at, tenant FROM api_keys WHERE tenant = $1 ORDER BY created_at, id',
+            [filter.tenant],
+          );
     return rows.map(toApiKey);
   }
 

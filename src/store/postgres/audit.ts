@@ -84,7 +84,7 @@ export class PostgresAuditRepository implements AuditRepository {
     }
     const limit = args.push(query.limit + 1);
     const { rows } = await this.sql<AuditRow>(
-      `SELECT * FROM audit WHERE ${where.join(' AND ')} ORDER BY time, id LIMIT $${limit}`,
+      `SELECT id, time, resource_id, action, route, kid, principal, outcome, status, reason, client_ip, tenant FROM audit WHERE ${where.join(' AND ')} ORDER BY time, id LIMIT $${limit}`,
       args,
     );
     const records = rows.slice(0, query.limit).map(toRecord);

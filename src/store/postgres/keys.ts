@@ -26,7 +26,10 @@ export class PostgresKeyTable implements KeyRepository {
   async get(kids: string[]): Promise<Map<string, StoredKey>> {
     const found = new Map<string, StoredKey>();
     if (kids.length === 0) return found;
-    const { rows } = await this.query<KeyRow>('SELECT * FROM keys WHERE kid = ANY($1::text[])', [kids]);
+    const { rows } = await this.query<KeyRow>(
+      'SELECT kid, resource_id, sealed, origin, created_at FROM keys WHERE kid = ANY($1::text[])',
+      [kids],
+    );
     for (const row of rows) found.set(row.kid, toKey(row));
     return found;
   }

@@ -22,7 +22,7 @@ const toLease = (r: LeaseRow): Lease => ({
   version: r.version,
 });
 
-const SELECT = 'SELECT * FROM leases WHERE resource_id = $1';
+const SELECT = 'SELECT resource_id, owner, kids, rotating, expires_at, version FROM leases WHERE resource_id = $1';
 
 /**
  * The `leases` table. A commit writes the lease (an insert that does nothing when a lease exists, or an

@@ -13,9 +13,10 @@ export class PostgresPolicyRepository implements PolicyRepository {
   constructor(private readonly query: Query) {}
 
   async get(resourceId: string): Promise<ResourcePolicy | undefined> {
-    const { rows } = await this.query<PolicyRow>('SELECT * FROM resource_policies WHERE resource_id = $1', [
-      resourceId,
-    ]);
+    const { rows } = await this.query<PolicyRow>(
+      'SELECT resource_id, rules, updated_at FROM resource_policies WHERE resource_id = $1',
+      [resourceId],
+    );
     const row = rows[0];
     return row && { resourceId, ...row.rules, updatedAt: dateOf(row.updated_at) };
   }

@@ -30,7 +30,10 @@ export class PostgresResourceTable implements ResourceRepository {
   constructor(private readonly query: Query) {}
 
   async get(resourceId: string): Promise<ResourceOwner | undefined> {
-    const { rows } = await this.query<ResourceRow>('SELECT * FROM resources WHERE resource_id = $1', [resourceId]);
+    const { rows } = await this.query<ResourceRow>(
+      'SELECT resource_id, tenant, kind, created_at FROM resources WHERE resource_id = $1',
+      [resourceId],
+    );
     return rows[0] && toOwner(rows[0]);
   }
 
@@ -49,9 +52,10 @@ export class PostgresResourceTable implements ResourceRepository {
       if (res.rowCount === 0) throw new ResourceRaceError(resourceId);
       return;
     }
-    const { rows } = await tx.query<ResourceRow>('SELECT * FROM resources WHERE resource_id = $1 FOR SHARE', [
-      resourceId,
-    ]);
+    const { rows } = await tx.query<ResourceRow>(
+      'SELECT resource_id, tenant, kind, created_at FROM resources WHERE resource_id = $1 FOR SHARE',
+      [resourceId],
+    );
     const row = rows[0];
     if (!row || row.tenant !== claim.tenant || row.kind !== claim.kind) throw new ResourceRaceError(resourceId);
   }

@@ -41,7 +41,7 @@ export class PostgresRevocationRepository implements RevocationRepository {
 
   async get(jti: string): Promise<RevocationRecord[]> {
     const { rows } = await this.db.query<RevocationRow>(
-      'SELECT * FROM revocations WHERE jti = $1 AND expires_at > $2',
+      'SELECT jti, tenant, revoked_by, revoked_at, expires_at FROM revocations WHERE jti = $1 AND expires_at > $2',
       [jti, this.now().getTime()],
     );
     return rows.map(toRecord);

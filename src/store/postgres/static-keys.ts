@@ -16,7 +16,7 @@ const toStatic = (row: StaticRow): StaticKeyRecord => ({
   createdAt: dateOf(row.created_at),
 });
 
-const SELECT = 'SELECT * FROM static_keys WHERE resource_id = $1';
+const SELECT = 'SELECT resource_id, kid, created_at FROM static_keys WHERE resource_id = $1';
 
 /**
  * The `static_keys` table; a registration, its key and the resource's owner (kind `static`) are written in
