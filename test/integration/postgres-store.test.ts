@@ -110,6 +110,36 @@ describe('PostgreSQL backend specifics', () => {
     }
   });
 
+  it('answers 300 reads arriving at once (batched into shared statements) each with its own record', async () => {
+    const store = openPostgresBackend({ url, poolSize: 2 });
+    try {
+      const claim = { tenant: 'default', kind: 'speke', expected: 'absent' } as const;
+      const ids = Array.from({ length: 150 }, (_, i) => `batch-${i}-${crypto.randomUUID()}`);
+      await Promise.all(
+        ids.map((resourceId, i) =>
+          store.leases.commitIssue({
+            lease: { resourceId, owner: `o${i}`, kids: [], rotating: false, expiresAt: new Date(), version: 1 },
+            expectedLeaseVersion: undefined,
+            newKeys: [],
+            claim: { ...claim, tenant: `t${i % 7}` },
+          }),
+        ),
+      );
+      const missing = ids.map((id) => `${id}-missing`);
+      const [owners, leases] = await Promise.all([
+        Promise.all([...ids, ...missing].map((id) => store.resources.get(id))),
+        Promise.all(ids.map((id) => store.leases.get(id))),
+      ]);
+      expect(owners.slice(0, 150).map((o) => [o?.resourceId, o?.tenant])).toEqual(
+        ids.map((id, i) => [id, `t${i % 7}`]),
+      );
+      expect(owners.slice(150)).toEqual(missing.map(() => undefined));
+      expect(leases.map((l) => l?.owner)).toEqual(ids.map((_, i) => `o${i}`));
+    } finally {
+      await store.close();
+    }
+  });
+
   it('prunes audit records past the retention on demand', async () => {
     let now = Date.now();
     const store = openPostgresBackend({ url, auditRetentionDays: 1, now: () => new Date(now) });

@@ -1,5 +1,6 @@
 import type { ApiKeyRecord } from '../records';
 import type { ApiKeyRepository } from '../repositories';
+import { ReadBatcher } from './batch';
 import { dateOf, type Query } from './database';
 
 interface ApiKeyRow {
@@ -24,7 +25,17 @@ const toApiKey = (r: ApiKeyRow): ApiKeyRecord => ({
 
 /** The `api_keys` table (roles as a text array, only the secret's hash, times as epoch ms). */
 export class PostgresApiKeyRepository implements ApiKeyRepository {
-  constructor(private readonly query: Query) {}
+  private readonly byId: ReadBatcher<ApiKeyRecord>;
+
+  constructor(private readonly query: Query) {
+    this.byId = new ReadBatcher(async (ids) => {
+      const { rows } = await query<ApiKeyRow>(
+        'SELECT id, name, roles, secret_hash, created_at, revoked_at, tenant FROM api_keys WHERE id = ANY($1::text[])',
+        [ids],
+      );
+      return new Map(rows.map((r) => [r.id, toApiKey(r)]));
+    });
+  }
 
   async put(r: ApiKeyRecord): Promise<void> {
     await this.query(
@@ -34,11 +45,7 @@ export class PostgresApiKeyRepository implements ApiKeyRepository {
   }
 
   async get(id: string): Promise<ApiKeyRecord | undefined> {
-    const { rows } = await this.query<ApiKeyRow>(
-      'SELECT id, name, roles, secret_hash, created_at, revoked_at, tenant FROM api_keys WHERE id = $1',
-      [id],
-    );
-    return rows[0] && toApiKey(rows[0]);
+    return this.byId.get(id);
   }
 
   async list(filter: { tenant?: string } = {}): Promise<ApiKeyRecord[]> {

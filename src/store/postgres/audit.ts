@@ -1,5 +1,6 @@
 import { actionOf, lowerBound, type AuditPage, type AuditQuery, type AuditRecord } from '../../audit/audit-record';
 import type { AuditRepository } from '../repositories';
+import { AppendBatcher } from './batch';
 import type { Query } from './database';
 
 interface AuditRow {
@@ -57,19 +58,24 @@ const INSERT =
   `SELECT * FROM unnest(${COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')})`;
 
 /**
- * The audit trail in the `audit` table: an append is one statement (all records or none), committed before
- * the request that wrote it answers; pages in (time, id) order through the (resource, time), (tenant, time)
- * and (time) indexes. Retention is applied around it (see `withAuditRetention` and `pruneBefore`).
+ * The audit trail in the `audit` table: the appends of one event-loop turn are one statement (all records or
+ * none, see AppendBatcher), committed before the requests that wrote them answer; pages in (time, id) order
+ * through the (resource, time), (tenant, time) and (time) indexes. Retention is applied around it (see `withAuditRetention` and `pruneBefore`).
  */
 export class PostgresAuditRepository implements AuditRepository {
-  constructor(private readonly sql: Query) {}
+  private readonly appends: AppendBatcher<AuditRecord>;
+
+  constructor(private readonly sql: Query) {
+    this.appends = new AppendBatcher((records) =>
+      sql(
+        INSERT,
+        COLUMNS.map(([, , value]) => records.map(value)),
+      ),
+    );
+  }
 
   async append(records: readonly AuditRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    await this.sql(
-      INSERT,
-      COLUMNS.map(([, , value]) => records.map(value)),
-    );
+    if (records.length > 0) await this.appends.append(records);
   }
 
   async query(query: AuditQuery): Promise<AuditPage> {

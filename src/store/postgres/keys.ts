@@ -2,6 +2,7 @@ import { KeyRaceError, type StoredKey } from '../records';
 import type { KeyRepository } from '../repositories';
 import type { Query, Tx } from './database';
 import { dateOf } from './database';
+import { ReadBatcher } from './batch';
 
 interface KeyRow {
   kid: string;
@@ -19,18 +20,24 @@ const toKey = (r: KeyRow): StoredKey => ({
   createdAt: dateOf(r.created_at),
 });
 
-/** The `keys` table: reads by KID (one statement for all), and the insert-if-absent issuance writes with. */
+/** The `keys` table: reads by KID (batched, see ReadBatcher), and the insert-if-absent issuance writes with. */
 export class PostgresKeyTable implements KeyRepository {
-  constructor(private readonly query: Query) {}
+  private readonly byKid: ReadBatcher<StoredKey>;
+
+  constructor(query: Query) {
+    this.byKid = new ReadBatcher(async (kids) => {
+      const { rows } = await query<KeyRow>(
+        'SELECT kid, resource_id, sealed, origin, created_at FROM keys WHERE kid = ANY($1::text[])',
+        [kids],
+      );
+      return new Map(rows.map((row) => [row.kid, toKey(row)]));
+    });
+  }
 
   async get(kids: string[]): Promise<Map<string, StoredKey>> {
     const found = new Map<string, StoredKey>();
-    if (kids.length === 0) return found;
-    const { rows } = await this.query<KeyRow>(
-      'SELECT kid, resource_id, sealed, origin, created_at FROM keys WHERE kid = ANY($1::text[])',
-      [kids],
-    );
-    for (const row of rows) found.set(row.kid, toKey(row));
+    const keys = await Promise.all(kids.map((kid) => this.byKid.get(kid)));
+    keys.forEach((key, i) => key && found.set(kids[i] as string, key));
     return found;
   }
 

@@ -1,5 +1,6 @@
 import { LeaseRaceError, type IssueCommit, type Lease } from '../records';
 import type { LeaseRepository } from '../repositories';
+import { ReadBatcher } from './batch';
 import { dateOf, type PostgresDatabase, type Tx } from './database';
 import type { PostgresKeyTable } from './keys';
 import type { PostgresResourceTable } from './resources';
@@ -31,15 +32,24 @@ const SELECT = 'SELECT resource_id, owner, kids, rotating, expires_at, version F
  * race error and nothing of theirs is written. The lease rule itself is the KeyService's (as for every backend).
  */
 export class PostgresLeaseRepository implements LeaseRepository {
+  private readonly byId: ReadBatcher<Lease>;
+
   constructor(
     private readonly db: PostgresDatabase,
     private readonly keys: PostgresKeyTable,
     private readonly resources: PostgresResourceTable,
-  ) {}
+  ) {
+    this.byId = new ReadBatcher(async (ids) => {
+      const { rows } = await db.query<LeaseRow>(
+        'SELECT resource_id, owner, kids, rotating, expires_at, version FROM leases WHERE resource_id = ANY($1::text[])',
+        [ids],
+      );
+      return new Map(rows.map((r) => [r.resource_id, toLease(r)]));
+    });
+  }
 
   async get(resourceId: string): Promise<Lease | undefined> {
-    const { rows } = await this.db.query<LeaseRow>(SELECT, [resourceId]);
-    return rows[0] && toLease(rows[0]);
+    return this.byId.get(resourceId);
   }
 
   async commitIssue(commit: IssueCommit): Promise<void> {

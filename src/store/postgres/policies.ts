@@ -1,5 +1,6 @@
 import type { AccessRules, ResourcePolicy } from '../records';
 import type { PolicyRepository } from '../repositories';
+import { ReadBatcher } from './batch';
 import { dateOf, type Query } from './database';
 
 interface PolicyRow {
@@ -10,15 +11,22 @@ interface PolicyRow {
 
 /** Per-resource access policies (`resource_policies`, rules as JSONB), one autocommitted upsert per write. */
 export class PostgresPolicyRepository implements PolicyRepository {
-  constructor(private readonly query: Query) {}
+  private readonly byId: ReadBatcher<ResourcePolicy>;
+
+  constructor(private readonly query: Query) {
+    this.byId = new ReadBatcher(async (ids) => {
+      const { rows } = await query<PolicyRow>(
+        'SELECT resource_id, rules, updated_at FROM resource_policies WHERE resource_id = ANY($1::text[])',
+        [ids],
+      );
+      return new Map(
+        rows.map((r) => [r.resource_id, { resourceId: r.resource_id, ...r.rules, updatedAt: dateOf(r.updated_at) }]),
+      );
+    });
+  }
 
   async get(resourceId: string): Promise<ResourcePolicy | undefined> {
-    const { rows } = await this.query<PolicyRow>(
-      'SELECT resource_id, rules, updated_at FROM resource_policies WHERE resource_id = $1',
-      [resourceId],
-    );
-    const row = rows[0];
-    return row && { resourceId, ...row.rules, updatedAt: dateOf(row.updated_at) };
+    return this.byId.get(resourceId);
   }
 
   async put(policy: ResourcePolicy): Promise<void> {

@@ -6,6 +6,7 @@ import {
   type TenantRepository,
   type TenantSummary,
 } from '../ownership';
+import { ReadBatcher } from './batch';
 import { dateOf, type Query, type Tx } from './database';
 
 interface ResourceRow {
@@ -27,14 +28,20 @@ const toOwner = (r: ResourceRow): ResourceOwner => ({
  * transaction, so the owner and the keys are committed together or not at all.
  */
 export class PostgresResourceTable implements ResourceRepository {
-  constructor(private readonly query: Query) {}
+  private readonly byId: ReadBatcher<ResourceOwner>;
+
+  constructor(query: Query) {
+    this.byId = new ReadBatcher(async (ids) => {
+      const { rows } = await query<ResourceRow>(
+        'SELECT resource_id, tenant, kind, created_at FROM resources WHERE resource_id = ANY($1::text[])',
+        [ids],
+      );
+      return new Map(rows.map((r) => [r.resource_id, toOwner(r)]));
+    });
+  }
 
   async get(resourceId: string): Promise<ResourceOwner | undefined> {
-    const { rows } = await this.query<ResourceRow>(
-      'SELECT resource_id, tenant, kind, created_at FROM resources WHERE resource_id = $1',
-      [resourceId],
-    );
-    return rows[0] && toOwner(rows[0]);
+    return this.byId.get(resourceId);
   }
 
   /**
