@@ -140,6 +140,37 @@ describe('PostgreSQL backend specifics', () => {
     }
   });
 
+  it('a statement timeout mid-transaction is a 503 (Retry-After 1) and leaves nothing half-written', async () => {
+    const store = openPostgresBackend({ url, statementTimeoutMs: 300 });
+    const blocker = new Client({ connectionString: url });
+    await blocker.connect();
+    try {
+      const resourceId = `timeout-${crypto.randomUUID()}`;
+      const kid = crypto.randomUUID();
+      // Another session inserts the same KID and does not commit: our key insert waits on it.
+      await blocker.query('BEGIN');
+      await blocker.query(
+        "INSERT INTO keys (kid, resource_id, sealed, origin, created_at) VALUES ($1, 'other', '\\x00', 'speke', 0)",
+        [kid],
+      );
+      const key = { kid, resourceId, sealed: Buffer.from('s'), origin: 'speke', createdAt: new Date() } as const;
+      const lease = { resourceId, owner: 'o', kids: [kid], rotating: false, expiresAt: new Date(), version: 1 };
+      const claim = { tenant: 'default', kind: 'speke', expected: 'absent' } as const;
+      const err = await rejection(
+        store.leases.commitIssue({ lease, expectedLeaseVersion: undefined, newKeys: [key], claim }),
+      );
+      expect(err).toBeInstanceOf(ServiceUnavailableError);
+      expect((err as ServiceUnavailableError).headers).toEqual({ 'Retry-After': '1' });
+      await blocker.query('ROLLBACK');
+      expect(await store.leases.get(resourceId)).toBeUndefined();
+      expect(await store.resources.get(resourceId)).toBeUndefined();
+      expect((await store.keys.get([kid])).size).toBe(0);
+    } finally {
+      await blocker.end();
+      await store.close();
+    }
+  });
+
   it('prunes audit records past the retention on demand', async () => {
     let now = Date.now();
     const store = openPostgresBackend({ url, auditRetentionDays: 1, now: () => new Date(now) });
