@@ -171,6 +171,34 @@ describe('PostgreSQL backend specifics', () => {
     }
   });
 
+  it('stores and looks up text with NUL characters (PostgreSQL text cannot hold them) without failing others', async () => {
+    const store = openPostgresBackend({ url });
+    try {
+      const resourceId = `nul-${crypto.randomUUID()}`;
+      const hostile = { ...deliveryRecord(`${resourceId}\0x`), reason: 'bad\0path' };
+      const honest = deliveryRecord(resourceId);
+      await Promise.all([store.audit.append([hostile]), store.audit.append([honest])]);
+      const page = await store.audit.query({ resourceId, limit: 10 });
+      expect(page.records.map((r) => r.id)).toEqual([honest.id]);
+      const stored = await store.audit.query({ resourceId: `${resourceId}\0x`, limit: 10 });
+      expect(stored.records.map((r) => [r.resourceId, r.reason])).toEqual([[`${resourceId}\uFFFDx`, 'bad\uFFFDpath']]);
+      const [missing, none] = await Promise.all([store.resources.get('a\0b'), store.resources.get(resourceId)]);
+      expect([missing, none]).toEqual([undefined, undefined]);
+      const apiKey = {
+        id: crypto.randomUUID(),
+        name: 'enc\0oder',
+        roles: ['encoder'],
+        secretHash: Buffer.alloc(32),
+        createdAt: new Date(),
+        tenant: 'default',
+      };
+      await store.apiKeys.put(apiKey);
+      expect((await store.apiKeys.get(apiKey.id))?.name).toBe('enc\uFFFDoder');
+    } finally {
+      await store.close();
+    }
+  });
+
   it('prunes audit records past the retention on demand', async () => {
     let now = Date.now();
     const store = openPostgresBackend({ url, auditRetentionDays: 1, now: () => new Date(now) });

@@ -1,7 +1,7 @@
 import type { ApiKeyRecord } from '../records';
 import type { ApiKeyRepository } from '../repositories';
 import { ReadBatcher } from './batch';
-import { dateOf, type Query } from './database';
+import { dateOf, storableText, type Query } from './database';
 
 interface ApiKeyRow {
   id: string;
@@ -40,7 +40,15 @@ export class PostgresApiKeyRepository implements ApiKeyRepository {
   async put(r: ApiKeyRecord): Promise<void> {
     await this.query(
       'INSERT INTO api_keys (id, name, roles, secret_hash, created_at, revoked_at, tenant) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-      [r.id, r.name, r.roles, r.secretHash, r.createdAt.getTime(), r.revokedAt?.getTime() ?? null, r.tenant],
+      [
+        r.id,
+        storableText(r.name),
+        r.roles,
+        r.secretHash,
+        r.createdAt.getTime(),
+        r.revokedAt?.getTime() ?? null,
+        r.tenant,
+      ],
     );
   }
 

@@ -1,7 +1,7 @@
 import { actionOf, lowerBound, type AuditPage, type AuditQuery, type AuditRecord } from '../../audit/audit-record';
 import type { AuditRepository } from '../repositories';
 import { AppendBatcher } from './batch';
-import type { Query } from './database';
+import { storableText, type Query } from './database';
 
 interface AuditRow {
   id: string;
@@ -39,19 +39,20 @@ function toRecord(r: AuditRow): AuditRecord {
 }
 
 /** The columns in insert order, with the array type `unnest` reads each from. */
+const text = (value: string | undefined): string | null => (value === undefined ? null : storableText(value));
 const COLUMNS: readonly [string, string, (r: AuditRecord) => unknown][] = [
-  ['id', 'text', (r) => r.id],
+  ['id', 'text', (r) => text(r.id)],
   ['time', 'bigint', (r) => r.time.getTime()],
-  ['resource_id', 'text', (r) => r.resourceId],
-  ['action', 'text', (r) => r.action],
-  ['route', 'text', (r) => r.route],
-  ['kid', 'text', (r) => r.kid ?? null],
-  ['principal', 'text', (r) => r.principal ?? null],
-  ['outcome', 'text', (r) => r.outcome],
+  ['resource_id', 'text', (r) => text(r.resourceId)],
+  ['action', 'text', (r) => text(r.action)],
+  ['route', 'text', (r) => text(r.route)],
+  ['kid', 'text', (r) => text(r.kid)],
+  ['principal', 'text', (r) => text(r.principal)],
+  ['outcome', 'text', (r) => text(r.outcome)],
   ['status', 'int', (r) => r.status],
-  ['reason', 'text', (r) => r.reason ?? null],
-  ['client_ip', 'text', (r) => r.clientIp ?? null],
-  ['tenant', 'text', (r) => r.tenant ?? null],
+  ['reason', 'text', (r) => text(r.reason)],
+  ['client_ip', 'text', (r) => text(r.clientIp)],
+  ['tenant', 'text', (r) => text(r.tenant)],
 ];
 const INSERT =
   `INSERT INTO audit (${COLUMNS.map(([c]) => c).join(', ')}) ` +
@@ -80,12 +81,12 @@ export class PostgresAuditRepository implements AuditRepository {
 
   async query(query: AuditQuery): Promise<AuditPage> {
     const bound = lowerBound(query);
-    const args: unknown[] = [bound.time.getTime(), bound.id];
+    const args: unknown[] = [bound.time.getTime(), storableText(bound.id)];
     const where = ['(time > $1 OR (time = $1 AND id > $2))'];
-    if (query.resourceId !== undefined) where.push(`resource_id = $${args.push(query.resourceId)}`);
+    if (query.resourceId !== undefined) where.push(`resource_id = $${args.push(storableText(query.resourceId))}`);
     if (query.tenant !== undefined) {
       // A record without a tenant (written by a caller that set none) is `default`'s, as in the other stores.
-      const n = args.push(query.tenant);
+      const n = args.push(storableText(query.tenant));
       where.push(`(tenant = $${n} OR (tenant IS NULL AND $${n} = 'default'))`);
     }
     const limit = args.push(query.limit + 1);

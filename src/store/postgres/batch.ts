@@ -17,6 +17,8 @@ export class ReadBatcher<V> {
 
   /** The value stored under `key`, read in the current turn's batch. */
   get(key: string): Promise<V | undefined> {
+    // No stored key holds U+0000 (PostgreSQL text cannot), and one would fail the whole batch's statement.
+    if (key.includes('\0')) return Promise.resolve(undefined);
     return new Promise((resolve, reject) => {
       const waiters = this.pending.get(key);
       if (waiters) waiters.push({ resolve, reject });

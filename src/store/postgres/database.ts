@@ -93,5 +93,12 @@ export class PostgresDatabase {
   }
 }
 
+/**
+ * Text as PostgreSQL can store it: TEXT cannot hold U+0000 (SQLite can), so each is written as U+FFFD.
+ * Applied to the free text Keyplane stores (audit fields, API key names): an attacker's NUL in a path
+ * must not turn the write that audits their request (and others batched with it) into an error.
+ */
+export const storableText = (value: string): string => value.replace(/\0/g, '\uFFFD');
+
 /** Epoch milliseconds as node-postgres returns BIGINT (a string), as a Date. */
 export const dateOf = (value: string | number): Date => new Date(Number(value));
