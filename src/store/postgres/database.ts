@@ -32,14 +32,19 @@ export class PostgresDatabase {
   readonly pool: Pool;
   private migrated: Promise<unknown> | undefined;
 
+  private readonly url: string;
+  private readonly connectTimeoutMs: number;
+
   constructor(options: PostgresConnectionOptions) {
+    this.url = options.url;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
     const statementTimeout = options.statementTimeoutMs ?? 5000;
     this.pool = new Pool({
       connectionString: options.url,
       max: options.poolSize ?? 10,
       statement_timeout: statementTimeout,
       query_timeout: statementTimeout + 1000,
-      connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+      connectionTimeoutMillis: this.connectTimeoutMs,
       idleTimeoutMillis: 30_000,
       keepAlive: true,
       application_name: 'keyplane',
@@ -49,7 +54,7 @@ export class PostgresDatabase {
 
   /** Migrates once (again after a failure); every query waits for it. */
   ready(): Promise<unknown> {
-    this.migrated ??= migrate(this.pool).catch((err: unknown) => {
+    this.migrated ??= migrate(this.url, undefined, this.connectTimeoutMs).catch((err: unknown) => {
       this.migrated = undefined;
       throw err;
     });

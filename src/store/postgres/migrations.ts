@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import { Client } from 'pg';
 
 /** One step of the schema: applied once, in version order, in its own transaction. */
 export interface Migration {
@@ -96,49 +96,52 @@ export const MIGRATION_LOCK = 0x4b45_5950_4c41_4e45n; // "KEYPLANE"
 
 /**
  * Brings the database to the latest schema version and returns the versions it applied (none when it
- * was current). Runs under a session-level `pg_advisory_lock`, so instances starting at once migrate one
- * after the other and the later ones find nothing to do; each version is applied together with its
- * `schema_migrations` row in one transaction, so a crash leaves it wholly applied or not at all (the lock
- * dies with the session). Versions newer than this release knows are left alone.
+ * was current), on its own connection to `url` (not the pool's: no statement timeout, so neither the
+ * wait for another instance's migration nor a long step on a big table is cut short). Runs under a
+ * session-level `pg_advisory_lock`, so instances starting at once migrate one after the other and the later
+ * ones find nothing to do; each version is applied together with its `schema_migrations` row in one
+ * transaction, so a crash leaves it wholly applied or not at all (the lock dies with the session).
+ * Versions newer than this release knows are left alone.
  */
-export async function migrate(pool: Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  const onError = (err: Error) => (broken = err);
-  client.on('error', onError);
+export async function migrate(
+  url: string,
+  migrations: readonly Migration[] = MIGRATIONS,
+  connectTimeoutMs = 5000,
+): Promise<number[]> {
+  const client = new Client({
+    connectionString: url,
+    connectionTimeoutMillis: connectTimeoutMs,
+    application_name: 'keyplane-migrate',
+    keepAlive: true,
+  });
+  client.on('error', () => undefined); // a dead connection fails the pending query; the next call retries
+  await client.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
-    try {
-      await client.query(
-        'CREATE TABLE IF NOT EXISTS schema_migrations ' +
-          '(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())',
-      );
-      const done = new Set(
-        (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
-      );
-      const applied: number[] = [];
-      for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
-        if (done.has(m.version)) continue;
-        await client.query('BEGIN');
-        try {
-          await client.query(m.sql);
-          await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
-          await client.query('COMMIT');
-        } catch (err) {
-          await client.query('ROLLBACK').catch(() => undefined);
-          throw err;
-        }
-        applied.push(m.version);
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations ' +
+        '(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())',
+    );
+    const done = new Set(
+      (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
+    );
+    const applied: number[] = [];
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (done.has(m.version)) continue;
+      await client.query('BEGIN');
+      try {
+        await client.query(m.sql);
+        await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
       }
-      return applied;
-    } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK.toString()]).catch(() => undefined);
+      applied.push(m.version);
     }
-  } catch (err) {
-    broken ??= err as Error;
-    throw err;
+    return applied;
   } finally {
-    client.off('error', onError);
-    client.release(broken);
+    // Ending the session releases the advisory lock, whether or not the unlock could be sent.
+    await client.end().catch(() => undefined);
   }
 }
