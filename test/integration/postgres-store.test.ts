@@ -199,6 +199,36 @@ describe('PostgreSQL backend specifics', () => {
     }
   });
 
+  it('opens no more connections than KEYPLANE_DATABASE_POOL_SIZE under 60 concurrent commits', async () => {
+    const fresh = await (server as PostgresServer).createDatabase();
+    const store = openPostgresBackend({ url: fresh, poolSize: 3 });
+    const observer = new Client({ connectionString: fresh });
+    await observer.connect();
+    try {
+      await store.migrate();
+      const claim = { tenant: 'default', kind: 'speke', expected: 'absent' } as const;
+      const commits = Array.from({ length: 60 }, (_, i) => {
+        const resourceId = `pool-${i}-${crypto.randomUUID()}`;
+        const lease = { resourceId, owner: 'o', kids: [], rotating: false, expiresAt: new Date(), version: 1 };
+        return store.leases.commitIssue({ lease, expectedLeaseVersion: undefined, newKeys: [], claim });
+      });
+      const seen: number[] = [];
+      let done = false;
+      const all = Promise.all(commits).finally(() => (done = true));
+      while (!done) {
+        const { rows } = await observer.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'keyplane'",
+        );
+        seen.push(rows[0]?.n ?? 0);
+      }
+      await all;
+      expect(Math.max(...seen)).toBeLessThanOrEqual(3);
+    } finally {
+      await observer.end();
+      await store.close();
+    }
+  });
+
   it('prunes audit records past the retention on demand', async () => {
     let now = Date.now();
     const store = openPostgresBackend({ url, auditRetentionDays: 1, now: () => new Date(now) });
