@@ -14,6 +14,7 @@ import { describeDelivery, loadDeliveryConfig, type DeliveryConfig } from './del
 import { processEnv, type Env } from './env';
 import { loadKeysConfig, type KeysConfig } from './keys';
 import { loadOriginConfig } from './origin';
+import { describeSessions, loadSessionsConfig, type SessionsConfig } from './sessions';
 import { loadServerConfig, startFailureLogLevel, type ServerConfig } from './server';
 import { loadSpekeConfig, type SpekeConfig } from './speke';
 import { describeDatabase, loadStoreConfig, type StoreConfig } from './store';
@@ -38,6 +39,8 @@ export interface Config extends ServerConfig, StoreConfig, KeysConfig, AwsConfig
   timeouts: HttpTimeouts;
   /** Rate limits against brute force and floods (see config/abuse.ts). */
   abuseLimits: AbuseLimitsConfig;
+  /** Session-level HLS encryption (see config/sessions.ts). */
+  sessions: SessionsConfig;
 }
 
 /** Reads and validates the environment; throws ConfigError naming the variable. */
@@ -54,6 +57,7 @@ export function loadConfig(env: Env = processEnv()): Config {
     auditRetention: loadAuditRetention(env),
     timeouts: loadHttpTimeouts(env),
     abuseLimits: loadAbuseLimits(env),
+    sessions: loadSessionsConfig(env),
   };
 }
 
@@ -79,6 +83,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     auditRetention: describeRetention(config.auditRetention),
     timeouts: describeTimeouts(config.timeouts),
     abuseLimits: describeAbuseLimits(config.abuseLimits),
+    sessions: describeSessions(config.sessions),
     iamTenants: config.iamTenants.map((r) => `${r.pattern}=${r.tenant}`),
   };
 }
