@@ -21,6 +21,7 @@ import type { KeyService } from '../keys/key-service';
 import type { StaticKeyService } from '../keys/static-key-service';
 import type { CpixExportService } from '../speke/cpix-export';
 import type { SpekeService } from '../speke/speke-service';
+import type { WidevineCencService } from '../widevine/cenc-service';
 import type { Backend } from '../store/backend';
 
 /** Everything the HTTP app needs, injected so the standalone server, Lambda and tests share one app. */
@@ -52,6 +53,8 @@ export interface AppDeps {
   cpixExport?: CpixExportService;
   /** Rate limits against brute force and floods (absent: none). */
   abuseLimits?: AbuseLimits;
+  /** The Widevine Common Encryption API (`POST /widevine/cenc`); absent when no signer is configured. */
+  widevine?: WidevineCencService;
 }
 
 function requestId(): express.RequestHandler {

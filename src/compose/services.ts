@@ -19,6 +19,8 @@ import { createLogger, type Logger } from '../logger';
 import { CpixExportService } from '../speke/cpix-export';
 import { SpekeService } from '../speke/speke-service';
 import type { Backend } from '../store/backend';
+import { WidevineCencService } from '../widevine/cenc-service';
+import { WidevineSigners } from '../widevine/request-signers';
 
 /** The adapters a deployment chooses: where keys live and what seals them. */
 export interface Backends {
@@ -91,5 +93,15 @@ export function buildDeps(
     corsOrigins: config.corsOrigins,
     abuseLimits: config.abuseLimits,
     cpixExport: new CpixExportService(keys, drm, keyUrl, config.deliveryCertSha256, config.cpixDeliveryCertificate),
+    ...(config.widevine
+      ? {
+          widevine: new WidevineCencService(
+            keys,
+            drm,
+            new WidevineSigners(config.widevine.signers),
+            config.widevine.kidSecret,
+          ),
+        }
+      : {}),
   };
 }

@@ -20,6 +20,7 @@ import { loadSpekeConfig, type SpekeConfig } from './speke';
 import { describeDatabase, loadStoreConfig, type StoreConfig } from './store';
 import { loadTenantsConfig, type TenantsConfig } from './tenants';
 import { describeTimeouts, loadHttpTimeouts, type HttpTimeouts } from './timeouts';
+import { describeWidevine, loadWidevineConfig, type WidevineConfig } from './widevine';
 
 export { ConfigError, processEnv, startFailureLogLevel };
 export type { DeliveryConfig, Env };
@@ -41,6 +42,8 @@ export interface Config extends ServerConfig, StoreConfig, KeysConfig, AwsConfig
   abuseLimits: AbuseLimitsConfig;
   /** Session-level HLS encryption (see config/sessions.ts). */
   sessions: SessionsConfig;
+  /** The Widevine Common Encryption API's signers (see config/widevine.ts); absent: `/widevine/cenc` off. */
+  widevine?: WidevineConfig;
 }
 
 /** Reads and validates the environment; throws ConfigError naming the variable. */
@@ -58,6 +61,7 @@ export function loadConfig(env: Env = processEnv()): Config {
     timeouts: loadHttpTimeouts(env),
     abuseLimits: loadAbuseLimits(env),
     sessions: loadSessionsConfig(env),
+    widevine: loadWidevineConfig(env),
   };
 }
 
@@ -85,5 +89,6 @@ export function describeConfig(config: Config): Record<string, unknown> {
     abuseLimits: describeAbuseLimits(config.abuseLimits),
     sessions: describeSessions(config.sessions),
     iamTenants: config.iamTenants.map((r) => `${r.pattern}=${r.tenant}`),
+    widevine: describeWidevine(config.widevine),
   };
 }

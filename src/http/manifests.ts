@@ -119,6 +119,24 @@ const CPIX_GET_MANIFEST: FeatureManifest = {
   ],
 };
 
+/** The Widevine Common Encryption API (Shaka Packager), when signers are configured (`KEYPLANE_WIDEVINE_*SIGNERS`). */
+const WIDEVINE_MANIFEST: FeatureManifest = {
+  feature: 'widevine',
+  mounts: [
+    {
+      name: 'widevine',
+      stage: 'public',
+      segments: ['widevine'],
+      enabled: (deps) => deps.widevine !== undefined,
+      build: (deps) =>
+        (require('./widevine-routes') as typeof import('./widevine-routes')).widevineRoutes(
+          deps.widevine as NonNullable<AppDeps['widevine']>,
+        ),
+      routes: [{ method: 'POST', path: '/widevine/cenc', audit: 'issue' }],
+    },
+  ],
+};
+
 /** Every feature's manifest, in mounting order within each stage: the app, the audit and the tests read these. */
 export const FEATURE_MANIFESTS: readonly FeatureManifest[] = [
   PUBLIC_MANIFEST,
@@ -129,4 +147,5 @@ export const FEATURE_MANIFESTS: readonly FeatureManifest[] = [
   AUDIT_MANIFEST,
   SESSIONS_MANIFEST,
   CPIX_GET_MANIFEST,
+  WIDEVINE_MANIFEST,
 ];

@@ -33,9 +33,23 @@ export interface IssueRequest {
   tenant: string;
   keys: KeyRequest[];
   rotating: boolean;
+  /**
+   * Issue without the lease rule (neither read nor taken): for KIDs derived from the request (the Widevine
+   * API), where every process asking for the same content gets the same keys, so there is nothing to guard.
+   */
+  leaseFree?: boolean;
 }
 
 const MAX_ATTEMPTS = 5;
+
+/**
+ * A lease-free issue's lease write: the stored lease unchanged (its version re-checked), or, when there is
+ * none, an expired placeholder that every reader treats as absent (the commit always carries a lease).
+ */
+function untouchedLease(resourceId: string, existing: Lease | undefined) {
+  const lease = existing ?? { resourceId, owner: '', kids: [], rotating: false, expiresAt: new Date(0), version: 0 };
+  return { lease, expectedVersion: existing?.version, mustWrite: false };
+}
 
 /**
  * The ownership a SPEKE request needs: an unowned resource is claimed for the caller's tenant (`default`
@@ -98,7 +112,9 @@ export class KeyService {
     ]);
     const claim = spekeClaim(req, owner);
     this.checkBinding(req.resourceId, existing);
-    const decision = decideLease(lease, { ...req, kids }, this.now(), this.leaseTtlSeconds);
+    const decision = req.leaseFree
+      ? untouchedLease(req.resourceId, lease)
+      : decideLease(lease, { ...req, kids }, this.now(), this.leaseTtlSeconds);
     const opened = await this.openAll([...existing.values()]);
     const fresh = await this.generate(req.resourceId, req.keys, opened);
     for (const f of fresh) opened.set(f.issued.kid, f.issued);
