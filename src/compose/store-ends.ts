@@ -16,7 +16,7 @@ import type { MigrationEnd } from '../keys/store-migration';
 import type { Backend } from '../store/backend';
 import { dynamoDbBackend, dynamoDbClientTimeouts } from '../store/dynamodb';
 import { readSecretFile } from '../util/secret-file';
-import { awsClientBase, kmsEncryptionContext } from './backends';
+import { awsClientBase, kmsEncryptionContext, postgresStore } from './backends';
 
 /** A store named on the command line: its backend and where (directory, table, URL). */
 export interface StoreSpec {
@@ -52,16 +52,23 @@ function openDynamo(config: Config, location: string | undefined): Backend {
   return dynamoDbBackend(client, table, { auditRetentionDays: retentionDaysOf(config.auditRetention) });
 }
 
-/** Every backend a store spec may name; `postgres` joins with one line once its backend is merged. */
+/** PostgreSQL at `postgres:URL`, else at KEYPLANE_DATABASE_URL (pool and timeouts from KEYPLANE_DATABASE_*). */
+function openPostgres(config: Config, location: string | undefined): Backend {
+  const database = config.database ?? { poolSize: 4, statementTimeoutMs: 30_000, url: '' };
+  const url = location ?? config.database?.url;
+  if (url === undefined) throw new StoreSpecError('postgres needs a URL: postgres:URL or KEYPLANE_DATABASE_URL');
+  return postgresStore({ ...config, database: { ...database, url } });
+}
+
+/** Every backend a store spec may name: a new backend is one entry here. */
 const OPENERS: Record<string, Opener> = {
   sqlite: openSqlite,
   dynamodb: openDynamo,
+  postgres: openPostgres,
 };
 
 /** Backends named in help texts that this build cannot open yet. */
-const NOT_YET: Record<string, string> = {
-  postgres: 'the PostgreSQL backend is not available in this build',
-};
+const NOT_YET: Record<string, string> = {};
 
 /** Parses `sqlite:DIR`, `dynamodb[:TABLE]`, `postgres[:URL]`; `option` names the flag in errors. */
 export function parseStoreSpec(text: string, option: string): StoreSpec {
@@ -81,14 +88,27 @@ export function parseStoreSpec(text: string, option: string): StoreSpec {
 
 /** The store the usual KEYPLANE_* settings name (KEYPLANE_STORE, KEYPLANE_DATA_DIR, KEYPLANE_TABLE). */
 export function configuredStoreSpec(config: Config): StoreSpec {
+  if (config.store === 'postgres') return { backend: 'postgres', location: config.database?.url };
   return config.store === 'dynamodb'
     ? { backend: 'dynamodb', location: config.table }
     : { backend: 'sqlite', location: config.dataDir };
 }
 
-/** A spec as text, for checkpoints and messages. */
+/** A location as it may be printed: a URL's password never is. */
+function printable(location: string): string {
+  try {
+    const url = new URL(location);
+    if (url.password === '') return location;
+    url.password = '***';
+    return url.toString();
+  } catch {
+    return location;
+  }
+}
+
+/** A spec as text, for checkpoints and messages (without a database password). */
 export function specText(spec: StoreSpec): string {
-  return spec.location === undefined ? spec.backend : `${spec.backend}:${spec.location}`;
+  return spec.location === undefined ? spec.backend : `${spec.backend}:${printable(spec.location)}`;
 }
 
 function readMasterKeyFile(file: string, option: string): Buffer {

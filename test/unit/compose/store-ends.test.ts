@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../../src/config';
-import { openCipher, parseStoreSpec, StoreSpecError } from '../../../src/compose/store-ends';
+import { openCipher, parseStoreSpec, specText, StoreSpecError } from '../../../src/compose/store-ends';
 
 const config = (env: Record<string, string> = {}) =>
   loadConfig({ KEYPLANE_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'kp-ends-')), ...env });
@@ -13,14 +13,16 @@ describe('store specs', () => {
     expect(parseStoreSpec('sqlite:/var/lib/kp', '--from')).toEqual({ backend: 'sqlite', location: '/var/lib/kp' });
     expect(parseStoreSpec('dynamodb', '--to')).toEqual({ backend: 'dynamodb', location: undefined });
     expect(parseStoreSpec('dynamodb:keys', '--to')).toEqual({ backend: 'dynamodb', location: 'keys' });
+    const pg = parseStoreSpec('postgres:postgres://kp:secret@db:5432/kp', '--to');
+    expect(pg).toEqual({ backend: 'postgres', location: 'postgres://kp:secret@db:5432/kp' });
+    expect(specText(pg)).toBe('postgres:postgres://kp:***@db:5432/kp');
   });
 
-  it('refuses unknown backends, empty locations, sqlite without a directory and postgres (not yet here)', () => {
+  it('refuses unknown backends, empty locations and sqlite without a directory', () => {
     const cases: Array<[string, string]> = [
       ['mysql:x', '--to must be sqlite:DIR, dynamodb[:TABLE] or postgres[:URL], not "mysql:x"'],
       ['dynamodb:', '--to: nothing after "dynamodb:"'],
       ['sqlite', '--to: sqlite needs a directory (sqlite:DIR)'],
-      ['postgres:postgres://db/kp', '--to: the PostgreSQL backend is not available in this build'],
     ];
     for (const [spec, message] of cases) {
       expect(() => parseStoreSpec(spec, '--to')).toThrow(new StoreSpecError(message));
