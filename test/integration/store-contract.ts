@@ -121,7 +121,7 @@ export function describeBackendContract(name: string, makeStore: MakeBackend): v
     describePolicyStoreContract(() => raw);
     describeTenantContract(() => raw);
     describeRevocationContract(() => raw);
-    describeTransferContract(() => raw);
+    describeTransferContract(() => raw, name);
 
     it('answers ping', async () => {
       await expect(store.ping()).resolves.toBeUndefined();
