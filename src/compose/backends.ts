@@ -4,7 +4,7 @@ import { retentionDaysOf } from '../audit/audit-retention';
 import { ConfigError, type Config } from '../config';
 import type { EnvelopeCipher } from '../keys/envelope-cipher';
 import { KmsEnvelopeCipher, kmsClientTimeouts } from '../keys/kms-cipher';
-import { LocalEnvelopeCipher, loadOrCreateMasterKey } from '../keys/local-cipher';
+import { localCipherFor } from '../keys/local-cipher';
 import { sqliteStore, type Backends } from './services';
 import type { Backend } from '../store/backend';
 import { dynamoDbBackend, dynamoDbClientTimeouts } from '../store/dynamodb';
@@ -20,7 +20,7 @@ function awsClientBase(config: Config): { region: string; endpoint?: string } {
 }
 
 function selectCipher(config: Config): EnvelopeCipher {
-  if (config.kmsKeyId === undefined) return new LocalEnvelopeCipher(loadOrCreateMasterKey(config.dataDir));
+  if (config.kmsKeyId === undefined) return localCipherFor(config.dataDir);
   const kms = new KMSClient({ ...awsClientBase(config), ...kmsClientTimeouts() });
   return new KmsEnvelopeCipher(kms, { keyId: config.kmsKeyId, encryptionContext: kmsEncryptionContext(config) });
 }

@@ -1,0 +1,70 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { associatedData } from '../../../src/keys/envelope-cipher';
+import { KeyUnsealError } from '../../../src/keys/envelope-cipher-errors';
+import { LocalEnvelopeCipher, loadOrCreateMasterKey, localCipherFor } from '../../../src/keys/local-cipher';
+import { masterKeyFingerprint, MasterKeyRing, readMasterKeys } from '../../../src/keys/master-key-ring';
+import { deletePreviousMasterKey, swapInNewMasterKey } from '../../../src/keys/master-key-rotation';
+
+const ctx = { resourceId: 'r1', kid: 'k1' };
+const dir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-ring-'));
+
+/** A value in the format before key ids (2): version ‖ nonce ‖ tag ‖ ciphertext. */
+function legacySeal(key: Buffer, plain: Buffer): Buffer {
+  const nonce = crypto.randomBytes(12);
+  const c = crypto.createCipheriv('aes-256-gcm', key, nonce);
+  c.setAAD(associatedData(ctx));
+  const body = Buffer.concat([c.update(plain), c.final()]);
+  return Buffer.concat([Buffer.of(2), nonce, c.getAuthTag(), body]);
+}
+
+describe('master key ring and rotation of the key files', () => {
+  it('seals format 3 naming the master key fingerprint, and still opens format 2', async () => {
+    const d = dir();
+    const key = loadOrCreateMasterKey(d);
+    const cipher = localCipherFor(d);
+    const sealed = await cipher.seal(Buffer.alloc(32, 1), ctx);
+    expect(sealed[0]).toBe(3);
+    expect(cipher.sealedBy(sealed)).toBe(masterKeyFingerprint(key));
+    expect(sealed.subarray(1, 9).toString('hex')).toBe(masterKeyFingerprint(key));
+    const legacy = legacySeal(key, Buffer.alloc(32, 2));
+    expect(cipher.sealedBy(legacy)).toBeUndefined();
+    expect(await cipher.open(legacy, ctx)).toEqual(Buffer.alloc(32, 2));
+  });
+
+  it('a swap makes the new key seal at once in a running cipher; old values open until the key is deleted', async () => {
+    const d = dir();
+    const oldKey = loadOrCreateMasterKey(d);
+    const cipher = localCipherFor(d);
+    const before = await cipher.seal(Buffer.alloc(32, 3), ctx);
+    const legacy = legacySeal(oldKey, Buffer.alloc(32, 4));
+    const swap = swapInNewMasterKey(d);
+    expect(swap.previous).toBe(masterKeyFingerprint(oldKey));
+    expect(swap.current).not.toBe(swap.previous);
+    expect(fs.statSync(path.join(d, `master.${swap.previous}.key`)).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(path.join(d, 'master.key')).mode & 0o777).toBe(0o600);
+    const after = await cipher.seal(Buffer.alloc(32, 5), ctx);
+    expect(cipher.sealedBy(after)).toBe(swap.current);
+    expect(await cipher.open(before, ctx)).toEqual(Buffer.alloc(32, 3));
+    expect(await cipher.open(legacy, ctx)).toEqual(Buffer.alloc(32, 4));
+    // A fresh process (new ring) reads both files.
+    const fresh = new LocalEnvelopeCipher(new MasterKeyRing(d));
+    expect(await fresh.open(before, ctx)).toEqual(Buffer.alloc(32, 3));
+    expect(await fresh.open(after, ctx)).toEqual(Buffer.alloc(32, 5));
+    deletePreviousMasterKey(d, swap.previous);
+    const retired = new LocalEnvelopeCipher(new MasterKeyRing(d));
+    await expect(retired.open(before, ctx)).rejects.toThrow(`its master key ${swap.previous} is not in the data dir`);
+    await expect(retired.open(legacy, ctx)).rejects.toBeInstanceOf(KeyUnsealError);
+    expect(readMasterKeys(d).previous).toEqual([]);
+  });
+
+  it('refuses a kept key file whose name does not match its key', () => {
+    const d = dir();
+    loadOrCreateMasterKey(d);
+    const other = crypto.randomBytes(32);
+    fs.writeFileSync(path.join(d, 'master.0000000000000000.key'), other.toString('base64'), { mode: 0o600 });
+    expect(() => readMasterKeys(d)).toThrow(/master.0000000000000000.key holds the master key [0-9a-f]{16}, not 0{16}/);
+  });
+});
