@@ -10,12 +10,12 @@ import type { Backend } from '../store/backend';
 import { dynamoDbBackend, dynamoDbClientTimeouts } from '../store/dynamodb';
 
 /** The encryption context every KMS data key is bound to: a deployment cannot open another's keys. */
-function kmsEncryptionContext(config: Config): Record<string, string> {
+export function kmsEncryptionContext(config: Config): Record<string, string> {
   return { app: 'keyplane', deployment: config.deployment };
 }
 
 /** Region and, when `KEYPLANE_AWS_ENDPOINT` is set (moto, LocalStack), the endpoint shared by both clients. */
-function awsClientBase(config: Config): { region: string; endpoint?: string } {
+export function awsClientBase(config: Config): { region: string; endpoint?: string } {
   return config.awsEndpoint ? { region: config.awsRegion, endpoint: config.awsEndpoint } : { region: config.awsRegion };
 }
 
@@ -25,7 +25,8 @@ function selectCipher(config: Config): EnvelopeCipher {
   return new KmsEnvelopeCipher(kms, { keyId: config.kmsKeyId, encryptionContext: kmsEncryptionContext(config) });
 }
 
-function selectStore(config: Config): Backend {
+/** The store config names (SQLite in the data dir or the DynamoDB table); commands open it too. */
+export function selectStore(config: Config): Backend {
   if (config.store !== 'dynamodb') return sqliteStore(config);
   if (config.table === undefined) throw new Error('KEYPLANE_TABLE is required when KEYPLANE_STORE=dynamodb');
   const dynamo = new DynamoDBClient({ ...awsClientBase(config), ...dynamoDbClientTimeouts() });

@@ -6,7 +6,13 @@ import type { EnvelopeCipher, KeyContext } from './envelope-cipher';
 import { associatedData } from './envelope-cipher';
 import { KeyUnsealError } from './envelope-cipher-errors';
 import { createSecretFileAtomically, readSecretFile, SecretFileModeError } from '../util/secret-file';
-import { FINGERPRINT_BYTES, masterKeyFingerprint, type MasterKey, MasterKeyRing } from './master-key-ring';
+import {
+  FINGERPRINT_BYTES,
+  fixedMasterKeys,
+  masterKeyFingerprint,
+  MasterKeyRing,
+  type MasterKeySource,
+} from './master-key-ring';
 
 /** Distinct from the KMS format (0x01) so a value shows which cipher sealed it; sealed before key ids. */
 const LEGACY_FORMAT = 2;
@@ -25,17 +31,12 @@ const HEADER = 1 + FINGERPRINT_BYTES;
  */
 export class LocalEnvelopeCipher implements EnvelopeCipher {
   readonly name = 'local';
-  private readonly ring: { current(): MasterKey; all(): MasterKey[]; find(fp: string): MasterKey | undefined };
+  private readonly ring: MasterKeySource;
 
-  constructor(keys: Buffer | MasterKeyRing) {
+  constructor(keys: Buffer | MasterKeySource) {
     if (Buffer.isBuffer(keys)) {
       if (keys.length !== 32) throw new Error('Local master key must be 32 bytes');
-      const only = { fingerprint: masterKeyFingerprint(keys), key: keys };
-      this.ring = {
-        current: () => only,
-        all: () => [only],
-        find: (fp) => (fp === only.fingerprint ? only : undefined),
-      };
+      this.ring = fixedMasterKeys({ current: { fingerprint: masterKeyFingerprint(keys), key: keys }, previous: [] });
     } else {
       this.ring = keys;
     }

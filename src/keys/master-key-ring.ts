@@ -72,12 +72,25 @@ export function readMasterKeys(dataDir: string): MasterKeys {
   return { current, previous };
 }
 
+/** Where a local cipher gets its keys: the one that seals now, and all that may open. */
+export interface MasterKeySource {
+  current(): MasterKey;
+  all(): MasterKey[];
+  find(fingerprint: string): MasterKey | undefined;
+}
+
+/** A fixed set of master keys (a restore checks a backup against keys not yet in a data dir). */
+export function fixedMasterKeys(keys: MasterKeys): MasterKeySource {
+  const all = [keys.current, ...keys.previous];
+  return { current: () => keys.current, all: () => all, find: (fp) => all.find((k) => k.fingerprint === fp) };
+}
+
 /**
  * The master keys a running cipher uses, re-read when `master.key` is replaced (a rotation by
  * `keyplane rotate-master-key` while a server runs), so new keys are sealed by the new key at once.
  * A stat per check; the files are read only when the current one changed.
  */
-export class MasterKeyRing {
+export class MasterKeyRing implements MasterKeySource {
   private keys: MasterKeys;
   private stamp: string;
 
