@@ -111,7 +111,8 @@ async function run(opts: RotateOptions): Promise<void> {
       const kept =
         config.kmsKeyId === undefined ? readMasterKeys(config.dataDir).previous.map((k) => k.fingerprint) : [];
       if (opts.json) return printJson({ sealingKey: current, kept, sealedBy: Object.fromEntries(counts) });
-      out.push(`sealing key: ${current}`, `kept old master keys: ${kept.join(', ') || 'none'}`);
+      out.push(`sealing key: ${current}`);
+      if (config.kmsKeyId === undefined) out.push(`kept old master keys: ${kept.join(', ') || 'none'}`);
       out.push('stored keys by sealing key:', ...countLines(counts, current));
     } else {
       const summary = await rewrapAndReport(config, store, cipher, opts, out);
