@@ -68,3 +68,21 @@ describe('master key ring and rotation of the key files', () => {
     expect(() => readMasterKeys(d)).toThrow(/master.0000000000000000.key holds the master key [0-9a-f]{16}, not 0{16}/);
   });
 });
+
+describe('a rotation interrupted while swapping the key files', () => {
+  it('a crash after the old key was kept but before master.key was replaced loses nothing and rotates on re-run', async () => {
+    const d = dir();
+    const oldKey = loadOrCreateMasterKey(d);
+    const fp = masterKeyFingerprint(oldKey);
+    const sealed = await localCipherFor(d).seal(Buffer.alloc(32, 9), ctx);
+    // What step 1 leaves when killed between its two writes: the old key in both files.
+    fs.writeFileSync(path.join(d, `master.${fp}.key`), `${oldKey.toString('base64')}\n`, { mode: 0o600 });
+    expect(readMasterKeys(d)).toEqual({ current: { fingerprint: fp, key: oldKey }, previous: [] });
+    expect(await localCipherFor(d).open(sealed, ctx)).toEqual(Buffer.alloc(32, 9));
+    const swap = swapInNewMasterKey(d);
+    expect(swap.previous).toBe(fp);
+    expect(readMasterKeys(d).previous.map((k) => k.fingerprint)).toEqual([fp]);
+    expect(await localCipherFor(d).open(sealed, ctx)).toEqual(Buffer.alloc(32, 9));
+    expect(fs.readdirSync(d).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+});
