@@ -12,7 +12,7 @@ import { countBySealer } from '../keys/rewrap';
 import { VERSION } from '../version';
 import { CommandFailedError, EXIT_CODES_HELP, UsageError } from './cli-errors';
 import { print, printJson } from './output';
-import { commandCipher, commandConfig, sqliteFileOf } from './store-access';
+import { commandCipher, commandConfig, sqliteFileOf, requireSupportedStore } from './store-access';
 
 /** What a backup file says about itself (the `keyplane_backup` table). */
 export interface BackupManifest {
@@ -87,6 +87,7 @@ async function backupSqlite(config: Config, out: string): Promise<BackupManifest
 
 async function run(opts: BackupOptions): Promise<void> {
   const config = commandConfig();
+  requireSupportedStore(config, 'backup');
   const out = path.resolve(opts.out);
   if (fs.existsSync(out)) throw new UsageError(`${out} already exists: choose a new file name`);
   if (!fs.existsSync(path.dirname(out))) throw new UsageError(`directory ${path.dirname(out)} does not exist`);

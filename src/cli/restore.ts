@@ -26,7 +26,7 @@ import type { BackupManifest } from './backup';
 import { backupItems, restoreDynamoDb, tableHasItems } from './backup-dynamodb';
 import { CommandFailedError, EXIT_CODES_HELP, UsageError } from './cli-errors';
 import { print, printJson } from './output';
-import { commandCipher, commandConfig, sqliteFileOf } from './store-access';
+import { commandCipher, commandConfig, sqliteFileOf, requireSupportedStore } from './store-access';
 
 interface RestoreOptions {
   force?: boolean;
@@ -110,6 +110,7 @@ function checkCompatible(config: Config, manifest: BackupManifest): void {
 
 async function run(file: string, opts: RestoreOptions): Promise<void> {
   const config = commandConfig();
+  requireSupportedStore(config, 'restore');
   const source = path.resolve(file);
   if (!fs.existsSync(source)) throw new UsageError(`${source} does not exist`);
   const manifest = readBackupManifest(source) as BackupManifest | undefined;

@@ -10,7 +10,7 @@ import { readMasterKeys } from '../keys/master-key-ring';
 import { deletePreviousMasterKey, swapInNewMasterKey } from '../keys/master-key-rotation';
 import { countBySealer, LEGACY_SEALER, rewrapKeys, type SealedKeyStore } from '../keys/rewrap';
 import { EXIT_CODES_HELP } from './cli-errors';
-import { auditOperation, commandCipher, commandConfig, commandSealedKeys } from './store-access';
+import { auditOperation, commandCipher, commandConfig, commandSealedKeys, requireSupportedStore } from './store-access';
 import { note, print, printJson } from './output';
 
 interface RotateOptions {
@@ -100,6 +100,7 @@ async function rewrapAndReport(
 
 async function run(opts: RotateOptions): Promise<void> {
   const config = commandConfig();
+  requireSupportedStore(config, 'rotate-master-key');
   const out: string[] = [];
   const store = await commandSealedKeys(config);
   try {

@@ -31,6 +31,17 @@ export function commandConfig(): Config {
   }
 }
 
+/**
+ * Refuses a store these commands do not handle (e.g. PostgreSQL: use pg_dump and its own tools), naming
+ * the runbook, instead of looking for a SQLite file that is not the store.
+ */
+export function requireSupportedStore(config: Config, command: string): void {
+  const store: string = config.store;
+  if (store !== 'sqlite' && store !== 'dynamodb') {
+    throw new UsageError(`keyplane ${command} does not support KEYPLANE_STORE=${store} yet (see docs/operations.md)`);
+  }
+}
+
 /** The SQLite store file of a data dir. */
 export function sqliteFileOf(dataDir: string): string {
   return path.join(dataDir, 'keyplane.db');
