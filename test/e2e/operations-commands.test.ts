@@ -31,6 +31,10 @@ it('backup names the master key it needs and never the key itself; refuses to ov
   expect(manifest.sealingKey).toBe(masterKeyFingerprint(key));
   expect(manifest.sealedBy).toEqual({ [masterKeyFingerprint(key)]: 25 });
   expect(fs.readFileSync(backup).includes(key)).toBe(false);
+  // A plain rollback-journal SQLite file: it opens read-only (archives, read-only media) without -wal/-shm.
+  const file = new Database(backup, { readonly: true });
+  expect(file.pragma('journal_mode', { simple: true })).toBe('delete');
+  file.close();
   expect(fs.readFileSync(backup).toString('latin1')).not.toContain(key.toString('base64'));
   const again = await runCli(['backup', '--out', backup], env(source));
   expect([again.code, again.stderr]).toEqual([2, expect.stringContaining('already exists: choose a new file name')]);

@@ -71,6 +71,8 @@ export async function snapshotSqliteStore(source: string, target: string): Promi
 export function sealBackupFile(snapshot: string, out: string, manifest: object): void {
   const db = new Database(snapshot, { fileMustExist: true });
   try {
+    // A rollback-journal file, not WAL: a backup on read-only media must open without creating -shm.
+    db.pragma('journal_mode = DELETE');
     db.exec(`CREATE TABLE ${MANIFEST_TABLE} (manifest TEXT NOT NULL)`);
     db.prepare(`INSERT INTO ${MANIFEST_TABLE} (manifest) VALUES (?)`).run(JSON.stringify(manifest));
   } finally {
