@@ -11,6 +11,7 @@ import type { EnvelopeCipher } from '../keys/envelope-cipher';
 import { countBySealer } from '../keys/rewrap';
 import { VERSION } from '../version';
 import { CommandFailedError, EXIT_CODES_HELP, UsageError } from './cli-errors';
+import { sealDataDirFiles } from './backup-secrets';
 import { print, printJson } from './output';
 import { commandCipher, commandConfig, sqliteFileOf, requireSupportedStore } from './store-access';
 
@@ -28,6 +29,8 @@ export interface BackupManifest {
   /** Stored keys per sealing key (master key fingerprint, KMS key ARN, or the legacy format). */
   sealedBy: Record<string, number>;
   keys: number;
+  /** Data-dir files carried sealed (`token-keys.json`); absent in DynamoDB exports. */
+  files?: string[];
 }
 
 interface BackupOptions {
@@ -77,8 +80,10 @@ async function backupSqlite(config: Config, out: string): Promise<BackupManifest
   const snapshot = partialName(out);
   try {
     await snapshotSqliteStore(source, snapshot);
-    const manifest = await manifestOf(config, cipher, async () => new SqliteSealedKeyStore(snapshot));
-    sealBackupFile(snapshot, out, manifest);
+    const files = await sealDataDirFiles(config.dataDir, cipher);
+    const keys = await manifestOf(config, cipher, async () => new SqliteSealedKeyStore(snapshot));
+    const manifest = { ...keys, files: files.map((f) => f.name) };
+    sealBackupFile(snapshot, out, manifest, files);
     return manifest;
   } finally {
     fs.rmSync(snapshot, { force: true });

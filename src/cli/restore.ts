@@ -21,9 +21,10 @@ import type { EnvelopeCipher } from '../keys/envelope-cipher';
 import { LEGACY_SEALER } from '../keys/rewrap';
 import { toStoredKey } from '../store/dynamodb/keys';
 import type { StoredKey } from '../store/records';
-import { readBackupManifest, restoreSqliteStore, storeExists } from '../store/sqlite/backup-file';
+import { readBackupFiles, readBackupManifest, restoreSqliteStore, storeExists } from '../store/sqlite/backup-file';
 import type { BackupManifest } from './backup';
 import { backupItems, restoreDynamoDb, tableHasItems } from './backup-dynamodb';
+import { openDataDirFiles, writeDataDirFiles } from './backup-secrets';
 import { CommandFailedError, EXIT_CODES_HELP, UsageError } from './cli-errors';
 import { print, printJson } from './output';
 import { commandCipher, commandConfig, sqliteFileOf, requireSupportedStore } from './store-access';
@@ -137,6 +138,7 @@ async function run(file: string, opts: RestoreOptions): Promise<void> {
     ? items.filter((i) => i.pk?.S?.startsWith('KEY#') && i.sk?.S === 'KEY').map(toStoredKey)
     : sqliteKeys(source);
   await checkKeysOpen(cipher, keys, manifest, have);
+  const carried = items ? [] : await openDataDirFiles(readBackupFiles(source), cipher);
   if (extra && !fs.existsSync(path.join(config.dataDir, 'master.key'))) {
     fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     writeSecretFileDurably(path.join(config.dataDir, 'master.key'), `${extra.key.toString('base64')}\n`);
@@ -144,7 +146,8 @@ async function run(file: string, opts: RestoreOptions): Promise<void> {
   const result = items
     ? { items: await restoreDynamoDb(config, items, opts.force === true) }
     : { auditRecords: restoreSqliteStore(source, target).auditRecords };
-  if (opts.json) return printJson({ restored: where, keys: keys.length, ...result, manifest });
+  const files = writeDataDirFiles(config.dataDir, carried, opts.force === true);
+  if (opts.json) return printJson({ restored: where, keys: keys.length, ...result, files, manifest });
   const extraInfo = 'items' in result ? `${result.items} items` : `${result.auditRecords} audit records`;
   print(
     [

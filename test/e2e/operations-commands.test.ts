@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { loadOrCreateTokenKeys } from '../../src/auth/token-keys';
 import { loadOrCreateMasterKey } from '../../src/keys/local-cipher';
 import { masterKeyFingerprint } from '../../src/keys/master-key-ring';
 import { populateDataDir } from '../helpers/key-population';
@@ -18,6 +19,7 @@ let backup: string;
 beforeAll(async () => {
   source = tmp();
   await populateDataDir(source, 25);
+  loadOrCreateTokenKeys(source); // what a server creates on first start: carried sealed in the backup
   backup = path.join(tmp(), 'store.backup');
   const run = await runCli(['backup', '--out', backup], env(source));
   expect(run.code).toBe(0);
@@ -36,6 +38,10 @@ it('backup names the master key it needs and never the key itself; refuses to ov
   expect(file.pragma('journal_mode', { simple: true })).toBe('delete');
   file.close();
   expect(fs.readFileSync(backup).toString('latin1')).not.toContain(key.toString('base64'));
+  expect(manifest.files).toEqual(['token-keys.json']);
+  const tokenSecret = loadOrCreateTokenKeys(source)[0]?.secret as Buffer;
+  expect(fs.readFileSync(backup).includes(tokenSecret)).toBe(false);
+  expect(fs.readFileSync(backup).toString('latin1')).not.toContain(tokenSecret.toString('base64'));
   const again = await runCli(['backup', '--out', backup], env(source));
   expect([again.code, again.stderr]).toEqual([2, expect.stringContaining('already exists: choose a new file name')]);
   const none = await runCli(['backup', '--out', path.join(tmp(), 'x')], env(tmp()));
@@ -96,6 +102,11 @@ it('restore --force replaces a store; the restored files are 0600 and carry the 
   expect(resources).toHaveLength(25);
   expect(resources.some((r) => r.startsWith('other'))).toBe(false);
   expect(tables.filter((t) => t.startsWith('keyplane_backup'))).toEqual([]);
+  // The playback-token keys came back (sealed in the backup), so tokens minted before still verify.
+  expect(fs.readFileSync(path.join(target, 'token-keys.json'), 'utf8')).toBe(
+    fs.readFileSync(path.join(source, 'token-keys.json'), 'utf8'),
+  );
+  expect(fs.statSync(path.join(target, 'token-keys.json')).mode & 0o777).toBe(0o600);
   const status = await runCli(['rotate-master-key', '--status'], env(target));
   expect(status.stdout).toMatch(
     /^sealing key: [0-9a-f]{16}\nkept old master keys: none\nstored keys by sealing key:\n {2}[0-9a-f]{16} \(current\): 25 keys\n$/,

@@ -10,10 +10,12 @@ import { migrateAuditToTenants } from './tenants-schema';
  * A Keyplane SQLite backup is one SQLite file: a page-for-page online backup of the store file (keys
  * still sealed), plus two tables of its own: `keyplane_backup` (one row: the manifest as JSON, which
  * says what master key / KMS key the keys need) and `keyplane_backup_audit` (the audit trail, copied in
- * one read transaction of the audit file). Any sqlite3 shell can read it; nothing in it is plaintext key
- * material.
+ * one read transaction of the audit file), and `keyplane_backup_files` (secret files of the data dir,
+ * such as the playback-token keys, sealed by the caller). Any sqlite3 shell can read it; nothing in it
+ * is plaintext key material.
  */
 const MANIFEST_TABLE = 'keyplane_backup';
+const FILES_TABLE = 'keyplane_backup_files';
 const AUDIT_TABLE = 'keyplane_backup_audit';
 const SIDE_FILES = ['-wal', '-shm', '-journal'];
 
@@ -67,14 +69,23 @@ export async function snapshotSqliteStore(source: string, target: string): Promi
   }
 }
 
+/** A data-dir file carried in a backup, sealed by the store's cipher. */
+export interface SealedFile {
+  name: string;
+  sealed: Buffer;
+}
+
 /** Writes the manifest into a snapshot, fsyncs it and renames it to `out`: a backup exists whole or not at all. */
-export function sealBackupFile(snapshot: string, out: string, manifest: object): void {
+export function sealBackupFile(snapshot: string, out: string, manifest: object, files: SealedFile[] = []): void {
   const db = new Database(snapshot, { fileMustExist: true });
   try {
     // A rollback-journal file, not WAL: a backup on read-only media must open without creating -shm.
     db.pragma('journal_mode = DELETE');
     db.exec(`CREATE TABLE ${MANIFEST_TABLE} (manifest TEXT NOT NULL)`);
     db.prepare(`INSERT INTO ${MANIFEST_TABLE} (manifest) VALUES (?)`).run(JSON.stringify(manifest));
+    db.exec(`CREATE TABLE ${FILES_TABLE} (name TEXT PRIMARY KEY, sealed BLOB NOT NULL)`);
+    const insert = db.prepare(`INSERT INTO ${FILES_TABLE} (name, sealed) VALUES (?, ?)`);
+    for (const f of files) insert.run(f.name, f.sealed);
   } finally {
     db.close();
   }
@@ -97,6 +108,17 @@ export function readBackupManifest(file: string): unknown {
     return row ? (JSON.parse(row.manifest) as unknown) : undefined;
   } catch {
     return undefined;
+  } finally {
+    db.close();
+  }
+}
+
+/** The sealed data-dir files a backup carries (none in backups without the table). */
+export function readBackupFiles(file: string): SealedFile[] {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const has = db.prepare(`SELECT 1 FROM sqlite_master WHERE name = '${FILES_TABLE}'`).get();
+    return has ? (db.prepare(`SELECT name, sealed FROM ${FILES_TABLE} ORDER BY name`).all() as SealedFile[]) : [];
   } finally {
     db.close();
   }
@@ -138,6 +160,7 @@ export function restoreSqliteStore(backup: string, file: string): { auditRecords
         audit.exec(`DROP TABLE backup.${AUDIT_TABLE}`);
       }
       audit.exec(`DROP TABLE IF EXISTS backup.${MANIFEST_TABLE}`);
+      audit.exec(`DROP TABLE IF EXISTS backup.${FILES_TABLE}`);
       audit.exec('DETACH DATABASE backup');
     } finally {
       audit.close();
