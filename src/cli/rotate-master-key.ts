@@ -7,9 +7,14 @@ import { Command } from 'commander';
 import type { Config } from '../config';
 import type { EnvelopeCipher } from '../keys/envelope-cipher';
 import { readMasterKeys } from '../keys/master-key-ring';
-import { deletePreviousMasterKey, swapInNewMasterKey } from '../keys/master-key-rotation';
+import {
+  deletePreviousMasterKey,
+  lockRotation,
+  RotationLockedError,
+  swapInNewMasterKey,
+} from '../keys/master-key-rotation';
 import { countBySealer, LEGACY_SEALER, rewrapKeys, type SealedKeyStore } from '../keys/rewrap';
-import { EXIT_CODES_HELP } from './cli-errors';
+import { CommandFailedError, EXIT_CODES_HELP } from './cli-errors';
 import { auditOperation, commandCipher, commandConfig, commandSealedKeys, requireSupportedStore } from './store-access';
 import { note, print, printJson } from './output';
 
@@ -103,7 +108,9 @@ async function run(opts: RotateOptions): Promise<void> {
   requireSupportedStore(config, 'rotate-master-key');
   const out: string[] = [];
   const store = await commandSealedKeys(config);
+  let unlock = () => undefined as void;
   try {
+    if (!opts.status && config.kmsKeyId === undefined) unlock = takeLock(config.dataDir);
     if (!opts.status && config.kmsKeyId === undefined) await startLocalRotation(config, out);
     const cipher = commandCipher(config);
     if (opts.status) {
@@ -121,7 +128,17 @@ async function run(opts: RotateOptions): Promise<void> {
     }
     print(out.join('\n'));
   } finally {
+    unlock();
     await store.close();
+  }
+}
+
+function takeLock(dataDir: string): () => void {
+  try {
+    return lockRotation(dataDir);
+  } catch (err) {
+    if (err instanceof RotationLockedError) throw new CommandFailedError(err.message);
+    throw err;
   }
 }
 

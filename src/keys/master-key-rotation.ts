@@ -35,8 +35,10 @@ export interface MasterKeySwap {
 
 /**
  * Step 1 of a rotation: keeps the current master key as `master.<fp>.key` (written and synced first),
- * then replaces `master.key` by a new random key. A crash at any point leaves every key that sealed a
- * value on disk: before the rename the old key is in both files, after it in the kept one.
+ * writes the new random key under its own `master.<fp>.key` too, then replaces `master.key` by it. A
+ * crash at any point leaves every key that sealed a value on disk: before the rename the old key is in
+ * both files, after it in the kept one; and no key becomes current before it is kept under its own name,
+ * so even two rotations racing each other cannot replace a key that sealed something.
  */
 export function swapInNewMasterKey(dataDir: string): MasterKeySwap {
   const old = readMasterKeys(dataDir).current;
@@ -44,7 +46,9 @@ export function swapInNewMasterKey(dataDir: string): MasterKeySwap {
   if (!fs.existsSync(kept)) writeSecretFileDurably(kept, `${old.key.toString('base64')}\n`);
   if (readMasterKeyFile(kept).fingerprint !== old.fingerprint) throw new Error(`${kept} does not hold the old key`);
   const fresh = crypto.randomBytes(32);
-  writeSecretFileDurably(path.join(dataDir, 'master.key'), `${fresh.toString('base64')}\n`);
+  const text = `${fresh.toString('base64')}\n`;
+  writeSecretFileDurably(previousKeyFile(dataDir, masterKeyFingerprint(fresh)), text);
+  writeSecretFileDurably(path.join(dataDir, 'master.key'), text);
   return { previous: old.fingerprint, current: masterKeyFingerprint(fresh) };
 }
 
@@ -52,4 +56,43 @@ export function swapInNewMasterKey(dataDir: string): MasterKeySwap {
 export function deletePreviousMasterKey(dataDir: string, fingerprint: string): void {
   fs.unlinkSync(previousKeyFile(dataDir, fingerprint));
   syncDir(dataDir);
+}
+
+/** Another `rotate-master-key` holds the data dir's rotation lock. */
+export class RotationLockedError extends Error {
+  constructor(file: string, pid: number) {
+    super(`another rotation (pid ${pid}) is running on this data dir (${file}); wait for it to finish`);
+    this.name = 'RotationLockedError';
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the data dir's rotation lock (`rotate.lock`, holding the pid) so two rotations never run at
+ * once; a lock left by a killed rotation (its pid gone) is taken over, so a re-run resumes. Returns the
+ * release function.
+ */
+export function lockRotation(dataDir: string): () => void {
+  const file = path.join(dataDir, 'rotate.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      return () => fs.rmSync(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number.parseInt(fs.readFileSync(file, 'utf8'), 10);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid))
+        throw new RotationLockedError(file, pid);
+      fs.rmSync(file, { force: true }); // stale: its rotation was killed
+    }
+  }
+  throw new Error(`cannot take the rotation lock ${file}`);
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -6,7 +7,12 @@ import { associatedData } from '../../../src/keys/envelope-cipher';
 import { KeyUnsealError } from '../../../src/keys/envelope-cipher-errors';
 import { LocalEnvelopeCipher, loadOrCreateMasterKey, localCipherFor } from '../../../src/keys/local-cipher';
 import { masterKeyFingerprint, MasterKeyRing, readMasterKeys } from '../../../src/keys/master-key-ring';
-import { deletePreviousMasterKey, swapInNewMasterKey } from '../../../src/keys/master-key-rotation';
+import {
+  deletePreviousMasterKey,
+  lockRotation,
+  RotationLockedError,
+  swapInNewMasterKey,
+} from '../../../src/keys/master-key-rotation';
 
 const ctx = { resourceId: 'r1', kid: 'k1' };
 const dir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-ring-'));
@@ -84,5 +90,43 @@ describe('a rotation interrupted while swapping the key files', () => {
     expect(readMasterKeys(d).previous.map((k) => k.fingerprint)).toEqual([fp]);
     expect(await localCipherFor(d).open(sealed, ctx)).toEqual(Buffer.alloc(32, 9));
     expect(fs.readdirSync(d).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+});
+
+describe('the rotation lock and racing rotations', () => {
+  it('refuses a second rotation while the first runs, and takes over the lock of a killed one', () => {
+    const d = dir();
+    const release = lockRotation(d);
+    expect(fs.readFileSync(path.join(d, 'rotate.lock'), 'utf8')).toBe(`${process.pid}\n`);
+    // A lock held by another live process (our parent stands in for it).
+    fs.writeFileSync(path.join(d, 'rotate.lock'), `${process.ppid}\n`);
+    expect(() => lockRotation(d)).toThrow(RotationLockedError);
+    expect(() => lockRotation(d)).toThrow(`another rotation (pid ${process.ppid}) is running on this data dir`);
+    // A lock left by a rotation killed with SIGKILL: its pid is gone.
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    fs.writeFileSync(path.join(d, 'rotate.lock'), `${dead}\n`);
+    const again = lockRotation(d);
+    expect(fs.readFileSync(path.join(d, 'rotate.lock'), 'utf8')).toBe(`${process.pid}\n`);
+    again();
+    release();
+    expect(fs.existsSync(path.join(d, 'rotate.lock'))).toBe(false);
+  });
+
+  it('keeps every key that ever became current, even when two swaps race', async () => {
+    const d = dir();
+    loadOrCreateMasterKey(d);
+    const cipher = localCipherFor(d);
+    const first = swapInNewMasterKey(d);
+    const sealedUnderFirst = await cipher.seal(Buffer.alloc(32, 6), ctx);
+    const second = swapInNewMasterKey(d);
+    expect(second.previous).toBe(first.current);
+    const kept = readMasterKeys(d)
+      .previous.map((k) => k.fingerprint)
+      .sort();
+    expect(kept).toEqual([first.previous, first.current].sort());
+    expect(fs.existsSync(path.join(d, `master.${second.current}.key`))).toBe(true);
+    expect(await new LocalEnvelopeCipher(new MasterKeyRing(d)).open(sealedUnderFirst, ctx)).toEqual(
+      Buffer.alloc(32, 6),
+    );
   });
 });
