@@ -15,7 +15,8 @@ import { SCENARIOS, scenarioContext, type LoadSpec, type Scenario } from './scen
 // fsync) or waiting, which `npm run bench` does. Needs valgrind (Debian: `apt-get install valgrind`).
 // Environment: BENCH_ONLY=name,name (default: all but SPEKE v2), BENCH_WARMUP_REQUESTS (default 3000),
 // BENCH_REQUESTS (default 3000), BENCH_CONNECTIONS (default 32), BENCH_OUT (default
-// bench/results/instructions.md).
+// bench/results/instructions.md), BENCH_CALLGRIND_KEEP=<dir> (keep each scenario's callgrind output there,
+// for `callgrind_annotate`).
 
 const DEFAULT_SCENARIOS = ['baseline', 'speke-v1-new', 'speke-v1-repeat', 'key-get', 'static-key-create'];
 
@@ -103,6 +104,11 @@ async function countScenario(scenario: Scenario, s: Settings): Promise<Counted> 
     };
   } finally {
     await server.stop();
+    const keep = process.env.BENCH_CALLGRIND_KEEP;
+    if (keep) {
+      fs.mkdirSync(keep, { recursive: true });
+      for (const f of fs.readdirSync(dir)) fs.copyFileSync(path.join(dir, f), path.join(keep, `${scenario.name}-${f}`));
+    }
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
