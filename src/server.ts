@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import http, { type RequestListener, type Server } from 'node:http';
 import { createApp } from './compose/app';
 import { awsBackends, checkStoreExists } from './compose/backends';
@@ -87,6 +88,9 @@ export async function startServer(config: Config): Promise<{ server: Server; clo
   try {
     backends = awsBackends(config);
     deps = buildDeps(config, backends);
+    // A worker of `keyplane serve --workers N` names itself in the access log and the start line.
+    if (cluster.isWorker)
+      deps = { ...deps, logger: deps.logger.child({ worker: cluster.worker?.id, pid: process.pid }) };
     bootstrap = await deps.apiKeys.ensureBootstrapKey();
     app = createApp(deps);
   } catch (err) {

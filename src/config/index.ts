@@ -19,6 +19,7 @@ import { loadSpekeConfig, type SpekeConfig } from './speke';
 import { loadStoreConfig, type StoreConfig } from './store';
 import { loadTenantsConfig, type TenantsConfig } from './tenants';
 import { describeTimeouts, loadHttpTimeouts, type HttpTimeouts } from './timeouts';
+import { loadWorkers } from './workers';
 
 export { ConfigError, processEnv, startFailureLogLevel };
 export type { DeliveryConfig, Env };
@@ -38,6 +39,8 @@ export interface Config extends ServerConfig, StoreConfig, KeysConfig, AwsConfig
   timeouts: HttpTimeouts;
   /** Rate limits against brute force and floods (see config/abuse.ts). */
   abuseLimits: AbuseLimitsConfig;
+  /** Server processes sharing the port (`KEYPLANE_WORKERS`: a number or `auto`; default 1). */
+  workers: number;
 }
 
 /** Reads and validates the environment; throws ConfigError naming the variable. */
@@ -54,6 +57,7 @@ export function loadConfig(env: Env = processEnv()): Config {
     auditRetention: loadAuditRetention(env),
     timeouts: loadHttpTimeouts(env),
     abuseLimits: loadAbuseLimits(env),
+    workers: loadWorkers(env),
   };
 }
 
@@ -78,5 +82,6 @@ export function describeConfig(config: Config): Record<string, unknown> {
     timeouts: describeTimeouts(config.timeouts),
     abuseLimits: describeAbuseLimits(config.abuseLimits),
     iamTenants: config.iamTenants.map((r) => `${r.pattern}=${r.tenant}`),
+    workers: config.workers,
   };
 }
