@@ -44,7 +44,7 @@ function startServer(scenario: Scenario, adminKey: string, config: BenchConfig):
   const nodeArgs = config.cpuProfDir
     ? ['--cpu-prof', `--cpu-prof-dir=${config.cpuProfDir}`, `--cpu-prof-name=${scenario.name}-${Date.now()}.cpuprofile`]
     : [];
-  return startKeyplane({ adminKey, env: { ...scenario.serverEnv }, nodeArgs });
+  return startKeyplane({ adminKey, env: { ...scenario.serverEnv }, nodeArgs, workers: scenario.workers });
 }
 
 function load(server: ChildServer, spec: LoadSpec, connections: number, duration: number) {

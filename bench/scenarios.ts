@@ -47,6 +47,8 @@ export interface Scenario {
   target: 'keyplane' | 'baseline';
   /** Extra environment for the server process. */
   serverEnv?: Record<string, string>;
+  /** Run `keyplane serve --workers N` (a cluster primary and N workers) instead of one server process. */
+  workers?: number;
   /** Prepares state on the fresh server and returns the request to send. */
   prepare: (ctx: ScenarioContext) => Promise<LoadSpec>;
   /** Extra figures for the Notes column, read after the measured run. */
@@ -120,7 +122,7 @@ const xmlPost = (key: string, body?: string): LoadSpec => ({
 });
 
 /** The scenarios `npm run bench` runs, in order. The baseline comes first: the others are reported as ratios to it. */
-export const SCENARIOS: Scenario[] = [
+const SINGLE_PROCESS: Scenario[] = [
   {
     name: 'baseline',
     title: 'Baseline: bare Express 5, echo 2 KB XML',
@@ -194,4 +196,15 @@ export const SCENARIOS: Scenario[] = [
       };
     },
   },
+];
+
+/** The scenarios `npm run bench` runs, in order; the workers ones repeat SPEKE v1 and delivery on two processes. */
+export const SCENARIOS: Scenario[] = [
+  ...SINGLE_PROCESS,
+  ...SINGLE_PROCESS.filter((s) => s.name === 'speke-v1-new' || s.name === 'key-get').map((single): Scenario => ({
+    ...single,
+    name: `${single.name}-workers2`,
+    title: `${single.title}, 2 worker processes (serve --workers 2)`,
+    workers: 2,
+  })),
 ];
