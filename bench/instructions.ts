@@ -81,6 +81,16 @@ function totalInstructions(dir: string): number {
   return total;
 }
 
+/**
+ * Under callgrind on a busy VM a request can wait in the socket longer than the 10 s headers timeout; the
+ * server then answers 408 and closes, and autocannon (counting to `amount`) waits forever. Ten minutes each.
+ */
+const UNDER_VALGRIND = {
+  KEYPLANE_HEADERS_TIMEOUT_MS: '600000',
+  KEYPLANE_REQUEST_TIMEOUT_MS: '600000',
+  KEYPLANE_KEEP_ALIVE_TIMEOUT_MS: '600000',
+};
+
 async function countScenario(scenario: Scenario, s: Settings): Promise<Counted> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-callgrind-'));
   const wrapper = callgrind(path.join(dir, 'callgrind.out.%p'));
@@ -88,7 +98,7 @@ async function countScenario(scenario: Scenario, s: Settings): Promise<Counted> 
   const server =
     scenario.target === 'baseline'
       ? await startBaseline(wrapper)
-      : await startKeyplane({ adminKey, env: { ...scenario.serverEnv }, wrapper });
+      : await startKeyplane({ adminKey, env: { ...UNDER_VALGRIND, ...scenario.serverEnv }, wrapper });
   try {
     const spec = await scenario.prepare(scenarioContext(server.baseUrl, adminKey));
     await send(server, spec, s.warmup, s.connections);
