@@ -2,7 +2,7 @@
  * A namespace-resolved XML element tree. The CPIX parser produces it, the response builders edit a
  * copy of it, the serializer writes it back, so everything the encoder sent survives the round trip.
  * A parsed request's tree is read-only (`ReadonlyXmlElement`: enforced by the compiler, not frozen at run
- * time, which cost a SPEKE request about 5 % of its instructions); `cloneTree` gives an editable copy.
+ * time, which cost every request time); `cloneTree` gives an editable copy.
  */
 export interface XmlAttribute {
   /** Qualified name as written, e.g. `kid` or `xmlns:cpix`. */
