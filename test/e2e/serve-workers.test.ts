@@ -184,3 +184,31 @@ describe('keyplane serve --workers 2', () => {
     for (const pid of workers) expect(isAlive(pid)).toBe(false);
   });
 });
+
+describe('keyplane serve --workers 2, crashing in a loop', () => {
+  it('gives up after six worker deaths within a minute: exits 1 and leaves no worker behind', async () => {
+    const first = cluster;
+    cluster = await startCluster('2');
+    try {
+      const exited = new Promise<number | null>((resolve) => cluster.child.once('exit', (code) => resolve(code)));
+      const killed = new Set<number>();
+      // Kill every worker as soon as it listens: each kill is a crash, restarted after 0.1, 0.2, 0.4 … s.
+      while (cluster.child.exitCode === null && killed.size < 10) {
+        const next = listeningPids().find((p) => !killed.has(p) && isAlive(p));
+        if (next === undefined) {
+          await new Promise((r) => setTimeout(r, 20));
+          continue;
+        }
+        killed.add(next);
+        process.kill(next, 'SIGKILL');
+      }
+      expect(await exited).toBe(1);
+      expect(cluster.stderr()).toMatch(/workers crashed 6 times within 60 s: giving up/);
+      expect(killed.size).toBe(6);
+      for (const pid of listeningPids()) expect(isAlive(pid)).toBe(false);
+    } finally {
+      fs.rmSync(cluster.dataDir, { recursive: true, force: true });
+      cluster = first;
+    }
+  }, 60_000);
+});
