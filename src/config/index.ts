@@ -14,12 +14,14 @@ import { describeDelivery, loadDeliveryConfig, type DeliveryConfig } from './del
 import { processEnv, type Env } from './env';
 import { loadKeysConfig, type KeysConfig } from './keys';
 import { loadOriginConfig } from './origin';
+import { describeSessions, loadSessionsConfig, type SessionsConfig } from './sessions';
 import { loadServerConfig, startFailureLogLevel, type ServerConfig } from './server';
 import { loadSpekeConfig, type SpekeConfig } from './speke';
 import { loadStoreConfig, type StoreConfig } from './store';
 import { loadTenantsConfig, type TenantsConfig } from './tenants';
 import { describeTimeouts, loadHttpTimeouts, type HttpTimeouts } from './timeouts';
 import { loadWorkers } from './workers';
+import { describeWidevine, loadWidevineConfig, type WidevineConfig } from './widevine';
 
 export { ConfigError, processEnv, startFailureLogLevel };
 export type { DeliveryConfig, Env };
@@ -41,6 +43,10 @@ export interface Config extends ServerConfig, StoreConfig, KeysConfig, AwsConfig
   abuseLimits: AbuseLimitsConfig;
   /** Server processes sharing the port (`KEYPLANE_WORKERS`: a number or `auto`; default 1). */
   workers: number;
+  /** Session-level HLS encryption (see config/sessions.ts). */
+  sessions: SessionsConfig;
+  /** The Widevine Common Encryption API's signers (see config/widevine.ts); absent: `/widevine/cenc` off. */
+  widevine?: WidevineConfig;
 }
 
 /** Reads and validates the environment; throws ConfigError naming the variable. */
@@ -58,6 +64,8 @@ export function loadConfig(env: Env = processEnv()): Config {
     timeouts: loadHttpTimeouts(env),
     abuseLimits: loadAbuseLimits(env),
     workers: loadWorkers(env),
+    sessions: loadSessionsConfig(env),
+    widevine: loadWidevineConfig(env),
   };
 }
 
@@ -81,7 +89,9 @@ export function describeConfig(config: Config): Record<string, unknown> {
     auditRetention: describeRetention(config.auditRetention),
     timeouts: describeTimeouts(config.timeouts),
     abuseLimits: describeAbuseLimits(config.abuseLimits),
+    sessions: describeSessions(config.sessions),
     iamTenants: config.iamTenants.map((r) => `${r.pattern}=${r.tenant}`),
     workers: config.workers,
+    widevine: describeWidevine(config.widevine),
   };
 }
