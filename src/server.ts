@@ -132,6 +132,9 @@ async function main(): Promise<void> {
   }
   try {
     const { close } = await startServer(config);
+    if (config.workers > 1) {
+      process.stderr.write('keyplane: KEYPLANE_WORKERS is for `keyplane serve`; this entry point runs one process\n');
+    }
     const stop = () => void close().then(() => process.exit(0));
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
