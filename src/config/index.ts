@@ -14,11 +14,13 @@ import { describeDelivery, loadDeliveryConfig, type DeliveryConfig } from './del
 import { processEnv, type Env } from './env';
 import { loadKeysConfig, type KeysConfig } from './keys';
 import { loadOriginConfig } from './origin';
+import { describeSessions, loadSessionsConfig, type SessionsConfig } from './sessions';
 import { loadServerConfig, startFailureLogLevel, type ServerConfig } from './server';
 import { loadSpekeConfig, type SpekeConfig } from './speke';
 import { loadStoreConfig, type StoreConfig } from './store';
 import { loadTenantsConfig, type TenantsConfig } from './tenants';
 import { describeTimeouts, loadHttpTimeouts, type HttpTimeouts } from './timeouts';
+import { describeWidevine, loadWidevineConfig, type WidevineConfig } from './widevine';
 
 export { ConfigError, processEnv, startFailureLogLevel };
 export type { DeliveryConfig, Env };
@@ -38,6 +40,10 @@ export interface Config extends ServerConfig, StoreConfig, KeysConfig, AwsConfig
   timeouts: HttpTimeouts;
   /** Rate limits against brute force and floods (see config/abuse.ts). */
   abuseLimits: AbuseLimitsConfig;
+  /** Session-level HLS encryption (see config/sessions.ts). */
+  sessions: SessionsConfig;
+  /** The Widevine Common Encryption API's signers (see config/widevine.ts); absent: `/widevine/cenc` off. */
+  widevine?: WidevineConfig;
 }
 
 /** Reads and validates the environment; throws ConfigError naming the variable. */
@@ -54,6 +60,8 @@ export function loadConfig(env: Env = processEnv()): Config {
     auditRetention: loadAuditRetention(env),
     timeouts: loadHttpTimeouts(env),
     abuseLimits: loadAbuseLimits(env),
+    sessions: loadSessionsConfig(env),
+    widevine: loadWidevineConfig(env),
   };
 }
 
@@ -77,6 +85,8 @@ export function describeConfig(config: Config): Record<string, unknown> {
     auditRetention: describeRetention(config.auditRetention),
     timeouts: describeTimeouts(config.timeouts),
     abuseLimits: describeAbuseLimits(config.abuseLimits),
+    sessions: describeSessions(config.sessions),
     iamTenants: config.iamTenants.map((r) => `${r.pattern}=${r.tenant}`),
+    widevine: describeWidevine(config.widevine),
   };
 }

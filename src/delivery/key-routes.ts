@@ -12,7 +12,7 @@ import type { KeyDelivery } from './key-delivery';
  * The grant of the authenticated caller of `/keys`: a playback or EdgeAuth token (its scope is checked
  * by the service), or the keyserver (or admin) role; 401 without a caller, 403 for other roles.
  */
-function keyserverOrTokenGrant(req: Request): DeliveryGrant {
+export function keyserverOrTokenGrant(req: Request): DeliveryGrant {
   const principal = req.principal;
   if (!principal) throw new UnauthorizedError();
   if (!isPlayerCredential(principal) && !hasRole(principal, 'keyserver')) {

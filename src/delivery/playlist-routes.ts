@@ -34,7 +34,7 @@ const BAD_SEGMENT = /^$|^\.\.?$|[/\\]/;
 const hasControl = (s: string) => [...s].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
 
 /** Validates the path below the resource base: segments only, no `.`/`..`, no encoded `/` or `\`. */
-function checkPlaylistPath(value: unknown): string {
+export function checkPlaylistPath(value: unknown): string {
   const segments = Array.isArray(value) ? value : [value];
   const ok = segments.every((s) => typeof s === 'string' && !BAD_SEGMENT.test(s) && !hasControl(s));
   const path = ok ? (segments as string[]).map(encodeURIComponent).join('/') : '';
