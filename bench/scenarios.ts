@@ -1,8 +1,9 @@
 import crypto from 'node:crypto';
 import type autocannon from 'autocannon';
 import { buildCpixRequest } from '../src/cli/cpix-request-builder';
-import { PLAYER_TRANSPORT_SCENARIOS } from './edgeauth-scenarios';
 import { signedBody, type AesSignerKey } from '../src/cli/widevine-client';
+import { PLAYER_TRANSPORT_SCENARIOS } from './edgeauth-scenarios';
+import { onPostgres } from './postgres';
 
 /** HLS AES-128 systemId (AWS convention). */
 export const HLS_AES128 = '81376844-f976-481e-a84e-cc25d39b0b33';
@@ -49,6 +50,8 @@ export interface Scenario {
   target: 'keyplane' | 'baseline';
   /** Extra environment for the server process. */
   serverEnv?: Record<string, string>;
+  /** Extra environment made just before the server starts (e.g. a fresh database and its URL). */
+  serverSetup?: () => Promise<Record<string, string>>;
   /** Prepares state on the fresh server and returns the request to send. */
   prepare: (ctx: ScenarioContext) => Promise<LoadSpec>;
   /** Extra figures for the Notes column, read after the measured run. */
@@ -225,7 +228,6 @@ export const SCENARIOS: Scenario[] = [
       };
     },
   },
-  ...PLAYER_TRANSPORT_SCENARIOS,
   {
     name: 'widevine-5keys-new',
     title: 'Widevine API (Shaka Packager), 5 track keys + Widevine pssh, AES-signed, new content ID per request',
@@ -240,4 +242,10 @@ export const SCENARIOS: Scenario[] = [
     serverEnv: WV_ENV,
     prepare: async () => widevineLoad(true),
   },
+  ...PLAYER_TRANSPORT_SCENARIOS,
 ];
+
+/** SPEKE v1 (new keys: one transaction each) and key delivery against PostgreSQL, next to their SQLite rows. */
+SCENARIOS.push(
+  ...['speke-v1-new', 'key-get'].map((name) => onPostgres(SCENARIOS.find((s) => s.name === name) as Scenario)),
+);

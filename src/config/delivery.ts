@@ -97,7 +97,7 @@ export function describeDelivery(d: DeliveryConfig): Record<string, unknown> {
     sigv4: d.sigv4 ? `${d.sigv4.credentialsFile ?? 'from environment'} (${d.sigv4.region}/${d.sigv4.service})` : 'off',
     playbackTokens: d.tokenSigningKeys
       ? 'keys from KEYPLANE_TOKEN_SIGNING_KEYS'
-      : 'token-keys.json in the data dir (SQLite); off with DynamoDB',
+      : 'token-keys.json in the data dir (SQLite); off with DynamoDB and PostgreSQL',
     secureLinks: d.secureLinks ? d.secureLinks.algorithm : 'off',
     trustedProxies: d.trustedProxies,
     edgeAuth: describeEdgeAuth(d.edgeAuth),
