@@ -4,7 +4,7 @@ import { retentionDaysOf } from '../audit/audit-retention';
 import { ConfigError, type Config } from '../config';
 import type { EnvelopeCipher } from '../keys/envelope-cipher';
 import { KmsEnvelopeCipher, kmsClientTimeouts } from '../keys/kms-cipher';
-import { LocalEnvelopeCipher, loadOrCreateMasterKey } from '../keys/local-cipher';
+import { localCipherFor } from '../keys/local-cipher';
 import { createLogger, type Logger } from '../logger';
 import { sqliteStore, type Backends } from './services';
 import type { Backend } from '../store/backend';
@@ -21,7 +21,7 @@ export function awsClientBase(config: Config): { region: string; endpoint?: stri
 }
 
 function selectCipher(config: Config): EnvelopeCipher {
-  if (config.kmsKeyId === undefined) return new LocalEnvelopeCipher(loadOrCreateMasterKey(config.dataDir));
+  if (config.kmsKeyId === undefined) return localCipherFor(config.dataDir);
   const kms = new KMSClient({ ...awsClientBase(config), ...kmsClientTimeouts() });
   return new KmsEnvelopeCipher(kms, { keyId: config.kmsKeyId, encryptionContext: kmsEncryptionContext(config) });
 }
@@ -49,7 +49,8 @@ export function postgresStore(config: Config, logger: Logger = createLogger(conf
   });
 }
 
-function selectStore(config: Config): Backend {
+/** The store config names (SQLite in the data dir, PostgreSQL or the DynamoDB table); commands open it too. */
+export function selectStore(config: Config): Backend {
   if (config.store === 'postgres') return postgresStore(config);
   if (config.store !== 'dynamodb') return sqliteStore(config);
   if (config.table === undefined) throw new Error('KEYPLANE_TABLE is required when KEYPLANE_STORE=dynamodb');

@@ -14,7 +14,7 @@ import type { EnvelopeCipher } from '../keys/envelope-cipher';
 import { KeyArchiveService } from '../keys/key-archive-service';
 import { KeyService } from '../keys/key-service';
 import { keyUrlBuilder } from '../keys/key-url';
-import { LocalEnvelopeCipher, loadOrCreateMasterKey } from '../keys/local-cipher';
+import { localCipherFor } from '../keys/local-cipher';
 import { StaticKeyService } from '../keys/static-key-service';
 import { createLogger, type Logger } from '../logger';
 import { CpixExportService } from '../speke/cpix-export';
@@ -52,7 +52,7 @@ export function sqliteStore(config: Config, logger: Logger = createLogger(config
 export function localBackends(config: Config): Backends {
   return {
     store: sqliteStore(config),
-    cipher: new LocalEnvelopeCipher(loadOrCreateMasterKey(config.dataDir)),
+    cipher: localCipherFor(config.dataDir),
   };
 }
 
