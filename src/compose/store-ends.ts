@@ -10,11 +10,11 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { retentionDaysOf } from '../audit/audit-retention';
 import { ConfigError, type Config } from '../config';
 import type { EnvelopeCipher } from '../keys/envelope-cipher';
-import { KmsEnvelopeCipher, kmsClientTimeouts } from '../keys/kms-cipher';
+import { KmsEnvelopeCipher } from '../keys/kms-cipher';
 import { LocalEnvelopeCipher, loadOrCreateMasterKey } from '../keys/local-cipher';
 import type { MigrationEnd } from '../keys/store-migration';
 import type { Backend } from '../store/backend';
-import { dynamoDbBackend, dynamoDbClientTimeouts } from '../store/dynamodb';
+import { dynamoDbBackend } from '../store/dynamodb';
 import { readSecretFile } from '../util/secret-file';
 import { awsClientBase, kmsEncryptionContext, postgresStore } from './backends';
 
@@ -40,6 +40,15 @@ export class StoreSpecError extends Error {
 
 type Opener = (config: Config, location: string | undefined) => Backend;
 
+/**
+ * AWS client settings of a batch run: patient (30 s per request, 6 attempts) where the server's clients
+ * give up within seconds so a request can answer 503; a slow moment must not stop a migration.
+ */
+const BATCH_AWS_CLIENT = {
+  maxAttempts: 6,
+  requestHandler: { connectionTimeout: 5000, requestTimeout: 30_000 },
+} as const;
+
 function openSqlite(config: Config, location: string | undefined): Backend {
   const { openSqliteBackend } = require('../store/sqlite') as typeof import('../store/sqlite');
   return openSqliteBackend(path.join(location ?? config.dataDir, 'keyplane.db'));
@@ -48,7 +57,7 @@ function openSqlite(config: Config, location: string | undefined): Backend {
 function openDynamo(config: Config, location: string | undefined): Backend {
   const table = location ?? config.table;
   if (table === undefined) throw new StoreSpecError('dynamodb needs a table: dynamodb:TABLE or KEYPLANE_TABLE');
-  const client = new DynamoDBClient({ ...awsClientBase(config), ...dynamoDbClientTimeouts() });
+  const client = new DynamoDBClient({ ...awsClientBase(config), ...BATCH_AWS_CLIENT });
   return dynamoDbBackend(client, table, { auditRetentionDays: retentionDaysOf(config.auditRetention) });
 }
 
@@ -136,7 +145,7 @@ export function openCipher(
 ): EnvelopeCipher {
   const kmsKeyId = choice.kmsKeyId ?? (choice.masterKeyFile === undefined ? config.kmsKeyId : undefined);
   if (kmsKeyId !== undefined) {
-    const kms = new KMSClient({ ...awsClientBase(config), ...kmsClientTimeouts() });
+    const kms = new KMSClient({ ...awsClientBase(config), ...BATCH_AWS_CLIENT });
     return new KmsEnvelopeCipher(kms, { keyId: kmsKeyId, encryptionContext: kmsEncryptionContext(config) });
   }
   if (choice.masterKeyFile !== undefined) {
