@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type autocannon from 'autocannon';
 import { buildCpixRequest } from '../src/cli/cpix-request-builder';
 import { signedBody, type AesSignerKey } from '../src/cli/widevine-client';
+import { PLAYER_TRANSPORT_SCENARIOS } from './edgeauth-scenarios';
 import { onPostgres } from './postgres';
 
 /** HLS AES-128 systemId (AWS convention). */
@@ -241,6 +242,7 @@ export const SCENARIOS: Scenario[] = [
     serverEnv: WV_ENV,
     prepare: async () => widevineLoad(true),
   },
+  ...PLAYER_TRANSPORT_SCENARIOS,
 ];
 
 /** SPEKE v1 (new keys: one transaction each) and key delivery against PostgreSQL, next to their SQLite rows. */
