@@ -4,24 +4,24 @@ import { retentionDaysOf } from '../audit/audit-retention';
 import { ConfigError, type Config } from '../config';
 import type { EnvelopeCipher } from '../keys/envelope-cipher';
 import { KmsEnvelopeCipher, kmsClientTimeouts } from '../keys/kms-cipher';
-import { LocalEnvelopeCipher, loadOrCreateMasterKey } from '../keys/local-cipher';
+import { localCipherFor } from '../keys/local-cipher';
 import { createLogger, type Logger } from '../logger';
 import { sqliteStore, type Backends } from './services';
 import type { Backend } from '../store/backend';
 import { dynamoDbBackend, dynamoDbClientTimeouts } from '../store/dynamodb';
 
 /** The encryption context every KMS data key is bound to: a deployment cannot open another's keys. */
-function kmsEncryptionContext(config: Config): Record<string, string> {
+export function kmsEncryptionContext(config: Config): Record<string, string> {
   return { app: 'keyplane', deployment: config.deployment };
 }
 
 /** Region and, when `KEYPLANE_AWS_ENDPOINT` is set (moto, LocalStack), the endpoint shared by both clients. */
-function awsClientBase(config: Config): { region: string; endpoint?: string } {
+export function awsClientBase(config: Config): { region: string; endpoint?: string } {
   return config.awsEndpoint ? { region: config.awsRegion, endpoint: config.awsEndpoint } : { region: config.awsRegion };
 }
 
 function selectCipher(config: Config): EnvelopeCipher {
-  if (config.kmsKeyId === undefined) return new LocalEnvelopeCipher(loadOrCreateMasterKey(config.dataDir));
+  if (config.kmsKeyId === undefined) return localCipherFor(config.dataDir);
   const kms = new KMSClient({ ...awsClientBase(config), ...kmsClientTimeouts() });
   return new KmsEnvelopeCipher(kms, { keyId: config.kmsKeyId, encryptionContext: kmsEncryptionContext(config) });
 }
@@ -49,7 +49,8 @@ export function postgresStore(config: Config, logger: Logger = createLogger(conf
   });
 }
 
-function selectStore(config: Config): Backend {
+/** The store config names (SQLite in the data dir, PostgreSQL or the DynamoDB table); commands open it too. */
+export function selectStore(config: Config): Backend {
   if (config.store === 'postgres') return postgresStore(config);
   if (config.store !== 'dynamodb') return sqliteStore(config);
   if (config.table === undefined) throw new Error('KEYPLANE_TABLE is required when KEYPLANE_STORE=dynamodb');
