@@ -52,16 +52,27 @@ function openDynamo(config: Config, location: string | undefined): Backend {
   return dynamoDbBackend(client, table, { auditRetentionDays: retentionDaysOf(config.auditRetention) });
 }
 
-/** Every backend a store spec may name; `postgres` joins with one line once its backend is merged. */
+function openPostgres(config: Config, location: string | undefined): Backend {
+  const url = location ?? config.database?.url;
+  if (url === undefined) {
+    throw new StoreSpecError('postgres needs a connection string: postgres:postgres://… or KEYPLANE_DATABASE_URL');
+  }
+  if (!/^postgres(ql)?:\/\//.test(url))
+    throw new StoreSpecError('postgres:URL must be a postgres:// connection string');
+  const { openPostgresBackend } = require('../store/postgres') as typeof import('../store/postgres');
+  const { poolSize, statementTimeoutMs } = config.database ?? {};
+  return openPostgresBackend({ url, poolSize, statementTimeoutMs });
+}
+
+/** Every backend a store spec may name. */
 const OPENERS: Record<string, Opener> = {
   sqlite: openSqlite,
   dynamodb: openDynamo,
+  postgres: openPostgres,
 };
 
 /** Backends named in help texts that this build cannot open yet. */
-const NOT_YET: Record<string, string> = {
-  postgres: 'the PostgreSQL backend is not available in this build',
-};
+const NOT_YET: Record<string, string> = {};
 
 /** Parses `sqlite:DIR`, `dynamodb[:TABLE]`, `postgres[:URL]`; `option` names the flag in errors. */
 export function parseStoreSpec(text: string, option: string): StoreSpec {
@@ -79,16 +90,29 @@ export function parseStoreSpec(text: string, option: string): StoreSpec {
   return { backend, location };
 }
 
-/** The store the usual KEYPLANE_* settings name (KEYPLANE_STORE, KEYPLANE_DATA_DIR, KEYPLANE_TABLE). */
+/** The store the usual KEYPLANE_* settings name (KEYPLANE_STORE, KEYPLANE_DATA_DIR, KEYPLANE_TABLE, KEYPLANE_DATABASE_URL). */
 export function configuredStoreSpec(config: Config): StoreSpec {
+  if (config.store === 'postgres') return { backend: 'postgres', location: config.database?.url };
   return config.store === 'dynamodb'
     ? { backend: 'dynamodb', location: config.table }
     : { backend: 'sqlite', location: config.dataDir };
 }
 
-/** A spec as text, for checkpoints and messages. */
+/** A connection string without its password (specs are printed and written to checkpoints). */
+function withoutPassword(location: string): string {
+  try {
+    const url = new URL(location);
+    if (url.password !== '') url.password = '***';
+    return url.toString();
+  } catch {
+    return location.replace(/:[^:@/]*@/, ':***@');
+  }
+}
+
+/** A spec as text, for checkpoints and messages (a PostgreSQL password shown as `***`). */
 export function specText(spec: StoreSpec): string {
-  return spec.location === undefined ? spec.backend : `${spec.backend}:${spec.location}`;
+  if (spec.location === undefined) return spec.backend;
+  return `${spec.backend}:${spec.backend === 'postgres' ? withoutPassword(spec.location) : spec.location}`;
 }
 
 function readMasterKeyFile(file: string, option: string): Buffer {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../../src/config';
-import { openCipher, parseStoreSpec, StoreSpecError } from '../../../src/compose/store-ends';
+import { openCipher, parseStoreSpec, specText, StoreSpecError } from '../../../src/compose/store-ends';
 
 const config = (env: Record<string, string> = {}) =>
   loadConfig({ KEYPLANE_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'kp-ends-')), ...env });
@@ -15,12 +15,17 @@ describe('store specs', () => {
     expect(parseStoreSpec('dynamodb:keys', '--to')).toEqual({ backend: 'dynamodb', location: 'keys' });
   });
 
-  it('refuses unknown backends, empty locations, sqlite without a directory and postgres (not yet here)', () => {
+  it('reads postgres:URL and never shows its password', () => {
+    const spec = parseStoreSpec('postgres:postgres://kp:s3cret@db:5432/kp', '--to');
+    expect(spec).toEqual({ backend: 'postgres', location: 'postgres://kp:s3cret@db:5432/kp' });
+    expect(specText(spec)).toBe('postgres:postgres://kp:***@db:5432/kp');
+  });
+
+  it('refuses unknown backends, empty locations and sqlite without a directory', () => {
     const cases: Array<[string, string]> = [
       ['mysql:x', '--to must be sqlite:DIR, dynamodb[:TABLE] or postgres[:URL], not "mysql:x"'],
       ['dynamodb:', '--to: nothing after "dynamodb:"'],
       ['sqlite', '--to: sqlite needs a directory (sqlite:DIR)'],
-      ['postgres:postgres://db/kp', '--to: the PostgreSQL backend is not available in this build'],
     ];
     for (const [spec, message] of cases) {
       expect(() => parseStoreSpec(spec, '--to')).toThrow(new StoreSpecError(message));
