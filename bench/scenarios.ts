@@ -1,6 +1,9 @@
 import crypto from 'node:crypto';
 import type autocannon from 'autocannon';
 import { buildCpixRequest } from '../src/cli/cpix-request-builder';
+import { signedBody, type AesSignerKey } from '../src/cli/widevine-client';
+import { PLAYER_TRANSPORT_SCENARIOS } from './edgeauth-scenarios';
+import { onPostgres } from './postgres';
 
 /** HLS AES-128 systemId (AWS convention). */
 export const HLS_AES128 = '81376844-f976-481e-a84e-cc25d39b0b33';
@@ -47,6 +50,8 @@ export interface Scenario {
   target: 'keyplane' | 'baseline';
   /** Extra environment for the server process. */
   serverEnv?: Record<string, string>;
+  /** Extra environment made just before the server starts (e.g. a fresh database and its URL). */
+  serverSetup?: () => Promise<Record<string, string>>;
   /** Prepares state on the fresh server and returns the request to send. */
   prepare: (ctx: ScenarioContext) => Promise<LoadSpec>;
   /** Extra figures for the Notes column, read after the measured run. */
@@ -118,6 +123,35 @@ const xmlPost = (key: string, body?: string): LoadSpec => ({
   headers: { 'x-api-key': key, 'content-type': 'application/xml' },
   body,
 });
+
+/** The Widevine API signer the `widevine-*` scenarios configure and sign with. */
+const WV_SIGNER: AesSignerKey = { name: 'bench', key: crypto.randomBytes(32), iv: crypto.randomBytes(16) };
+const WV_ENV = {
+  KEYPLANE_WIDEVINE_SIGNERS: `${WV_SIGNER.name}:${WV_SIGNER.key.toString('hex')}:${WV_SIGNER.iv.toString('hex')}`,
+  KEYPLANE_WIDEVINE_KID_SECRET: crypto.randomBytes(32).toString('hex'),
+};
+
+/** Shaka Packager's request for a new content ID: 5 track types, Widevine pssh, optionally 10 crypto periods. */
+function widevineLoad(rotation: boolean): LoadSpec {
+  const body = () =>
+    signedBody(
+      {
+        content_id: Buffer.from(`wv-${crypto.randomUUID()}`).toString('base64'),
+        policy: '',
+        tracks: ['SD', 'HD', 'UHD1', 'UHD2', 'AUDIO'].map((type) => ({ type })),
+        drm_types: ['WIDEVINE'],
+        protection_scheme: 'CENC',
+        ...(rotation ? { first_crypto_period_index: 0, crypto_period_count: 10, crypto_period_seconds: 10 } : {}),
+      },
+      WV_SIGNER,
+    );
+  return {
+    method: 'POST',
+    path: '/widevine/cenc',
+    headers: { 'content-type': 'application/json' },
+    setupRequest: (req) => ({ ...req, body: body() }),
+  };
+}
 
 /** The scenarios `npm run bench` runs, in order. The baseline comes first: the others are reported as ratios to it. */
 export const SCENARIOS: Scenario[] = [
@@ -194,4 +228,24 @@ export const SCENARIOS: Scenario[] = [
       };
     },
   },
+  {
+    name: 'widevine-5keys-new',
+    title: 'Widevine API (Shaka Packager), 5 track keys + Widevine pssh, AES-signed, new content ID per request',
+    target: 'keyplane',
+    serverEnv: WV_ENV,
+    prepare: async () => widevineLoad(false),
+  },
+  {
+    name: 'widevine-rotation-50keys-new',
+    title: 'Widevine API, key rotation: 5 tracks × 10 crypto periods = 50 keys, new content ID per request',
+    target: 'keyplane',
+    serverEnv: WV_ENV,
+    prepare: async () => widevineLoad(true),
+  },
+  ...PLAYER_TRANSPORT_SCENARIOS,
 ];
+
+/** SPEKE v1 (new keys: one transaction each) and key delivery against PostgreSQL, next to their SQLite rows. */
+SCENARIOS.push(
+  ...['speke-v1-new', 'key-get'].map((name) => onPostgres(SCENARIOS.find((s) => s.name === name) as Scenario)),
+);

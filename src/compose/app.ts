@@ -8,6 +8,7 @@ import type { Delivery } from './delivery';
 import type { CorsOrigins } from '../delivery/cors';
 import type { KeyDelivery } from '../delivery/key-delivery';
 import type { PlaylistRouteDeps } from '../delivery/playlist-routes';
+import type { SessionRouteDeps } from '../delivery/session-http';
 import { abuseLimits, type AbuseLimits } from '../http/abuse-limits';
 import { errorHandler, notFoundHandler } from '../http/error-handler';
 import { routeTableOf, type MountSpec } from '../http/feature-manifest';
@@ -18,7 +19,9 @@ import { attachAudit, auditRefusals } from '../http/request-audit';
 import { verifySignedBody } from '../http/signed-body';
 import type { KeyService } from '../keys/key-service';
 import type { StaticKeyService } from '../keys/static-key-service';
+import type { CpixExportService } from '../speke/cpix-export';
 import type { SpekeService } from '../speke/speke-service';
+import type { WidevineCencService } from '../widevine/cenc-service';
 import type { Backend } from '../store/backend';
 
 /** Everything the HTTP app needs, injected so the standalone server, Lambda and tests share one app. */
@@ -40,12 +43,18 @@ export interface AppDeps {
   delivery?: Delivery;
   /** The playlist-rewriting route's deps; absent when no origin is configured (`KEYPLANE_ORIGIN_URL`). */
   playlists?: PlaylistRouteDeps;
+  /** Session-level HLS encryption's deps; absent when no origin is configured (`KEYPLANE_ORIGIN_URL`). */
+  sessions?: SessionRouteDeps;
   /** Records key issuance and delivery (absent: nothing is audited and `GET /audit` is off). */
   audit?: AuditLog;
   /** Browser origins allowed to call `/clearkey/license` (default `*`). */
   corsOrigins?: CorsOrigins;
+  /** CPIX by GET (`GET /cpix/{resourceId}`); absent: the route is off. */
+  cpixExport?: CpixExportService;
   /** Rate limits against brute force and floods (absent: none). */
   abuseLimits?: AbuseLimits;
+  /** The Widevine Common Encryption API (`POST /widevine/cenc`); absent when no signer is configured. */
+  widevine?: WidevineCencService;
 }
 
 function requestId(): express.RequestHandler {

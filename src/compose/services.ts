@@ -7,6 +7,7 @@ import { apiKeyAuthenticator } from '../http/authenticators';
 import type { AppDeps } from './app';
 import type { Config } from '../config';
 import { buildDelivery } from './delivery';
+import { buildSessions } from './sessions';
 import { KeyDelivery } from '../delivery/key-delivery';
 import { createDrmRegistry } from '../drm/registry';
 import type { EnvelopeCipher } from '../keys/envelope-cipher';
@@ -15,8 +16,11 @@ import { keyUrlBuilder } from '../keys/key-url';
 import { localCipherFor } from '../keys/local-cipher';
 import { StaticKeyService } from '../keys/static-key-service';
 import { createLogger, type Logger } from '../logger';
+import { CpixExportService } from '../speke/cpix-export';
 import { SpekeService } from '../speke/speke-service';
 import type { Backend } from '../store/backend';
+import { WidevineCencService } from '../widevine/cenc-service';
+import { WidevineSigners } from '../widevine/request-signers';
 
 /** The adapters a deployment chooses: where keys live and what seals them. */
 export interface Backends {
@@ -65,6 +69,7 @@ export function buildDeps(
   const { delivery, authenticators } = buildDelivery(config, store, keys);
   const drm = createDrmRegistry({
     fairplayUriTemplate: config.fairplayUriTemplate,
+    fairplaySkdForm: config.fairplaySkdForm,
     widevineProvider: config.widevineProvider,
     playreadyLaUrl: config.playreadyLaUrl,
     clearkeyLicenseUrl: `${config.publicUrl}/clearkey/license`,
@@ -83,8 +88,20 @@ export function buildDeps(
     maxBodyBytes: config.maxBodyBytes,
     delivery,
     playlists: { ...delivery, publicUrl: config.publicUrl, origin: config.origin },
+    sessions: buildSessions(config, delivery, store, opts.now),
     audit: new AuditLog(store.audit, logger),
     corsOrigins: config.corsOrigins,
     abuseLimits: config.abuseLimits,
+    cpixExport: new CpixExportService(keys, drm, keyUrl, config.deliveryCertSha256, config.cpixDeliveryCertificate),
+    ...(config.widevine
+      ? {
+          widevine: new WidevineCencService(
+            keys,
+            drm,
+            new WidevineSigners(config.widevine.signers),
+            config.widevine.kidSecret,
+          ),
+        }
+      : {}),
   };
 }

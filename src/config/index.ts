@@ -14,11 +14,13 @@ import { describeDelivery, loadDeliveryConfig, type DeliveryConfig } from './del
 import { processEnv, type Env } from './env';
 import { loadKeysConfig, type KeysConfig } from './keys';
 import { loadOriginConfig } from './origin';
+import { describeSessions, loadSessionsConfig, type SessionsConfig } from './sessions';
 import { loadServerConfig, startFailureLogLevel, type ServerConfig } from './server';
 import { loadSpekeConfig, type SpekeConfig } from './speke';
-import { loadStoreConfig, type StoreConfig } from './store';
+import { describeDatabase, loadStoreConfig, type StoreConfig } from './store';
 import { loadTenantsConfig, type TenantsConfig } from './tenants';
 import { describeTimeouts, loadHttpTimeouts, type HttpTimeouts } from './timeouts';
+import { describeWidevine, loadWidevineConfig, type WidevineConfig } from './widevine';
 
 export { ConfigError, processEnv, startFailureLogLevel };
 export type { DeliveryConfig, Env };
@@ -38,6 +40,10 @@ export interface Config extends ServerConfig, StoreConfig, KeysConfig, AwsConfig
   timeouts: HttpTimeouts;
   /** Rate limits against brute force and floods (see config/abuse.ts). */
   abuseLimits: AbuseLimitsConfig;
+  /** Session-level HLS encryption (see config/sessions.ts). */
+  sessions: SessionsConfig;
+  /** The Widevine Common Encryption API's signers (see config/widevine.ts); absent: `/widevine/cenc` off. */
+  widevine?: WidevineConfig;
 }
 
 /** Reads and validates the environment; throws ConfigError naming the variable. */
@@ -54,6 +60,8 @@ export function loadConfig(env: Env = processEnv()): Config {
     auditRetention: loadAuditRetention(env),
     timeouts: loadHttpTimeouts(env),
     abuseLimits: loadAbuseLimits(env),
+    sessions: loadSessionsConfig(env),
+    widevine: loadWidevineConfig(env),
   };
 }
 
@@ -64,9 +72,11 @@ export function describeConfig(config: Config): Record<string, unknown> {
     publicUrl: config.publicUrl,
     keyUrlTemplate: config.keyUrlTemplate ?? '(own delivery route)',
     store:
-      config.store === 'sqlite'
-        ? `sqlite (${config.dataDir})`
-        : `dynamodb (table ${config.table}, region ${config.awsRegion}${config.awsEndpoint ? `, endpoint ${config.awsEndpoint}` : ''})`,
+      config.store === 'postgres'
+        ? describeDatabase(config.database)
+        : config.store === 'sqlite'
+          ? `sqlite (${config.dataDir})`
+          : `dynamodb (table ${config.table}, region ${config.awsRegion}${config.awsEndpoint ? `, endpoint ${config.awsEndpoint}` : ''})`,
     cipher: config.kmsKeyId
       ? `aws-kms (key ${config.kmsKeyId}, region ${config.awsRegion})`
       : `local master key (${config.dataDir})`,
@@ -77,6 +87,8 @@ export function describeConfig(config: Config): Record<string, unknown> {
     auditRetention: describeRetention(config.auditRetention),
     timeouts: describeTimeouts(config.timeouts),
     abuseLimits: describeAbuseLimits(config.abuseLimits),
+    sessions: describeSessions(config.sessions),
     iamTenants: config.iamTenants.map((r) => `${r.pattern}=${r.tenant}`),
+    widevine: describeWidevine(config.widevine),
   };
 }

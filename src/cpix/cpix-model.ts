@@ -30,6 +30,9 @@ export interface KeyPeriodEntry {
   readonly index?: number;
   readonly start?: string;
   readonly end?: string;
+  /** SPEKE v2.1 VOD: xs:duration from the start of the content. */
+  readonly startOffset?: string;
+  readonly endOffset?: string;
 }
 
 /** A `cpix:ContentKeyUsageRule`. */

@@ -93,6 +93,8 @@ function parsePeriods(root: ReadonlyXmlElement): KeyPeriodEntry[] {
       index: rawIndex === undefined ? undefined : Number(rawIndex),
       start: attr(el, 'start'),
       end: attr(el, 'end'),
+      startOffset: attr(el, 'startOffset'),
+      endOffset: attr(el, 'endOffset'),
     };
   });
 }

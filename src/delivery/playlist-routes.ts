@@ -23,6 +23,8 @@ export interface PlaylistRouteDeps {
   publicUrl: string;
   /** Absent: the route answers 501 naming KEYPLANE_ORIGIN_URL. */
   origin?: OriginConfig;
+  /** The playback-token cookie: sent alongside the path token it makes the request ambiguous (401). */
+  tokenCookie?: string;
 }
 
 const MAX_PATH_LENGTH = 1024;
@@ -32,7 +34,7 @@ const BAD_SEGMENT = /^$|^\.\.?$|[/\\]/;
 const hasControl = (s: string) => [...s].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
 
 /** Validates the path below the resource base: segments only, no `.`/`..`, no encoded `/` or `\`. */
-function checkPlaylistPath(value: unknown): string {
+export function checkPlaylistPath(value: unknown): string {
   const segments = Array.isArray(value) ? value : [value];
   const ok = segments.every((s) => typeof s === 'string' && !BAD_SEGMENT.test(s) && !hasControl(s));
   const path = ok ? (segments as string[]).map(encodeURIComponent).join('/') : '';
@@ -86,7 +88,7 @@ export function playlistRoutes(deps: PlaylistRouteDeps): Router {
     const path = checkPlaylistPath(req.params.path);
     if (!deps.origin) throw new NotConfiguredError('Playlist rewriting needs KEYPLANE_ORIGIN_URL');
     if (!deps.tokens) throw new NotConfiguredError('Playback tokens need KEYPLANE_TOKEN_SIGNING_KEYS with this store');
-    const token = pathToken(req, req.params.token);
+    const token = pathToken(req, req.params.token, deps.tokenCookie);
     const grant = tokenGrant(await deps.tokens.verify(token));
     const { cors } = await authorizeResource(deps.policy, deliveryContext(req, route, grant), resourceId);
     applyCors(res, cors);

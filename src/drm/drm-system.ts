@@ -60,8 +60,10 @@ export interface DrmSystem {
 
 /** Operator-configurable DRM settings (from `KEYPLANE_*` variables). */
 export interface DrmSettings {
-  /** FairPlay `skd://` URI template; `{resourceId}` and `{kid}` are substituted. */
+  /** FairPlay `skd://` URI template; `{resourceId}`, `{kid}`, `{iv}` (and variants) are substituted. */
   fairplayUriTemplate: string;
+  /** FairPlay `skd://` form: the template (default) or `base64-json` (`drm/fairplay.ts`). */
+  fairplaySkdForm?: 'template' | 'base64-json';
   /** Widevine provider name written into WidevinePsshData. */
   widevineProvider: string;
   /** PlayReady license acquisition URL (WRMHEADER LA_URL); optional. */

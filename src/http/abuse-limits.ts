@@ -33,11 +33,14 @@ const CREDENTIAL_FAILURES = new Set([
   'scope_mismatch',
   'unsigned_headers',
   'request_time_skewed',
+  'edgeauth_hmac_mismatch',
 ]);
 
 /** Whether a finished request counts against its IP's failed-auth limit. */
 function failedAuth(res: Response): boolean {
   if (res.statusCode === 401) return true;
+  // A protocol that answers its credential failures with 200 (the Widevine API's SIGNATURE_FAILED) says so here.
+  if (res.locals.credentialFailed === true) return true;
   const refusal = res.locals.refusal as { status: number; reason?: string } | undefined;
   return res.statusCode === 403 && refusal?.reason !== undefined && CREDENTIAL_FAILURES.has(refusal.reason);
 }

@@ -1,5 +1,6 @@
 import type { AppDeps } from '../compose/app';
 import { DELIVERY_MANIFEST } from '../delivery/delivery-manifest';
+import { SESSIONS_MANIFEST } from '../delivery/session-manifest';
 import type { FeatureManifest } from './feature-manifest';
 import { SPEKE_MANIFEST } from './speke-routes';
 
@@ -99,6 +100,43 @@ const AUDIT_MANIFEST: FeatureManifest = {
   ],
 };
 
+/** CPIX by GET (encoder or admin): existing keys as a CPIX 2.3 document; audited as key delivery. */
+const CPIX_GET_MANIFEST: FeatureManifest = {
+  feature: 'cpix-get',
+  mounts: [
+    {
+      name: 'cpixGet',
+      stage: 'authenticated',
+      segments: ['cpix'],
+      enabled: (deps: AppDeps) => deps.cpixExport !== undefined,
+      build: (deps) =>
+        (require('./cpix-get-routes') as typeof import('./cpix-get-routes')).cpixGetRoutes({
+          cpixExport: deps.cpixExport as NonNullable<AppDeps['cpixExport']>,
+          owners: deps.store.resources,
+        }),
+      routes: [{ method: 'GET', path: '/cpix/{resourceId}', audit: 'deliver', params: { resourceId: 'resourceId' } }],
+    },
+  ],
+};
+
+/** The Widevine Common Encryption API (Shaka Packager), when signers are configured (`KEYPLANE_WIDEVINE_*SIGNERS`). */
+const WIDEVINE_MANIFEST: FeatureManifest = {
+  feature: 'widevine',
+  mounts: [
+    {
+      name: 'widevine',
+      stage: 'public',
+      segments: ['widevine'],
+      enabled: (deps) => deps.widevine !== undefined,
+      build: (deps) =>
+        (require('./widevine-routes') as typeof import('./widevine-routes')).widevineRoutes(
+          deps.widevine as NonNullable<AppDeps['widevine']>,
+        ),
+      routes: [{ method: 'POST', path: '/widevine/cenc', audit: 'issue' }],
+    },
+  ],
+};
+
 /** Every feature's manifest, in mounting order within each stage: the app, the audit and the tests read these. */
 export const FEATURE_MANIFESTS: readonly FeatureManifest[] = [
   PUBLIC_MANIFEST,
@@ -107,4 +145,7 @@ export const FEATURE_MANIFESTS: readonly FeatureManifest[] = [
   POLICY_MANIFEST,
   ADMIN_MANIFEST,
   AUDIT_MANIFEST,
+  SESSIONS_MANIFEST,
+  CPIX_GET_MANIFEST,
+  WIDEVINE_MANIFEST,
 ];

@@ -18,6 +18,11 @@ export interface IssuedKey {
 interface KeyRequest {
   kid: string;
   iv?: Buffer;
+  /**
+   * The KID under which the key of this key's period is remembered (a SPEKE v2.1 period named by time):
+   * a new KID takes that key when it exists, and a missing alias is stored with this KID's key.
+   */
+  alias?: string;
 }
 
 /** What a SPEKE request asks the key service for. */
@@ -28,9 +33,23 @@ export interface IssueRequest {
   tenant: string;
   keys: KeyRequest[];
   rotating: boolean;
+  /**
+   * Issue without the lease rule (neither read nor taken): for KIDs derived from the request (the Widevine
+   * API), where every process asking for the same content gets the same keys, so there is nothing to guard.
+   */
+  leaseFree?: boolean;
 }
 
 const MAX_ATTEMPTS = 5;
+
+/**
+ * A lease-free issue's lease write: the stored lease unchanged (its version re-checked), or, when there is
+ * none, an expired placeholder that every reader treats as absent (the commit always carries a lease).
+ */
+function untouchedLease(resourceId: string, existing: Lease | undefined) {
+  const lease = existing ?? { resourceId, owner: '', kids: [], rotating: false, expiresAt: new Date(0), version: 0 };
+  return { lease, expectedVersion: existing?.version, mustWrite: false };
+}
 
 /**
  * The ownership a SPEKE request needs: an unowned resource is claimed for the caller's tenant (`default`
@@ -84,20 +103,20 @@ export class KeyService {
   /** Reads existing keys, applies the lease rule and generates missing keys, without writing. */
   private async prepare(req: IssueRequest): Promise<{ keys: IssuedKey[]; commit: () => Promise<void> }> {
     const kids = req.keys.map((k) => k.kid);
+    const aliases = req.keys.flatMap((k) => (k.alias === undefined ? [] : [k.alias]));
     this.cipher.prepareToSeal?.();
     const [owner, lease, existing] = await Promise.all([
       this.store.resources.get(req.resourceId),
       this.store.leases.get(req.resourceId),
-      this.store.keys.get(kids),
+      this.store.keys.get(aliases.length === 0 ? kids : [...kids, ...aliases]),
     ]);
     const claim = spekeClaim(req, owner);
     this.checkBinding(req.resourceId, existing);
-    const decision = decideLease(lease, { ...req, kids }, this.now(), this.leaseTtlSeconds);
-    const fresh = await this.generate(
-      req.resourceId,
-      req.keys.filter((k) => !existing.has(k.kid)),
-    );
+    const decision = req.leaseFree
+      ? untouchedLease(req.resourceId, lease)
+      : decideLease(lease, { ...req, kids }, this.now(), this.leaseTtlSeconds);
     const opened = await this.openAll([...existing.values()]);
+    const fresh = await this.generate(req.resourceId, req.keys, opened);
     for (const f of fresh) opened.set(f.issued.kid, f.issued);
     const mustWrite = decision.mustWrite || fresh.length > 0 || claim.expected === 'absent';
     const commit = async () => {
@@ -168,12 +187,28 @@ export class KeyService {
     }
   }
 
-  private async generate(resourceId: string, missing: KeyRequest[]) {
+  /**
+   * The keys to create: a missing KID gets its alias's key when there is one (else a new key; the IV the
+   * encoder proposed wins), and a missing alias gets its KID's key. Without aliases: a new key per missing KID.
+   */
+  private async generate(resourceId: string, keys: readonly KeyRequest[], opened: ReadonlyMap<string, IssuedKey>) {
+    const planned = new Map<string, IssuedKey>();
+    for (const k of keys) {
+      const own = opened.get(k.kid);
+      const shared = k.alias === undefined ? undefined : (opened.get(k.alias) ?? planned.get(k.alias));
+      const issued = own ?? {
+        kid: k.kid,
+        key: shared?.key ?? crypto.randomBytes(16),
+        iv: k.iv ?? shared?.iv ?? crypto.randomBytes(16),
+      };
+      if (!own) planned.set(k.kid, issued);
+      if (k.alias !== undefined && !shared) planned.set(k.alias, { kid: k.alias, key: issued.key, iv: issued.iv });
+    }
     return Promise.all(
-      missing.map(async (k) => {
-        const issued = { kid: k.kid, key: crypto.randomBytes(16), iv: k.iv ?? crypto.randomBytes(16) };
-        return { issued, stored: await this.seal(resourceId, k.kid, issued.key, issued.iv, 'speke') };
-      }),
+      [...planned.values()].map(async (issued) => ({
+        issued,
+        stored: await this.seal(resourceId, issued.kid, issued.key, issued.iv, 'speke'),
+      })),
     );
   }
 

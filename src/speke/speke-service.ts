@@ -10,6 +10,7 @@ import type { ReadonlyXmlElement } from '../cpix/xml-tree';
 import type { DrmSignalling, DrmSystem } from '../drm/drm-system';
 import { BadRequestError, UnprocessableError } from '../errors';
 import type { IssuedKey, KeyService } from '../keys/key-service';
+import { periodKeyAliases } from './period-keys';
 
 /** Looks up a DRM system module by systemId. */
 interface DrmLookup {
@@ -48,11 +49,12 @@ export class SpekeService {
     const certificate = request.deliveryCertificate
       ? parseDeliveryCertificate(request.deliveryCertificate, new Date(), this.deliveryCertSha256)
       : undefined;
+    const aliases = periodKeyAliases(request);
     const issue = {
       resourceId: request.resourceId,
       owner: call.owner,
       tenant: call.tenant,
-      keys: request.contentKeys.map((k) => ({ kid: k.kid, iv: k.explicitIV })),
+      keys: request.contentKeys.map((k) => ({ kid: k.kid, iv: k.explicitIV, alias: aliases.get(k.kid) })),
       rotating: request.periods.length > 0,
     };
     // The response is built before the keys are committed, so a failure while building changes nothing.

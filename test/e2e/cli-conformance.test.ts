@@ -57,6 +57,17 @@ describe('conformance against Keyplane', () => {
     expect(names).toEqual(
       expect.arrayContaining(['v1.key-stability', 'v2.version-header', 'v2.xsd-valid', 'v2.reject.missing-content-id']),
     );
+    expect(names.filter((n) => n.startsWith('v21.timing.')).sort()).toEqual(
+      [
+        'v21.timing.INDEX_ONLY',
+        'v21.timing.INDEX_WITH_START_END',
+        'v21.timing.INDEX_WITH_START_END.vod',
+        'v21.timing.START_END_ONLY',
+        'v21.timing.START_END_ONLY.vod',
+        'v21.timing.split',
+        'v21.timing.xsd-valid',
+      ].sort(),
+    );
     expect(new Set(report.checks.map((c) => c.category))).toEqual(
       new Set(['transport', 'drm', 'contract', 'keys', 'negative', 'encryption', 'schema']),
     );
@@ -100,6 +111,7 @@ describe('conformance against Keyplane', () => {
     const checks = (JSON.parse(run.stdout) as Report).checks;
     expect(checks.map((c) => [c.name, c.status])).toEqual([
       ['v2.xsd-valid', 'skip'],
+      ['v21.timing.xsd-valid', 'skip'],
       ['v2.encrypted-xsd-valid', 'skip'],
     ]);
     expect(checks[0]?.detail).toContain('xmllint not found');
@@ -154,6 +166,8 @@ describe('conformance against a broken key provider', () => {
         'v1.drm.widevine': 'fail',
         'v1.reject.missing-cpix-id': 'fail',
         'v2.reject.malformed-xml': 'fail',
+        'v21.timing.START_END_ONLY': 'fail',
+        'v21.timing.split': 'fail',
       });
       const detail = (name: string) => result.checks.find((c) => c.name === name)?.detail;
       expect(detail('v2.version-header')).toBe('no X-Speke-Version header in the response');

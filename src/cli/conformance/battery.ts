@@ -7,6 +7,7 @@ import type { Check } from './check';
 import { encryptedChecks } from './encrypted-checks';
 import { negativeChecks } from './negative-checks';
 import { v1Checks } from './v1-checks';
+import { v21TimingChecks } from './v21-timing-checks';
 import { v2Checks } from './v2-checks';
 
 /** Every check for the given versions and DRM systems; `only` keeps checks whose name contains one of its parts. */
@@ -19,7 +20,7 @@ export function battery(
   if (versions.includes('1.0'))
     checks.push(...v1Checks(drms), ...negativeChecks('1.0', drms), ...encryptedChecks('1.0'));
   if (versions.includes('2.0'))
-    checks.push(...v2Checks(drms), ...negativeChecks('2.0', drms), ...encryptedChecks('2.0'));
+    checks.push(...v2Checks(drms), ...v21TimingChecks(), ...negativeChecks('2.0', drms), ...encryptedChecks('2.0'));
   if (!only || only.length === 0) return checks;
   return checks.filter((c) => only.some((part) => c.name.includes(part)));
 }

@@ -7,6 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import type { HttpResult } from '../http-client';
 import type { DrmName } from '../drm-names';
 import type { SpekeClient } from '../speke-client';
+import type { WidevineClient } from '../widevine-client';
 import type { XsdValidator } from './xsd';
 
 /** Outcome of one check. */
@@ -35,13 +36,15 @@ export interface ConformanceContext {
   drms: readonly DrmName[];
   xsd: XsdValidator;
   delivery: DeliveryMaterial;
+  /** The Widevine API endpoint and signer (`--widevine-signer`); absent: the `wv-api.*` checks skip. */
+  widevine?: WidevineClient;
 }
 
 /** One conformance check. */
 export interface Check {
   name: string;
   category: CheckCategory;
-  speke: '1.0' | '2.0';
+  speke: '1.0' | '2.0' | 'widevine';
   /** One line: what SPEKE requires that this check tests. */
   description: string;
   run(ctx: ConformanceContext): Promise<CheckOutcome>;

@@ -10,11 +10,13 @@ import { addClientOptions, clientFrom } from '../client-options';
 import { DRM_NAMES, parseDrmList } from '../drm-names';
 import { print, printJson } from '../output';
 import { SpekeClient, addSpekePathOption } from '../speke-client';
+import { WidevineClient, parseAesSigner } from '../widevine-client';
 import { battery } from './battery';
 import type { ConformanceContext } from './check';
 import { resolveDelivery } from './delivery';
 import { jsonReport, summarize, tableReport } from './reporters';
 import { runChecks, stderrProgress } from './runner';
+import { widevineChecks } from './widevine-checks';
 import { createXsdValidator } from './xsd';
 import { defaultXsdDir } from './xsd-dir';
 
@@ -29,6 +31,8 @@ interface ConformanceOptions {
   only?: string;
   json?: boolean;
   spekePath: string;
+  widevineSigner?: string;
+  widevinePath: string;
 }
 
 async function run(cmd: Command): Promise<void> {
@@ -44,14 +48,23 @@ async function run(cmd: Command): Promise<void> {
       .map((s) => s.trim())
       .filter(Boolean),
   );
+  const only =
+    opts.only
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean) ?? [];
+  const wanted = (name: string) => only.length === 0 || only.some((part) => name.includes(part));
+  if (opts.widevineSigner) checks.push(...widevineChecks().filter((c) => wanted(c.name)));
   if (checks.length === 0) throw new UsageError(`--only "${opts.only}" matches no check`);
   const speke = new SpekeClient(clientFrom(cmd), opts.spekePath);
+  const widevineSigner = opts.widevineSigner ? parseAesSigner(opts.widevineSigner) : undefined;
   const ctx: ConformanceContext = {
     speke,
     runId: crypto.randomBytes(4).toString('hex'),
     drms,
     xsd: createXsdValidator(opts.xsdDir ?? defaultXsdDir(), opts.xmllint),
     delivery: resolveDelivery(opts.cert, opts.key),
+    ...(widevineSigner ? { widevine: new WidevineClient(speke.http.url(opts.widevinePath), widevineSigner) } : {}),
   };
   const reports = await runChecks(checks, ctx, stderrProgress());
   const target = speke.endpoint();
@@ -88,6 +101,11 @@ export function conformanceCommand(): Command {
       'run only checks whose name contains one of these comma-separated parts, e.g. v2.reject,key-stability',
     )
     .option('--json', 'print the results as JSON (for CI)')
+    .option(
+      '--widevine-signer <name:keyHex:ivHex>',
+      'also run the Widevine Common Encryption API checks (wv-api.*), signing as this AES signer',
+    )
+    .option('--widevine-path <path>', 'path of the Widevine API endpoint under --url', '/widevine/cenc')
     .addHelpText(
       'after',
       `
@@ -105,6 +123,7 @@ A provider that does not support a DRM system fails that system's checks: limit 
 
 Examples:
   keyplane conformance --url http://127.0.0.1:8080 --api-key $ENC
+  keyplane conformance --url http://127.0.0.1:8080 --only wv-api --widevine-signer packager:<64 hex>:<32 hex>
   keyplane conformance --url https://abc.execute-api.eu-west-1.amazonaws.com/prod --speke-path /copyProtection --sigv4 --v2 --json
 ${EXIT_CODES_HELP}`,
     )

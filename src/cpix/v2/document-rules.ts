@@ -79,15 +79,19 @@ function requireAttribute(items: readonly ReadonlyXmlElement[], element: string,
   }
 }
 
-/** SPEKE v2 tracks key periods by index ("Standard payload components": `id` and `index` are mandatory). */
-function requirePeriods(root: ReadonlyXmlElement): void {
+/**
+ * SPEKE v2 tracks key periods by index ("Standard payload components": `id` and `index` are mandatory);
+ * v2.1 may name a period by its time instead (`v2/period-timing.ts` checks the timing).
+ */
+function requirePeriods(root: ReadonlyXmlElement, speke: SpekeV2Version): void {
   const lists = childElements(root, NS.cpix, 'ContentKeyPeriodList');
   if (lists.length === 0) return;
   const periods = requireList(root, 'ContentKeyPeriodList', 'ContentKeyPeriod');
   for (const period of periods) {
     const id = attr(period, 'id');
     if (!present(id)) throw new UnprocessableError('Missing ContentKeyPeriod@id');
-    if (!present(attr(period, 'index'))) {
+    const timed = speke === '2.1' && ['start', 'end', 'startOffset', 'endOffset'].some((a) => present(attr(period, a)));
+    if (!present(attr(period, 'index')) && !timed) {
       throw new UnprocessableError(`Missing ContentKeyPeriod@index for period "${id}"`);
     }
   }
@@ -107,5 +111,5 @@ export function checkV2Document(root: ReadonlyXmlElement, speke: SpekeV2Version)
   const rules = requireList(root, 'ContentKeyUsageRuleList', 'ContentKeyUsageRule');
   requireAttribute(rules, 'ContentKeyUsageRule', 'kid');
   requireAttribute(rules, 'ContentKeyUsageRule', 'intendedTrackType');
-  requirePeriods(root);
+  requirePeriods(root, speke);
 }

@@ -20,6 +20,7 @@ import { readRequest } from '../read-request';
 import type { ReadonlyXmlElement } from '../xml-tree';
 import { checkV2Document } from './document-rules';
 import { checkEncryptionContract } from './encryption-contract';
+import { checkPeriodTiming } from './period-timing';
 import { checkV2Request } from './request-rules';
 
 /** The DRM module lookup the scheme check needs: the schemes a system supports, undefined = any. */
@@ -40,6 +41,7 @@ export function validateV2(root: ReadonlyXmlElement, speke: SpekeV2Version): Cpi
   checkV2Document(root, speke);
   const request = asUnprocessable(() => readRequest(root, speke));
   checkV2Request(request);
+  if (speke === '2.1') checkPeriodTiming(request.periods);
   checkEncryptionContract(request);
   return request;
 }

@@ -1,0 +1,38 @@
+import { sessionSecretFromMasterKey, SessionIds } from '../auth/session-ids';
+import type { Config } from '../config';
+import type { SessionRouteDeps } from '../delivery/session-http';
+import { loadOrCreateMasterKey } from '../keys/local-cipher';
+import type { Backend } from '../store/backend';
+import type { Delivery } from './delivery';
+
+/**
+ * The session secret: KEYPLANE_SESSION_SECRET, else (local master key deployments) one derived from
+ * the master key, which every instance sharing the store already shares and which survives restarts.
+ * With KMS there is no key material here to derive from: undefined, and the routes answer 501.
+ */
+function sessionSecret(config: Config): Buffer | undefined {
+  if (config.sessions.secret) return config.sessions.secret;
+  if (config.kmsKeyId) return undefined;
+  return sessionSecretFromMasterKey(loadOrCreateMasterKey(config.dataDir));
+}
+
+/** Session-level encryption's deps, when an origin is configured (`KEYPLANE_ORIGIN_URL`). */
+export function buildSessions(
+  config: Config,
+  delivery: Delivery,
+  store: Pick<Backend, 'resources'>,
+  now?: () => Date,
+): SessionRouteDeps | undefined {
+  if (!config.origin) return undefined;
+  const secret = sessionSecret(config);
+  return {
+    ...(secret ? { ids: new SessionIds(secret, config.sessions.ttlSeconds, now) } : {}),
+    policy: delivery.policy,
+    owners: store.resources,
+    publicUrl: config.publicUrl,
+    origin: config.origin,
+    bindClientIp: config.sessions.bindClientIp,
+    segmentMaxBytes: config.sessions.segmentMaxBytes,
+    segmentTimeoutMs: config.sessions.segmentTimeoutMs,
+  };
+}
