@@ -15,7 +15,8 @@ import { SCENARIOS, scenarioContext, type LoadSpec, type Scenario } from './scen
 // fsync) or waiting, which `npm run bench` does. Needs valgrind (Debian: `apt-get install valgrind`).
 // Environment: BENCH_ONLY=name,name (default: all but SPEKE v2), BENCH_WARMUP_REQUESTS (default 3000),
 // BENCH_REQUESTS (default 3000), BENCH_CONNECTIONS (default 32), BENCH_OUT (default
-// bench/results/instructions.md).
+// bench/results/instructions.md), BENCH_CALLGRIND_KEEP=<dir> (keep each scenario's callgrind output there,
+// for `callgrind_annotate`).
 
 const DEFAULT_SCENARIOS = ['baseline', 'speke-v1-new', 'speke-v1-repeat', 'key-get', 'static-key-create'];
 
@@ -80,6 +81,16 @@ function totalInstructions(dir: string): number {
   return total;
 }
 
+/**
+ * Under callgrind on a busy VM a request can wait in the socket longer than the 10 s headers timeout; the
+ * server then answers 408 and closes, and autocannon (counting to `amount`) waits forever. Ten minutes each.
+ */
+const UNDER_VALGRIND = {
+  KEYPLANE_HEADERS_TIMEOUT_MS: '600000',
+  KEYPLANE_REQUEST_TIMEOUT_MS: '600000',
+  KEYPLANE_KEEP_ALIVE_TIMEOUT_MS: '600000',
+};
+
 async function countScenario(scenario: Scenario, s: Settings): Promise<Counted> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-callgrind-'));
   const wrapper = callgrind(path.join(dir, 'callgrind.out.%p'));
@@ -87,7 +98,7 @@ async function countScenario(scenario: Scenario, s: Settings): Promise<Counted> 
   const server =
     scenario.target === 'baseline'
       ? await startBaseline(wrapper)
-      : await startKeyplane({ adminKey, env: { ...scenario.serverEnv }, wrapper });
+      : await startKeyplane({ adminKey, env: { ...UNDER_VALGRIND, ...scenario.serverEnv }, wrapper });
   try {
     const spec = await scenario.prepare(scenarioContext(server.baseUrl, adminKey));
     await send(server, spec, s.warmup, s.connections);
@@ -103,6 +114,11 @@ async function countScenario(scenario: Scenario, s: Settings): Promise<Counted> 
     };
   } finally {
     await server.stop();
+    const keep = process.env.BENCH_CALLGRIND_KEEP;
+    if (keep) {
+      fs.mkdirSync(keep, { recursive: true });
+      for (const f of fs.readdirSync(dir)) fs.copyFileSync(path.join(dir, f), path.join(keep, `${scenario.name}-${f}`));
+    }
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -8,6 +8,8 @@ import path from 'node:path';
 export const ROOT = path.resolve(__dirname, '../..');
 /** The compiled standalone Keyplane server. */
 export const KEYPLANE_SERVER = path.join(ROOT, 'dist/src/server.js');
+/** The `keyplane` command (for `serve --workers N`). */
+export const KEYPLANE_CLI = path.join(ROOT, 'bin/keyplane.js');
 /** The compiled bare Express echo server used as the baseline. */
 export const BASELINE_SERVER = path.join(ROOT, 'dist/bench/baseline-server.js');
 
@@ -61,6 +63,26 @@ export function cpuMs(pid: number): number | undefined {
   }
 }
 
+/** Child process ids of a live process (all its threads' children, from /proc). */
+function childPids(pid: number): number[] {
+  try {
+    return fs
+      .readdirSync(`/proc/${pid}/task`)
+      .flatMap((tid) => fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' '))
+      .filter((s) => s.trim() !== '')
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** CPU time of a process and its live descendants (a cluster primary and its workers), in ms. */
+function treeCpuMs(pid: number): number | undefined {
+  const own = cpuMs(pid);
+  if (own === undefined) return undefined;
+  return childPids(pid).reduce((sum, child) => sum + (treeCpuMs(child) ?? 0), own);
+}
+
 function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
@@ -98,9 +120,10 @@ async function startChild(
   nodeArgs: string[],
   marker: string,
   wrapper: string[] = [],
+  scriptArgs: string[] = [],
 ): Promise<ChildServer> {
   const port = await freePort();
-  const argv = [...wrapper, process.execPath, ...nodeArgs, script];
+  const argv = [...wrapper, process.execPath, ...nodeArgs, script, ...scriptArgs];
   const child = spawn(argv[0] as string, argv.slice(1), {
     env: { ...process.env, ...env, PORT: String(port), KEYPLANE_PORT: String(port), KEYPLANE_HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -113,7 +136,7 @@ async function startChild(
     pid: child.pid as number,
     baseUrl: `http://127.0.0.1:${port}`,
     peakRssKib: () => peakRssKib(child.pid as number),
-    cpuMs: () => cpuMs(child.pid as number),
+    cpuMs: () => treeCpuMs(child.pid as number),
     stop: () => terminate(child),
   };
 }
@@ -125,19 +148,23 @@ export interface KeyplaneOptions {
   nodeArgs?: string[];
   /** A command the server runs under (e.g. valgrind and its options), keeping the process id. */
   wrapper?: string[];
+  /** Run `keyplane serve --workers N` instead of the standalone server (resolves once the first worker listens). */
+  workers?: number;
 }
 
 /** Starts the compiled Keyplane server with a fresh data dir; the dir is removed on stop. */
 export async function startKeyplane(opts: KeyplaneOptions): Promise<ChildServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-bench-'));
   const env = { KEYPLANE_DATA_DIR: dataDir, KEYPLANE_ADMIN_KEY: opts.adminKey, ...opts.env };
+  const cluster = opts.workers === undefined ? [] : ['serve', '--workers', String(opts.workers)];
   const server = await startChild(
     'keyplane',
-    KEYPLANE_SERVER,
+    opts.workers === undefined ? KEYPLANE_SERVER : KEYPLANE_CLI,
     env,
     opts.nodeArgs ?? [],
     'keyplane listening',
     opts.wrapper,
+    cluster,
   );
   return {
     ...server,

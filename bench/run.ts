@@ -45,7 +45,7 @@ async function startServer(scenario: Scenario, adminKey: string, config: BenchCo
   const nodeArgs = config.cpuProfDir
     ? ['--cpu-prof', `--cpu-prof-dir=${config.cpuProfDir}`, `--cpu-prof-name=${scenario.name}-${Date.now()}.cpuprofile`]
     : [];
-  return startKeyplane({ adminKey, env: { ...scenario.serverEnv, ...setupEnv }, nodeArgs });
+  return startKeyplane({ adminKey, env: { ...scenario.serverEnv, ...setupEnv }, nodeArgs, workers: scenario.workers });
 }
 
 function load(server: ChildServer, spec: LoadSpec, connections: number, duration: number) {

@@ -52,6 +52,8 @@ export interface Scenario {
   serverEnv?: Record<string, string>;
   /** Extra environment made just before the server starts (e.g. a fresh database and its URL). */
   serverSetup?: () => Promise<Record<string, string>>;
+  /** Run `keyplane serve --workers N` (a cluster primary and N workers) instead of one server process. */
+  workers?: number;
   /** Prepares state on the fresh server and returns the request to send. */
   prepare: (ctx: ScenarioContext) => Promise<LoadSpec>;
   /** Extra figures for the Notes column, read after the measured run. */
@@ -154,7 +156,7 @@ function widevineLoad(rotation: boolean): LoadSpec {
 }
 
 /** The scenarios `npm run bench` runs, in order. The baseline comes first: the others are reported as ratios to it. */
-export const SCENARIOS: Scenario[] = [
+const SINGLE_PROCESS: Scenario[] = [
   {
     name: 'baseline',
     title: 'Baseline: bare Express 5, echo 2 KB XML',
@@ -245,7 +247,18 @@ export const SCENARIOS: Scenario[] = [
   ...PLAYER_TRANSPORT_SCENARIOS,
 ];
 
+/** The scenarios `npm run bench` runs, in order; the workers ones repeat SPEKE v1 and delivery on two processes. */
+export const SCENARIOS: Scenario[] = [
+  ...SINGLE_PROCESS,
+  ...SINGLE_PROCESS.filter((s) => s.name === 'speke-v1-new' || s.name === 'key-get').map((single): Scenario => ({
+    ...single,
+    name: `${single.name}-workers2`,
+    title: `${single.title}, 2 worker processes (serve --workers 2)`,
+    workers: 2,
+  })),
+];
+
 /** SPEKE v1 (new keys: one transaction each) and key delivery against PostgreSQL, next to their SQLite rows. */
 SCENARIOS.push(
-  ...['speke-v1-new', 'key-get'].map((name) => onPostgres(SCENARIOS.find((s) => s.name === name) as Scenario)),
+  ...['speke-v1-new', 'key-get'].map((name) => onPostgres(SINGLE_PROCESS.find((s) => s.name === name) as Scenario)),
 );

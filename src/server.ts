@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import http, { type RequestListener, type Server } from 'node:http';
 import { createApp } from './compose/app';
 import { awsBackends, checkStoreExists } from './compose/backends';
@@ -87,6 +88,9 @@ export async function startServer(config: Config): Promise<{ server: Server; clo
   try {
     backends = awsBackends(config);
     deps = buildDeps(config, backends);
+    // A worker of `keyplane serve --workers N` names itself in the access log and the start line.
+    if (cluster.isWorker)
+      deps = { ...deps, logger: deps.logger.child({ worker: cluster.worker?.id, pid: process.pid }) };
     bootstrap = await deps.apiKeys.ensureBootstrapKey();
     app = createApp(deps);
   } catch (err) {
@@ -128,6 +132,9 @@ async function main(): Promise<void> {
   }
   try {
     const { close } = await startServer(config);
+    if (config.workers > 1) {
+      process.stderr.write('keyplane: KEYPLANE_WORKERS is for `keyplane serve`; this entry point runs one process\n');
+    }
     const stop = () => void close().then(() => process.exit(0));
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);

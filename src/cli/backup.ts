@@ -21,7 +21,7 @@ export interface BackupManifest {
   version: 1;
   createdAt: string;
   keyplaneVersion: string;
-  store: 'sqlite' | 'dynamodb';
+  store: 'sqlite' | 'dynamodb' | 'postgres';
   /** `local` (master key file) or `kms`. */
   cipher: string;
   /** The key that sealed new keys at backup time: master key fingerprint or KMS key id. */

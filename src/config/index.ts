@@ -20,6 +20,7 @@ import { loadSpekeConfig, type SpekeConfig } from './speke';
 import { describeDatabase, loadStoreConfig, type StoreConfig } from './store';
 import { loadTenantsConfig, type TenantsConfig } from './tenants';
 import { describeTimeouts, loadHttpTimeouts, type HttpTimeouts } from './timeouts';
+import { loadWorkers } from './workers';
 import { describeWidevine, loadWidevineConfig, type WidevineConfig } from './widevine';
 
 export { ConfigError, processEnv, startFailureLogLevel };
@@ -40,6 +41,8 @@ export interface Config extends ServerConfig, StoreConfig, KeysConfig, AwsConfig
   timeouts: HttpTimeouts;
   /** Rate limits against brute force and floods (see config/abuse.ts). */
   abuseLimits: AbuseLimitsConfig;
+  /** Server processes sharing the port (`KEYPLANE_WORKERS`: a number or `auto`; default 1). */
+  workers: number;
   /** Session-level HLS encryption (see config/sessions.ts). */
   sessions: SessionsConfig;
   /** The Widevine Common Encryption API's signers (see config/widevine.ts); absent: `/widevine/cenc` off. */
@@ -60,6 +63,7 @@ export function loadConfig(env: Env = processEnv()): Config {
     auditRetention: loadAuditRetention(env),
     timeouts: loadHttpTimeouts(env),
     abuseLimits: loadAbuseLimits(env),
+    workers: loadWorkers(env),
     sessions: loadSessionsConfig(env),
     widevine: loadWidevineConfig(env),
   };
@@ -89,6 +93,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     abuseLimits: describeAbuseLimits(config.abuseLimits),
     sessions: describeSessions(config.sessions),
     iamTenants: config.iamTenants.map((r) => `${r.pattern}=${r.tenant}`),
+    workers: config.workers,
     widevine: describeWidevine(config.widevine),
   };
 }

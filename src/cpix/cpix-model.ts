@@ -45,7 +45,7 @@ export interface UsageRuleEntry {
 
 /**
  * A parsed, validated CPIX request: typed view plus the tree the response is built from. Immutable
- * (frozen by `parseCpix`; Buffers aside): response builders work on a copy of `root`, so one parsed
+ * (read-only types, checked by the compiler, not frozen at run time): response builders work on a copy of `root`, so one parsed
  * request can be answered any number of times (a SPEKE retry after a lost lease race does not re-parse).
  */
 export interface CpixRequest {

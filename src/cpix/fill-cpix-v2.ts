@@ -7,7 +7,7 @@
 import type { DrmSignalling } from '../drm/drm-system';
 import type { ContentKeyEntry, CpixRequest, SpekeV2Version } from './cpix-model';
 import { makeElement } from './element-factory';
-import type { KeyMaterial, SignalsByElement } from './fill-cpix';
+import { editedElements, type KeyMaterial, type SignalsByElement } from './fill-cpix';
 import { NS } from './namespaces';
 import { orderBySchema } from './schema-order';
 import { playlistTarget } from './v2/hls-playlist';
@@ -105,7 +105,7 @@ export function fillCpixV2(
   needsIv: NeedsIv,
 ): XmlElement {
   if (request.speke === '1.0') throw new TypeError('fillCpixV2 needs a SPEKE v2 request');
-  const { root, copyOf } = cloneTree(request.root);
+  const { root, copyOf } = cloneTree(request.root, editedElements(request));
   const ivKids = kidsNeedingIv(request, needsIv);
   for (const ck of request.contentKeys) {
     const material = keys.get(ck.kid);

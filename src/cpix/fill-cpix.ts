@@ -66,6 +66,14 @@ function fillDrmSystemV1(root: XmlElement, el: XmlElement, signal: DrmSignalling
   }
 }
 
+/** The elements a filler edits: every ContentKey and DRMSystem of the request. */
+export function editedElements(request: CpixRequest): Set<ReadonlyXmlElement> {
+  const edited = new Set<ReadonlyXmlElement>();
+  for (const ck of request.contentKeys) edited.add(ck.element);
+  for (const drm of request.drmSystems) edited.add(drm.element);
+  return edited;
+}
+
 /** Each DRMSystem element of a request (by identity) with its system's signalling. */
 export type SignalsByElement = ReadonlyMap<ReadonlyXmlElement, DrmSignalling>;
 
@@ -78,7 +86,7 @@ export function fillCpixV1(
   keys: ReadonlyMap<string, KeyMaterial>,
   signals: SignalsByElement,
 ): XmlElement {
-  const { root, copyOf } = cloneTree(request.root);
+  const { root, copyOf } = cloneTree(request.root, editedElements(request));
   for (const ck of request.contentKeys) {
     const material = keys.get(ck.kid);
     if (material) fillContentKey(root, copyOf(ck.element), material);

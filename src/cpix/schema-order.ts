@@ -67,7 +67,20 @@ function rank(child: XmlElement, sequence: readonly string[]): number {
   return child.ns === NS.ds && child.local === 'Signature' ? sequence.length : sequence.length + 2;
 }
 
+/** True when the element children already stand in schema order (the common case: nothing to move). */
+function inOrder(el: XmlElement, sequence: readonly string[]): boolean {
+  let last = -1;
+  for (const c of el.children) {
+    if (!isElement(c)) continue;
+    const r = rank(c, sequence);
+    if (r < last) return false;
+    last = r;
+  }
+  return true;
+}
+
 function sortChildren(el: XmlElement, sequence: readonly string[]): void {
+  if (inOrder(el, sequence)) return;
   const slots = el.children.flatMap((c, i) => (isElement(c) ? [i] : []));
   const elements = slots.map((i) => el.children[i] as XmlElement);
   const sorted = elements

@@ -1,6 +1,7 @@
 import { builder, create } from 'xmlbuilder2';
 import type { XMLBuilder, XMLBuilderOptions } from 'xmlbuilder2/lib/interfaces';
 import { NS } from './namespaces';
+import { writeDirect } from './xml-write-direct';
 import { isElement, type XmlAttribute, type XmlElement } from './xml-tree';
 
 type DomNode = XMLBuilder['node'];
@@ -56,8 +57,16 @@ function append(options: XMLBuilderOptions, doc: DomDocument, parent: DomNode, e
   }
 }
 
-/** Writes an element tree back to an XML document string with xmlbuilder2 (UTF-8 declaration, no pretty printing). */
+/**
+ * Writes an element tree back to an XML document string (UTF-8 declaration, no pretty printing): directly
+ * when every name keeps its prefix (see writeDirect), else through xmlbuilder2's namespace fix-ups.
+ */
 export function serializeXml(root: XmlElement): string {
+  return writeDirect(root) ?? serializeWithXmlbuilder(root);
+}
+
+/** The xmlbuilder2 serialization: a DOM built directly, then its namespace-aware serializer. */
+export function serializeWithXmlbuilder(root: XmlElement): string {
   const doc = create({ version: '1.0', encoding: 'UTF-8' });
   if (!isDocument(doc.node)) throw new Error('xmlbuilder2 create() did not return a document');
   append(doc.options, doc.node, doc.node, root);

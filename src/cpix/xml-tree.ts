@@ -1,7 +1,8 @@
 /**
  * A namespace-resolved XML element tree. The CPIX parser produces it, the response builders edit a
  * copy of it, the serializer writes it back, so everything the encoder sent survives the round trip.
- * A parsed request's tree is read-only (`ReadonlyXmlElement`, frozen); `cloneTree` gives an editable copy.
+ * A parsed request's tree is read-only (`ReadonlyXmlElement`: enforced by the compiler, not frozen at run
+ * time, which cost every request time); `cloneTree` gives an editable copy.
  */
 export interface XmlAttribute {
   /** Qualified name as written, e.g. `kid` or `xmlns:cpix`. */
@@ -96,19 +97,24 @@ interface TreeCopy {
 
 /**
  * Copies a tree (elements, attributes, text) so a response can be built from a parsed request
- * without touching it: the request stays as parsed, and can be answered again.
+ * without touching it: the request stays as parsed, and can be answered again. `wanted` limits which
+ * originals `copyOf` can map (the elements a filler edits), so the copy needs no map of every element.
  */
-export function cloneTree(root: ReadonlyXmlElement): TreeCopy {
+export function cloneTree(root: ReadonlyXmlElement, wanted?: ReadonlySet<ReadonlyXmlElement>): TreeCopy {
   const copies = new Map<ReadonlyXmlElement, XmlElement>();
   const copy = (el: ReadonlyXmlElement): XmlElement => {
-    const out: XmlElement = {
-      qname: el.qname,
-      ns: el.ns,
-      local: el.local,
-      attrs: el.attrs.map((a) => ({ qname: a.qname, ns: a.ns, local: a.local, value: a.value })),
-      children: el.children.map((c) => (isElement(c) ? copy(c) : { text: c.text })),
-    };
-    copies.set(el, out);
+    const attrs: XmlAttribute[] = new Array<XmlAttribute>(el.attrs.length);
+    for (let i = 0; i < el.attrs.length; i++) {
+      const a = el.attrs[i] as ReadonlyXmlAttribute;
+      attrs[i] = { qname: a.qname, ns: a.ns, local: a.local, value: a.value };
+    }
+    const children: XmlNode[] = new Array<XmlNode>(el.children.length);
+    for (let i = 0; i < el.children.length; i++) {
+      const c = el.children[i] as ReadonlyXmlNode;
+      children[i] = isElement(c) ? copy(c) : { text: c.text };
+    }
+    const out: XmlElement = { qname: el.qname, ns: el.ns, local: el.local, attrs, children };
+    if (wanted === undefined || wanted.has(el)) copies.set(el, out);
     return out;
   };
   const copied = copy(root);
@@ -120,16 +126,4 @@ export function cloneTree(root: ReadonlyXmlElement): TreeCopy {
       return found;
     },
   };
-}
-
-/** Freezes a tree in place (elements, attribute and child lists, attributes, text) and returns it read-only. */
-export function freezeTree(root: XmlElement): ReadonlyXmlElement {
-  for (const a of root.attrs) Object.freeze(a);
-  for (const c of root.children) {
-    if (isElement(c)) freezeTree(c);
-    else Object.freeze(c);
-  }
-  Object.freeze(root.attrs);
-  Object.freeze(root.children);
-  return Object.freeze(root);
 }
