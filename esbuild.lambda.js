@@ -5,8 +5,10 @@
  * server loads (lazily). Listed under serverless-esbuild's `exclude`, it becomes an esbuild external
  * and is not installed into the package either. The AWS SDK v3 is bundled rather than taken from the
  * Lambda runtime: tree-shaken to the commands Keyplane sends, it starts faster than the runtime's
- * full CommonJS clients (docs/benchmarks.md, "AWS Lambda: bundle size and cold start"). */
-const EXCLUDE = ['better-sqlite3'];
+ * full CommonJS clients (docs/benchmarks.md, "AWS Lambda: bundle size and cold start"). The PostgreSQL
+ * driver (`pg`, loaded lazily by the postgres store) is left out the same way: the Lambda runs on
+ * DynamoDB, and the driver would add about 120 KB to every cold start. */
+const EXCLUDE = ['better-sqlite3', 'pg'];
 
 /** esbuild options proper (what `esbuild.build()` accepts), shared with the benchmark. */
 const ESBUILD_OPTIONS = {

@@ -39,12 +39,13 @@ function readConfig(): BenchConfig {
   };
 }
 
-function startServer(scenario: Scenario, adminKey: string, config: BenchConfig): Promise<ChildServer> {
+async function startServer(scenario: Scenario, adminKey: string, config: BenchConfig): Promise<ChildServer> {
   if (scenario.target === 'baseline') return startBaseline();
+  const setupEnv = scenario.serverSetup ? await scenario.serverSetup() : {};
   const nodeArgs = config.cpuProfDir
     ? ['--cpu-prof', `--cpu-prof-dir=${config.cpuProfDir}`, `--cpu-prof-name=${scenario.name}-${Date.now()}.cpuprofile`]
     : [];
-  return startKeyplane({ adminKey, env: { ...scenario.serverEnv }, nodeArgs, workers: scenario.workers });
+  return startKeyplane({ adminKey, env: { ...scenario.serverEnv, ...setupEnv }, nodeArgs, workers: scenario.workers });
 }
 
 function load(server: ChildServer, spec: LoadSpec, connections: number, duration: number) {

@@ -2,6 +2,8 @@ import crypto from 'node:crypto';
 import type autocannon from 'autocannon';
 import { buildCpixRequest } from '../src/cli/cpix-request-builder';
 import { signedBody, type AesSignerKey } from '../src/cli/widevine-client';
+import { PLAYER_TRANSPORT_SCENARIOS } from './edgeauth-scenarios';
+import { onPostgres } from './postgres';
 
 /** HLS AES-128 systemId (AWS convention). */
 export const HLS_AES128 = '81376844-f976-481e-a84e-cc25d39b0b33';
@@ -50,6 +52,8 @@ export interface Scenario {
   serverEnv?: Record<string, string>;
   /** Run `keyplane serve --workers N` (a cluster primary and N workers) instead of one server process. */
   workers?: number;
+  /** Extra environment made just before the server starts (e.g. a fresh database and its URL). */
+  serverSetup?: () => Promise<Record<string, string>>;
   /** Prepares state on the fresh server and returns the request to send. */
   prepare: (ctx: ScenarioContext) => Promise<LoadSpec>;
   /** Extra figures for the Notes column, read after the measured run. */
@@ -240,6 +244,7 @@ const SINGLE_PROCESS: Scenario[] = [
     serverEnv: WV_ENV,
     prepare: async () => widevineLoad(true),
   },
+  ...PLAYER_TRANSPORT_SCENARIOS,
 ];
 
 /** The scenarios `npm run bench` runs, in order; the workers ones repeat SPEKE v1 and delivery on two processes. */
@@ -252,3 +257,8 @@ export const SCENARIOS: Scenario[] = [
     workers: 2,
   })),
 ];
+
+/** SPEKE v1 (new keys: one transaction each) and key delivery against PostgreSQL, next to their SQLite rows. */
+SCENARIOS.push(
+  ...['speke-v1-new', 'key-get'].map((name) => onPostgres(SCENARIOS.find((s) => s.name === name) as Scenario)),
+);

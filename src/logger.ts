@@ -7,6 +7,8 @@ const REDACTED_PATHS = [
   'req.headers["x-api-key"]',
   'req.headers["x-amz-security-token"]',
   'req.query.token',
+  'req.query.__token__',
+  'req.query.hdnts',
   'res.headers["set-cookie"]',
   'headers.authorization',
   'headers.cookie',
@@ -14,6 +16,8 @@ const REDACTED_PATHS = [
   'headers["x-amz-security-token"]',
   'headers["set-cookie"]',
   'query.token',
+  'query.__token__',
+  'query.hdnts',
   'authorization',
   'cookie',
   'token',
@@ -38,10 +42,12 @@ const SECRET_SHAPES: [RegExp, string][] = [
   [/(\/secure\/[^/?#\s"]+\/)[^/?#\s":][^/?#\s"]*/g, '$1[redacted]'],
   // Query parameters and header-like pairs that carry credentials.
   [
-    /((?:token|api[_-]?key|x-amz-signature|x-amz-security-token|x-amz-credential|signature|secret)=)[^&\s"',;]+/gi,
+    /((?:token|__token__|hdnts|api[_-]?key|x-amz-signature|x-amz-security-token|x-amz-credential|signature|secret)=)[^&\s"',;]+/gi,
     '$1[redacted]',
   ],
   [/(Bearer\s+)[^\s"',]+/gi, '$1[redacted]'],
+  // An EdgeAuth token under any configured name: its hmac (raw or percent-encoded `=`).
+  [/(hmac(?:=|%3d))[0-9a-f]+/gi, '$1[redacted]'],
   // API keys: kp_<id>_<secret>.
   [/kp_[0-9a-f]{16}_[A-Za-z0-9_-]{43}/g, 'kp_[redacted]'],
 ];

@@ -1,12 +1,13 @@
 /**
- * What happened: a key handed to an encoder or admin (`issue`) or to a player/proxy (`deliver`), or a
- * playback token revoked (`revoke`, resource `token:<jti>`).
+ * What happened: a key handed to an encoder or admin (`issue`) or to a player/proxy (`deliver`), a
+ * playback token revoked (`revoke`, resource `token:<jti>`), or a master key rotation step by
+ * `keyplane rotate-master-key` (`rotate`, resource `master-key:<id>`).
  */
-type AuditAction = 'issue' | 'deliver' | 'revoke';
+type AuditAction = 'issue' | 'deliver' | 'revoke' | 'rotate';
 
 /** An action as stored, read back (anything unknown reads as `deliver`, as before `revoke` existed). */
 export function actionOf(value: unknown): AuditAction {
-  return value === 'issue' || value === 'revoke' ? value : 'deliver';
+  return value === 'issue' || value === 'revoke' || value === 'rotate' ? value : 'deliver';
 }
 
 /** `allowed` (2xx), `denied` (4xx: credentials, scope, policy, unknown key) or `failed` (5xx). */

@@ -15,7 +15,11 @@ type DenyReason =
   | 'unsigned_headers'
   | 'content_sha256_mismatch'
   | 'unsigned_payload'
-  | 'malformed_signature';
+  | 'malformed_signature'
+  | 'edgeauth_hmac_mismatch'
+  | 'edgeauth_not_yet_valid'
+  | 'edgeauth_ip_mismatch'
+  | 'edgeauth_acl_denied';
 
 /** A 403 that says why in a machine-readable `reason` next to the usual `error: forbidden`. */
 export class AccessDeniedError extends KeyplaneError {

@@ -9,7 +9,7 @@ export interface Principal {
   id: string;
   roles: ReadonlySet<Role>;
   /** How the caller authenticated. */
-  via: 'api-key' | 'admin-key' | 'iam' | 'sigv4' | 'token' | 'widevine-signer';
+  via: 'api-key' | 'admin-key' | 'iam' | 'sigv4' | 'token' | 'widevine-signer' | 'edgeauth';
   /** The tenant the caller acts for; `*` (ALL_TENANTS) administers every tenant. */
   tenant: string;
   /** For playback tokens: the only resource the caller may read. */

@@ -25,6 +25,13 @@ export class TokenExpiredError extends GoneError implements VerifiedTokenRefusal
   }
 }
 
+/** An EdgeAuth token whose HMAC verified but whose `exp` has passed: 410, as for playback tokens. */
+export class EdgeAuthExpiredError extends GoneError {
+  constructor() {
+    super('EdgeAuth token has expired');
+  }
+}
+
 /** The jti of a verified token an error refused, if it is such a refusal. */
 export function refusedTokenJti(err: unknown): string | undefined {
   if (!(err instanceof TokenRevokedError || err instanceof TokenExpiredError)) return undefined;

@@ -5,10 +5,13 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version';
 import { adminCommands } from './admin-commands';
+import { backupCommand } from './backup';
 import { CliError, EXIT_CODES, EXIT_CODES_HELP, ServerRefusedError, errorCode } from './cli-errors';
 import { conformanceCommand } from './conformance/conformance-command';
 import { packageHlsCommand } from './package-hls';
 import { requestKeysCommand } from './request-keys';
+import { restoreCommand } from './restore';
+import { rotateMasterKeyCommand } from './rotate-master-key';
 import { isServing, serveCommand } from './serve';
 
 /** Builds the program; `exitOverride` everywhere so main() decides the exit codes. */
@@ -31,6 +34,9 @@ ${EXIT_CODES_HELP}`,
     ...adminCommands(),
     conformanceCommand(),
     packageHlsCommand(),
+    backupCommand(),
+    restoreCommand(),
+    rotateMasterKeyCommand(),
   ];
   for (const cmd of commands) program.addCommand(cmd);
   applyRecursively(program, (cmd) => {

@@ -1,4 +1,5 @@
 import { AccessPolicy } from '../auth/access-policy';
+import { EdgeAuthVerifier } from '../auth/edgeauth-token';
 import { PlaybackTokenService } from '../auth/playback-tokens';
 import { ResourcePolicyService } from '../auth/resource-policies';
 import { SecureLinkVerifier } from '../auth/secure-token';
@@ -7,7 +8,7 @@ import { FileCredentialSource, staticCredentials, type SigV4CredentialSource } f
 import { loadOrCreateTokenKeys, type TokenSigningKey } from '../auth/token-keys';
 import type { Config } from '../config';
 import type { HttpAuthenticator } from '../http/authenticate';
-import { playbackTokenAuthenticator } from '../http/authenticators';
+import { edgeAuthAuthenticator, playbackTokenAuthenticator } from '../http/authenticators';
 import { sigv4Authenticator } from '../http/sigv4-adapter';
 import type { KeyService } from '../keys/key-service';
 import type { Backend } from '../store/backend';
@@ -28,6 +29,8 @@ export interface Delivery {
   /** The admin side of per-resource policies (`/resources/{resourceId}/policy`). */
   policies: ResourcePolicyService;
   trustProxy: false | number | string[];
+  /** The cookie a playback token may travel in (`KEYPLANE_TOKEN_COOKIE`); on the path routes it is a second transport. */
+  tokenCookie: string;
 }
 
 /**
@@ -61,6 +64,13 @@ export function buildDelivery(
   const policyStore = store.policies;
   const credentials = sigv4Source(config);
   const authenticators: HttpAuthenticator[] = [];
+  // First, so an EdgeAuth token next to any other credential is a 401, not silently one of them.
+  if (d.edgeAuth) {
+    const verifier = new EdgeAuthVerifier(d.edgeAuth);
+    authenticators.push(
+      edgeAuthAuthenticator(verifier, { tokenName: d.edgeAuth.tokenName, tokenCookie: d.tokenCookie }),
+    );
+  }
   if (credentials && d.sigv4) {
     authenticators.push(
       sigv4Authenticator({
@@ -70,7 +80,7 @@ export function buildDelivery(
       }),
     );
   }
-  if (tokens) authenticators.push(playbackTokenAuthenticator(tokens));
+  if (tokens) authenticators.push(playbackTokenAuthenticator(tokens, d.tokenCookie));
   const delivery: Delivery = {
     keys,
     policy: new AccessPolicy(d.globalRules, policyStore),
@@ -80,6 +90,7 @@ export function buildDelivery(
     secureLinks: d.secureLinks && new SecureLinkVerifier(d.secureLinks),
     policies: new ResourcePolicyService(policyStore),
     trustProxy: d.trustedProxies,
+    tokenCookie: d.tokenCookie,
   };
   return { delivery, authenticators };
 }

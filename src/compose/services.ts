@@ -13,7 +13,7 @@ import { createDrmRegistry } from '../drm/registry';
 import type { EnvelopeCipher } from '../keys/envelope-cipher';
 import { KeyService } from '../keys/key-service';
 import { keyUrlBuilder } from '../keys/key-url';
-import { LocalEnvelopeCipher, loadOrCreateMasterKey } from '../keys/local-cipher';
+import { localCipherFor } from '../keys/local-cipher';
 import { StaticKeyService } from '../keys/static-key-service';
 import { createLogger, type Logger } from '../logger';
 import { CpixExportService } from '../speke/cpix-export';
@@ -51,7 +51,7 @@ export function sqliteStore(config: Config, logger: Logger = createLogger(config
 export function localBackends(config: Config): Backends {
   return {
     store: sqliteStore(config),
-    cipher: new LocalEnvelopeCipher(loadOrCreateMasterKey(config.dataDir)),
+    cipher: localCipherFor(config.dataDir),
   };
 }
 

@@ -5,6 +5,7 @@ import { parseTokenSigningKeys, type TokenSigningKey } from '../auth/token-keys'
 import type { AccessRules } from '../store/records';
 import { boundedInteger, fail, optional, parsed, type Env } from './env';
 import { readSecretFile } from '../util/secret-file';
+import { describeEdgeAuth, loadEdgeAuthConfig, loadTokenCookie, type EdgeAuthConfig } from './edgeauth';
 
 /** SigV4 verification settings; absent when no credentials are configured. */
 export interface SigV4Config {
@@ -23,6 +24,10 @@ export interface DeliveryConfig {
   /** Express `trust proxy`: false, a hop count, or trusted addresses. */
   trustedProxies: false | number | string[];
   globalRules: AccessRules;
+  /** Akamai EdgeAuth tokens (`KEYPLANE_EDGEAUTH_*`); absent: off. */
+  edgeAuth?: EdgeAuthConfig;
+  /** The cookie a playback token may travel in (`KEYPLANE_TOKEN_COOKIE`). */
+  tokenCookie: string;
 }
 
 function sigv4(env: Env): SigV4Config | undefined {
@@ -81,6 +86,8 @@ export function loadDeliveryConfig(env: Env): DeliveryConfig {
     secureLinks: secureLinks(env),
     trustedProxies: parsed(env, 'KEYPLANE_TRUSTED_PROXIES', parseTrustedProxies) ?? false,
     globalRules,
+    edgeAuth: loadEdgeAuthConfig(env, loadTokenCookie(env)),
+    tokenCookie: loadTokenCookie(env),
   };
 }
 
@@ -90,8 +97,10 @@ export function describeDelivery(d: DeliveryConfig): Record<string, unknown> {
     sigv4: d.sigv4 ? `${d.sigv4.credentialsFile ?? 'from environment'} (${d.sigv4.region}/${d.sigv4.service})` : 'off',
     playbackTokens: d.tokenSigningKeys
       ? 'keys from KEYPLANE_TOKEN_SIGNING_KEYS'
-      : 'token-keys.json in the data dir (SQLite); off with DynamoDB',
+      : 'token-keys.json in the data dir (SQLite); off with DynamoDB and PostgreSQL',
     secureLinks: d.secureLinks ? d.secureLinks.algorithm : 'off',
     trustedProxies: d.trustedProxies,
+    edgeAuth: describeEdgeAuth(d.edgeAuth),
+    tokenCookie: d.tokenCookie,
   };
 }

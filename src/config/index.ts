@@ -17,7 +17,7 @@ import { loadOriginConfig } from './origin';
 import { describeSessions, loadSessionsConfig, type SessionsConfig } from './sessions';
 import { loadServerConfig, startFailureLogLevel, type ServerConfig } from './server';
 import { loadSpekeConfig, type SpekeConfig } from './speke';
-import { loadStoreConfig, type StoreConfig } from './store';
+import { describeDatabase, loadStoreConfig, type StoreConfig } from './store';
 import { loadTenantsConfig, type TenantsConfig } from './tenants';
 import { describeTimeouts, loadHttpTimeouts, type HttpTimeouts } from './timeouts';
 import { loadWorkers } from './workers';
@@ -76,9 +76,11 @@ export function describeConfig(config: Config): Record<string, unknown> {
     publicUrl: config.publicUrl,
     keyUrlTemplate: config.keyUrlTemplate ?? '(own delivery route)',
     store:
-      config.store === 'sqlite'
-        ? `sqlite (${config.dataDir})`
-        : `dynamodb (table ${config.table}, region ${config.awsRegion}${config.awsEndpoint ? `, endpoint ${config.awsEndpoint}` : ''})`,
+      config.store === 'postgres'
+        ? describeDatabase(config.database)
+        : config.store === 'sqlite'
+          ? `sqlite (${config.dataDir})`
+          : `dynamodb (table ${config.table}, region ${config.awsRegion}${config.awsEndpoint ? `, endpoint ${config.awsEndpoint}` : ''})`,
     cipher: config.kmsKeyId
       ? `aws-kms (key ${config.kmsKeyId}, region ${config.awsRegion})`
       : `local master key (${config.dataDir})`,

@@ -9,7 +9,7 @@ import { verifySignedBody } from '../http/signed-body';
 import type { CorsOrigins } from './cors';
 import { deliveryContext, settle } from './delivery-http';
 import { DELIVERY_ROUTES, routeName } from './delivery-manifest';
-import { principalGrant, type DeliveryGrant } from './grant';
+import { isPlayerCredential, principalGrant, type DeliveryGrant } from './grant';
 import type { KeyDelivery } from './key-delivery';
 
 /** Where players send W3C Clear Key license requests (the `clearkey:Laurl` of Keyplane's DASH signalling). */
@@ -30,7 +30,7 @@ const LICENSE_BODY_BYTES = 8 * 1024;
 function licenseGrant(req: Request): DeliveryGrant {
   const principal = req.principal;
   if (!principal) throw new UnauthorizedError();
-  if (principal.via === 'token' || hasRole(principal, 'keyserver')) return principalGrant(principal);
+  if (isPlayerCredential(principal) || hasRole(principal, 'keyserver')) return principalGrant(principal);
   throw new ForbiddenError('Clear Key licenses need the keyserver role or a playback token');
 }
 

@@ -1,7 +1,9 @@
 /**
- * CORS for the routes browsers call cross-origin (`POST /clearkey/license`). Credentials travel in the
- * `Authorization` header, never in cookies, so `Access-Control-Allow-Credentials` is never sent and `*`
- * exposes nothing a page did not already hold; a list narrows it to known player origins.
+ * CORS for the routes browsers call cross-origin (`POST /clearkey/license`). There credentials travel
+ * in the `Authorization` header, so `Access-Control-Allow-Credentials` is never sent and `*` exposes
+ * nothing a page did not already hold; a list narrows it to known player origins. Key responses to an
+ * origin the delivery policy lists explicitly also allow credentials (see credentialedCors), so a
+ * cross-site player may send its cookie; never with `*`.
  */
 import { AccessDeniedError } from '../auth/delivery-errors';
 import { corsAllow, OriginMatcher, originMatches, type CorsHeaders } from '../auth/origin-matcher';
@@ -34,6 +36,18 @@ export function corsDecision(origins: CorsOrigins, origin: string | undefined): 
     throw new AccessDeniedError('origin_denied', 'Origin is not allowed by KEYPLANE_CORS_ORIGINS');
   }
   return corsAllow(allowed);
+}
+
+/**
+ * CORS headers of a delivery the access policy allowed for an explicitly listed origin, with
+ * `Access-Control-Allow-Credentials: true` so a cross-site player can read a key it fetched with its
+ * cookie (KEYPLANE_TOKEN_COOKIE, EdgeAuth). Never for `*`: any page could then read what any visitor's
+ * cookie opens. Without an allowed origin nothing is added, and the browser withholds the response.
+ */
+export function credentialedCors(headers: CorsHeaders | undefined): CorsHeaders | undefined {
+  const origin = headers?.['Access-Control-Allow-Origin'];
+  if (origin === undefined || origin === '*') return headers;
+  return { ...headers, 'Access-Control-Allow-Credentials': 'true' };
 }
 
 /** The headers of a preflight answer (`OPTIONS`), after the origin was allowed. */

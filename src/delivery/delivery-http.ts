@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import type { CorsHeaders } from '../auth/origin-matcher';
 import { requestClient } from '../http/client-info';
 import { recordEvents } from '../http/request-audit';
+import { credentialedCors } from './cors';
 import type { Delivered, DeliveryOutcome } from './key-delivery';
 import type { DeliveryContext, DeliveryGrant } from './grant';
 
@@ -23,10 +24,15 @@ function sendKeyBytes(res: Response, key: Buffer): void {
   res.end(key);
 }
 
-/** Sends the one key of a single-key delivery (`/keys`, `/playback`, `/secure`). */
+/**
+ * Sends the one key of a single-key delivery (`/keys`, `/playback`, `/secure`). A key fetched by a
+ * cross-site player for an origin the policy lists may be read with credentials (its cookie).
+ */
 export function sendDeliveredKey(res: Response, delivered: Delivered): void {
   const [first] = delivered.keys;
   if (!first) throw new Error('a single-key delivery delivered no key');
+  const origin = res.getHeader('Access-Control-Allow-Origin');
+  applyCors(res, credentialedCors(typeof origin === 'string' ? { 'Access-Control-Allow-Origin': origin } : undefined));
   sendKeyBytes(res, first.key);
 }
 

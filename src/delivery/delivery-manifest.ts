@@ -55,6 +55,7 @@ export const DELIVERY_MANIFEST: FeatureManifest = {
           delivery: deps.keyDelivery,
           tokens: deps.delivery?.tokens,
           secureLinks: deps.delivery?.secureLinks,
+          tokenCookie: deps.delivery?.tokenCookie,
         }),
       routes: [R.playbackKey, R.secureKey],
     },

@@ -6,10 +6,11 @@ import { DEFAULT_TENANT } from '../domain/tenants';
 
 /**
  * What a caller may open, however it proved it (API key or SigV4 with the keyserver role, a playback
- * token in a header, the query or the path, a secure link): one shape for every delivery route.
+ * token in a header, the query, a cookie or the path, an EdgeAuth token, a secure link): one shape for
+ * every delivery route.
  */
 export interface DeliveryGrant {
-  /** Who, for the audit trail: an API key id, `sigv4:…`, `token:<jti>`, `secure-link:<clientId>`. */
+  /** Who, for the audit trail: an API key id, `sigv4:…`, `token:<jti>`, `edgeauth:<id>`, `secure-link:<clientId>`. */
   principal?: string;
   /** The only resource it opens (playback tokens, secure links); absent: any (the keyserver role). */
   resourceId?: string;
@@ -28,6 +29,15 @@ export interface DeliveryContext {
   route: string;
   grant: DeliveryGrant;
   client: ClientInfo;
+}
+
+/**
+ * Whether the caller is a player credential (a playback token, an EdgeAuth token): it holds no role, and
+ * the delivery routes take it in place of the keyserver role, scoped by its grant (and, for EdgeAuth,
+ * by its ACL, already checked against the path).
+ */
+export function isPlayerCredential(principal: Principal): boolean {
+  return principal.via === 'token' || principal.via === 'edgeauth';
 }
 
 /** The grant of an authenticated caller: a playback token's scope, or (keyserver, admin) no limit. */

@@ -5,17 +5,17 @@ import { checkKid, checkResourceId } from '../domain/ids';
 import { ForbiddenError, UnauthorizedError } from '../errors';
 import { deliveryContext, sendDeliveredKey, settle } from './delivery-http';
 import { DELIVERY_ROUTES, routeName } from './delivery-manifest';
-import { principalGrant, type DeliveryGrant } from './grant';
+import { isPlayerCredential, principalGrant, type DeliveryGrant } from './grant';
 import type { KeyDelivery } from './key-delivery';
 
 /**
- * The grant of the authenticated caller of `/keys`: a playback token (its scope is checked by the
- * service), or the keyserver (or admin) role; 401 without a caller, 403 for other roles.
+ * The grant of the authenticated caller of `/keys`: a playback or EdgeAuth token (its scope is checked
+ * by the service), or the keyserver (or admin) role; 401 without a caller, 403 for other roles.
  */
 export function keyserverOrTokenGrant(req: Request): DeliveryGrant {
   const principal = req.principal;
   if (!principal) throw new UnauthorizedError();
-  if (principal.via !== 'token' && !hasRole(principal, 'keyserver')) {
+  if (!isPlayerCredential(principal) && !hasRole(principal, 'keyserver')) {
     throw new ForbiddenError('This route needs the keyserver role');
   }
   return principalGrant(principal);
@@ -23,7 +23,7 @@ export function keyserverOrTokenGrant(req: Request): DeliveryGrant {
 
 /**
  * `GET /keys/{resourceId}/{kid}`: key delivery to keyserver proxies (API key or SigV4, role keyserver)
- * and players (playback token as Bearer or `?token=`), subject to the delivery access policy.
+ * and players (playback token as Bearer, `?token=` or cookie; EdgeAuth token), subject to the delivery access policy.
  */
 export function keyRoutes(delivery: KeyDelivery): Router {
   const router = Router(EXACT_ROUTING);

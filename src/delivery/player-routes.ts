@@ -16,6 +16,8 @@ interface PlayerRouteDeps {
   delivery: KeyDelivery;
   tokens?: PlaybackTokenService;
   secureLinks?: SecureLinkVerifier;
+  /** The playback-token cookie: sent alongside a path token it makes the request ambiguous (401). */
+  tokenCookie?: string;
 }
 
 /**
@@ -29,7 +31,7 @@ export function playerDeliveryRoutes(deps: PlayerRouteDeps): Router {
   router.get('/playback/:token/keys/:resourceId/:kid', noStore, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
     const kid = checkKid(req.params.kid);
-    const grant = tokenGrant(await tokensOf(deps.tokens).verify(pathToken(req, req.params.token)));
+    const grant = tokenGrant(await tokensOf(deps.tokens).verify(pathToken(req, req.params.token, deps.tokenCookie)));
     const outcome = await deps.delivery.key(deliveryContext(req, playbackRoute, grant), resourceId, kid);
     sendDeliveredKey(res, await settle(req, res, outcome));
   });

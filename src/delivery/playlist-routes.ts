@@ -23,6 +23,8 @@ export interface PlaylistRouteDeps {
   publicUrl: string;
   /** Absent: the route answers 501 naming KEYPLANE_ORIGIN_URL. */
   origin?: OriginConfig;
+  /** The playback-token cookie: sent alongside the path token it makes the request ambiguous (401). */
+  tokenCookie?: string;
 }
 
 const MAX_PATH_LENGTH = 1024;
@@ -86,7 +88,7 @@ export function playlistRoutes(deps: PlaylistRouteDeps): Router {
     const path = checkPlaylistPath(req.params.path);
     if (!deps.origin) throw new NotConfiguredError('Playlist rewriting needs KEYPLANE_ORIGIN_URL');
     if (!deps.tokens) throw new NotConfiguredError('Playback tokens need KEYPLANE_TOKEN_SIGNING_KEYS with this store');
-    const token = pathToken(req, req.params.token);
+    const token = pathToken(req, req.params.token, deps.tokenCookie);
     const grant = tokenGrant(await deps.tokens.verify(token));
     const { cors } = await authorizeResource(deps.policy, deliveryContext(req, route, grant), resourceId);
     applyCors(res, cors);

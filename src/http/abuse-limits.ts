@@ -33,6 +33,7 @@ const CREDENTIAL_FAILURES = new Set([
   'scope_mismatch',
   'unsigned_headers',
   'request_time_skewed',
+  'edgeauth_hmac_mismatch',
 ]);
 
 /** Whether a finished request counts against its IP's failed-auth limit. */

@@ -20,6 +20,13 @@ export interface EnvelopeCipher {
    * caller can overlap it with its own reads. Never rejects: a failure shows up in `seal`.
    */
   prepareToSeal?(): void;
+  /**
+   * Which key sealed a value (local: master key fingerprint; KMS: key ARN), or undefined for a value in
+   * a format older than key ids. Rotation, re-wrap and backups count records by it.
+   */
+  sealedBy?(sealed: Buffer): string | undefined;
+  /** The id (as `sealedBy` reports it) of the key that seals now. */
+  sealingKeyId?(): Promise<string>;
 }
 
 /** Associated data that binds a sealed value to its (resource ID, KID). */

@@ -7,7 +7,14 @@ import type { EnvelopeCipher, KeyContext } from './envelope-cipher';
 import { associatedData } from './envelope-cipher';
 import { KeyUnsealError } from './envelope-cipher-errors';
 import { callKms, DataKeyRefusedError, takeBytes } from './kms-calls';
-import { DATA_KEY_BYTES, encodeSealed, MAX_ENCRYPTED_KEY_BYTES, NONCE_BYTES, parseSealed } from './kms-sealed-format';
+import {
+  DATA_KEY_BYTES,
+  encodeSealed,
+  MAX_ENCRYPTED_KEY_BYTES,
+  NONCE_BYTES,
+  parseSealed,
+  sealedKeyArn,
+} from './kms-sealed-format';
 
 export { kmsClientTimeouts } from './kms-calls';
 
@@ -32,6 +39,8 @@ interface KmsCipherStats {
 }
 
 interface SealingKey {
+  /** The ARN of the KMS key GenerateDataKey used (its response's KeyId), recorded in every value it seals. */
+  keyArn?: string;
   plaintext: Buffer;
   encrypted: Buffer;
   expiresAt: number;
@@ -81,12 +90,18 @@ export class KmsEnvelopeCipher implements EnvelopeCipher {
     const cipher = crypto.createCipheriv('aes-256-gcm', dataKey.plaintext, nonce);
     cipher.setAAD(associatedData(context));
     const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-    return encodeSealed({ encryptedKey: dataKey.encrypted, nonce, tag: cipher.getAuthTag(), body });
+    return encodeSealed({
+      keyArn: dataKey.keyArn,
+      encryptedKey: dataKey.encrypted,
+      nonce,
+      tag: cipher.getAuthTag(),
+      body,
+    });
   }
 
   async open(sealed: Buffer, context: KeyContext): Promise<Buffer> {
     const parsed = parseSealed(sealed, context);
-    const dataKey = await this.decryptDataKey(parsed.encryptedKey, context);
+    const dataKey = await this.decryptDataKey(parsed.encryptedKey, parsed.keyArn, context);
     const decipher = crypto.createDecipheriv('aes-256-gcm', dataKey, parsed.nonce);
     decipher.setAAD(associatedData(context));
     decipher.setAuthTag(parsed.tag);
@@ -95,6 +110,17 @@ export class KmsEnvelopeCipher implements EnvelopeCipher {
     } catch {
       throw new KeyUnsealError(context);
     }
+  }
+
+  /** The KMS key ARN a format-4 value names (format 1 names none). */
+  sealedBy(sealed: Buffer): string | undefined {
+    return sealedKeyArn(sealed);
+  }
+
+  /** The ARN of the KMS key that seals now (as GenerateDataKey reports it; one call when no data key is cached). */
+  async sealingKeyId(): Promise<string> {
+    while (!this.usableSealingKey()) await this.startRefresh();
+    return this.sealingKey?.keyArn ?? this.keyId;
   }
 
   /** KMS calls made by this cipher so far (failed calls included). */
@@ -156,18 +182,18 @@ export class KmsEnvelopeCipher implements EnvelopeCipher {
       throw new Error('KMS CiphertextBlob is too long for the sealed format');
     }
     const expiresAt = this.now() + this.maxAgeMs;
-    this.sealingKey = { plaintext, encrypted, expiresAt, uses: 0 };
+    this.sealingKey = { keyArn: res.KeyId, plaintext, encrypted, expiresAt, uses: 0 };
     this.decrypted.remember(encrypted.toString('base64'), { plaintext, expiresAt });
   }
 
   /** Plaintext data key for an encrypted one: from the LRU, a shared in-flight Decrypt, or KMS. */
-  private async decryptDataKey(encryptedKey: Buffer, context: KeyContext): Promise<Buffer> {
+  private async decryptDataKey(encryptedKey: Buffer, keyArn: string | undefined, context: KeyContext): Promise<Buffer> {
     const cacheKey = encryptedKey.toString('base64');
     const cached = this.decrypted.recall(cacheKey);
     if (cached) return cached;
     let pending = this.pendingDecrypts.get(cacheKey);
     if (!pending) {
-      pending = this.kmsDecrypt(encryptedKey, cacheKey).finally(() => this.pendingDecrypts.delete(cacheKey));
+      pending = this.kmsDecrypt(encryptedKey, keyArn, cacheKey).finally(() => this.pendingDecrypts.delete(cacheKey));
       this.pendingDecrypts.set(cacheKey, pending);
     }
     try {
@@ -181,14 +207,18 @@ export class KmsEnvelopeCipher implements EnvelopeCipher {
     }
   }
 
-  private async kmsDecrypt(encryptedKey: Buffer, cacheKey: string): Promise<Buffer> {
+  /**
+   * Format 4 names its KMS key and KMS must use that one; format 1 (before key ids) names none, so KMS
+   * finds the key from the CiphertextBlob: values sealed before a change of KEYPLANE_KMS_KEY_ID still open.
+   */
+  private async kmsDecrypt(encryptedKey: Buffer, keyArn: string | undefined, cacheKey: string): Promise<Buffer> {
     this.counts.decryptCalls++;
     const res = await callKms(
       () =>
         this.client.send(
           new DecryptCommand({
             CiphertextBlob: encryptedKey,
-            KeyId: this.keyId,
+            KeyId: keyArn,
             EncryptionContext: this.encryptionContext,
           }),
         ),

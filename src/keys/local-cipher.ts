@@ -6,43 +6,94 @@ import type { EnvelopeCipher, KeyContext } from './envelope-cipher';
 import { associatedData } from './envelope-cipher';
 import { KeyUnsealError } from './envelope-cipher-errors';
 import { createSecretFileAtomically, readSecretFile, SecretFileModeError } from '../util/secret-file';
+import {
+  FINGERPRINT_BYTES,
+  fixedMasterKeys,
+  masterKeyFingerprint,
+  MasterKeyRing,
+  type MasterKeySource,
+} from './master-key-ring';
 
-/** Distinct from the KMS format (0x01) so a value shows which cipher sealed it. */
-const FORMAT_VERSION = 2;
+/** Distinct from the KMS format (0x01) so a value shows which cipher sealed it; sealed before key ids. */
+const LEGACY_FORMAT = 2;
+/** The current local format: the sealing master key's fingerprint follows the version byte. */
+const FORMAT_VERSION = 3;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
+const LEGACY_HEADER = 1;
+const HEADER = 1 + FINGERPRINT_BYTES;
 
 /**
  * AES-256-GCM under a 32-byte master key kept in a file: the no-cloud default.
- * Format: version(1) ‖ nonce(12) ‖ tag(16) ‖ ciphertext, with (resourceId, kid) as AAD.
+ * Format 3: version(1) = 3 ‖ master key fingerprint(8) ‖ nonce(12) ‖ tag(16) ‖ ciphertext, with
+ * (resourceId, kid) as AAD. Format 2 (before rotation existed) has no fingerprint and is still read:
+ * every key of the ring is tried. Given a MasterKeyRing, a rotated `master.key` seals at once.
  */
 export class LocalEnvelopeCipher implements EnvelopeCipher {
   readonly name = 'local';
+  private readonly ring: MasterKeySource;
 
-  constructor(private readonly masterKey: Buffer) {
-    if (masterKey.length !== 32) throw new Error('Local master key must be 32 bytes');
+  constructor(keys: Buffer | MasterKeySource) {
+    if (Buffer.isBuffer(keys)) {
+      if (keys.length !== 32) throw new Error('Local master key must be 32 bytes');
+      this.ring = fixedMasterKeys({ current: { fingerprint: masterKeyFingerprint(keys), key: keys }, previous: [] });
+    } else {
+      this.ring = keys;
+    }
   }
 
   async seal(plaintext: Buffer, context: KeyContext): Promise<Buffer> {
+    const { key, fingerprint } = this.ring.current();
     const nonce = crypto.randomBytes(NONCE_BYTES);
-    const cipher = crypto.createCipheriv('aes-256-gcm', this.masterKey, nonce);
+    const cipher = crypto.createCipheriv('aes-256-gcm', key, nonce);
     cipher.setAAD(associatedData(context));
     const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-    return Buffer.concat([Buffer.of(FORMAT_VERSION), nonce, cipher.getAuthTag(), body]);
+    const header = Buffer.concat([Buffer.of(FORMAT_VERSION), Buffer.from(fingerprint, 'hex')]);
+    return Buffer.concat([header, nonce, cipher.getAuthTag(), body]);
   }
 
   async open(sealed: Buffer, context: KeyContext): Promise<Buffer> {
-    if (sealed.length < 1 + NONCE_BYTES + TAG_BYTES || sealed[0] !== FORMAT_VERSION) throw new KeyUnsealError(context);
-    const nonce = sealed.subarray(1, 1 + NONCE_BYTES);
-    const tag = sealed.subarray(1 + NONCE_BYTES, 1 + NONCE_BYTES + TAG_BYTES);
-    const decipher = crypto.createDecipheriv('aes-256-gcm', this.masterKey, nonce);
-    decipher.setAAD(associatedData(context));
-    decipher.setAuthTag(tag);
-    try {
-      return Buffer.concat([decipher.update(sealed.subarray(1 + NONCE_BYTES + TAG_BYTES)), decipher.final()]);
-    } catch {
+    if (sealed[0] === LEGACY_FORMAT && sealed.length >= LEGACY_HEADER + NONCE_BYTES + TAG_BYTES) {
+      for (const { key } of this.ring.all()) {
+        const plain = tryOpen(key, sealed.subarray(LEGACY_HEADER), context);
+        if (plain) return plain;
+      }
       throw new KeyUnsealError(context);
     }
+    const fingerprint = this.sealedBy(sealed);
+    if (fingerprint === undefined || sealed.length < HEADER + NONCE_BYTES + TAG_BYTES) {
+      throw new KeyUnsealError(context);
+    }
+    const master = this.ring.find(fingerprint);
+    if (!master) throw new KeyUnsealError(context, `its master key ${fingerprint} is not in the data dir`);
+    const plain = tryOpen(master.key, sealed.subarray(HEADER), context);
+    if (!plain) throw new KeyUnsealError(context);
+    return plain;
+  }
+
+  /** The fingerprint of the master key that sealed a format-3 value; undefined for format 2 or foreign values. */
+  sealedBy(sealed: Buffer): string | undefined {
+    if (sealed[0] !== FORMAT_VERSION || sealed.length < HEADER) return undefined;
+    return sealed.subarray(1, HEADER).toString('hex');
+  }
+
+  /** The fingerprint of the master key that seals now. */
+  async sealingKeyId(): Promise<string> {
+    return this.ring.current().fingerprint;
+  }
+}
+
+/** Opens nonce ‖ tag ‖ ciphertext under `key`, or undefined when it does not authenticate. */
+function tryOpen(key: Buffer, rest: Buffer, context: KeyContext): Buffer | undefined {
+  const nonce = rest.subarray(0, NONCE_BYTES);
+  const tag = rest.subarray(NONCE_BYTES, NONCE_BYTES + TAG_BYTES);
+  const decipher = crypto.createDecipheriv('aes-256-gcm', key, nonce);
+  decipher.setAAD(associatedData(context));
+  decipher.setAuthTag(tag);
+  try {
+    return Buffer.concat([decipher.update(rest.subarray(NONCE_BYTES + TAG_BYTES)), decipher.final()]);
+  } catch {
+    return undefined;
   }
 }
 
@@ -64,4 +115,10 @@ export function loadOrCreateMasterKey(dataDir: string): Buffer {
   const key = Buffer.from(text.trim(), 'base64');
   if (key.length !== 32) throw new ConfigError('KEYPLANE_DATA_DIR', `${file} does not hold a base64 32-byte key`);
   return key;
+}
+
+/** The data dir's cipher for a server: creates `master.key` on first start and follows its rotations. */
+export function localCipherFor(dataDir: string): LocalEnvelopeCipher {
+  loadOrCreateMasterKey(dataDir);
+  return new LocalEnvelopeCipher(new MasterKeyRing(dataDir));
 }

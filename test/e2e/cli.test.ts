@@ -53,6 +53,9 @@ describe('help and usage errors', () => {
     ['tenant', 'list'],
     ['conformance'],
     ['package-hls'],
+    ['backup'],
+    ['restore'],
+    ['rotate-master-key'],
   ];
 
   it('lists every command and the exit codes', async () => {

@@ -160,7 +160,7 @@ describe('npm start (the compiled server) with KEYPLANE_STORE=dynamodb and KEYPL
     const lease = await store.leases.get('MovieNight20171126093045');
     expect(lease?.owner).toMatch(/^apikey:/);
     const stored = await store.keys.get(lease?.kids ?? []);
-    expect([...stored.values()].map((k) => k.sealed[0])).toEqual([1]); // KMS envelope format
+    expect([...stored.values()].map((k) => k.sealed[0])).toEqual([4]); // KMS envelope format naming its key ARN
     await store.close();
     expect(fs.readdirSync(dir)).toEqual([]);
   });

@@ -48,9 +48,12 @@ describe('KmsEnvelopeCipher against moto KMS', () => {
     const c = cipher();
     const plain = material();
     const sealed = await c.seal(plain, { resourceId: 'r1', kid: 'k1' });
-    expect(sealed[0]).toBe(1);
-    const edkLength = sealed.readUInt16BE(1);
-    expect(sealed.length).toBe(3 + edkLength + 12 + 16 + plain.length);
+    expect(sealed[0]).toBe(4); // format 4: names the KMS key ARN
+    const arnLength = sealed.readUInt8(1);
+    expect(sealed.subarray(2, 2 + arnLength).toString()).toMatch(new RegExp(`^arn:aws:kms:.*:key/${keyId}$`));
+    expect(c.sealedBy(sealed)).toBe(sealed.subarray(2, 2 + arnLength).toString());
+    const edkLength = sealed.readUInt16BE(2 + arnLength);
+    expect(sealed.length).toBe(4 + arnLength + edkLength + 12 + 16 + plain.length);
     expect(sealed.includes(plain)).toBe(false);
     await expect(c.open(sealed, { resourceId: 'r1', kid: 'k1' })).resolves.toEqual(plain);
     await expect(cipher().open(sealed, { resourceId: 'r1', kid: 'k1' })).resolves.toEqual(plain);
@@ -86,7 +89,8 @@ describe('KmsEnvelopeCipher against moto KMS', () => {
     const flippedBody = Buffer.from(sealed);
     flippedBody[flippedBody.length - 1] = (flippedBody[flippedBody.length - 1] ?? 0) ^ 1;
     const flippedKey = Buffer.from(sealed);
-    const edkEnd = 3 + sealed.readUInt16BE(1) - 1; // last byte of the encrypted data key (its GCM tag in moto and KMS)
+    const edkAt = 4 + sealed.readUInt8(1);
+    const edkEnd = edkAt + sealed.readUInt16BE(edkAt - 2) - 1; // last byte of the encrypted data key (its GCM tag in moto and KMS)
     flippedKey[edkEnd] = (flippedKey[edkEnd] ?? 0) ^ 1;
     for (const bad of [flippedBody, flippedKey, sealed.subarray(0, 20), Buffer.alloc(0), Buffer.from([2, 0, 1])]) {
       await expect(cipher().open(bad, ctx)).rejects.toBeInstanceOf(KeyUnsealError);
@@ -135,7 +139,10 @@ describe('KmsEnvelopeCipher against moto KMS', () => {
     now += 1;
     const third = await byAge.seal(material(), { resourceId: 'r', kid: 'c' });
     expect(byAge.stats().generateDataKeyCalls).toBe(2);
-    const edk = (b: Buffer) => b.subarray(3, 3 + b.readUInt16BE(1)).toString('hex');
+    const edk = (b: Buffer) => {
+      const at = 4 + b.readUInt8(1);
+      return b.subarray(at, at + b.readUInt16BE(at - 2)).toString('hex');
+    };
     expect(edk(first)).toBe(edk(second));
     expect(edk(third)).not.toBe(edk(second));
   });

@@ -99,7 +99,7 @@ describe('Lambda handler behind API Gateway (REST, AWS_IAM on /copyProtection), 
     const stored = await verifyStore.keys.get([...firstKeys.keys()]);
     expect(stored.size).toBe(2);
     for (const [kid, record] of stored) {
-      expect(record.sealed[0]).toBe(1); // the KMS envelope format, not the local cipher's
+      expect(record.sealed[0]).toBe(4); // the KMS envelope format (naming its key ARN), not the local cipher's
       expect(record.sealed.includes(firstKeys.get(kid)?.key as Buffer)).toBe(false);
     }
   });

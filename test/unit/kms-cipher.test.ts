@@ -23,10 +23,11 @@ class FakeKms {
       const plaintext = crypto.randomBytes(32);
       const blob = crypto.randomBytes(120);
       this.keys.set(blob.toString('hex'), plaintext);
-      return { Plaintext: new Uint8Array(plaintext), CiphertextBlob: new Uint8Array(blob) };
+      return { KeyId: KEY_ARN, Plaintext: new Uint8Array(plaintext), CiphertextBlob: new Uint8Array(blob) };
     }
     if (command instanceof DecryptCommand) {
-      expect(command.input).toMatchObject({ KeyId: 'alias/keyplane', EncryptionContext: CONTEXT });
+      // Values name the key ARN GenerateDataKey reported, and Decrypt is pinned to it.
+      expect(command.input).toMatchObject({ KeyId: KEY_ARN, EncryptionContext: CONTEXT });
       const plaintext = this.keys.get(Buffer.from(command.input.CiphertextBlob ?? []).toString('hex'));
       if (!plaintext) throw awsError('InvalidCiphertextException');
       return { Plaintext: new Uint8Array(plaintext) };
@@ -40,6 +41,7 @@ class FakeKms {
 }
 
 const CONTEXT = { app: 'keyplane', deployment: 'unit' };
+const KEY_ARN = 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555';
 const ctx = { resourceId: 'res-1', kid: 'kid-1' };
 
 function awsError(name: string): Error {

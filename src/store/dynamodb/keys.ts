@@ -11,7 +11,8 @@ const MAX_BATCH_GET_KEYS = 100;
 
 const keyOf = (kid: string): Item => itemKey(LAYOUT.key.prefix + kid, LAYOUT.key.sort);
 
-function toStoredKey(item: Item): StoredKey {
+/** A key item as a StoredKey (also read by the sealed-key scan of `sealed-keys.ts`). */
+export function toStoredKey(item: Item): StoredKey {
   const r = new ItemReader(item);
   return {
     kid: r.string('kid'),

@@ -24,7 +24,7 @@ describe('loadConfig', () => {
       /KEYPLANE_KEY_URL_TEMPLATE: must contain \{kid\}/,
     ],
     [{ KEYPLANE_ADMIN_KEY: 'short' }, /KEYPLANE_ADMIN_KEY: must be at least 24/],
-    [{ KEYPLANE_STORE: 'postgres' }, /KEYPLANE_STORE: must be one of sqlite, dynamodb/],
+    [{ KEYPLANE_STORE: 'mysql' }, /KEYPLANE_STORE: must be one of sqlite, dynamodb, postgres/],
     [{ KEYPLANE_STORE: 'dynamodb' }, /KEYPLANE_TABLE: is required/],
     [{ KEYPLANE_DELIVERY_CERT_SHA256: 'abc' }, /KEYPLANE_DELIVERY_CERT_SHA256/],
     [{ KEYPLANE_FAIRPLAY_URI_TEMPLATE: 'skd://x/"{kid}' }, /KEYPLANE_FAIRPLAY_URI_TEMPLATE: must be an skd:\/\/ URI/],

@@ -1,0 +1,165 @@
+/**
+ * `keyplane rotate-master-key`: a new local master key seals new keys at once, every stored key is
+ * re-wrapped under it (resumable: re-running continues), and each old master key is deleted once no
+ * stored key needs it. With KMS, the same re-wrap moves keys to the key KEYPLANE_KMS_KEY_ID names now.
+ */
+import { Command } from 'commander';
+import type { Config } from '../config';
+import type { EnvelopeCipher } from '../keys/envelope-cipher';
+import { readMasterKeys } from '../keys/master-key-ring';
+import {
+  deletePreviousMasterKey,
+  lockRotation,
+  RotationLockedError,
+  swapInNewMasterKey,
+} from '../keys/master-key-rotation';
+import { countBySealer, LEGACY_SEALER, rewrapKeys, type SealedKeyStore } from '../keys/rewrap';
+import { CommandFailedError, EXIT_CODES_HELP } from './cli-errors';
+import { auditOperation, commandCipher, commandConfig, commandSealedKeys, requireSupportedStore } from './store-access';
+import { note, print, printJson } from './output';
+
+interface RotateOptions {
+  status?: boolean;
+  keepOld?: boolean;
+  json?: boolean;
+}
+
+const ROUTE = 'keyplane rotate-master-key';
+
+/** Starts a local rotation (new `master.key`, old one kept) unless one is already under way. */
+async function startLocalRotation(config: Config, out: string[]): Promise<void> {
+  const keys = readMasterKeys(config.dataDir);
+  if (keys.previous.length > 0) {
+    const kept = keys.previous.map((k) => k.fingerprint).join(', ');
+    out.push(`resuming: master key ${keys.current.fingerprint} seals; still kept: ${kept}`);
+    return;
+  }
+  const swap = swapInNewMasterKey(config.dataDir);
+  out.push(`new master key ${swap.current} seals new keys now; kept ${swap.previous} as master.${swap.previous}.key`);
+  await auditOperation(config, {
+    action: 'rotate',
+    route: ROUTE,
+    resourceId: `master-key:${swap.current}`,
+    reason: `new master key ${swap.current} replaces ${swap.previous}`,
+  });
+}
+
+/** Deletes every kept master key no stored key needs any more (none while format-2 values remain). */
+async function retireUnneeded(config: Config, counts: Map<string, number>, out: string[]): Promise<void> {
+  if ((counts.get(LEGACY_SEALER) ?? 0) > 0) return;
+  for (const old of readMasterKeys(config.dataDir).previous) {
+    if ((counts.get(old.fingerprint) ?? 0) > 0) continue;
+    deletePreviousMasterKey(config.dataDir, old.fingerprint);
+    out.push(
+      `retired master key ${old.fingerprint}: no stored key needs it (keep your offline copy while backups made before this rotation exist)`,
+    );
+    await auditOperation(config, {
+      action: 'rotate',
+      route: ROUTE,
+      resourceId: `master-key:${old.fingerprint}`,
+      reason: `retired master key ${old.fingerprint}: no stored key needs it`,
+    });
+  }
+}
+
+function countLines(counts: Map<string, number>, current: string): string[] {
+  if (counts.size === 0) return ['stored keys: none'];
+  return [...counts].map(([by, n]) => `  ${by}${by === current ? ' (current)' : ''}: ${n} keys`);
+}
+
+async function rewrapAndReport(
+  config: Config,
+  store: SealedKeyStore,
+  cipher: EnvelopeCipher,
+  opts: RotateOptions,
+  out: string[],
+): Promise<Record<string, unknown>> {
+  const result = await rewrapKeys(store, cipher, {
+    onPage: (r) => {
+      if (!opts.json) note(`re-wrapping: ${r.scanned} keys scanned, ${r.rewrapped} re-wrapped`);
+    },
+  });
+  out.push(`re-wrapped ${result.rewrapped} of ${result.scanned} keys under ${result.sealingKey}`);
+  if (result.skipped > 0) out.push(`${result.skipped} keys changed meanwhile: run the command again`);
+  if (result.rewrapped > 0) {
+    await auditOperation(config, {
+      action: 'rotate',
+      route: ROUTE,
+      resourceId: `master-key:${result.sealingKey}`,
+      reason: `re-wrapped ${result.rewrapped} keys`,
+    });
+  }
+  const counts = await countBySealer(store, cipher);
+  if (cipher.name === 'local' && !opts.keepOld) await retireUnneeded(config, counts, out);
+  if (cipher.name === 'kms') {
+    const others = [...counts.keys()].filter((k) => k !== result.sealingKey);
+    out.push(
+      others.length === 0
+        ? 'no stored key needs another KMS key: an old KMS key may be disabled once no backup needs it'
+        : `still sealed by other KMS keys: ${others.join(', ')}`,
+    );
+  }
+  out.push('stored keys by sealing key:', ...countLines(counts, result.sealingKey));
+  return { ...result, sealedBy: Object.fromEntries(counts) };
+}
+
+async function run(opts: RotateOptions): Promise<void> {
+  const config = commandConfig();
+  requireSupportedStore(config, 'rotate-master-key');
+  const out: string[] = [];
+  const store = await commandSealedKeys(config);
+  let unlock = () => undefined as void;
+  try {
+    if (!opts.status && config.kmsKeyId === undefined) unlock = takeLock(config.dataDir);
+    if (!opts.status && config.kmsKeyId === undefined) await startLocalRotation(config, out);
+    const cipher = commandCipher(config);
+    if (opts.status) {
+      const current = (await cipher.sealingKeyId?.()) ?? cipher.name;
+      const counts = await countBySealer(store, cipher);
+      const kept =
+        config.kmsKeyId === undefined ? readMasterKeys(config.dataDir).previous.map((k) => k.fingerprint) : [];
+      if (opts.json) return printJson({ sealingKey: current, kept, sealedBy: Object.fromEntries(counts) });
+      out.push(`sealing key: ${current}`);
+      if (config.kmsKeyId === undefined) out.push(`kept old master keys: ${kept.join(', ') || 'none'}`);
+      out.push('stored keys by sealing key:', ...countLines(counts, current));
+    } else {
+      const summary = await rewrapAndReport(config, store, cipher, opts, out);
+      if (opts.json) return printJson({ ...summary, messages: out });
+    }
+    print(out.join('\n'));
+  } finally {
+    unlock();
+    await store.close();
+  }
+}
+
+function takeLock(dataDir: string): () => void {
+  try {
+    return lockRotation(dataDir);
+  } catch (err) {
+    if (err instanceof RotationLockedError) throw new CommandFailedError(err.message);
+    throw err;
+  }
+}
+
+/** Defines `keyplane rotate-master-key`. */
+export function rotateMasterKeyCommand(): Command {
+  return new Command('rotate-master-key')
+    .description(
+      'rotate the local master key (or move keys to a new KMS key): re-wrap every stored key, retire the old key',
+    )
+    .option('--status', 'only show which key seals and how many stored keys each key sealed')
+    .option('--keep-old', 'keep old master key files even when no stored key needs them')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      `
+Works on the store the KEYPLANE_* variables name (KEYPLANE_DATA_DIR, or KEYPLANE_STORE=dynamodb with
+KEYPLANE_TABLE), with or without a running server. Local master key: writes a new master.key (the old
+one is kept as master.<fingerprint>.key), re-wraps every stored key under it, then deletes the old file
+once no stored key needs it. Interrupted? Run it again: it resumes instead of starting over.
+KMS (KEYPLANE_KMS_KEY_ID): set the new key id first; the command re-wraps keys sealed by other KMS keys.
+${EXIT_CODES_HELP}`,
+    )
+    .action(async (opts: RotateOptions) => run(opts));
+}

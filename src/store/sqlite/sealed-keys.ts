@@ -1,0 +1,50 @@
+import Database from 'better-sqlite3';
+import type { SealedKeyChange, SealedKeyPage, SealedKeyStore } from '../../keys/rewrap';
+
+interface KeyRow {
+  kid: string;
+  resource_id: string;
+  sealed: Buffer;
+  origin: string;
+  created_at: number;
+}
+
+/**
+ * The keys table of a SQLite store file through its own connection (WAL, synchronous=FULL, busy
+ * timeout), for re-wrap and counting by a command while a server may be running on the same file:
+ * pages in KID order, and each page's compare-and-swaps in one short transaction.
+ */
+export class SqliteSealedKeyStore implements SealedKeyStore {
+  private readonly db: Database.Database;
+
+  constructor(file: string, busyTimeoutMs = 5000) {
+    this.db = new Database(file, { timeout: busyTimeoutMs, fileMustExist: true });
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+  }
+
+  async page(cursor: string | undefined, limit: number): Promise<SealedKeyPage> {
+    const rows = this.db
+      .prepare('SELECT kid, resource_id, sealed, origin, created_at FROM keys WHERE kid > ? ORDER BY kid LIMIT ?')
+      .all(cursor ?? '', limit) as KeyRow[];
+    const keys = rows.map((r) => ({
+      kid: r.kid,
+      resourceId: r.resource_id,
+      sealed: r.sealed,
+      origin: r.origin === 'static' ? ('static' as const) : ('speke' as const),
+      createdAt: new Date(r.created_at),
+    }));
+    return { keys, next: rows.length === limit ? rows[rows.length - 1]?.kid : undefined };
+  }
+
+  async replaceSealed(changes: SealedKeyChange[]): Promise<number> {
+    const update = this.db.prepare('UPDATE keys SET sealed = ? WHERE kid = ? AND sealed = ?');
+    return this.db
+      .transaction(() => changes.reduce((n, c) => n + update.run(c.next, c.kid, c.expected).changes, 0))
+      .immediate();
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
