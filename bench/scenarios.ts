@@ -50,10 +50,10 @@ export interface Scenario {
   target: 'keyplane' | 'baseline';
   /** Extra environment for the server process. */
   serverEnv?: Record<string, string>;
-  /** Run `keyplane serve --workers N` (a cluster primary and N workers) instead of one server process. */
-  workers?: number;
   /** Extra environment made just before the server starts (e.g. a fresh database and its URL). */
   serverSetup?: () => Promise<Record<string, string>>;
+  /** Run `keyplane serve --workers N` (a cluster primary and N workers) instead of one server process. */
+  workers?: number;
   /** Prepares state on the fresh server and returns the request to send. */
   prepare: (ctx: ScenarioContext) => Promise<LoadSpec>;
   /** Extra figures for the Notes column, read after the measured run. */
@@ -260,5 +260,5 @@ export const SCENARIOS: Scenario[] = [
 
 /** SPEKE v1 (new keys: one transaction each) and key delivery against PostgreSQL, next to their SQLite rows. */
 SCENARIOS.push(
-  ...['speke-v1-new', 'key-get'].map((name) => onPostgres(SCENARIOS.find((s) => s.name === name) as Scenario)),
+  ...['speke-v1-new', 'key-get'].map((name) => onPostgres(SINGLE_PROCESS.find((s) => s.name === name) as Scenario)),
 );

@@ -13,6 +13,8 @@ import { requestKeysCommand } from './request-keys';
 import { restoreCommand } from './restore';
 import { rotateMasterKeyCommand } from './rotate-master-key';
 import { isServing, serveCommand } from './serve';
+import { migrateCommand } from './migrate-command';
+import { archiveCommands } from './archive-commands';
 
 /** Builds the program; `exitOverride` everywhere so main() decides the exit codes. */
 function buildProgram(json: boolean): Command {
@@ -37,6 +39,8 @@ ${EXIT_CODES_HELP}`,
     backupCommand(),
     restoreCommand(),
     rotateMasterKeyCommand(),
+    migrateCommand(),
+    ...archiveCommands(),
   ];
   for (const cmd of commands) program.addCommand(cmd);
   applyRecursively(program, (cmd) => {

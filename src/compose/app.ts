@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import type { ArchiveDeps } from '../http/archive-routes';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log';
@@ -53,6 +54,8 @@ export interface AppDeps {
   cpixExport?: CpixExportService;
   /** Rate limits against brute force and floods (absent: none). */
   abuseLimits?: AbuseLimits;
+  /** Export and import of keys as CPIX (absent: the store has no bulk transfer; the routes are off). */
+  archive?: ArchiveDeps;
   /** The Widevine Common Encryption API (`POST /widevine/cenc`); absent when no signer is configured. */
   widevine?: WidevineCencService;
 }

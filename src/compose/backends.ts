@@ -10,12 +10,12 @@ import { sqliteStore, type Backends } from './services';
 import type { Backend } from '../store/backend';
 import { dynamoDbBackend, dynamoDbClientTimeouts } from '../store/dynamodb';
 
-/** The encryption context every KMS data key is bound to: a deployment cannot open another's keys. */
+/** The encryption context every KMS data key is bound to: a deployment cannot open another's keys (also `keyplane migrate`'s). */
 export function kmsEncryptionContext(config: Config): Record<string, string> {
   return { app: 'keyplane', deployment: config.deployment };
 }
 
-/** Region and, when `KEYPLANE_AWS_ENDPOINT` is set (moto, LocalStack), the endpoint shared by both clients. */
+/** Region and, when `KEYPLANE_AWS_ENDPOINT` is set (moto, LocalStack), the endpoint shared by both clients (and migrate's). */
 export function awsClientBase(config: Config): { region: string; endpoint?: string } {
   return config.awsEndpoint ? { region: config.awsRegion, endpoint: config.awsEndpoint } : { region: config.awsRegion };
 }

@@ -11,6 +11,7 @@ import { buildSessions } from './sessions';
 import { KeyDelivery } from '../delivery/key-delivery';
 import { createDrmRegistry } from '../drm/registry';
 import type { EnvelopeCipher } from '../keys/envelope-cipher';
+import { KeyArchiveService } from '../keys/key-archive-service';
 import { KeyService } from '../keys/key-service';
 import { keyUrlBuilder } from '../keys/key-url';
 import { localCipherFor } from '../keys/local-cipher';
@@ -92,6 +93,9 @@ export function buildDeps(
     audit: new AuditLog(store.audit, logger),
     corsOrigins: config.corsOrigins,
     abuseLimits: config.abuseLimits,
+    archive: store.transfer
+      ? { service: new KeyArchiveService(store, cipher), allowedRecipients: config.deliveryCertSha256 }
+      : undefined,
     cpixExport: new CpixExportService(keys, drm, keyUrl, config.deliveryCertSha256, config.cpixDeliveryCertificate),
     ...(config.widevine
       ? {

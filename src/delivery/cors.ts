@@ -1,7 +1,8 @@
 /**
- * CORS for the routes browsers call cross-origin (`POST /clearkey/license`). There credentials travel
- * in the `Authorization` header, so `Access-Control-Allow-Credentials` is never sent and `*` exposes
- * nothing a page did not already hold; a list narrows it to known player origins. Key responses to an
+ * CORS for the routes browsers call cross-origin (`POST /clearkey/license`). There
+ * `Access-Control-Allow-Credentials` is never sent, so a cross-site page that makes the browser send a
+ * token cookie cannot read the answer, and `*` exposes nothing a page did not already hold; a list
+ * narrows it to known player origins. Key responses to an
  * origin the delivery policy lists explicitly also allow credentials (see credentialedCors), so a
  * cross-site player may send its cookie; never with `*`.
  */

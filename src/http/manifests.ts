@@ -137,6 +137,28 @@ const WIDEVINE_MANIFEST: FeatureManifest = {
   ],
 };
 
+/** Export and import of keys as CPIX documents (admin), when the store supports bulk transfer. */
+const ARCHIVE_MANIFEST: FeatureManifest = {
+  feature: 'archive',
+  mounts: [
+    {
+      name: 'archive',
+      stage: 'authenticated',
+      segments: ['exports', 'imports'],
+      enabled: (deps: AppDeps) => deps.archive !== undefined,
+      build: (deps) =>
+        (require('./archive-routes') as typeof import('./archive-routes')).archiveRoutes(
+          deps.archive as NonNullable<AppDeps['archive']>,
+          deps.maxBodyBytes,
+        ),
+      routes: [
+        { method: 'GET', path: '/exports/{resourceId}', audit: 'none' },
+        { method: 'POST', path: '/imports', audit: 'none' },
+      ],
+    },
+  ],
+};
+
 /** Every feature's manifest, in mounting order within each stage: the app, the audit and the tests read these. */
 export const FEATURE_MANIFESTS: readonly FeatureManifest[] = [
   PUBLIC_MANIFEST,
@@ -148,4 +170,5 @@ export const FEATURE_MANIFESTS: readonly FeatureManifest[] = [
   SESSIONS_MANIFEST,
   CPIX_GET_MANIFEST,
   WIDEVINE_MANIFEST,
+  ARCHIVE_MANIFEST,
 ];

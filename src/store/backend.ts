@@ -8,6 +8,7 @@ import type {
 } from './repositories';
 import type { RevocationRepository } from './revocations';
 import type { ResourceRepository, TenantRepository } from './ownership';
+import type { TransferRepository } from './transfer';
 
 /**
  * The persistence port: where keys, leases, static keys, API keys, audit records and policies live.
@@ -36,6 +37,11 @@ export interface Backend {
   readonly resources: ResourceRepository;
   /** The tenants known from API keys and resources. */
   readonly tenants: TenantRepository;
+  /**
+   * Every record, scanned in pages and inserted without overwriting: `migrate`, `import`, `export --all`.
+   * Optional so a backend can land before it has one; such a backend is refused as a migration end.
+   */
+  readonly transfer?: TransferRepository;
   /** Throws ServiceUnavailableError when the backend cannot serve. */
   ping(): Promise<void>;
   /** Releases connections/handles. */

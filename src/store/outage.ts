@@ -30,6 +30,14 @@ const METHODS: { [K in RepositoryName]: MethodList<Backend[K]> } = {
   tenants: every<Backend['tenants']>()(['list']),
 };
 
+/** The methods of the optional bulk-transfer repository (`keysOfScansAll` is a flag, copied as is). */
+const TRANSFER_METHODS = every<Omit<NonNullable<Backend['transfer']>, 'keysOfScansAll'>>()([
+  'scan',
+  'find',
+  'insert',
+  'keysOf',
+]);
+
 /** One async function whose failures pass through `classify` (Keyplane errors and races pass unchanged). */
 function mapOutage<A extends unknown[], R>(
   fn: (...args: A) => Promise<R>,
@@ -64,6 +72,16 @@ export function mapBackendOutages<B extends Backend>(backend: B, classify: Outag
     Object.assign(mapped, {
       [name]: mapRepository<object>(backend[name], METHODS[name] as MethodList<object>, classify),
     });
+  }
+  if (backend.transfer) {
+    // Optional (a backend may not have it yet): its methods map outages like every repository's.
+    const { keysOfScansAll } = backend.transfer;
+    const wrapped = mapRepository<object>(
+      backend.transfer,
+      TRANSFER_METHODS as unknown as MethodList<object>,
+      classify,
+    );
+    Object.assign(mapped, { transfer: { ...wrapped, keysOfScansAll } });
   }
   return mapped;
 }

@@ -6,6 +6,7 @@ import { describeAuditContract } from './audit-contract';
 import { describeRevocationContract } from './revocation-contract';
 import { describePolicyStoreContract } from './policy-contract';
 import { describeTenantContract } from './tenant-contract';
+import { describeTransferContract } from './transfer-contract';
 
 /** What a contract run needs from a backend: a ready store and a way to dispose of it. */
 export interface BackendFixture {
@@ -120,6 +121,7 @@ export function describeBackendContract(name: string, makeStore: MakeBackend): v
     describePolicyStoreContract(() => raw);
     describeTenantContract(() => raw);
     describeRevocationContract(() => raw);
+    describeTransferContract(() => raw);
 
     it('answers ping', async () => {
       await expect(store.ping()).resolves.toBeUndefined();

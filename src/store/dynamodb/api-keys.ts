@@ -10,9 +10,10 @@ const apiKeyKey = (id: string): Item => itemKey(LAYOUT.apiKeyPartition, id);
 
 /**
  * An API key item. Items from before tenants have no `tenant`: they read as `default`, admin keys as `*`
- * (they administered everything then, and still do) — the same as SQLite's migration writes.
+ * (they administered everything then, and still do) — the same as SQLite's migration writes. Also read by
+ * the transfer scan.
  */
-function toApiKey(item: Item): ApiKeyRecord {
+export function toApiKey(item: Item): ApiKeyRecord {
   const r = new ItemReader(item);
   const roles = r.strings('roles');
   const record: ApiKeyRecord = {
@@ -27,23 +28,28 @@ function toApiKey(item: Item): ApiKeyRecord {
   return record;
 }
 
+/** An API key as its item (also written by the transfer insert). */
+export function apiKeyItem(record: ApiKeyRecord): Item {
+  return {
+    ...apiKeyKey(record.id),
+    ...toItem({
+      id: record.id,
+      name: record.name,
+      roles: record.roles,
+      secretHash: record.secretHash,
+      createdAt: record.createdAt.getTime(),
+      revokedAt: record.revokedAt?.getTime(),
+      tenant: record.tenant,
+    }),
+  };
+}
+
 /** API key items: all in the `APIKEY` partition (sort key = id), so listing them is one Query. */
 export class DynamoApiKeyRepository implements ApiKeyRepository {
   constructor(private readonly table: DynamoTable) {}
 
   async put(record: ApiKeyRecord): Promise<void> {
-    const Item = {
-      ...apiKeyKey(record.id),
-      ...toItem({
-        id: record.id,
-        name: record.name,
-        roles: record.roles,
-        secretHash: record.secretHash,
-        createdAt: record.createdAt.getTime(),
-        revokedAt: record.revokedAt?.getTime(),
-        tenant: record.tenant,
-      }),
-    };
+    const Item = apiKeyItem(record);
     await registerTenant(this.table, record.tenant);
     try {
       await this.table.client.send(

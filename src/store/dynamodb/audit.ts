@@ -87,7 +87,8 @@ function auditItem(r: AuditRecord, pk: string, retentionDays: number | undefined
   });
 }
 
-function fromItem(item: Item): AuditRecord {
+/** An audit item as an AuditRecord (also read by the transfer scan). */
+export function fromItem(item: Item): AuditRecord {
   const values = unmarshall(item);
   const s = (key: string): string | undefined => (typeof values[key] === 'string' ? values[key] : undefined);
   const outcome = s('outcome');

@@ -15,6 +15,7 @@ import { migrationGate } from './migrate-tenants';
 import { DynamoResourceRepository, DynamoTenantRepository } from './resources';
 import { DynamoStaticKeyRepository } from './static-keys';
 import { DynamoRevocationRepository } from './revocations';
+import { DynamoTransferRepository } from './transfer';
 
 /** Table bootstrap and client settings (re-exported: IaC checks, tests and the bench use them). */
 export { createTableInput, dynamoDbClientTimeouts, ensureTable } from './table';
@@ -71,6 +72,7 @@ export function dynamoDbBackend(
       audit: withAuditRetention(audit, { retentionDays: options.auditRetentionDays, now }),
       policies: new DynamoPolicyRepository(table),
       revocations: new DynamoRevocationRepository(table, now),
+      transfer: new DynamoTransferRepository(table, options.auditRetentionDays),
       ping: () => ping(table),
       close: async () => client.destroy(),
     },

@@ -11,7 +11,7 @@ const MAX_BATCH_GET_KEYS = 100;
 
 const keyOf = (kid: string): Item => itemKey(LAYOUT.key.prefix + kid, LAYOUT.key.sort);
 
-/** A key item as a StoredKey (also read by the sealed-key scan of `sealed-keys.ts`). */
+/** A key item as a StoredKey (also read by the sealed-key scan of `sealed-keys.ts` and the transfer scan). */
 export function toStoredKey(item: Item): StoredKey {
   const r = new ItemReader(item);
   return {

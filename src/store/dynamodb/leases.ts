@@ -12,7 +12,8 @@ import { MAX_TRANSACTION_ITEMS, transact } from './transact';
 
 const leaseKey = (resourceId: string): Item => itemKey(LAYOUT.lease.prefix + resourceId, LAYOUT.lease.sort);
 
-function toLease(item: Item): Lease {
+/** A lease item as a Lease (also read by the transfer scan). */
+export function toLease(item: Item): Lease {
   const r = new ItemReader(item);
   return {
     resourceId: r.string('resourceId'),

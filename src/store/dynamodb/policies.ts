@@ -19,13 +19,15 @@ const RULE_FIELDS = ['allowIps', 'denyIps', 'allowOrigins'] as const satisfies r
 
 const policyKey = (resourceId: string): Item => itemKey(LAYOUT.policy.prefix + resourceId, LAYOUT.policy.sort);
 
-function policyItem(policy: ResourcePolicy): Item {
+/** A policy as its item (also written by the transfer insert). */
+export function policyItem(policy: ResourcePolicy): Item {
   const values: Record<string, unknown> = { resourceId: policy.resourceId, updatedAt: policy.updatedAt.getTime() };
   for (const field of RULE_FIELDS) values[field] = policy[field];
   return { ...policyKey(policy.resourceId), ...toItem(values) };
 }
 
-function fromItem(item: Item): ResourcePolicy {
+/** A policy item as a ResourcePolicy (also read by the transfer scan). */
+export function fromItem(item: Item): ResourcePolicy {
   const r = new ItemReader(item);
   const policy: ResourcePolicy = { resourceId: r.string('resourceId'), updatedAt: r.date('updatedAt') };
   for (const field of RULE_FIELDS) if (r.has(field)) policy[field] = r.strings(field);

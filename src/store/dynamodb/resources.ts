@@ -32,7 +32,8 @@ export const TENANT_LAYOUT = {
 const ownerKey = (resourceId: string): Item =>
   itemKey(TENANT_LAYOUT.owner.prefix + resourceId, TENANT_LAYOUT.owner.sort);
 
-function toOwner(item: Item): ResourceOwner {
+/** An owner item as a ResourceOwner (also read by the transfer scan). */
+export function toOwner(item: Item): ResourceOwner {
   const r = new ItemReader(item);
   return {
     resourceId: r.string('resourceId'),

@@ -11,7 +11,8 @@ import type { RevocationRecord, RevocationRepository } from '../revocations';
 const REVOKED_PREFIX = 'REVOKED#';
 const NO_TENANT = '-';
 
-function toRecord(item: Item): RevocationRecord {
+/** A revocation item as a record (also read by the transfer scan). */
+export function toRecord(item: Item): RevocationRecord {
   const r = new ItemReader(item);
   const tenant = r.string('sk');
   return {

@@ -11,7 +11,8 @@ import { transact } from './transact';
 
 const staticKey = (resourceId: string): Item => itemKey(LAYOUT.static.prefix + resourceId, LAYOUT.static.sort);
 
-function toStaticKey(item: Item): StaticKeyRecord {
+/** A static key item as a record (also read by the transfer scan). */
+export function toStaticKey(item: Item): StaticKeyRecord {
   const r = new ItemReader(item);
   return { resourceId: r.string('resourceId'), kid: r.string('kid'), createdAt: r.date('createdAt') };
 }

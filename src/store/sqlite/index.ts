@@ -13,6 +13,7 @@ import { SqlitePolicyRepository } from './policies';
 import { SqliteResourceTable, SqliteTenantRepository } from './resources';
 import { SqliteStaticKeyRepository } from './static-keys';
 import { SqliteRevocationRepository } from './revocations';
+import { SqliteTransferRepository } from './transfer';
 
 /** Where a store file keeps its audit trail (re-exported: tests and tools name the file). */
 export { auditFileOf } from './audit-file';
@@ -82,6 +83,7 @@ export function openSqliteBackend(file: string, options: SqliteBackendOptions = 
       audit: withAuditRetention(audit, { retentionDays: options.auditRetentionDays, now }),
       policies: new SqlitePolicyRepository(db),
       revocations: new SqliteRevocationRepository(db, writes, now),
+      transfer: new SqliteTransferRepository(db, database.auditDb, writes, database.auditWrites),
       ping: async () => database.ping(),
       pruneExpiredAudit: () => pruner?.runOnce(),
       close: async () => {

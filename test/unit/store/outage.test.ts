@@ -28,6 +28,7 @@ function failingBackend(err: unknown): { backend: Backend; calls: string[] } {
     revocations: repo('revocations', ['put', 'get']),
     resources: repo('resources', ['get']),
     tenants: repo('tenants', ['list']),
+    transfer: { ...(repo('transfer', ['scan', 'find', 'insert', 'keysOf']) as object), keysOfScansAll: true } as never,
     ping: fail('ping'),
     close: fail('close'),
   };
@@ -57,6 +58,10 @@ function everyCall(b: Backend): Array<() => Promise<unknown>> {
     () => b.policies.delete('r'),
     () => b.revocations.put(any),
     () => b.revocations.get('j'),
+    () => b.transfer?.scan(undefined, 1) ?? Promise.resolve(),
+    () => b.transfer?.find('key', 'k') ?? Promise.resolve(),
+    () => b.transfer?.insert(any) ?? Promise.resolve(),
+    () => b.transfer?.keysOf('r', 1) ?? Promise.resolve(),
     () => b.ping(),
   ];
 }
@@ -73,8 +78,9 @@ describe('mapBackendOutages', () => {
       expect(err).toBeInstanceOf(ServiceUnavailableError);
       expect((err as ServiceUnavailableError).headers['Retry-After']).toBe('2');
     }
-    expect(calls).toHaveLength(20);
+    expect(calls).toHaveLength(24);
     expect(mapped.name).toBe('fake');
+    expect(mapped.transfer?.keysOfScansAll).toBe(true);
   });
 
   it('passes races, Keyplane errors and bugs through unchanged, and leaves close alone', async () => {

@@ -1,0 +1,84 @@
+/**
+ * What the commands that work directly on a store (`migrate`, `export`, `import`) share: the config
+ * from the usual KEYPLANE_* settings, and store/option errors as usage errors (exit 2).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError, loadConfig, processEnv, type Config } from '../config';
+import { StoreSpecError } from '../compose/store-ends';
+import { UsageError } from './cli-errors';
+
+/** The configuration, a ConfigError becoming a usage error that names the variable. */
+export function localConfig(): Config {
+  try {
+    return loadConfig(processEnv());
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(`configuration error: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Runs `fn`, turning a StoreSpecError (bad --from/--to/cipher option) into a usage error. */
+export async function withUsageErrors<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof StoreSpecError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+/** Writes a file atomically (temporary file, fsync, rename) with mode 0600. */
+export function writeFileAtomically(file: string, content: string | Buffer): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  const fd = fs.openSync(tmp, 'w', 0o600);
+  try {
+    fs.writeSync(fd, typeof content === 'string' ? Buffer.from(content) : content);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+/** `writeFileAtomically` without blocking: several files' fsyncs may then overlap. */
+export async function writeFileAtomicallyAsync(file: string, content: string): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  const handle = await fs.promises.open(tmp, 'w', 0o600);
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.promises.rename(tmp, file);
+}
+
+/**
+ * Runs `fn` over `items` with at most `limit` calls in flight, results in input order: lets a store
+ * batch the writes of several resources into one commit while memory stays bounded.
+ */
+export async function mapLimit<T, R>(
+  items: AsyncIterable<T> | Iterable<T>,
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: Promise<R>[] = [];
+  const running = new Set<Promise<R>>();
+  try {
+    for await (const item of items) {
+      const p = fn(item);
+      results.push(p);
+      running.add(p);
+      void p.then(
+        () => running.delete(p),
+        () => running.delete(p),
+      );
+      if (running.size >= limit) await Promise.race(running);
+    }
+    return await Promise.all(results);
+  } catch (err) {
+    await Promise.allSettled(results); // nothing left running when the caller closes the store
+    throw err;
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * The stores and ciphers `keyplane migrate`, `export` and `import` open outside a server: a store named
+ * on the command line (`sqlite:DIR`, `dynamodb[:TABLE]`, `postgres[:URL]`) or by the usual KEYPLANE_*
+ * settings, and the cipher its keys are sealed with. Adding a backend is one entry in OPENERS.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { retentionDaysOf } from '../audit/audit-retention';
+import { ConfigError, type Config } from '../config';
+import type { EnvelopeCipher } from '../keys/envelope-cipher';
+import { KmsEnvelopeCipher, kmsClientTimeouts } from '../keys/kms-cipher';
+import { LocalEnvelopeCipher, loadOrCreateMasterKey } from '../keys/local-cipher';
+import type { MigrationEnd } from '../keys/store-migration';
+import type { Backend } from '../store/backend';
+import { dynamoDbBackend, dynamoDbClientTimeouts } from '../store/dynamodb';
+import { readSecretFile } from '../util/secret-file';
+import { awsClientBase, kmsEncryptionContext } from './backends';
+
+/** A store named on the command line: its backend and where (directory, table, URL). */
+export interface StoreSpec {
+  backend: string;
+  location?: string;
+}
+
+/** How a side's keys are sealed: a KMS key, a master key file, or (neither) that store's default. */
+export interface CipherChoice {
+  kmsKeyId?: string;
+  masterKeyFile?: string;
+}
+
+/** A store spec or cipher choice the command line got wrong; the message names the option. */
+export class StoreSpecError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreSpecError';
+  }
+}
+
+type Opener = (config: Config, location: string | undefined) => Backend;
+
+function openSqlite(config: Config, location: string | undefined): Backend {
+  const { openSqliteBackend } = require('../store/sqlite') as typeof import('../store/sqlite');
+  return openSqliteBackend(path.join(location ?? config.dataDir, 'keyplane.db'));
+}
+
+function openDynamo(config: Config, location: string | undefined): Backend {
+  const table = location ?? config.table;
+  if (table === undefined) throw new StoreSpecError('dynamodb needs a table: dynamodb:TABLE or KEYPLANE_TABLE');
+  const client = new DynamoDBClient({ ...awsClientBase(config), ...dynamoDbClientTimeouts() });
+  return dynamoDbBackend(client, table, { auditRetentionDays: retentionDaysOf(config.auditRetention) });
+}
+
+/** Every backend a store spec may name; `postgres` joins with one line once its backend is merged. */
+const OPENERS: Record<string, Opener> = {
+  sqlite: openSqlite,
+  dynamodb: openDynamo,
+};
+
+/** Backends named in help texts that this build cannot open yet. */
+const NOT_YET: Record<string, string> = {
+  postgres: 'the PostgreSQL backend is not available in this build',
+};
+
+/** Parses `sqlite:DIR`, `dynamodb[:TABLE]`, `postgres[:URL]`; `option` names the flag in errors. */
+export function parseStoreSpec(text: string, option: string): StoreSpec {
+  const at = text.indexOf(':');
+  const backend = at < 0 ? text : text.slice(0, at);
+  const location = at < 0 ? undefined : text.slice(at + 1);
+  if (!(backend in OPENERS) && !(backend in NOT_YET)) {
+    throw new StoreSpecError(`${option} must be sqlite:DIR, dynamodb[:TABLE] or postgres[:URL], not "${text}"`);
+  }
+  const missing = NOT_YET[backend];
+  if (missing !== undefined) throw new StoreSpecError(`${option}: ${missing}`);
+  if (location === '') throw new StoreSpecError(`${option}: nothing after "${backend}:"`);
+  if (backend === 'sqlite' && location === undefined)
+    throw new StoreSpecError(`${option}: sqlite needs a directory (sqlite:DIR)`);
+  return { backend, location };
+}
+
+/** The store the usual KEYPLANE_* settings name (KEYPLANE_STORE, KEYPLANE_DATA_DIR, KEYPLANE_TABLE). */
+export function configuredStoreSpec(config: Config): StoreSpec {
+  return config.store === 'dynamodb'
+    ? { backend: 'dynamodb', location: config.table }
+    : { backend: 'sqlite', location: config.dataDir };
+}
+
+/** A spec as text, for checkpoints and messages. */
+export function specText(spec: StoreSpec): string {
+  return spec.location === undefined ? spec.backend : `${spec.backend}:${spec.location}`;
+}
+
+function readMasterKeyFile(file: string, option: string): Buffer {
+  let key: Buffer;
+  try {
+    key = Buffer.from(readSecretFile(file).trim(), 'base64');
+  } catch (err) {
+    throw new StoreSpecError(`${option}: ${(err as Error).message}`);
+  }
+  if (key.length !== 32) throw new StoreSpecError(`${option}: ${file} does not hold a base64 32-byte key`);
+  return key;
+}
+
+/**
+ * The cipher of one side: `kmsKeyId`, else `masterKeyFile`, else the store's own: KEYPLANE_KMS_KEY_ID
+ * when set, else the `master.key` of the SQLite directory (or of KEYPLANE_DATA_DIR for other stores).
+ * `create` allows making a new master key (a target); a source's must exist.
+ */
+export function openCipher(
+  config: Config,
+  spec: StoreSpec,
+  choice: CipherChoice,
+  side: 'from' | 'to',
+  create: boolean,
+): EnvelopeCipher {
+  const kmsKeyId = choice.kmsKeyId ?? (choice.masterKeyFile === undefined ? config.kmsKeyId : undefined);
+  if (kmsKeyId !== undefined) {
+    const kms = new KMSClient({ ...awsClientBase(config), ...kmsClientTimeouts() });
+    return new KmsEnvelopeCipher(kms, { keyId: kmsKeyId, encryptionContext: kmsEncryptionContext(config) });
+  }
+  if (choice.masterKeyFile !== undefined) {
+    return new LocalEnvelopeCipher(readMasterKeyFile(choice.masterKeyFile, `--${side}-master-key-file`));
+  }
+  const dir = spec.backend === 'sqlite' && spec.location !== undefined ? spec.location : config.dataDir;
+  if (!create && !fs.existsSync(path.join(dir, 'master.key'))) {
+    throw new StoreSpecError(
+      `${dir}/master.key does not exist: name the source cipher with --${side}-master-key-file or --${side}-kms-key-id`,
+    );
+  }
+  try {
+    return new LocalEnvelopeCipher(loadOrCreateMasterKey(dir));
+  } catch (err) {
+    if (err instanceof ConfigError) throw new StoreSpecError(err.message);
+    throw err;
+  }
+}
+
+/** Opens a store spec's backend (refusing one this build lacks). */
+export function openStore(config: Config, spec: StoreSpec): Backend {
+  const opener = OPENERS[spec.backend];
+  if (!opener) throw new StoreSpecError(NOT_YET[spec.backend] ?? `unknown backend ${spec.backend}`);
+  return opener(config, spec.location);
+}
+
+/** Opens one end of a migration, export or import: its store and its cipher. */
+export function openEnd(
+  config: Config,
+  spec: StoreSpec,
+  choice: CipherChoice,
+  side: 'from' | 'to',
+  create: boolean,
+): MigrationEnd {
+  if (
+    !create &&
+    spec.backend === 'sqlite' &&
+    spec.location !== undefined &&
+    !fs.existsSync(path.join(spec.location, 'keyplane.db'))
+  ) {
+    throw new StoreSpecError(`${spec.location} holds no Keyplane store (no keyplane.db)`);
+  }
+  const cipher = openCipher(config, spec, choice, side, create);
+  return { store: openStore(config, spec), cipher };
+}
