@@ -57,7 +57,7 @@ export async function manifestOf(
       version: 1,
       createdAt: new Date().toISOString(),
       keyplaneVersion: VERSION,
-      store: config.store,
+      store: config.store === 'dynamodb' ? 'dynamodb' : 'sqlite', // others are refused before (requireSupportedStore)
       cipher: cipher.name,
       sealingKey: await sealingKeyOf(config, cipher),
       sealedBy,

@@ -16,21 +16,20 @@ function sessionSecret(config: Config): Buffer | undefined {
   return sessionSecretFromMasterKey(loadOrCreateMasterKey(config.dataDir));
 }
 
-/** Session-level encryption's deps, when an origin is configured (`KEYPLANE_ORIGIN_URL`). */
+/** Session-level encryption's deps; without an origin (`KEYPLANE_ORIGIN_URL`) its routes answer 501. */
 export function buildSessions(
   config: Config,
   delivery: Delivery,
   store: Pick<Backend, 'resources'>,
   now?: () => Date,
-): SessionRouteDeps | undefined {
-  if (!config.origin) return undefined;
-  const secret = sessionSecret(config);
+): SessionRouteDeps {
+  const secret = config.origin ? sessionSecret(config) : undefined;
   return {
     ...(secret ? { ids: new SessionIds(secret, config.sessions.ttlSeconds, now) } : {}),
     policy: delivery.policy,
     owners: store.resources,
     publicUrl: config.publicUrl,
-    origin: config.origin,
+    ...(config.origin ? { origin: config.origin } : {}),
     bindClientIp: config.sessions.bindClientIp,
     segmentMaxBytes: config.sessions.segmentMaxBytes,
     segmentTimeoutMs: config.sessions.segmentTimeoutMs,

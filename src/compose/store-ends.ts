@@ -16,7 +16,7 @@ import type { MigrationEnd } from '../keys/store-migration';
 import type { Backend } from '../store/backend';
 import { dynamoDbBackend } from '../store/dynamodb';
 import { readSecretFile } from '../util/secret-file';
-import { awsClientBase, kmsEncryptionContext, postgresStore } from './backends';
+import { awsClientBase, kmsEncryptionContext } from './backends';
 
 /** A store named on the command line: its backend and where (directory, table, URL). */
 export interface StoreSpec {
@@ -61,15 +61,19 @@ function openDynamo(config: Config, location: string | undefined): Backend {
   return dynamoDbBackend(client, table, { auditRetentionDays: retentionDaysOf(config.auditRetention) });
 }
 
-/** PostgreSQL at `postgres:URL`, else at KEYPLANE_DATABASE_URL (pool and timeouts from KEYPLANE_DATABASE_*). */
 function openPostgres(config: Config, location: string | undefined): Backend {
-  const database = config.database ?? { poolSize: 4, statementTimeoutMs: 30_000, url: '' };
   const url = location ?? config.database?.url;
-  if (url === undefined) throw new StoreSpecError('postgres needs a URL: postgres:URL or KEYPLANE_DATABASE_URL');
-  return postgresStore({ ...config, database: { ...database, url } });
+  if (url === undefined) {
+    throw new StoreSpecError('postgres needs a connection string: postgres:postgres://… or KEYPLANE_DATABASE_URL');
+  }
+  if (!/^postgres(ql)?:\/\//.test(url))
+    throw new StoreSpecError('postgres:URL must be a postgres:// connection string');
+  const { openPostgresBackend } = require('../store/postgres') as typeof import('../store/postgres');
+  const { poolSize, statementTimeoutMs } = config.database ?? {};
+  return openPostgresBackend({ url, poolSize, statementTimeoutMs });
 }
 
-/** Every backend a store spec may name: a new backend is one entry here. */
+/** Every backend a store spec may name. */
 const OPENERS: Record<string, Opener> = {
   sqlite: openSqlite,
   dynamodb: openDynamo,
@@ -95,7 +99,7 @@ export function parseStoreSpec(text: string, option: string): StoreSpec {
   return { backend, location };
 }
 
-/** The store the usual KEYPLANE_* settings name (KEYPLANE_STORE, KEYPLANE_DATA_DIR, KEYPLANE_TABLE). */
+/** The store the usual KEYPLANE_* settings name (KEYPLANE_STORE, KEYPLANE_DATA_DIR, KEYPLANE_TABLE, KEYPLANE_DATABASE_URL). */
 export function configuredStoreSpec(config: Config): StoreSpec {
   if (config.store === 'postgres') return { backend: 'postgres', location: config.database?.url };
   return config.store === 'dynamodb'
@@ -103,21 +107,21 @@ export function configuredStoreSpec(config: Config): StoreSpec {
     : { backend: 'sqlite', location: config.dataDir };
 }
 
-/** A location as it may be printed: a URL's password never is. */
-function printable(location: string): string {
+/** A connection string without its password (specs are printed and written to checkpoints). */
+function withoutPassword(location: string): string {
   try {
     const url = new URL(location);
-    if (url.password === '') return location;
-    url.password = '***';
+    if (url.password !== '') url.password = '***';
     return url.toString();
   } catch {
-    return location;
+    return location.replace(/:[^:@/]*@/, ':***@');
   }
 }
 
-/** A spec as text, for checkpoints and messages (without a database password). */
+/** A spec as text, for checkpoints and messages (a PostgreSQL password shown as `***`). */
 export function specText(spec: StoreSpec): string {
-  return spec.location === undefined ? spec.backend : `${spec.backend}:${printable(spec.location)}`;
+  if (spec.location === undefined) return spec.backend;
+  return `${spec.backend}:${spec.backend === 'postgres' ? withoutPassword(spec.location) : spec.location}`;
 }
 
 function readMasterKeyFile(file: string, option: string): Buffer {

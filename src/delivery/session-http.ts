@@ -14,21 +14,33 @@ import { parsePlaylist, PlaylistSyntaxError, serializePlaylist } from '../hls/pl
 import { AlreadyEncryptedError, rewriteForSession, SESSION_PARAMS, SessionPlaylistError } from '../hls/session-rewrite';
 import { requestClient } from '../http/client-info';
 
-/** What the session routes need; `ids` absent: sessions answer 501 naming KEYPLANE_SESSION_SECRET. */
+/**
+ * What the session routes need; `ids` absent: sessions answer 501 naming KEYPLANE_SESSION_SECRET;
+ * `origin` absent: 501 naming KEYPLANE_ORIGIN_URL.
+ */
 export interface SessionRouteDeps {
   ids?: SessionIds;
   policy: AccessPolicy;
   owners: OwnerReader;
   publicUrl: string;
-  origin: OriginConfig;
+  origin?: OriginConfig;
   /** Bind each session to the client address that opened it (KEYPLANE_SESSION_BIND_IP). */
   bindClientIp: boolean;
   segmentMaxBytes: number;
   segmentTimeoutMs: number;
 }
 
+/** The clear-HLS origin sessions read from, or 501 saying what enables it. */
+export function sessionOriginOf(deps: SessionRouteDeps): OriginConfig {
+  if (!deps.origin) {
+    throw new NotConfiguredError('Session-level encryption needs KEYPLANE_ORIGIN_URL (where the clear HLS is)');
+  }
+  return deps.origin;
+}
+
 /** The id service, or 501 saying what enables it. */
 export function sessionIdsOf(deps: SessionRouteDeps): SessionIds {
+  sessionOriginOf(deps);
   if (!deps.ids) {
     throw new NotConfiguredError(
       'Sessions need KEYPLANE_SESSION_SECRET with KMS (no local master key to derive a shared secret from)',
@@ -81,8 +93,9 @@ export async function sessionPlaylist(
   path: string,
   query: string,
 ): Promise<string> {
-  const base = originBase(deps.origin, resourceId);
-  const fetched = await fetchPlaylist(new URL(`${path}${query}`, base), deps.origin);
+  const origin = sessionOriginOf(deps);
+  const base = originBase(origin, resourceId);
+  const fetched = await fetchPlaylist(new URL(`${path}${query}`, base), origin);
   try {
     const playlist = rewriteForSession(parsePlaylist(fetched.text), {
       playlistUrl: fetched.url,

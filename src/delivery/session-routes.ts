@@ -23,6 +23,7 @@ import {
   sessionIdsOf,
   sessionPlaylist,
   type SessionRouteDeps,
+  sessionOriginOf,
 } from './session-http';
 import { SESSION_ROUTES } from './session-manifest';
 import { routeName } from './delivery-manifest';
@@ -121,7 +122,7 @@ async function sendSegment(
 ) {
   const { seq, range } = segmentParams(req, deps.segmentMaxBytes);
   const segment = await fetchSegment(target, range, {
-    headersTimeoutMs: deps.origin.timeoutMs,
+    headersTimeoutMs: sessionOriginOf(deps).timeoutMs,
     timeoutMs: deps.segmentTimeoutMs,
     maxBytes: deps.segmentMaxBytes,
   });
@@ -179,7 +180,7 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
       const body = await sessionPlaylist(deps, id, resourceId, path, originQuery(req));
       return void res.type(HLS_TYPE).send(body);
     }
-    const target = new URL(`${path}${originQuery(req)}`, originBase(deps.origin, resourceId));
+    const target = new URL(`${path}${originQuery(req)}`, originBase(sessionOriginOf(deps), resourceId));
     const served = () => recordEvents(req, res, [sessionEvent(req, hlsRoute, claims)]);
     await sendSegment(deps, req, res, target, served, sessionIdsOf(deps).key(id));
   });

@@ -119,7 +119,7 @@ const CPIX_GET_MANIFEST: FeatureManifest = {
   ],
 };
 
-/** The Widevine Common Encryption API (Shaka Packager), when signers are configured (`KEYPLANE_WIDEVINE_*SIGNERS`). */
+/** The Widevine Common Encryption API (Shaka Packager); 501 until signers are configured (`KEYPLANE_WIDEVINE_*SIGNERS`). */
 const WIDEVINE_MANIFEST: FeatureManifest = {
   feature: 'widevine',
   mounts: [
@@ -127,11 +127,8 @@ const WIDEVINE_MANIFEST: FeatureManifest = {
       name: 'widevine',
       stage: 'public',
       segments: ['widevine'],
-      enabled: (deps) => deps.widevine !== undefined,
       build: (deps) =>
-        (require('./widevine-routes') as typeof import('./widevine-routes')).widevineRoutes(
-          deps.widevine as NonNullable<AppDeps['widevine']>,
-        ),
+        (require('./widevine-routes') as typeof import('./widevine-routes')).widevineRoutes(deps.widevine),
       routes: [{ method: 'POST', path: '/widevine/cenc', audit: 'issue' }],
     },
   ],

@@ -1,4 +1,5 @@
 import express, { Router, type Request, type Response } from 'express';
+import { NotConfiguredError } from '../auth/delivery-errors';
 import type { Role } from '../auth/principal';
 import type { WidevineCencService } from '../widevine/cenc-service';
 import { refusalBody } from '../widevine/cenc-service';
@@ -16,7 +17,10 @@ function refuse(res: Response, err: WidevineStatusError): void {
   res.set('Cache-Control', 'no-store').json(refusalBody(err));
 }
 
-async function serve(service: WidevineCencService, req: Request, res: Response): Promise<void> {
+async function serve(service: WidevineCencService | undefined, req: Request, res: Response): Promise<void> {
+  if (!service) {
+    throw new NotConfiguredError('The Widevine API needs KEYPLANE_WIDEVINE_SIGNERS or KEYPLANE_WIDEVINE_RSA_SIGNERS');
+  }
   const body = typeof req.body === 'string' ? req.body : '';
   try {
     const { signer, message } = service.authenticate(body);
@@ -40,8 +44,9 @@ async function serve(service: WidevineCencService, req: Request, res: Response):
  * `POST /widevine/cenc`: the Widevine Common Encryption API for Shaka Packager. Public: the request carries
  * its own credential (a signer's signature over the request), so the packager needs no header of ours.
  * Any content type is read as text: packagers send JSON under whatever type their HTTP library picks.
+ * Without a configured signer it answers 501 naming the variables.
  */
-export function widevineRoutes(service: WidevineCencService): Router {
+export function widevineRoutes(service: WidevineCencService | undefined): Router {
   const router = Router(EXACT_ROUTING);
   router.post(
     '/widevine/cenc',

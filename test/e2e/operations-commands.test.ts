@@ -44,6 +44,20 @@ it('backup names the master key it needs and never the key itself; refuses to ov
   expect(fs.readFileSync(backup).toString('latin1')).not.toContain(tokenSecret.toString('base64'));
   const again = await runCli(['backup', '--out', backup], env(source));
   expect([again.code, again.stderr]).toEqual([2, expect.stringContaining('already exists: choose a new file name')]);
+  const pg = {
+    ...env(tmp()),
+    KEYPLANE_STORE: 'postgres',
+    KEYPLANE_DATABASE_URL: 'postgres://keyplane@127.0.0.1:1/keyplane',
+  };
+  for (const args of [['backup', '--out', path.join(tmp(), 'pg')], ['restore', backup], ['rotate-master-key']]) {
+    const refused = await runCli(args, pg);
+    expect([refused.code, refused.stderr]).toEqual([
+      2,
+      expect.stringContaining(
+        `keyplane ${args[0]} does not support KEYPLANE_STORE=postgres yet (see docs/operations.md)`,
+      ),
+    ]);
+  }
   const none = await runCli(['backup', '--out', path.join(tmp(), 'x')], env(tmp()));
   expect([none.code, none.stderr]).toEqual([
     1,

@@ -167,7 +167,9 @@ describe('public routes and the API description', () => {
         const url = p
           .replace('{resourceId}', 'r1')
           .replace('{kid}', '6c5f5206-7d98-4808-84d8-94f132c1e9fe')
-          .replace('{id}', 'x');
+          .replace('{id}', 'x')
+          .replace('{path}', 'index.m3u8')
+          .replace(/\{[A-Za-z]+\}/g, 'x');
         const res = await (request(t.app) as unknown as Record<string, (u: string) => request.Test>)[method]!(url).set(
           admin(),
         );

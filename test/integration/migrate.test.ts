@@ -123,26 +123,15 @@ describe('keyplane migrate sqlite → sqlite', () => {
     await dst.store.close();
   });
 
-  it('refuses a source without a store, the same store twice, and a store without bulk transfer', async () => {
+  it('refuses a source without a store and the same store twice (whatever the target, postgres too)', async () => {
     const [a, b] = [tmp(), tmp()];
     const none = await runCli(['migrate', '--from', `sqlite:${a}`, '--to', `sqlite:${b}`]);
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('holds no Keyplane store');
     const same = await runCli(['migrate', '--from', `sqlite:${a}`, '--to', `sqlite:${a}`]);
     expect(same.stderr).toContain('same store');
-    const src = openDataDir(a);
-    await seedStore(src, 1, 1);
-    await src.store.close();
-    // PostgreSQL has no Backend.transfer yet: refused by name, and its password is printed nowhere.
-    const pg = await runCli([
-      'migrate',
-      '--from',
-      `sqlite:${a}`,
-      '--to',
-      'postgres:postgres://kp:s3cret@127.0.0.1:1/kp',
-    ]);
-    expect(pg.code).toBe(1);
-    expect(pg.stderr).toContain('The postgres backend cannot be migrated from or to (no transfer support)');
-    expect(pg.stderr + pg.stdout).not.toContain('s3cret');
+    const pg = await runCli(['migrate', '--from', 'sqlite:/nonexistent', '--to', 'postgres:postgres://x/y']);
+    expect(pg.code).toBe(2);
+    expect(pg.stderr).toContain('/nonexistent holds no Keyplane store');
   });
 });

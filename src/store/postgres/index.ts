@@ -12,6 +12,7 @@ import { PostgresPolicyRepository } from './policies';
 import { PostgresResourceTable, PostgresTenantRepository } from './resources';
 import { PostgresRevocationRepository } from './revocations';
 import { PostgresStaticKeyRepository } from './static-keys';
+import { PostgresTransferRepository } from './transfer';
 
 /** The schema versions and the migration runner (re-exported: tests and tools migrate explicitly). */
 export { MIGRATIONS, migrate } from './migrations';
@@ -69,6 +70,7 @@ export function openPostgresBackend(options: PostgresBackendOptions): PostgresBa
       audit: withAuditRetention(audit, { retentionDays, now }),
       policies: new PostgresPolicyRepository(db.query),
       revocations: new PostgresRevocationRepository(db, now),
+      transfer: new PostgresTransferRepository(db.query),
       ping: async () => {
         await db.query('SELECT 1 FROM schema_migrations LIMIT 1');
       },

@@ -18,6 +18,12 @@ describe('store specs', () => {
     expect(specText(pg)).toBe('postgres:postgres://kp:***@db:5432/kp');
   });
 
+  it('reads postgres:URL and never shows its password', () => {
+    const spec = parseStoreSpec('postgres:postgres://kp:s3cret@db:5432/kp', '--to');
+    expect(spec).toEqual({ backend: 'postgres', location: 'postgres://kp:s3cret@db:5432/kp' });
+    expect(specText(spec)).toBe('postgres:postgres://kp:***@db:5432/kp');
+  });
+
   it('refuses unknown backends, empty locations and sqlite without a directory', () => {
     const cases: Array<[string, string]> = [
       ['mysql:x', '--to must be sqlite:DIR, dynamodb[:TABLE] or postgres[:URL], not "mysql:x"'],
