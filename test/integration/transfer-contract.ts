@@ -85,72 +85,66 @@ function transferOf(store: Backend): TransferRepository {
  * round-trips through insert and find, insert never overwrites, a paginated scan visits every record once.
  */
 export function describeTransferContract(getStore: () => Backend, backendName: string): void {
-  // PostgreSQL was merged before it had Backend.transfer (migrate, import and export refuse it by name):
-  // skipped, visibly, until it does; every other backend must pass.
-  const pending = /postgres/i.test(backendName);
-  (pending ? describe.skip : describe)(
-    `bulk transfer${pending ? ' (not yet implemented by this backend)' : ''}`,
-    () => {
-      it('inserts every kind of record if absent and finds it again, field for field', async () => {
-        const transfer = transferOf(getStore());
-        for (const r of recordsOfEveryKind()) {
-          await expect(transfer.insert(r)).resolves.toBeUndefined();
-          expect(plain(await transfer.find(r.kind, identityOf(r)))).toEqual(plain(r));
+  describe('bulk transfer', () => {
+    it('inserts every kind of record if absent and finds it again, field for field', async () => {
+      const transfer = transferOf(getStore());
+      for (const r of recordsOfEveryKind()) {
+        await expect(transfer.insert(r)).resolves.toBeUndefined();
+        expect(plain(await transfer.find(r.kind, identityOf(r)))).toEqual(plain(r));
+      }
+    });
+
+    it('never overwrites: inserting a different record with the same identity returns the existing one', async () => {
+      const transfer = transferOf(getStore());
+      const [, key] = recordsOfEveryKind() as [TransferRecord, Extract<TransferRecord, { kind: 'key' }>];
+      await transfer.insert(key);
+      const other: TransferRecord = {
+        kind: 'key',
+        record: { ...key.record, resourceId: 'elsewhere', sealed: crypto.randomBytes(60) },
+      };
+      expect(plain(await transfer.insert(other))).toEqual(plain(key));
+      expect(plain(await transfer.find('key', key.record.kid))).toEqual(plain(key));
+    });
+
+    it('scans in pages: every record exactly once, whatever the page size', async () => {
+      const transfer = transferOf(getStore());
+      const mine = recordsOfEveryKind();
+      for (const r of mine) await transfer.insert(r);
+      const wanted = new Set(mine.map((r) => `${r.kind}:${identityOf(r)}`));
+      const seen = new Map<string, number>();
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await transfer.scan(cursor, 3);
+        expect(page.records.length).toBeLessThanOrEqual(3);
+        for (const r of page.records) {
+          const id = `${r.kind}:${identityOf(r)}`;
+          if (wanted.has(id)) seen.set(id, (seen.get(id) ?? 0) + 1);
         }
-      });
+        cursor = page.next;
+        pages += 1;
+      } while (cursor !== undefined);
+      expect(pages).toBeGreaterThan(2);
+      expect([...wanted].map((id) => [id, seen.get(id)])).toEqual([...wanted].map((id) => [id, 1]));
+    });
 
-      it('never overwrites: inserting a different record with the same identity returns the existing one', async () => {
-        const transfer = transferOf(getStore());
-        const [, key] = recordsOfEveryKind() as [TransferRecord, Extract<TransferRecord, { kind: 'key' }>];
-        await transfer.insert(key);
-        const other: TransferRecord = {
-          kind: 'key',
-          record: { ...key.record, resourceId: 'elsewhere', sealed: crypto.randomBytes(60) },
-        };
-        expect(plain(await transfer.insert(other))).toEqual(plain(key));
-        expect(plain(await transfer.find('key', key.record.kid))).toEqual(plain(key));
+    it('lists the keys of one resource and no other', async () => {
+      const transfer = transferOf(getStore());
+      const resourceId = `transfer-keys-${uid()}`;
+      const keys = [1, 2, 3].map((i) => ({
+        kid: uid(),
+        resourceId,
+        sealed: crypto.randomBytes(60),
+        origin: 'speke' as const,
+        createdAt: at(i),
+      }));
+      for (const record of keys) await transfer.insert({ kind: 'key', record });
+      await transfer.insert({
+        kind: 'key',
+        record: { ...(keys[0] as (typeof keys)[0]), kid: uid(), resourceId: `${resourceId}-other` },
       });
-
-      it('scans in pages: every record exactly once, whatever the page size', async () => {
-        const transfer = transferOf(getStore());
-        const mine = recordsOfEveryKind();
-        for (const r of mine) await transfer.insert(r);
-        const wanted = new Set(mine.map((r) => `${r.kind}:${identityOf(r)}`));
-        const seen = new Map<string, number>();
-        let cursor: string | undefined;
-        let pages = 0;
-        do {
-          const page = await transfer.scan(cursor, 3);
-          expect(page.records.length).toBeLessThanOrEqual(3);
-          for (const r of page.records) {
-            const id = `${r.kind}:${identityOf(r)}`;
-            if (wanted.has(id)) seen.set(id, (seen.get(id) ?? 0) + 1);
-          }
-          cursor = page.next;
-          pages += 1;
-        } while (cursor !== undefined);
-        expect(pages).toBeGreaterThan(2);
-        expect([...wanted].map((id) => [id, seen.get(id)])).toEqual([...wanted].map((id) => [id, 1]));
-      });
-
-      it('lists the keys of one resource and no other', async () => {
-        const transfer = transferOf(getStore());
-        const resourceId = `transfer-keys-${uid()}`;
-        const keys = [1, 2, 3].map((i) => ({
-          kid: uid(),
-          resourceId,
-          sealed: crypto.randomBytes(60),
-          origin: 'speke' as const,
-          createdAt: at(i),
-        }));
-        for (const record of keys) await transfer.insert({ kind: 'key', record });
-        await transfer.insert({
-          kind: 'key',
-          record: { ...(keys[0] as (typeof keys)[0]), kid: uid(), resourceId: `${resourceId}-other` },
-        });
-        expect(plain(await transfer.keysOf(resourceId, 10))).toEqual(plain(keys));
-        expect(await transfer.keysOf(resourceId, 2)).toHaveLength(2);
-      });
-    },
-  );
+      expect(plain(await transfer.keysOf(resourceId, 10))).toEqual(plain(keys));
+      expect(await transfer.keysOf(resourceId, 2)).toHaveLength(2);
+    });
+  });
 }
