@@ -85,7 +85,7 @@ function transferOf(store: Backend): TransferRepository {
  * round-trips through insert and find, insert never overwrites, a paginated scan visits every record once.
  */
 export function describeTransferContract(getStore: () => Backend, backendName: string): void {
-  describe('bulk transfer', () => {
+  describe(`bulk transfer (${backendName})`, () => {
     it('inserts every kind of record if absent and finds it again, field for field', async () => {
       const transfer = transferOf(getStore());
       for (const r of recordsOfEveryKind()) {
