@@ -11,7 +11,7 @@ import { retentionDaysOf } from '../audit/audit-retention';
 import { ConfigError, type Config } from '../config';
 import type { EnvelopeCipher } from '../keys/envelope-cipher';
 import { KmsEnvelopeCipher } from '../keys/kms-cipher';
-import { LocalEnvelopeCipher, loadOrCreateMasterKey } from '../keys/local-cipher';
+import { LocalEnvelopeCipher, localCipherFor } from '../keys/local-cipher';
 import type { MigrationEnd } from '../keys/store-migration';
 import type { Backend } from '../store/backend';
 import { dynamoDbBackend } from '../store/dynamodb';
@@ -162,7 +162,8 @@ export function openCipher(
     );
   }
   try {
-    return new LocalEnvelopeCipher(loadOrCreateMasterKey(dir));
+    // The ring: a data dir mid-rotation still has keys sealed by an old master key (master.<fp>.key).
+    return localCipherFor(dir);
   } catch (err) {
     if (err instanceof ConfigError) throw new StoreSpecError(err.message);
     throw err;
