@@ -5,7 +5,6 @@
  * document is built like a SPEKE v2.0 answer: a request tree is made from the query, then filled by
  * `fillCpixV2` and, when a delivery certificate is given, sealed by `encryptDocument`.
  */
-import type { CpixRequest } from '../cpix/cpix-model';
 import { parseDeliveryCertificate } from '../cpix/delivery-certificate';
 import { encryptDocument } from '../cpix/encrypt-document';
 import type { KeyMaterial } from '../cpix/fill-cpix';
@@ -14,8 +13,8 @@ import { NS } from '../cpix/namespaces';
 import { readRequest } from '../cpix/read-request';
 import { parseXml } from '../cpix/xml-parse';
 import { serializeXml } from '../cpix/xml-serialize';
-import type { ReadonlyXmlElement } from '../cpix/xml-tree';
-import type { DrmSignalling, DrmSystem, EncryptionScheme } from '../drm/drm-system';
+import type { DrmSystem, EncryptionScheme } from '../drm/drm-system';
+import { signalDrmSystems } from './drm-signals';
 import { NotFoundError, UnprocessableError } from '../errors';
 import type { IssuedKey, KeyService } from '../keys/key-service';
 
@@ -93,7 +92,12 @@ export class CpixExportService {
     const issued = await this.read(q.resourceId, q.kids);
     const material = new Map<string, KeyMaterial>(issued.map((k) => [k.kid, { key: k.key, iv: k.iv }]));
     const bySystemId = new Map(systems.flatMap((s) => s.systemIds.map((id) => [id.toLowerCase(), s] as const)));
-    const signals = this.signal(request, bySystemId, material);
+    const signals = signalDrmSystems(
+      request,
+      (_, systemId) => bySystemId.get(systemId) as DrmSystem,
+      material,
+      this.keyUrl,
+    );
     const filled = fillCpixV2(request, material, signals, (systemId) => this.drm.get(systemId)?.needsIv === true);
     if (certificate) encryptDocument(filled, certificate);
     return { xml: serializeXml(filled), kids: q.kids, encrypted: certificate !== undefined };
@@ -111,31 +115,5 @@ export class CpixExportService {
     return Promise.all(
       kids.map((kid) => this.keys.open(stored.get(kid) as NonNullable<ReturnType<typeof stored.get>>)),
     );
-  }
-
-  private signal(
-    request: CpixRequest,
-    systems: Map<string, DrmSystem>,
-    material: Map<string, KeyMaterial>,
-  ): Map<ReadonlyXmlElement, DrmSignalling> {
-    const signals = new Map<ReadonlyXmlElement, DrmSignalling>();
-    const schemes = new Map(request.contentKeys.map((k) => [k.kid, k.scheme]));
-    for (const entry of request.drmSystems) {
-      const keyMaterial = material.get(entry.kid) as KeyMaterial;
-      const system = systems.get(entry.systemId) as DrmSystem;
-      signals.set(
-        entry.element,
-        system.signal({
-          spekeVersion: 'v2',
-          resourceId: request.resourceId,
-          kid: entry.kid,
-          key: keyMaterial.key,
-          iv: keyMaterial.iv,
-          scheme: schemes.get(entry.kid),
-          keyUrl: this.keyUrl(request.resourceId, entry.kid),
-        }),
-      );
-    }
-    return signals;
   }
 }

@@ -7,7 +7,8 @@ import { parseCpix } from '../cpix/parse-cpix';
 import { checkDrmSchemes } from '../cpix/v2/validate-v2';
 import { serializeXml } from '../cpix/xml-serialize';
 import type { ReadonlyXmlElement } from '../cpix/xml-tree';
-import type { DrmSignalling, DrmSystem } from '../drm/drm-system';
+import type { DrmSystem } from '../drm/drm-system';
+import { signalDrmSystems } from './drm-signals';
 import { BadRequestError, UnprocessableError } from '../errors';
 import type { IssuedKey, KeyService } from '../keys/key-service';
 import { periodKeyAliases } from './period-keys';
@@ -74,7 +75,7 @@ export class SpekeService {
     certificate?: DeliveryCertificate,
   ): string {
     const material = new Map<string, KeyMaterial>(issued.map((k) => [k.kid, { key: k.key, iv: k.iv }]));
-    const signals = this.signal(request, systems, material);
+    const signals = signalDrmSystems(request, (element) => systems.get(element) as DrmSystem, material, this.keyUrl);
     const filled =
       request.speke === '1.0'
         ? fillCpixV1(request, material, signals)
@@ -94,31 +95,5 @@ export class SpekeService {
       systems.set(entry.element, system);
     }
     return systems;
-  }
-
-  private signal(
-    request: CpixRequest,
-    systems: Map<ReadonlyXmlElement, DrmSystem>,
-    material: Map<string, KeyMaterial>,
-  ): Map<ReadonlyXmlElement, DrmSignalling> {
-    const signals = new Map<ReadonlyXmlElement, DrmSignalling>();
-    const schemes = new Map(request.contentKeys.map((k) => [k.kid, k.scheme]));
-    for (const entry of request.drmSystems) {
-      const keyMaterial = material.get(entry.kid) as KeyMaterial;
-      const system = systems.get(entry.element) as DrmSystem;
-      signals.set(
-        entry.element,
-        system.signal({
-          spekeVersion: request.speke === '1.0' ? 'v1' : 'v2',
-          resourceId: request.resourceId,
-          kid: entry.kid,
-          key: keyMaterial.key,
-          iv: keyMaterial.iv,
-          scheme: schemes.get(entry.kid),
-          keyUrl: this.keyUrl(request.resourceId, entry.kid),
-        }),
-      );
-    }
-    return signals;
   }
 }
