@@ -43,6 +43,31 @@ export interface IssueRequest {
 const MAX_ATTEMPTS = 5;
 
 /**
+ * The requested keys without the period aliases that `existing` shows bound to another resource. An alias
+ * KID is derived from public values (cpix/period-keys.ts), so another tenant could take it first under its own
+ * resource: the period then simply has no alias (its KID gets its own key), instead of the request failing.
+ * Those aliases leave the existing keys too (a copy: a store may share its read among requests), so the
+ * binding check only sees the request's own KIDs.
+ */
+function withoutForeignAliases(
+  resourceId: string,
+  keys: readonly KeyRequest[],
+  existing: ReadonlyMap<string, StoredKey>,
+): { keys: readonly KeyRequest[]; existing: ReadonlyMap<string, StoredKey> } {
+  const ownKids = new Set(keys.map((k) => k.kid));
+  const foreign = new Set<string>();
+  for (const k of keys) {
+    const bound = k.alias === undefined || ownKids.has(k.alias) ? undefined : existing.get(k.alias);
+    if (bound && bound.resourceId !== resourceId) foreign.add(k.alias as string);
+  }
+  if (foreign.size === 0) return { keys, existing };
+  return {
+    keys: keys.map((k) => (k.alias !== undefined && foreign.has(k.alias) ? { kid: k.kid, iv: k.iv } : k)),
+    existing: new Map([...existing].filter(([kid]) => !foreign.has(kid))),
+  };
+}
+
+/**
  * A lease-free issue's lease write: the stored lease unchanged (its version re-checked), or, when there is
  * none, an expired placeholder that every reader treats as absent (the commit always carries a lease).
  */
@@ -105,18 +130,19 @@ export class KeyService {
     const kids = req.keys.map((k) => k.kid);
     const aliases = req.keys.flatMap((k) => (k.alias === undefined ? [] : [k.alias]));
     this.cipher.prepareToSeal?.();
-    const [owner, lease, existing] = await Promise.all([
+    const [owner, lease, stored] = await Promise.all([
       this.store.resources.get(req.resourceId),
       this.store.leases.get(req.resourceId),
       this.store.keys.get(aliases.length === 0 ? kids : [...kids, ...aliases]),
     ]);
     const claim = spekeClaim(req, owner);
+    const { keys, existing } = withoutForeignAliases(req.resourceId, req.keys, stored);
     this.checkBinding(req.resourceId, existing);
     const decision = req.leaseFree
       ? untouchedLease(req.resourceId, lease)
       : decideLease(lease, { ...req, kids }, this.now(), this.leaseTtlSeconds);
     const opened = await this.openAll([...existing.values()]);
-    const fresh = await this.generate(req.resourceId, req.keys, opened);
+    const fresh = await this.generate(req.resourceId, keys, opened);
     for (const f of fresh) opened.set(f.issued.kid, f.issued);
     const mustWrite = decision.mustWrite || fresh.length > 0 || claim.expected === 'absent';
     const commit = async () => {
@@ -179,7 +205,7 @@ export class KeyService {
     return { kid: stored.kid, key: plain.subarray(0, 16), iv: plain.subarray(16, 32) };
   }
 
-  private checkBinding(resourceId: string, existing: Map<string, StoredKey>): void {
+  private checkBinding(resourceId: string, existing: ReadonlyMap<string, StoredKey>): void {
     for (const key of existing.values()) {
       if (key.resourceId !== resourceId) {
         throw new ConflictError(`KID ${key.kid} is already bound to a different resource ID`, { kid: key.kid });

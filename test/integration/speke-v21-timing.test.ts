@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import fc from 'fast-check';
 import request from 'supertest';
 import { consecutivePeriods, timingRequest, type TimedPeriod } from '../../src/cli/conformance/timing-requests';
+import { periodAliasKid } from '../../src/speke/period-keys';
 import { responseKeys } from '../helpers/cpix';
 import { fixture, fixtureNames } from '../helpers/fixtures';
 import { makeTestApp, type TestApp } from '../helpers/test-app';
@@ -197,5 +198,27 @@ describe('key rotation and the lease', () => {
       .send(timingRequest(rid, periods).replace('version="2.4"', 'version="2.3"'));
     expect(res.status).toBe(422);
     expect(res.body.message).toContain('Missing ContentKeyPeriod@index');
+  });
+});
+
+describe('a period alias another tenant took first', () => {
+  it('costs the period its cross-request key, never the request', async () => {
+    const other = (await t.deps.apiKeys.create('encoder-b', ['encoder'], 'tenant-b')).key;
+    const rid = `kp-squat-${crypto.randomUUID()}`;
+    const start = '2026-12-07T10:00:00Z';
+    const alias = periodAliasKid(rid, 'live', Date.parse(start), 'ALL');
+    // The alias is derived from public values: another tenant binds it to its own resource first.
+    const squat = await post(timingRequest(`kp-other-${crypto.randomUUID()}`, [{ kid: alias, index: 0 }]), other);
+    expect(squat.status).toBe(200);
+    const first = { kid: crypto.randomUUID(), start, end: '2026-12-07T10:05:00Z' };
+    const a = await post(timingRequest(rid, [first]));
+    expect(a.status).toBe(200);
+    const again = { ...first, kid: crypto.randomUUID() };
+    const b = await post(timingRequest(rid, [again]));
+    expect(b.status).toBe(200);
+    // Without its alias the period's KIDs get their own keys; the squatter's key is in neither answer.
+    const squatKey = keysOf(squat.text).get(alias);
+    expect([keysOf(a.text).get(first.kid), keysOf(b.text).get(again.kid)]).not.toContain(squatKey);
+    expect(keysOf(a.text).get(first.kid)).toBeDefined();
   });
 });
