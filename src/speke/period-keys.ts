@@ -6,7 +6,8 @@
  * The first KID that asks for such a period fixes its key; a later KID naming the same start and track type gets
  * the same key. Periods with different starts are different keys, even when they overlap across requests (within
  * one request overlaps are refused: `cpix/v2/period-timing.ts`). The identity is stored as an alias KID: a UUID
- * derived from it, kept in the key store beside the resource's other keys.
+ * derived from it, kept in the key store beside the resource's other keys. The derivation is public, so an
+ * alias another resource already holds is ignored (KeyService): that period's KID keeps its own key.
  */
 import { createHash } from 'node:crypto';
 import type { CpixRequest, KeyPeriodEntry } from '../cpix/cpix-model';
