@@ -14,34 +14,63 @@ import {
   swapInNewMasterKey,
 } from '../keys/master-key-rotation';
 import { countBySealer, LEGACY_SEALER, rewrapKeys, type SealedKeyStore } from '../keys/rewrap';
-import { CommandFailedError, EXIT_CODES_HELP } from './cli-errors';
+import { CommandFailedError, EXIT_CODES_HELP, UsageError } from './cli-errors';
 import { auditOperation, commandCipher, commandConfig, commandSealedKeys, requireSupportedStore } from './store-access';
 import { note, print, printJson } from './output';
 
 interface RotateOptions {
   status?: boolean;
   keepOld?: boolean;
+  retire?: boolean;
+  batch?: string;
   json?: boolean;
 }
 
 const ROUTE = 'keyplane rotate-master-key';
 
-/** Starts a local rotation (new `master.key`, old one kept) unless one is already under way. */
-async function startLocalRotation(config: Config, out: string[]): Promise<void> {
+/**
+ * Starts a local rotation (new `master.key`, old one kept) unless one is already under way; returns
+ * whether it started one. On PostgreSQL (several instances, each with its own data dir) the new key
+ * file must reach every instance before any stored key is re-wrapped under it, so the step is printed.
+ */
+async function startLocalRotation(config: Config, out: string[]): Promise<boolean> {
   const keys = readMasterKeys(config.dataDir);
   if (keys.previous.length > 0) {
     const kept = keys.previous.map((k) => k.fingerprint).join(', ');
     out.push(`resuming: master key ${keys.current.fingerprint} seals; still kept: ${kept}`);
-    return;
+    return false;
   }
   const swap = swapInNewMasterKey(config.dataDir);
   out.push(`new master key ${swap.current} seals new keys now; kept ${swap.previous} as master.${swap.previous}.key`);
+  if (config.store === 'postgres') {
+    out.push(
+      `PostgreSQL: nothing re-wrapped yet. Copy ${config.dataDir}/master.${swap.current}.key into the data dir of ` +
+        'every other instance (they open keys sealed by it from then on), then run this command again to re-wrap',
+    );
+  }
   await auditOperation(config, {
     action: 'rotate',
     route: ROUTE,
     resourceId: `master-key:${swap.current}`,
     reason: `new master key ${swap.current} replaces ${swap.previous}`,
   });
+  return true;
+}
+
+/**
+ * Whether old master keys may be deleted after this re-wrap. On PostgreSQL the other instances keep
+ * sealing with the old key until their `master.key` is replaced, so only `--retire` (the operator's word
+ * that every instance has the new `master.key`) allows it.
+ */
+function mayRetire(config: Config, opts: RotateOptions, out: string[]): boolean {
+  if (opts.keepOld) return false;
+  if (config.store !== 'postgres' || opts.retire) return true;
+  if (readMasterKeys(config.dataDir).previous.length === 0) return true;
+  out.push(
+    `PostgreSQL: old master keys kept. Copy ${config.dataDir}/master.key to every instance (replacing theirs), ` +
+      'then run this command with --retire to re-wrap what they sealed meanwhile and delete the old key here',
+  );
+  return false;
 }
 
 /** Deletes every kept master key no stored key needs any more (none while format-2 values remain). */
@@ -74,7 +103,11 @@ async function rewrapAndReport(
   opts: RotateOptions,
   out: string[],
 ): Promise<Record<string, unknown>> {
+  const batch = opts.batch === undefined ? undefined : Number.parseInt(opts.batch, 10);
+  if (batch !== undefined && !(batch > 0 && batch <= 10000))
+    throw new UsageError(`--batch must be a whole number from 1 to 10000, got "${opts.batch}"`);
   const result = await rewrapKeys(store, cipher, {
+    batch,
     onPage: (r) => {
       if (!opts.json) note(`re-wrapping: ${r.scanned} keys scanned, ${r.rewrapped} re-wrapped`);
     },
@@ -90,7 +123,7 @@ async function rewrapAndReport(
     });
   }
   const counts = await countBySealer(store, cipher);
-  if (cipher.name === 'local' && !opts.keepOld) await retireUnneeded(config, counts, out);
+  if (cipher.name === 'local' && mayRetire(config, opts, out)) await retireUnneeded(config, counts, out);
   if (cipher.name === 'kms') {
     const others = [...counts.keys()].filter((k) => k !== result.sealingKey);
     out.push(
@@ -111,9 +144,11 @@ async function run(opts: RotateOptions): Promise<void> {
   let unlock = () => undefined as void;
   try {
     if (!opts.status && config.kmsKeyId === undefined) unlock = takeLock(config.dataDir);
-    if (!opts.status && config.kmsKeyId === undefined) await startLocalRotation(config, out);
+    const started = !opts.status && config.kmsKeyId === undefined && (await startLocalRotation(config, out));
     const cipher = commandCipher(config);
-    if (opts.status) {
+    if (started && config.store === 'postgres') {
+      if (opts.json) return printJson({ started: true, messages: out });
+    } else if (opts.status) {
       const current = (await cipher.sealingKeyId?.()) ?? cipher.name;
       const counts = await countBySealer(store, cipher);
       const kept =
@@ -150,14 +185,19 @@ export function rotateMasterKeyCommand(): Command {
     )
     .option('--status', 'only show which key seals and how many stored keys each key sealed')
     .option('--keep-old', 'keep old master key files even when no stored key needs them')
+    .option('--retire', 'PostgreSQL: every instance has the new master.key; delete old keys no stored key needs')
+    .option('--batch <n>', 'keys per page (each page one transaction or batch of conditional writes)', '500')
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
       `
 Works on the store the KEYPLANE_* variables name (KEYPLANE_DATA_DIR, or KEYPLANE_STORE=dynamodb with
-KEYPLANE_TABLE), with or without a running server. Local master key: writes a new master.key (the old
+KEYPLANE_TABLE, or KEYPLANE_STORE=postgres), with or without a running server. Local master key: writes a new master.key (the old
 one is kept as master.<fingerprint>.key), re-wraps every stored key under it, then deletes the old file
 once no stored key needs it. Interrupted? Run it again: it resumes instead of starting over.
+PostgreSQL (several instances, one data dir each): the first run only writes the new key and says which
+file to copy to every instance; the next run re-wraps; old keys are deleted only with --retire, once
+every instance has the new master.key (docs/operations.md, "Rotating the master key on PostgreSQL").
 KMS (KEYPLANE_KMS_KEY_ID): set the new key id first; the command re-wraps keys sealed by other KMS keys.
 ${EXIT_CODES_HELP}`,
     )

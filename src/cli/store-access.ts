@@ -32,12 +32,12 @@ export function commandConfig(): Config {
 }
 
 /**
- * Refuses a store these commands do not handle (e.g. PostgreSQL: use pg_dump and its own tools), naming
- * the runbook, instead of looking for a SQLite file that is not the store.
+ * Refuses a store these commands do not handle (all three stores are handled now; a future store is
+ * refused until they are), naming the runbook, instead of looking for a SQLite file that is not the store.
  */
 export function requireSupportedStore(config: Config, command: string): void {
   const store: string = config.store;
-  if (store !== 'sqlite' && store !== 'dynamodb') {
+  if (store !== 'sqlite' && store !== 'dynamodb' && store !== 'postgres') {
     throw new UsageError(`keyplane ${command} does not support KEYPLANE_STORE=${store} yet (see docs/operations.md)`);
   }
 }
@@ -66,6 +66,11 @@ export async function commandSealedKeys(config: Config): Promise<SealedKeyStore>
   if (config.store === 'dynamodb' && config.table !== undefined) {
     const client = new DynamoDBClient({ ...awsClientBase(config), ...dynamoDbClientTimeouts() });
     return new DynamoSealedKeyStore({ client, name: config.table });
+  }
+  if (config.store === 'postgres' && config.database !== undefined) {
+    const { PostgresSealedKeyStore } =
+      require('../store/postgres/sealed-keys') as typeof import('../store/postgres/sealed-keys');
+    return new PostgresSealedKeyStore(config.database.url);
   }
   const file = sqliteFileOf(config.dataDir);
   if (!fs.existsSync(file)) throw new CommandFailedError(`no Keyplane store in ${config.dataDir} (${file} is missing)`);
