@@ -57,7 +57,7 @@ export async function manifestOf(
       version: 1,
       createdAt: new Date().toISOString(),
       keyplaneVersion: VERSION,
-      store: config.store === 'dynamodb' ? 'dynamodb' : 'sqlite', // others are refused before (requireSupportedStore)
+      store: config.store,
       cipher: cipher.name,
       sealingKey: await sealingKeyOf(config, cipher),
       sealedBy,
@@ -99,7 +99,9 @@ async function run(opts: BackupOptions): Promise<void> {
   const manifest =
     config.store === 'dynamodb'
       ? await (require('./backup-dynamodb') as typeof import('./backup-dynamodb')).backupDynamoDb(config, out)
-      : await backupSqlite(config, out);
+      : config.store === 'postgres'
+        ? await (require('./backup-postgres') as typeof import('./backup-postgres')).backupPostgres(config, out)
+        : await backupSqlite(config, out);
   if (opts.json) return printJson({ file: out, ...manifest });
   const sealers = Object.entries(manifest.sealedBy).map(([k, n]) => `${k} (${n} keys)`);
   print(
@@ -123,6 +125,8 @@ export function backupCommand(): Command {
 SQLite (KEYPLANE_DATA_DIR): SQLite's online backup of keyplane.db plus the audit trail, in one SQLite
 file with a manifest. DynamoDB (KEYPLANE_STORE=dynamodb): an export of every item of KEYPLANE_TABLE in
 the same container; for disaster recovery prefer DynamoDB point-in-time recovery (docs/operations.md).
+PostgreSQL (KEYPLANE_STORE=postgres): an export of every record of the database (Keyplane's transfer
+scan) in the same container; for disaster recovery use pg_dump / point-in-time recovery as well.
 The master key (master.key) is NOT in the backup: keep it separately; the manifest names its fingerprint.
 ${EXIT_CODES_HELP}`,
     )

@@ -1,5 +1,5 @@
 /**
- * `keyplane restore FILE`: a backup into an empty (or missing) data dir or DynamoDB table. Checks, before
+ * `keyplane restore FILE`: a backup into an empty (or missing) data dir, DynamoDB table or PostgreSQL database. Checks, before
  * writing anything, that the configured master key / KMS key opens the backup's keys; refuses to
  * overwrite existing data without `--force`; SQLite files are built aside and renamed into place.
  */
@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config';
+import { describeDatabase } from '../config/store';
 import { LocalEnvelopeCipher } from '../keys/local-cipher';
 import {
   fixedMasterKeys,
@@ -24,6 +25,7 @@ import type { StoredKey } from '../store/records';
 import { readBackupFiles, readBackupManifest, restoreSqliteStore, storeExists } from '../store/sqlite/backup-file';
 import type { BackupManifest } from './backup';
 import { backupItems, restoreDynamoDb, tableHasItems } from './backup-dynamodb';
+import { backupRecords, databaseHasRecords, restorePostgres } from './backup-postgres';
 import { openDataDirFiles, writeDataDirFiles } from './backup-secrets';
 import { CommandFailedError, EXIT_CODES_HELP, UsageError } from './cli-errors';
 import { print, printJson } from './output';
@@ -118,8 +120,18 @@ async function run(file: string, opts: RestoreOptions): Promise<void> {
   if (manifest?.format !== 'keyplane-backup') throw new CommandFailedError(`${source} is not a Keyplane backup`);
   checkCompatible(config, manifest);
   const target = sqliteFileOf(config.dataDir);
-  const exists = config.store === 'dynamodb' ? await tableHasItems(config) : storeExists(target);
-  const where = config.store === 'dynamodb' ? `table ${config.table}` : config.dataDir;
+  const exists =
+    config.store === 'dynamodb'
+      ? await tableHasItems(config)
+      : config.store === 'postgres'
+        ? await databaseHasRecords(config)
+        : storeExists(target);
+  const where =
+    config.store === 'dynamodb'
+      ? `table ${config.table}`
+      : config.store === 'postgres'
+        ? `database ${describeDatabase(config.database)}`
+        : config.dataDir;
   if (exists && !opts.force)
     throw new CommandFailedError(`${where} already holds data: refusing to overwrite it without --force`);
   const extra = opts.masterKey ? readMasterKeyFile(path.resolve(opts.masterKey)) : undefined;
@@ -134,21 +146,31 @@ async function run(file: string, opts: RestoreOptions): Promise<void> {
     have = config.kmsKeyId ?? '';
   }
   const items = config.store === 'dynamodb' ? backupItems(source) : undefined;
+  const records = config.store === 'postgres' ? backupRecords(source) : undefined;
   const keys = items
     ? items.filter((i) => i.pk?.S?.startsWith('KEY#') && i.sk?.S === 'KEY').map(toStoredKey)
-    : sqliteKeys(source);
+    : records
+      ? records.flatMap((r) => (r.kind === 'key' ? [r.record] : []))
+      : sqliteKeys(source);
   await checkKeysOpen(cipher, keys, manifest, have);
-  const carried = items ? [] : await openDataDirFiles(readBackupFiles(source), cipher);
+  const carried = items || records ? [] : await openDataDirFiles(readBackupFiles(source), cipher);
   if (extra && !fs.existsSync(path.join(config.dataDir, 'master.key'))) {
     fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     writeSecretFileDurably(path.join(config.dataDir, 'master.key'), `${extra.key.toString('base64')}\n`);
   }
   const result = items
     ? { items: await restoreDynamoDb(config, items, opts.force === true) }
-    : { auditRecords: restoreSqliteStore(source, target).auditRecords };
+    : records
+      ? await restorePostgres(config, records)
+      : { auditRecords: restoreSqliteStore(source, target).auditRecords };
   const files = writeDataDirFiles(config.dataDir, carried, opts.force === true);
   if (opts.json) return printJson({ restored: where, keys: keys.length, ...result, files, manifest });
-  const extraInfo = 'items' in result ? `${result.items} items` : `${result.auditRecords} audit records`;
+  const extraInfo =
+    'items' in result
+      ? `${result.items} items`
+      : 'records' in result
+        ? `${result.records} records (${result.existing} already there, ${result.differing} of them different: kept)`
+        : `${result.auditRecords} audit records`;
   print(
     [
       `restored ${keys.length} keys and ${extraInfo} into ${where}`,
@@ -160,9 +182,9 @@ async function run(file: string, opts: RestoreOptions): Promise<void> {
 /** Defines `keyplane restore`. */
 export function restoreCommand(): Command {
   return new Command('restore')
-    .description('restore a backup into an empty data dir (or DynamoDB table); checks the master/KMS key first')
+    .description('restore a backup into an empty data dir, DynamoDB table or PostgreSQL database; checks keys first')
     .argument('<file>', 'a file written by keyplane backup')
-    .option('--force', 'overwrite the existing store (stop every server on it first)')
+    .option('--force', 'overwrite the existing store (stop every server on it first; PostgreSQL: adds what is missing)')
     .option('--master-key <file>', 'the master.key the backup needs, copied into an empty data dir')
     .option('--json', 'print the result as JSON')
     .addHelpText(
