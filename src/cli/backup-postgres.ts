@@ -5,12 +5,11 @@
  * recovery's job (docs/operations.md); this export is portable, checkable and restorable by Keyplane.
  */
 import type { Config } from '../config';
-import { postgresStore } from '../compose/backends';
 import type { Backend } from '../store/backend';
 import { TRANSFER_KINDS, identityOf, type TransferRecord, type TransferRepository } from '../store/transfer';
 import type { BackupManifest } from './backup';
 import { backupJson, parseBackupJson, readExportRows, SealerTally, writeExportBackup } from './backup-export';
-import { CommandFailedError } from './cli-errors';
+import { CommandFailedError, UsageError } from './cli-errors';
 import { commandCipher } from './store-access';
 
 const RECORDS = 'keyplane_backup_records';
@@ -20,6 +19,14 @@ const TABLE = {
   width: 4,
 };
 const PAGE = 500;
+
+/** The database's backend for a command: a small pool and no audit pruner (a command copies, it does not maintain). */
+function postgresStore(config: Config): Backend {
+  const database = config.database;
+  if (database === undefined) throw new UsageError('KEYPLANE_DATABASE_URL is required when KEYPLANE_STORE=postgres');
+  const { openPostgresBackend } = require('../store/postgres') as typeof import('../store/postgres');
+  return openPostgresBackend({ url: database.url, poolSize: 4, statementTimeoutMs: database.statementTimeoutMs });
+}
 
 function transferOf(store: Backend): TransferRepository {
   if (!store.transfer) throw new CommandFailedError('this PostgreSQL store cannot be scanned (no transfer support)');
