@@ -130,7 +130,7 @@ async function run(file: string, opts: RestoreOptions): Promise<void> {
     config.store === 'dynamodb'
       ? `table ${config.table}`
       : config.store === 'postgres'
-        ? `database ${describeDatabase(config.database)}`
+        ? describeDatabase(config.database)
         : config.dataDir;
   if (exists && !opts.force)
     throw new CommandFailedError(`${where} already holds data: refusing to overwrite it without --force`);

@@ -65,10 +65,12 @@ async function startLocalRotation(config: Config, out: string[]): Promise<boolea
 function mayRetire(config: Config, opts: RotateOptions, out: string[]): boolean {
   if (opts.keepOld) return false;
   if (config.store !== 'postgres' || opts.retire) return true;
-  if (readMasterKeys(config.dataDir).previous.length === 0) return true;
+  const kept = readMasterKeys(config.dataDir).previous.map((k) => `master.${k.fingerprint}.key`);
+  if (kept.length === 0) return true;
   out.push(
-    `PostgreSQL: old master keys kept. Copy ${config.dataDir}/master.key to every instance (replacing theirs), ` +
-      'then run this command with --retire to re-wrap what they sealed meanwhile and delete the old key here',
+    `PostgreSQL: old master keys kept. Copy ${kept.join(', ')} and then master.key from ${config.dataDir} to ` +
+      'every instance (replacing its master.key), then run this command with --retire to re-wrap what they ' +
+      'sealed meanwhile and delete the old key here',
   );
   return false;
 }
