@@ -6,6 +6,7 @@ import { Client } from 'pg';
 import { LocalEnvelopeCipher, localCipherFor } from '../../src/keys/local-cipher';
 import { MasterKeyRing, readMasterKeys } from '../../src/keys/master-key-ring';
 import { openPostgresBackend } from '../../src/store/postgres';
+import { PostgresSealedKeyStore } from '../../src/store/postgres/sealed-keys';
 import { BIN, cleanEnv, runCli } from '../e2e/cli-process';
 import { populateStore } from '../helpers/key-population';
 import { startPostgres, type PostgresServer } from '../helpers/postgres';
@@ -119,4 +120,37 @@ it('rotation on PostgreSQL: killed mid re-wrap loses nothing, resumes, retires o
   await audit.end();
   expect(reasons[0]).toBe(`new master key ${newKey} replaces ${oldKey}`);
   expect(reasons).toContain(`retired master key ${oldKey}: no stored key needs it`);
+});
+
+it('PostgresSealedKeyStore pages through every key and swaps only values that still hold what was read', async () => {
+  const url = await pg.createDatabase();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-pgrot-c-'));
+  const backend = openPostgresBackend({ url });
+  try {
+    await populateStore(backend, localCipherFor(dataDir), 25);
+  } finally {
+    await backend.close();
+  }
+  const store = new PostgresSealedKeyStore(url);
+  try {
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.page(cursor, 10);
+      seen.push(...page.keys.map((k) => k.kid));
+      cursor = page.next;
+    } while (cursor !== undefined);
+    expect(seen).toEqual((await rows(url)).map((r) => r.kid));
+    const [a, b] = (await store.page(undefined, 2)).keys;
+    if (!a || !b) throw new Error('expected two keys');
+    const stale = { kid: a.kid, expected: Buffer.from('not what is stored'), next: Buffer.from('x') };
+    const fresh = { kid: b.kid, expected: b.sealed, next: Buffer.from('new value') };
+    expect(await store.replaceSealed([stale, fresh])).toBe(1);
+    const after = new Map((await rows(url)).map((r) => [r.kid, r.sealed.toString('latin1')]));
+    expect(after.get(a.kid)).toBe(a.sealed.toString('latin1'));
+    expect(after.get(b.kid)).toBe('new value');
+    expect(await store.replaceSealed([fresh])).toBe(0); // b no longer holds what was read
+  } finally {
+    await store.close();
+  }
 });

@@ -12,7 +12,7 @@ interface KeyRow {
 /**
  * The `keys` table of a PostgreSQL store through its own small pool, for re-wrap and counting by a command
  * while servers keep running on the same database: pages in KID order, each page's compare-and-swaps
- * (`UPDATE … WHERE sealed = expected`) in one transaction, so a key a server wrote meanwhile is left alone.
+ * (`UPDATE … WHERE sealed = expected`) in one statement, so a key a server wrote meanwhile is left alone.
  */
 export class PostgresSealedKeyStore implements SealedKeyStore {
   private readonly pool: Pool;
@@ -38,26 +38,14 @@ export class PostgresSealedKeyStore implements SealedKeyStore {
   }
 
   async replaceSealed(changes: SealedKeyChange[]): Promise<number> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      let changed = 0;
-      for (const c of changes) {
-        const res = await client.query('UPDATE keys SET sealed = $1 WHERE kid = $2 AND sealed = $3', [
-          c.next,
-          c.kid,
-          c.expected,
-        ]);
-        changed += res.rowCount ?? 0;
-      }
-      await client.query('COMMIT');
-      return changed;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    if (changes.length === 0) return 0;
+    // One statement for the page (one round trip, atomic); each row changes only while it holds `expected`.
+    const res = await this.pool.query(
+      'UPDATE keys AS k SET sealed = c.next FROM unnest($1::text[], $2::bytea[], $3::bytea[]) AS c(kid, expected, next) ' +
+        'WHERE k.kid = c.kid AND k.sealed = c.expected',
+      [changes.map((c) => c.kid), changes.map((c) => c.expected), changes.map((c) => c.next)],
+    );
+    return res.rowCount ?? 0;
   }
 
   async close(): Promise<void> {
