@@ -59,3 +59,30 @@ export async function settle(req: Request, res: Response, outcome: DeliveryOutco
   applyCors(res, outcome.cors);
   return outcome;
 }
+
+/** Query parameters that carry a player's credential (a playback or EdgeAuth token): never sent on. */
+const CREDENTIAL_PARAMS = ['token', '__token__', 'hdnts'];
+
+/**
+ * A request's query as the origin may see it: the raw pairs (their encoding kept, so an origin's own signed
+ * query still verifies) minus every credential parameter and the `drop` names, matched case-insensitively.
+ */
+export function queryForOrigin(originalUrl: string, drop: readonly string[] = []): string {
+  const at = originalUrl.indexOf('?');
+  if (at < 0) return '';
+  const banned = new Set([...CREDENTIAL_PARAMS, ...drop].map((n) => n.toLowerCase()));
+  const kept = originalUrl
+    .slice(at + 1)
+    .split('&')
+    .filter((pair) => {
+      const rawName = pair.split('=', 1)[0] ?? '';
+      let name = rawName;
+      try {
+        name = decodeURIComponent(rawName.replaceAll('+', ' '));
+      } catch {
+        // a malformed escape is not one of our names: kept as sent
+      }
+      return pair !== '' && !banned.has(name.trim().toLowerCase());
+    });
+  return kept.length === 0 ? '' : `?${kept.join('&')}`;
+}

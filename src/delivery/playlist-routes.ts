@@ -1,4 +1,4 @@
-import { Router, type Request } from 'express';
+import { Router } from 'express';
 import { EXACT_ROUTING } from '../http/exact-routing';
 import type { AccessPolicy } from '../auth/access-policy';
 import { pathToken } from '../http/token-transports';
@@ -10,7 +10,7 @@ import { KeyUriError, rewriteForPlayback } from '../hls/playback-rewrite';
 import { parsePlaylist, PlaylistSyntaxError, serializePlaylist } from '../hls/playlist';
 import { noStore } from '../http/respond';
 import { checkResourceId } from '../domain/ids';
-import { applyCors, deliveryContext } from './delivery-http';
+import { applyCors, deliveryContext, queryForOrigin } from './delivery-http';
 import { DELIVERY_ROUTES, routeName } from './delivery-manifest';
 import { tokenGrant } from './grant';
 import { authorizeResource } from './key-delivery';
@@ -42,11 +42,6 @@ export function checkPlaylistPath(value: unknown): string {
     throw new BadRequestError('path must be a relative path below the resource (no "..", "." or empty segments)');
   }
   return path;
-}
-
-function queryOf(req: Request): string {
-  const at = req.originalUrl.indexOf('?');
-  return at < 0 ? '' : req.originalUrl.slice(at);
 }
 
 async function rewrittenPlaylist(
@@ -92,7 +87,7 @@ export function playlistRoutes(deps: PlaylistRouteDeps): Router {
     const grant = tokenGrant(await deps.tokens.verify(token));
     const { cors } = await authorizeResource(deps.policy, deliveryContext(req, route, grant), resourceId);
     applyCors(res, cors);
-    const target = new URL(`${path}${queryOf(req)}`, originBase(deps.origin, resourceId));
+    const target = new URL(`${path}${queryForOrigin(req.originalUrl)}`, originBase(deps.origin, resourceId));
     if (!path.toLowerCase().endsWith('.m3u8')) return res.redirect(302, target.href);
     const body = await rewrittenPlaylist(target, deps.origin, deps, token, resourceId);
     res.type(HLS_TYPE).send(body);

@@ -13,6 +13,7 @@ import { fetchPlaylist, originBase, OriginError, type OriginConfig } from '../hl
 import { parsePlaylist, PlaylistSyntaxError, serializePlaylist } from '../hls/playlist';
 import { AlreadyEncryptedError, rewriteForSession, SESSION_PARAMS, SessionPlaylistError } from '../hls/session-rewrite';
 import { requestClient } from '../http/client-info';
+import { queryForOrigin } from './delivery-http';
 
 /**
  * What the session routes need; `ids` absent: sessions answer 501 naming KEYPLANE_SESSION_SECRET;
@@ -58,16 +59,11 @@ export function sessionBase(publicUrl: string, id: string, resourceId: string): 
 }
 
 /**
- * The query of a session URI minus the session's own parameters and any `token`: what the origin is asked
- * with (the rest came from the origin's own playlist).
+ * The query of a session URI minus the session's own parameters and any credential: what the origin is
+ * asked with (the rest came from the origin's own playlist).
  */
 export function originQuery(req: Request): string {
-  const at = req.originalUrl.indexOf('?');
-  if (at < 0) return '';
-  const params = new URLSearchParams(req.originalUrl.slice(at + 1));
-  for (const name of [...Object.values(SESSION_PARAMS), 'token']) params.delete(name);
-  const rest = params.toString();
-  return rest === '' ? '' : `?${rest}`;
+  return queryForOrigin(req.originalUrl, Object.values(SESSION_PARAMS));
 }
 
 /** Content the session would have to encrypt twice: 502 with reason `origin_already_encrypted`. */

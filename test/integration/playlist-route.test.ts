@@ -162,6 +162,18 @@ describe('GET /playback/{token}/hls/{resourceId}/{path}', () => {
     }
   });
 
+  it('never sends a player credential on to the origin: EdgeAuth names are dropped, the rest kept as sent', async () => {
+    const tok = token();
+    const res = await get(
+      `/playback/${tok}/hls/${RESOURCE}/video/index.m3u8?v=2&__token__=exp%3D1~hmac%3Dab&HDNTS=x&sig=a%2Cb`,
+    );
+    expect(res.status).toBe(200);
+    expect(seen).toContain(`/vod/${RESOURCE}/video/index.m3u8?v=2&sig=a%2Cb`);
+    expect(seen.join('\n')).not.toMatch(/__token__|hdnts|hmac/i);
+    const redirect = await get(`/playback/${tok}/hls/${RESOURCE}/video/seg0.ts?hdnts=x&x=1`);
+    expect(redirect.headers.location).toBe(`${originUrl}/vod/${RESOURCE}/video/seg0.ts?x=1`);
+  });
+
   it('redirects non-playlist paths to the origin', async () => {
     const res = await get(`/playback/${token()}/hls/${RESOURCE}/video/seg0.ts?x=1`);
     expect(res.status).toBe(302);
