@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -87,6 +88,14 @@ it('backs up a serving PostgreSQL store; a restored database serves every key by
     const targetDir = path.join(tmp(), 'restored');
     const targetUrl = await pg.createDatabase();
     const masterKey = path.join(sourceDir, 'master.key');
+    // The wrong master key is refused before anything is written (the real restore below needs no --force).
+    const wrongDir = tmp();
+    fs.writeFileSync(path.join(wrongDir, 'master.key'), `${crypto.randomBytes(32).toString('base64')}\n`, {
+      mode: 0o600,
+    });
+    const wrong = await runCli(['restore', out], env(wrongDir, targetUrl));
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/cannot open keys of this backup sealed by [0-9a-f]{16}: nothing was written/);
     const restore = await runCli(['restore', out, '--master-key', masterKey], env(targetDir, targetUrl));
     expect(restore.stderr).toBe('');
     expect(restore.code).toBe(0);
