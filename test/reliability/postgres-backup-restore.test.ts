@@ -1,9 +1,13 @@
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { KeyRef } from '../helpers/key-population';
-import { runCli } from '../e2e/cli-process';
+import { populateStore, type KeyRef } from '../helpers/key-population';
+import { Client } from 'pg';
+import { localCipherFor } from '../../src/keys/local-cipher';
+import { openPostgresBackend } from '../../src/store/postgres';
+import { BIN, cleanEnv, runCli } from '../e2e/cli-process';
 import { startPostgres, type PostgresServer } from '../helpers/postgres';
 import { createApiKey, startServerProcess } from '../helpers/server-process';
 import { ADMIN_KEY } from '../helpers/test-app';
@@ -136,4 +140,53 @@ it('backs up a serving PostgreSQL store; a restored database serves every key by
   } finally {
     await server.kill('SIGTERM');
   }
+});
+
+it('a PostgreSQL backup killed with SIGKILL leaves no file a restore would take', async () => {
+  const dataDir = tmp();
+  const url = await pg.createDatabase();
+  const store = openPostgresBackend({ url });
+  try {
+    await populateStore(store, localCipherFor(dataDir), 50);
+  } finally {
+    await store.close();
+  }
+  // Enough audit rows that the export is still scanning when the kill arrives (about 60 pages).
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  await client.query(
+    "INSERT INTO audit (id, time, resource_id, action, route, outcome, status) SELECT 'bulk-' || g, g, 'res-0', " +
+      "'deliver', '/keys', 'allowed', 200 FROM generate_series(1, 30000) AS g",
+  );
+  await client.end();
+  const dir = tmp();
+  const out = path.join(dir, 'keyplane.backup');
+  const child = spawn(process.execPath, [BIN, 'backup', '--out', out], {
+    env: cleanEnv({ KEYPLANE_STORE: 'postgres', KEYPLANE_DATABASE_URL: url, KEYPLANE_DATA_DIR: dataDir }),
+  });
+  const exited = new Promise((r) => child.once('exit', r));
+  await new Promise<void>((resolve, reject) => {
+    const watcher = fs.watch(dir, () => {
+      if (fs.readdirSync(dir).some((f) => f.startsWith('.keyplane.backup.partial-'))) {
+        watcher.close();
+        child.kill('SIGKILL');
+        resolve();
+      }
+    });
+    child.once('exit', () => reject(new Error('backup ended before it could be killed')));
+  });
+  await exited;
+  expect(fs.existsSync(out)).toBe(false);
+  // The partial file, and possibly its rollback journal (killed inside a page's transaction).
+  const partials = fs
+    .readdirSync(dir)
+    .filter((f) => f.startsWith('.keyplane.backup.partial-') && !f.endsWith('-journal'));
+  expect(partials.length).toBe(1);
+  const target = { KEYPLANE_STORE: 'postgres', KEYPLANE_DATABASE_URL: await pg.createDatabase() };
+  const restore = await runCli(['restore', path.join(dir, partials[0] as string)], {
+    ...target,
+    KEYPLANE_DATA_DIR: dataDir,
+  });
+  expect(restore.code).not.toBe(0);
+  expect(restore.stderr).toContain('is not a Keyplane backup');
 });
