@@ -3,12 +3,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
+import { KmsEnvelopeCipher } from '../../src/keys/kms-cipher';
 import { LocalEnvelopeCipher, localCipherFor } from '../../src/keys/local-cipher';
 import { MasterKeyRing, readMasterKeys } from '../../src/keys/master-key-ring';
 import { openPostgresBackend } from '../../src/store/postgres';
 import { PostgresSealedKeyStore } from '../../src/store/postgres/sealed-keys';
 import { BIN, cleanEnv, runCli } from '../e2e/cli-process';
 import { populateStore } from '../helpers/key-population';
+import { createKmsKey, kmsClient, startMoto } from '../helpers/moto';
 import { startPostgres, type PostgresServer } from '../helpers/postgres';
 
 /**
@@ -153,4 +155,44 @@ it('PostgresSealedKeyStore pages through every key and swaps only values that st
   } finally {
     await store.close();
   }
+});
+
+it('on PostgreSQL, a change of KEYPLANE_KMS_KEY_ID re-wraps every key under the new KMS key', async () => {
+  const endpoint = startMoto();
+  const [keyA, keyB] = [await createKmsKey(endpoint), await createKmsKey(endpoint)];
+  const context = { app: 'keyplane', deployment: 'keyplane' };
+  const cipherA = new KmsEnvelopeCipher(kmsClient(endpoint), { keyId: keyA, encryptionContext: context });
+  const cipherB = new KmsEnvelopeCipher(kmsClient(endpoint), { keyId: keyB, encryptionContext: context });
+  const url = await pg.createDatabase();
+  const store = openPostgresBackend({ url });
+  try {
+    await populateStore(store, cipherA, 30, 'kms');
+  } finally {
+    await store.close();
+  }
+  const openWith = async (cipher: KmsEnvelopeCipher) =>
+    Promise.all(
+      (await rows(url)).map(async (r) =>
+        (await cipher.open(r.sealed, { resourceId: r.resource_id, kid: r.kid })).toString('hex'),
+      ),
+    );
+  const before = await openWith(cipherA);
+  const env = {
+    KEYPLANE_STORE: 'postgres',
+    KEYPLANE_DATABASE_URL: url,
+    KEYPLANE_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-pgrot-kms-')),
+    KEYPLANE_KMS_KEY_ID: keyB,
+    KEYPLANE_AWS_ENDPOINT: endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+  };
+  const run = await runCli(['rotate-master-key'], env);
+  expect(run.code).toBe(0);
+  expect(run.stdout).toMatch(
+    new RegExp(`^re-wrapped 30 of 30 keys under arn:aws:kms:us-east-1:\\d+:key/${keyB}$`, 'm'),
+  );
+  expect(run.stdout).toContain('no stored key needs another KMS key');
+  expect(await openWith(cipherB)).toEqual(before);
+  expect((await rows(url)).every((r) => r.sealed.includes(Buffer.from(keyB)))).toBe(true);
 });
