@@ -1,7 +1,8 @@
 /**
- * `keyplane restore FILE`: a backup into an empty (or missing) data dir, DynamoDB table or PostgreSQL database. Checks, before
- * writing anything, that the configured master key / KMS key opens the backup's keys; refuses to
- * overwrite existing data without `--force`; SQLite files are built aside and renamed into place.
+ * `keyplane restore FILE`: a backup into an empty (or missing) data dir, DynamoDB table or PostgreSQL
+ * database. Checks, before writing anything, that the configured master key / KMS key opens the backup's
+ * keys; refuses to overwrite existing data without `--force`; SQLite files are built aside and renamed
+ * into place; PostgreSQL records are inserted only where absent.
  */
 import { Command } from 'commander';
 import Database from 'better-sqlite3';
