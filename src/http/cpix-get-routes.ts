@@ -53,9 +53,10 @@ function queryOf(req: Request): URLSearchParams {
   return params;
 }
 
-function kidsOf(params: URLSearchParams): string[] {
+/** The KIDs named by `kid=`; undefined when none is named (then every key of the resource). */
+function kidsOf(params: URLSearchParams): string[] | undefined {
   const values = params.getAll('kid').flatMap((v) => v.split(','));
-  if (values.length === 0) throw new BadRequestError('Name the keys with kid=<uuid> (repeat it, or comma-separate)');
+  if (values.length === 0) return undefined;
   if (values.length > MAX_CPIX_KIDS) {
     throw new BadRequestError(`At most ${MAX_CPIX_KIDS} KIDs per document; split the request`);
   }
@@ -137,16 +138,39 @@ class StaticCpixError extends KeyplaneError {
   }
 }
 
-/** The route; built lazily on first use. */
-export function cpixGetRoutes(deps: {
+/** What the route reads: the export service, resource owners, and (where indexed) a resource's KIDs. */
+export interface CpixGetDeps {
   cpixExport: CpixExportService;
   owners: { get(resourceId: string): Promise<ResourceOwner | undefined> };
-}): Router {
+  /** The store's keys by resource (`Backend.transfer`); absent, or scanning the whole store: `kid=` is required. */
+  keys?: { readonly keysOfScansAll?: boolean; keysOf(resourceId: string, limit: number): Promise<{ kid: string }[]> };
+}
+
+/**
+ * Every KID of the resource, when no `kid=` names them: at most MAX_CPIX_KIDS (more is a 400 asking for
+ * `kid=`), and only where the store reads them by resource (on DynamoDB it would be a table scan per GET).
+ */
+async function everyKid(deps: CpixGetDeps, resourceId: string): Promise<string[]> {
+  if (!deps.keys || deps.keys.keysOfScansAll) {
+    throw new BadRequestError(
+      "Name the keys with kid=<uuid> (repeat it, or comma-separate): this store cannot list a resource's keys",
+    );
+  }
+  const kids = (await deps.keys.keysOf(resourceId, MAX_CPIX_KIDS + 1)).map((k) => k.kid);
+  if (kids.length > MAX_CPIX_KIDS) {
+    throw new BadRequestError(`Resource has more than ${MAX_CPIX_KIDS} keys: name them with kid=<uuid>`);
+  }
+  if (kids.length === 0) throw new NotFoundError(`No keys for resource "${resourceId}"`);
+  return kids;
+}
+
+/** The route; built lazily on first use. */
+export function cpixGetRoutes(deps: CpixGetDeps): Router {
   const router = Router(EXACT_ROUTING);
   router.get('/cpix/:resourceId', requireRole('encoder', 'admin'), noStore, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
     const params = queryOf(req);
-    const kids = kidsOf(params);
+    const named = kidsOf(params);
     const systemIds = systemsOf(params);
     const scheme = schemeOf(params);
     const certificate = recipientOf(params, certificateOf(req), deps.cpixExport.configuredCertificate);
@@ -154,7 +178,14 @@ export function cpixGetRoutes(deps: {
     checkOwner(resourceId, owner, tenantOf(req));
     if (!owner) throw new NotFoundError(`No keys for resource "${resourceId}"`);
     if (owner.kind === 'static') throw new StaticCpixError(resourceId);
-    const doc = await deps.cpixExport.export({ resourceId, kids, systemIds, scheme, deliveryCertificate: certificate });
+    const all = named ?? (await everyKid(deps, resourceId));
+    const doc = await deps.cpixExport.export({
+      resourceId,
+      kids: all,
+      systemIds,
+      scheme,
+      deliveryCertificate: certificate,
+    });
     await auditDelivered(req, resourceId, doc.kids, owner.tenant);
     res.set('X-Cpix-Encrypted', doc.encrypted ? 'true' : 'false');
     res.type('application/xml').send(doc.xml);

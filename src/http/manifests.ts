@@ -113,6 +113,7 @@ const CPIX_GET_MANIFEST: FeatureManifest = {
         (require('./cpix-get-routes') as typeof import('./cpix-get-routes')).cpixGetRoutes({
           cpixExport: deps.cpixExport as NonNullable<AppDeps['cpixExport']>,
           owners: deps.store.resources,
+          keys: deps.store.transfer,
         }),
       routes: [{ method: 'GET', path: '/cpix/{resourceId}', audit: 'deliver', params: { resourceId: 'resourceId' } }],
     },

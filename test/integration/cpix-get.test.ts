@@ -104,6 +104,19 @@ describe('GET /cpix/{resourceId}', () => {
     expect(xsdFailures(new Map([['max', res.text]]), XSD['2.3'])).toEqual(new Map());
   });
 
+  it('without kid=: every key of the resource, oldest first; more than 100 is a 400 asking for kid=', async () => {
+    const res = await request(t.app).get(`/cpix/${rid}?plaintext=true`).set(bearer(t.encoderKey));
+    expect(res.status).toBe(200);
+    const keys = plainKeys(res.text);
+    expect([...keys.keys()].sort()).toEqual([...kids].sort());
+    for (const kid of kids) expect(keys.get(kid)).toBe(await expectedKey(kid));
+    const resourceId = `cpix-101-${crypto.randomUUID()}`;
+    await issue(t.encoderKey, resourceId, freshKids(101));
+    const over = await request(t.app).get(`/cpix/${resourceId}?plaintext=true`).set(bearer(t.encoderKey));
+    expect(over.status).toBe(400);
+    expect(over.body.message).toBe('Resource has more than 100 keys: name them with kid=<uuid>');
+  });
+
   it('without a certificate and without plaintext=true: 400 saying how to ask, no key', async () => {
     const res = await request(t.app).get(`/cpix/${rid}?kid=${kids[0]}`).set(bearer(t.encoderKey));
     expect(res.status).toBe(400);
@@ -113,7 +126,6 @@ describe('GET /cpix/{resourceId}', () => {
   });
 
   it.each([
-    ['no kid', '', 'kid=<uuid>'],
     ['a bad kid', 'kid=nope&plaintext=true', 'not a UUID'],
     ['an unknown parameter', `kids=${crypto.randomUUID()}&plaintext=true`, 'Unknown query parameter'],
     ['an unknown drm', `kid=${crypto.randomUUID()}&drm=nope&plaintext=true`, 'drm "nope"'],
