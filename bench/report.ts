@@ -14,6 +14,8 @@ export interface ScenarioResult {
   peakRssMib?: number;
   /** Server CPU time (user + system) per response during the measured run, in µs; robust to a shared machine. */
   cpuUsPerReq?: number;
+  /** The load generator's CPU time per response in µs: what it took from a server on the same cores. */
+  clientCpuUsPerReq?: number;
   notes?: string;
 }
 
@@ -22,6 +24,8 @@ export interface RunSettings {
   connections: number;
   warmupSeconds: number;
   durationSeconds: number;
+  /** Which program sent the load. */
+  loadgen: 'autocannon' | 'wrk';
 }
 
 /** Where and with what the benchmark ran. */
@@ -77,13 +81,14 @@ function ratio(result: ScenarioResult, baseline?: ScenarioResult): string {
 export function resultsTable(results: ScenarioResult[], baselineName = 'baseline'): string {
   const baseline = results.find((r) => r.name === baselineName);
   const header = [
-    '| Scenario | req/s | p50 ms | p99 ms | vs baseline | server CPU µs/req | peak RSS MiB | non-2xx/errors | Notes |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| Scenario | req/s | p50 ms | p99 ms | vs baseline | server CPU µs/req | client CPU µs/req | peak RSS MiB | non-2xx/errors | Notes |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   const rows = results.map(
     (r) =>
       `| ${r.title} | ${fixed(r.reqPerSec, 0)} | ${fixed(r.p50Ms, 1)} | ${fixed(r.p99Ms, 1)} | ${ratio(r, baseline)} | ` +
       `${r.cpuUsPerReq === undefined ? 'n/a' : fixed(r.cpuUsPerReq, 0)} | ` +
+      `${r.clientCpuUsPerReq === undefined ? 'n/a' : fixed(r.clientCpuUsPerReq, 0)} | ` +
       `${r.peakRssMib === undefined ? 'n/a' : fixed(r.peakRssMib, 0)} | ${r.failures} | ${r.notes ?? ''} |`,
   );
   return [...header, ...rows].join('\n');
@@ -97,7 +102,8 @@ export function markdownReport(results: ScenarioResult[], settings: RunSettings,
     `- Date: ${machine.date} (commit ${machine.commit})`,
     `- Machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGib} GiB RAM, ${machine.os}`,
     `- Node: ${machine.node}`,
-    `- Load: autocannon on loopback, ${settings.connections} connections, ` +
+    `- Load: ${settings.loadgen === 'wrk' ? 'wrk (1 thread)' : 'autocannon (in the bench process)'} on loopback, ` +
+      `${settings.connections} connections, ` +
       `${settings.warmupSeconds} s warm-up then ${settings.durationSeconds} s measured, per scenario; ` +
       'each scenario gets a fresh server process and data dir',
     '',

@@ -5,11 +5,13 @@ import path from 'node:path';
 import { ROOT, startBaseline, startKeyplane, type ChildServer } from './processes';
 import { machineInfo, markdownReport, type RunSettings, type ScenarioResult } from './report';
 import { SCENARIOS, scenarioContext, type LoadSpec, type Scenario } from './scenarios';
+import { wrkBinary, wrkLoad, type LoadResult } from './wrk';
 
 // `npm run bench`: every scenario against a fresh server process, autocannon on loopback, warm-up then measured.
 // Environment: BENCH_QUICK=1 (1 s warm-up, 3 s measured), BENCH_WARMUP / BENCH_DURATION (seconds),
 // BENCH_CONNECTIONS, BENCH_ONLY=name,name (see SCENARIOS), BENCH_CPU_PROF=<dir> (run Keyplane with
-// `node --cpu-prof` and keep the .cpuprofile files there), BENCH_OUT=<file> (default bench/results/latest.md).
+// `node --cpu-prof` and keep the .cpuprofile files there), BENCH_OUT=<file> (default bench/results/latest.md),
+// BENCH_LOADGEN=wrk (send the load with wrk instead of the in-process autocannon: see bench/wrk.ts).
 
 interface BenchConfig extends RunSettings {
   only?: Set<string>;
@@ -25,6 +27,12 @@ function seconds(name: string, fallback: number): number {
   return value;
 }
 
+function loadgenOf(raw: string | undefined): 'autocannon' | 'wrk' {
+  if (raw === undefined || raw === '' || raw === 'autocannon') return 'autocannon';
+  if (raw === 'wrk') return 'wrk';
+  throw new Error(`BENCH_LOADGEN must be autocannon or wrk, got "${raw}"`);
+}
+
 function readConfig(): BenchConfig {
   const quick = process.env.BENCH_QUICK === '1';
   const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
@@ -36,6 +44,7 @@ function readConfig(): BenchConfig {
     only: only && only.length > 0 ? new Set(only) : undefined,
     cpuProfDir: cpuProf ? path.resolve(cpuProf) : undefined,
     out: path.resolve(process.env.BENCH_OUT ?? path.join(ROOT, 'bench/results/latest.md')),
+    loadgen: loadgenOf(process.env.BENCH_LOADGEN),
   };
 }
 
@@ -48,8 +57,23 @@ async function startServer(scenario: Scenario, adminKey: string, config: BenchCo
   return startKeyplane({ adminKey, env: { ...scenario.serverEnv, ...setupEnv }, nodeArgs, workers: scenario.workers });
 }
 
-function load(server: ChildServer, spec: LoadSpec, connections: number, duration: number) {
-  return autocannon({ url: server.baseUrl, connections, duration, requests: [spec] });
+/** One load run; autocannon runs in this process, so its CPU time is this process's. */
+async function load(
+  server: ChildServer,
+  spec: LoadSpec,
+  config: BenchConfig,
+  duration: number,
+  warmup?: LoadResult,
+): Promise<LoadResult> {
+  if (config.loadgen === 'wrk') {
+    const rate =
+      warmup && warmup.duration > 0 ? (2 * (warmup['2xx'] + warmup.non2xx)) / warmup.duration + 500 : undefined;
+    return wrkLoad(server.baseUrl, spec, config.connections, duration, rate);
+  }
+  const before = process.cpuUsage();
+  const result = await autocannon({ url: server.baseUrl, connections: config.connections, duration, requests: [spec] });
+  const used = process.cpuUsage(before);
+  return { ...result, clientCpuMs: (used.user + used.system) / 1000 };
 }
 
 async function runScenario(scenario: Scenario, config: BenchConfig): Promise<ScenarioResult> {
@@ -58,9 +82,9 @@ async function runScenario(scenario: Scenario, config: BenchConfig): Promise<Sce
   try {
     const ctx = scenarioContext(server.baseUrl, adminKey);
     const spec = await scenario.prepare(ctx);
-    if (config.warmupSeconds > 0) await load(server, spec, config.connections, config.warmupSeconds);
+    const warmup = config.warmupSeconds > 0 ? await load(server, spec, config, config.warmupSeconds) : undefined;
     const cpuBefore = server.cpuMs();
-    const measured = await load(server, spec, config.connections, config.durationSeconds);
+    const measured = await load(server, spec, config, config.durationSeconds, warmup);
     const cpuAfter = server.cpuMs();
     const peak = server.peakRssKib();
     const responses = measured['2xx'] + measured.non2xx;
@@ -76,6 +100,8 @@ async function runScenario(scenario: Scenario, config: BenchConfig): Promise<Sce
         cpuBefore === undefined || cpuAfter === undefined || responses === 0
           ? undefined
           : ((cpuAfter - cpuBefore) * 1000) / responses,
+      clientCpuUsPerReq:
+        measured.clientCpuMs === undefined || responses === 0 ? undefined : (measured.clientCpuMs * 1000) / responses,
       notes: scenario.notes ? await scenario.notes(ctx, measured) : undefined,
     };
   } finally {
@@ -85,6 +111,7 @@ async function runScenario(scenario: Scenario, config: BenchConfig): Promise<Sce
 
 async function main(): Promise<void> {
   const config = readConfig();
+  if (config.loadgen === 'wrk') wrkBinary();
   const scenarios = SCENARIOS.filter((s) => !config.only || config.only.has(s.name));
   if (scenarios.length === 0) throw new Error(`BENCH_ONLY matched no scenario (have: ${SCENARIOS.map((s) => s.name)})`);
   if (config.cpuProfDir) fs.mkdirSync(config.cpuProfDir, { recursive: true });

@@ -4,6 +4,7 @@ import { buildCpixRequest } from '../src/cli/cpix-request-builder';
 import { signedBody, type AesSignerKey } from '../src/cli/widevine-client';
 import { PLAYER_TRANSPORT_SCENARIOS } from './edgeauth-scenarios';
 import { onPostgres } from './postgres';
+import type { LoadResult } from './wrk';
 
 /** HLS AES-128 systemId (AWS convention). */
 export const HLS_AES128 = '81376844-f976-481e-a84e-cc25d39b0b33';
@@ -57,7 +58,7 @@ export interface Scenario {
   /** Prepares state on the fresh server and returns the request to send. */
   prepare: (ctx: ScenarioContext) => Promise<LoadSpec>;
   /** Extra figures for the Notes column, read after the measured run. */
-  notes?: (ctx: ScenarioContext, measured: autocannon.Result) => Promise<string>;
+  notes?: (ctx: ScenarioContext, measured: LoadResult) => Promise<string>;
 }
 
 /** A SPEKE v1 request for one HLS AES-128 key, with the placeholders AWS encoders send. */
