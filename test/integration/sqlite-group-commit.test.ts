@@ -186,6 +186,39 @@ describe('SQLite backend group commit', () => {
     expect(commits).toEqual([1]);
   });
 
+  it('waits for a write lock held elsewhere without blocking the event loop, then commits', async () => {
+    await store.close();
+    store = openSqliteBackend(file, { onCommit: (writes) => commits.push(writes), busyTimeoutMs: 2000 });
+    const known = apiKey();
+    await store.apiKeys.put(known);
+    commits.length = 0;
+    const other = new Database(file);
+    other.exec('BEGIN IMMEDIATE');
+    const rid = uid();
+    let settled = false;
+    const pending = store.leases.commitIssue(firstIssue(rid)).finally(() => (settled = true));
+    // SQLite's own busy handler would hold this thread until the lock is free; only this thread can free it.
+    const ticks = await new Promise<number>((resolve) => {
+      let n = 0;
+      const timer = setInterval(() => {
+        if (++n === 20) {
+          clearInterval(timer);
+          resolve(n);
+        }
+      }, 5);
+    });
+    expect(ticks).toBe(20);
+    expect(settled).toBe(false);
+    expect((await store.apiKeys.get(known.id))?.id).toBe(known.id);
+    const later = uid();
+    const joined = store.leases.commitIssue(firstIssue(later));
+    other.exec('COMMIT');
+    other.close();
+    await Promise.all([pending, joined]);
+    expect(committedLeases(file, [rid, later])).toEqual([rid, later]);
+    expect(commits).toEqual([2]);
+  });
+
   it('commits writes still queued when the store closes', async () => {
     const rid = uid();
     const pending = store.leases.commitIssue(firstIssue(rid));

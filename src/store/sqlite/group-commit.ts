@@ -32,16 +32,25 @@ interface GroupCommitOptions {
  * name state (e.g. the winning lease) that is committed. If the batch as a whole fails, every member
  * is rejected with `batchError(err)` and nothing of the batch is kept. The whole batch runs
  * synchronously, so reads on the same connection never see a half-done batch.
+ *
+ * While another process holds the file's write lock (workers sharing a data dir, a CLI command), the
+ * batch does not wait in SQLite's busy handler, which sleeps with the event loop blocked: it retries
+ * every millisecond from a timer, so the process keeps answering reads meanwhile and later writes join
+ * the waiting batch. Past the connection's busy timeout the batch fails as a blocked BEGIN would.
  */
 export class GroupCommitter {
   private queue: Member[] = [];
   private scheduled = false;
+  /** When the waiting batch first found the write lock taken (Date.now()), while it waits. */
+  private busySince: number | undefined;
+  private readonly busyTimeoutMs: number;
   private readonly stmts;
 
   constructor(
     private readonly db: Database.Database,
     private readonly options: GroupCommitOptions,
   ) {
+    this.busyTimeoutMs = db.pragma('busy_timeout', { simple: true }) as number;
     this.stmts = {
       begin: db.prepare('BEGIN IMMEDIATE'),
       commit: db.prepare('COMMIT'),
@@ -49,6 +58,8 @@ export class GroupCommitter {
       savepoint: db.prepare('SAVEPOINT member'),
       release: db.prepare('RELEASE member'),
       rollbackTo: db.prepare('ROLLBACK TO member'),
+      noWait: db.prepare('PRAGMA busy_timeout = 0'),
+      restoreWait: db.prepare(`PRAGMA busy_timeout = ${Math.floor(this.busyTimeoutMs)}`),
     };
   }
 
@@ -58,19 +69,63 @@ export class GroupCommitter {
       this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.flush());
+        setImmediate(() => this.flushWhenFree());
       }
     });
   }
 
-  /** Runs and commits everything queued so far, synchronously (also called before closing the database). */
+  /**
+   * Runs and commits everything queued so far, synchronously, waiting in SQLite's busy handler for the
+   * write lock if need be (called before closing the database).
+   */
   flush(): void {
+    this.commitQueued(() => this.stmts.begin.run());
+  }
+
+  /** Starts the queued batch if the write lock is free now; otherwise tries again in a millisecond. */
+  private flushWhenFree(): void {
+    if (this.queue.length === 0) {
+      this.scheduled = false;
+      return;
+    }
+    let busy: unknown;
+    try {
+      this.stmts.noWait.run();
+      try {
+        this.stmts.begin.run();
+      } finally {
+        this.stmts.restoreWait.run();
+      }
+    } catch (err) {
+      if (!isBusy(err)) return this.failQueued(err);
+      busy = err;
+    }
+    if (busy === undefined) return this.commitQueued(() => undefined);
+    this.busySince ??= Date.now();
+    if (Date.now() - this.busySince >= this.busyTimeoutMs) return this.failQueued(busy);
+    setTimeout(() => this.flushWhenFree(), 1);
+  }
+
+  private failQueued(err: unknown): void {
+    this.rollbackQuietly();
     this.scheduled = false;
+    this.busySince = undefined;
+    const batch = this.queue;
+    this.queue = [];
+    const reason = this.options.batchError(err);
+    for (const member of batch) member.reject(reason);
+  }
+
+  /** Runs the queued writes in one transaction that `begin` opens (or has opened) and commits it. */
+  private commitQueued(begin: () => void): void {
+    this.scheduled = false;
+    this.busySince = undefined;
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;
     let outcomes: Outcome[];
     try {
+      begin();
       outcomes = this.runBatch(batch);
     } catch (err) {
       const reason = this.options.batchError(err);
@@ -81,8 +136,8 @@ export class GroupCommitter {
     this.options.onCommit?.(batch.length);
   }
 
+  /** Runs the members inside the open transaction and commits it; on failure rolls it back and throws. */
   private runBatch(batch: Member[]): Outcome[] {
-    this.stmts.begin.run();
     try {
       const outcomes =
         this.options.savepoints === false
@@ -119,6 +174,12 @@ export class GroupCommitter {
       return { ok: false, error };
     }
   }
+}
+
+/** SQLITE_BUSY and its extended codes: another connection holds the lock. */
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
 function settle(member: Member, outcome: Outcome): void {
