@@ -90,15 +90,9 @@ export class GroupCommitter {
     }
     let busy: unknown;
     try {
-      this.stmts.noWait.run();
-      try {
-        this.stmts.begin.run();
-      } finally {
-        this.stmts.restoreWait.run();
-      }
+      busy = this.tryBegin();
     } catch (err) {
-      if (!isBusy(err)) return this.failQueued(err);
-      busy = err;
+      return this.failQueued(err);
     }
     if (busy === undefined) return this.commitQueued(() => undefined);
     this.busySince ??= Date.now();
@@ -106,30 +100,52 @@ export class GroupCommitter {
     setTimeout(() => this.flushWhenFree(), 1);
   }
 
+  /** Opens the batch's transaction without waiting for the lock: undefined when it is open, else the busy error. */
+  private tryBegin(): unknown {
+    try {
+      this.stmts.noWait.run();
+      try {
+        this.stmts.begin.run();
+      } finally {
+        this.stmts.restoreWait.run();
+      }
+      return undefined;
+    } catch (err) {
+      if (isBusy(err)) return err;
+      throw err;
+    }
+  }
+
   private failQueued(err: unknown): void {
     this.rollbackQuietly();
+    this.rejectAll(this.takeQueue(), err);
+  }
+
+  /** Empties the queue into a batch; the next write schedules a new one. */
+  private takeQueue(): Member[] {
     this.scheduled = false;
     this.busySince = undefined;
     const batch = this.queue;
     this.queue = [];
+    return batch;
+  }
+
+  /** A batch-level failure: every member gets `batchError(err)`. */
+  private rejectAll(batch: Member[], err: unknown): void {
     const reason = this.options.batchError(err);
     for (const member of batch) member.reject(reason);
   }
 
   /** Runs the queued writes in one transaction that `begin` opens (or has opened) and commits it. */
   private commitQueued(begin: () => void): void {
-    this.scheduled = false;
-    this.busySince = undefined;
-    const batch = this.queue;
-    this.queue = [];
+    const batch = this.takeQueue();
     if (batch.length === 0) return;
     let outcomes: Outcome[];
     try {
       begin();
       outcomes = this.runBatch(batch);
     } catch (err) {
-      const reason = this.options.batchError(err);
-      for (const member of batch) member.reject(reason);
+      this.rejectAll(batch, err);
       return;
     }
     batch.forEach((member, i) => settle(member, outcomes[i] as Outcome));
