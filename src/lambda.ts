@@ -1,3 +1,4 @@
+import pino from 'pino';
 import serverless from 'serverless-http';
 import { createApp } from './compose/app';
 import { apiGatewayIam } from './auth/api-gateway-iam';
@@ -11,7 +12,7 @@ import {
   type Config,
   type Env,
 } from './config';
-import { createLogger } from './logger';
+import { createLogger, type Logger } from './logger';
 import { buildDeps } from './compose/services';
 
 /** Response content types API Gateway must receive base64-encoded (the 16 raw bytes of key delivery). */
@@ -28,6 +29,14 @@ export interface LambdaProxyResult {
 
 /** A Lambda handler for API Gateway proxy events. */
 type LambdaProxyHandler = (event: unknown, context: unknown) => Promise<LambdaProxyResult>;
+
+/**
+ * Lambda freezes the container once the handler returns, so a line still queued for an asynchronous write
+ * would reach CloudWatch late (at the next invocation) or never: the Lambda logs synchronously.
+ */
+function lambdaLogger(level: string): Logger {
+  return createLogger(level, pino.destination({ dest: 1, sync: true }));
+}
 
 /** Lambda has no durable disk: SQLite or a local master key would vanish with the container. */
 function checkLambdaConfig(config: Config): void {
@@ -48,7 +57,8 @@ export function createLambdaHandler(env: Env = processEnv()): LambdaProxyHandler
   const config = loadConfig(env);
   checkLambdaConfig(config);
   const iam = apiGatewayIam(config.iamTenants);
-  const deps = buildDeps(config, awsBackends(config), { extraAuthenticators: [iam.authenticator] });
+  const logger = lambdaLogger(config.logLevel);
+  const deps = buildDeps(config, awsBackends(config), { logger, extraAuthenticators: [iam.authenticator] });
   const wrapped = serverless(createApp(deps), { binary: BINARY_MEDIA_TYPES, request: iam.capture });
   // The cold start's summary (table, region, KMS key; never secrets), as `npm start` logs it.
   deps.logger.info({ config: describeConfig(config) }, 'keyplane started');
@@ -58,7 +68,7 @@ export function createLambdaHandler(env: Env = processEnv()): LambdaProxyHandler
 /** The answer to every request while the container cannot start: 503 naming a missing table, 500 otherwise. */
 function startFailure(err: unknown): LambdaProxyResult {
   // Config did not load, so honour only an explicit KEYPLANE_LOG_LEVEL=silent (tests); log everything else.
-  createLogger(startFailureLogLevel(processEnv())).fatal({ err }, 'keyplane failed to start');
+  lambdaLogger(startFailureLogLevel(processEnv())).fatal({ err }, 'keyplane failed to start');
   const headers: Record<string, string> = {
     'content-type': 'application/json; charset=utf-8',
     'cache-control': 'no-store',

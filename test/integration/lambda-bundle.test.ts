@@ -1,6 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -23,15 +24,17 @@ const BUNDLE = path.join(BUNDLE_DIR, 'src/lambda.js');
 const TABLE = `keyplane-bundle-${crypto.randomUUID()}`;
 const ADMIN_KEY = 'bundle-test-admin-key-0123456789abcdef';
 
-/** Invokes the bundle's handler once per event in one child process (one cold start, then warm); its
- * log lines come first on stdout, then a marker and the results. */
+/** Invokes the bundle's handler once per event in one child process (one cold start, then warm). Its
+ * log lines go to stdout, the results to a file. Then the process dies at once, as a frozen Lambda container
+ * does: a log line not written by the time the handler returned is lost, as it could be in CloudWatch. */
 const RUNNER = `
 const { handler } = require(process.argv[1]);
 let input = '';
 process.stdin.on('data', (d) => (input += d)).on('end', async () => {
   const out = [];
   for (const event of JSON.parse(input)) out.push(await handler(event, {}));
-  process.stdout.write('\\n@@results@@' + JSON.stringify({ node: process.version, results: out }));
+  require('node:fs').writeFileSync(process.argv[2], JSON.stringify({ node: process.version, results: out }));
+  process.kill(process.pid, 'SIGKILL');
 });
 `;
 
@@ -72,7 +75,8 @@ async function runBundle(
   events: EventSpec[],
   env: Record<string, string> = {},
 ): Promise<{ node: string; results: Result[]; log: string }> {
-  const child = execFile(process.execPath, ['-e', RUNNER, BUNDLE], {
+  const resultsFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-bundle-')), 'results.json');
+  const child = execFile(process.execPath, ['-e', RUNNER, BUNDLE, resultsFile], {
     cwd: ROOT, // loadOpenApi() finds openapi/openapi.yaml under the working directory, as in /var/task
     env: {
       PATH: process.env.PATH,
@@ -97,10 +101,14 @@ async function runBundle(
     child.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
     child.stderr?.on('data', (d: Buffer) => (err += d.toString('utf8')));
     child.once('error', cb);
-    child.once('close', (code) => (code === 0 ? cb(null, out) : cb(new Error(`bundle exited ${code}: ${err}`))));
+    child.once('close', (code, signal) =>
+      signal === 'SIGKILL' ? cb(null, out) : cb(new Error(`bundle exited ${code ?? signal}: ${err}`)),
+    );
   })();
   child.stdin?.end(JSON.stringify(events.map(restApiEvent)));
-  const [log = '', results = ''] = ((await done) ?? '').split('\n@@results@@');
+  const log = (await done) ?? '';
+  const results = fs.readFileSync(resultsFile, 'utf8');
+  fs.rmSync(path.dirname(resultsFile), { recursive: true, force: true });
   return { ...JSON.parse(results), log };
 }
 
