@@ -1,7 +1,7 @@
-import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import { BadRequestError } from '../errors';
 import type { AuditRepository } from '../store/repositories';
+import { uuidV7 } from '../util/uuid-v7';
 import { outcomeOf, type AuditCursor, type AuditRecord } from './audit-record';
 
 /** What a caller reports; the log adds the id, the time and the outcome (from the status). */
@@ -61,7 +61,7 @@ export class AuditLog {
   async record(events: readonly AuditEvent[]): Promise<void> {
     if (events.length === 0) return;
     const time = this.now();
-    const records = events.map((e) => ({ ...e, id: crypto.randomUUID(), time, outcome: outcomeOf(e.status) }));
+    const records = events.map((e) => ({ ...e, id: uuidV7(time.getTime()), time, outcome: outcomeOf(e.status) }));
     try {
       await this.store.append(records);
     } catch (err) {

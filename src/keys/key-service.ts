@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import { claimingTenant, mayAct } from '../domain/tenants';
 import { ConflictError, NotFoundError, ResourceTakenError, StaticResourceError } from '../errors';
 import type { Backend } from '../store/backend';
@@ -6,6 +5,7 @@ import { ResourceRaceError, type ResourceClaim, type ResourceOwner } from '../st
 import { KeyRaceError, LeaseRaceError, type Lease, type StoredKey } from '../store/records';
 import type { EnvelopeCipher } from './envelope-cipher';
 import { decideLease } from './lease-policy';
+import { pooledRandomBytes } from '../util/random-pool';
 
 /** A key the service hands out: 16-byte content key and 16-byte IV. */
 export interface IssuedKey {
@@ -224,8 +224,8 @@ export class KeyService {
       const shared = k.alias === undefined ? undefined : (opened.get(k.alias) ?? planned.get(k.alias));
       const issued = own ?? {
         kid: k.kid,
-        key: shared?.key ?? crypto.randomBytes(16),
-        iv: k.iv ?? shared?.iv ?? crypto.randomBytes(16),
+        key: shared?.key ?? pooledRandomBytes(16),
+        iv: k.iv ?? shared?.iv ?? pooledRandomBytes(16),
       };
       if (!own) planned.set(k.kid, issued);
       if (k.alias !== undefined && !shared) planned.set(k.alias, { kid: k.alias, key: issued.key, iv: issued.iv });

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { pooledRandomBytes } from '../util/random-pool';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { DecryptCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
 import { ServiceUnavailableError } from '../errors';
@@ -86,7 +87,7 @@ export class KmsEnvelopeCipher implements EnvelopeCipher {
 
   async seal(plaintext: Buffer, context: KeyContext): Promise<Buffer> {
     const dataKey = await this.acquireSealingKey();
-    const nonce = crypto.randomBytes(NONCE_BYTES);
+    const nonce = pooledRandomBytes(NONCE_BYTES);
     const cipher = crypto.createCipheriv('aes-256-gcm', dataKey.plaintext, nonce);
     cipher.setAAD(associatedData(context));
     const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { pooledRandomBytes } from '../util/random-pool';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors';
@@ -44,7 +45,7 @@ export class LocalEnvelopeCipher implements EnvelopeCipher {
 
   async seal(plaintext: Buffer, context: KeyContext): Promise<Buffer> {
     const { key, fingerprint } = this.ring.current();
-    const nonce = crypto.randomBytes(NONCE_BYTES);
+    const nonce = pooledRandomBytes(NONCE_BYTES);
     const cipher = crypto.createCipheriv('aes-256-gcm', key, nonce);
     cipher.setAAD(associatedData(context));
     const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);

@@ -5,6 +5,7 @@ import { ResourceRaceError, type ResourceOwner, type ResourceRepository } from '
 import { KeyRaceError, StaticKeyExistsError } from '../store/records';
 import type { StaticKeyRepository } from '../store/repositories';
 import type { IssuedKey, KeyService } from './key-service';
+import { pooledRandomBytes } from '../util/random-pool';
 
 /** Input of `POST /static-keys`. */
 interface StaticKeyInput {
@@ -68,7 +69,7 @@ export class StaticKeyService {
       if (owner) checkStaticOwner(input.resourceId, owner, tenant);
       if (existing) return this.reuse(input.resourceId, existing.kid, key, iv);
       const kid = crypto.randomUUID();
-      const material = { key: key ?? crypto.randomBytes(16), iv: iv ?? crypto.randomBytes(16) };
+      const material = { key: key ?? pooledRandomBytes(16), iv: iv ?? pooledRandomBytes(16) };
       const stored = await this.keys.seal(input.resourceId, kid, material.key, material.iv, 'static');
       try {
         const record = { resourceId: input.resourceId, kid, createdAt: stored.createdAt };

@@ -18,6 +18,7 @@ export function openAuditDatabase(file: string, timeout: number): Database.Datab
   const db = new Database(auditFileOf(file), { timeout });
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
+  db.pragma('temp_store = MEMORY');
   return db;
 }
 

@@ -66,6 +66,22 @@ describe('master key ring and rotation of the key files', () => {
     expect(readMasterKeys(d).previous).toEqual([]);
   });
 
+  it('checks master.key once per synchronous run of seals, and a swap counts from the next run', async () => {
+    const d = dir();
+    loadOrCreateMasterKey(d);
+    const cipher = localCipherFor(d);
+    await cipher.seal(Buffer.alloc(32), ctx);
+    const stat = jest.spyOn(fs, 'statSync');
+    // The 8 seals of one SPEKE request start in one synchronous run (Promise.all over the new keys).
+    const burst = await Promise.all(Array.from({ length: 8 }, () => cipher.seal(Buffer.alloc(32, 6), ctx)));
+    expect(stat).toHaveBeenCalledTimes(1);
+    const swap = swapInNewMasterKey(d);
+    const next = await Promise.all(Array.from({ length: 8 }, () => cipher.seal(Buffer.alloc(32, 7), ctx)));
+    stat.mockRestore();
+    expect(new Set(burst.map((s) => cipher.sealedBy(s)))).toEqual(new Set([swap.previous]));
+    expect(new Set(next.map((s) => cipher.sealedBy(s)))).toEqual(new Set([swap.current]));
+  });
+
   it('refuses a kept key file whose name does not match its key', () => {
     const d = dir();
     loadOrCreateMasterKey(d);
