@@ -38,6 +38,7 @@ export function sqliteStore(config: Config, logger: Logger = createLogger(config
   const { openSqliteBackend } = require('../store/sqlite') as typeof import('../store/sqlite');
   const log = logger.child({ component: 'audit-retention' });
   return openSqliteBackend(path.join(config.dataDir, 'keyplane.db'), {
+    backgroundCheckpoint: true,
     auditRetentionDays: retentionDaysOf(config.auditRetention),
     auditPrune: {
       onPrune: ({ deleted, more, error }) => {

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { auditFileOf, moveLegacyAudit, openAuditDatabase } from './audit-file';
 import { AUDIT_SCHEMA } from './audit-table';
+import { BackgroundCheckpointer } from './checkpointer';
 import { batchUnavailable } from './errors';
 import { GroupCommitter } from './group-commit';
 import { makePrivateDatabaseFile } from './private-file';
@@ -51,7 +52,15 @@ export interface SqliteDatabaseOptions {
   onCommit?: (writes: number) => void;
   /** How long a write waits for another process's write lock before failing with 503 (default 5000 ms). */
   busyTimeoutMs?: number;
+  /**
+   * Checkpoint the WAL from a worker thread (see BackgroundCheckpointer), as the server does; off by
+   * default so the many short-lived databases of tests and CLI commands start no thread.
+   */
+  backgroundCheckpoint?: boolean;
 }
+
+/** The writers' own checkpoint threshold (pages) while a worker checkpoints: a backstop, not the rule. */
+const BACKSTOP_AUTOCHECKPOINT = 4000;
 
 /**
  * The SQLite files of a backend and their write paths: the main file (keys, leases, static keys, API
@@ -70,6 +79,7 @@ export class SqliteDatabase {
   /** Group commit of the audit file (no savepoints: appends cannot conflict). */
   readonly auditWrites: GroupCommitter;
   private readonly pingStmt: Database.Statement;
+  private readonly checkpointer?: BackgroundCheckpointer;
 
   constructor(file: string, options: SqliteDatabaseOptions = {}) {
     if (file !== ':memory:') {
@@ -97,6 +107,11 @@ export class SqliteDatabase {
       this.auditDb === this.db
         ? this.writes
         : new GroupCommitter(this.auditDb, { batchError: batchUnavailable, savepoints: false });
+    if (options.backgroundCheckpoint && file !== ':memory:') {
+      this.db.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT}`);
+      this.auditDb.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT}`);
+      this.checkpointer = new BackgroundCheckpointer([file, auditFileOf(file)]);
+    }
   }
 
   /** Throws when the main file cannot be read. */
@@ -108,6 +123,7 @@ export class SqliteDatabase {
   close(): void {
     this.writes.flush();
     this.auditWrites.flush();
+    this.checkpointer?.close();
     if (this.auditDb !== this.db) this.auditDb.close();
     this.db.close();
   }

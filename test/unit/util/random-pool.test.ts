@@ -28,7 +28,8 @@ describe('pooledRandomBytes', () => {
     const n = 4000;
     for (let i = 0; i < n; i++) {
       const bytes = pooledRandomBytes(16);
-      for (let bit = 0; bit < 128; bit++) ones[bit] += (bytes[bit >> 3] as number) & (0x80 >> (bit & 7)) ? 1 : 0;
+      for (let bit = 0; bit < 128; bit++)
+        ones[bit] = (ones[bit] as number) + ((bytes[bit >> 3] as number) & (0x80 >> (bit & 7)) ? 1 : 0);
     }
     // Binomial(4000, 0.5): standard deviation ~32; 6 sigma either side.
     for (const count of ones) expect(Math.abs(count - n / 2)).toBeLessThan(190);
