@@ -15,24 +15,17 @@ export interface DrmSignalling {
   contentProtectionData: string | null;
 }
 
-/** DASH-IF's Clear Key system ID (the ContentProtection scheme); Chromium's CDM takes Clear Key init data only from Common PSSH boxes. */
-const CLEARKEY_SYSTEM_ID = 'e2719d58-a985-b3c9-781a-b030af78d30e';
-
 /**
  * The README's step "put Keyplane's ContentProtectionData into the MPD", as code: the content of every
  * `<ContentProtection schemeIdUri="urn:uuid:<systemId>">` becomes what Keyplane returned for that system (one
- * KID: the SHARED preset). For Clear Key only the license URLs (`clearkey:Laurl`, `dashif:laurl`) are kept, not
- * its `cenc:pssh`: a pssh box with the Clear Key system ID is init data Chromium refuses ("No supported PSSH box
- * found", Shaka error 6006); without it Shaka builds Common PSSH init data from `cenc:default_KID`.
+ * KID: the SHARED preset), unchanged. Clear Key's is only its license URLs (`clearkey:Laurl`, `dashif:laurl`), from
+ * which Shaka Player builds Common PSSH init data with `cenc:default_KID`.
  */
 export function withKeyplaneContentProtection(mpd: string, drmSystems: DrmSignalling[]): string {
   let out = mpd;
   for (const d of drmSystems) {
     if (d.contentProtectionData === null) continue;
-    const cpd =
-      d.systemId === CLEARKEY_SYSTEM_ID
-        ? d.contentProtectionData.replace(/<cenc:pssh[^>]*>[^<]*<\/cenc:pssh>/g, '')
-        : d.contentProtectionData;
+    const cpd = d.contentProtectionData;
     const element = new RegExp(
       `(<ContentProtection[^>]*schemeIdUri="urn:uuid:${d.systemId}"[^>]*>)[\\s\\S]*?(</ContentProtection>)`,
       'g',
