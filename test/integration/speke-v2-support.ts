@@ -84,6 +84,9 @@ export function missingFromResponse(req: XmlElement, res: XmlElement, where = re
 
 const decode = (el: XmlElement) => Buffer.from(textOf(el), 'base64').toString('utf8');
 
+/** Clear Key's ContentProtectionData is its license URL only (no pssh box: see src/drm/clearkey.ts). */
+const CLEARKEY_SYSTEM_ID = 'e2719d58-a985-b3c9-781a-b030af78d30e';
+
 /** Problems with the signalling of one filled DRMSystem: empty values, CPD pssh ≠ PSSH, unpaired HLS lines. */
 export function signallingProblems(drm: XmlElement): string[] {
   const id = `DRMSystem ${attr(drm, 'systemId')} ${attr(drm, 'kid')}`;
@@ -93,7 +96,15 @@ export function signallingProblems(drm: XmlElement): string[] {
   }
   const [pssh] = childElements(drm, NS.cpix, 'PSSH');
   const [cpd] = childElements(drm, NS.cpix, 'ContentProtectionData');
-  if (pssh && cpd && !decode(cpd).includes(`<cenc:pssh xmlns:cenc="urn:mpeg:cenc:2013">${textOf(pssh)}</cenc:pssh>`)) {
+  if (attr(drm, 'systemId')?.toLowerCase() === CLEARKEY_SYSTEM_ID) {
+    if (cpd && (decode(cpd).includes('pssh') || !decode(cpd).includes('<clearkey:Laurl'))) {
+      problems.push(`${id}: Clear Key ContentProtectionData is not its license URL alone`);
+    }
+  } else if (
+    pssh &&
+    cpd &&
+    !decode(cpd).includes(`<cenc:pssh xmlns:cenc="urn:mpeg:cenc:2013">${textOf(pssh)}</cenc:pssh>`)
+  ) {
     problems.push(`${id}: ContentProtectionData does not carry the PSSH box`);
   }
   const hls = childElements(drm, NS.cpix, 'HLSSignalingData');
