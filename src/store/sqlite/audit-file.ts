@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { enableWal } from './wal-mode';
 
 /** Where a store file keeps its audit trail: `keyplane.db` → `keyplane-audit.db`. */
 export function auditFileOf(file: string): string {
@@ -16,7 +17,7 @@ export function auditFileOf(file: string): string {
  */
 export function openAuditDatabase(file: string, timeout: number): Database.Database {
   const db = new Database(auditFileOf(file), { timeout });
-  db.pragma('journal_mode = WAL');
+  enableWal(db, timeout);
   db.pragma('synchronous = NORMAL');
   db.pragma('temp_store = MEMORY');
   return db;

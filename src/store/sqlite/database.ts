@@ -6,6 +6,7 @@ import { AUDIT_SCHEMA } from './audit-table';
 import { BackgroundCheckpointer } from './checkpointer';
 import { batchUnavailable } from './errors';
 import { GroupCommitter } from './group-commit';
+import { enableWal } from './wal-mode';
 import { makePrivateDatabaseFile } from './private-file';
 import { migrateAuditToTenants, migrateMainToTenants } from './tenants-schema';
 
@@ -89,7 +90,7 @@ export class SqliteDatabase {
     }
     const timeout = options.busyTimeoutMs ?? 5000;
     this.db = new Database(file, { timeout });
-    this.db.pragma('journal_mode = WAL');
+    enableWal(this.db, timeout);
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     // The group commit's savepoints write a statement journal; in memory it costs no file writes.

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { isBusy } from './wal-mode';
 
 /** One queued write: runs in its own savepoint; its promise settles only after the shared COMMIT. */
 interface Member {
@@ -190,12 +191,6 @@ export class GroupCommitter {
       return { ok: false, error };
     }
   }
-}
-
-/** SQLITE_BUSY and its extended codes: another connection holds the lock. */
-function isBusy(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
 function settle(member: Member, outcome: Outcome): void {

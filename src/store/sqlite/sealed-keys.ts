@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { enableWal } from './wal-mode';
 import type { SealedKeyChange, SealedKeyPage, SealedKeyStore } from '../../keys/rewrap';
 
 interface KeyRow {
@@ -19,7 +20,7 @@ export class SqliteSealedKeyStore implements SealedKeyStore {
 
   constructor(file: string, busyTimeoutMs = 5000) {
     this.db = new Database(file, { timeout: busyTimeoutMs, fileMustExist: true });
-    this.db.pragma('journal_mode = WAL');
+    enableWal(this.db, busyTimeoutMs);
     this.db.pragma('synchronous = FULL');
   }
 
