@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
-import { pooledRandomBytes } from '../util/random-pool';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { DecryptCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
 import { ServiceUnavailableError } from '../errors';
+import { pooledRandomBytes } from '../util/random-pool';
 import { DataKeyCache } from './data-key-cache';
 import type { EnvelopeCipher, KeyContext } from './envelope-cipher';
 import { associatedData } from './envelope-cipher';

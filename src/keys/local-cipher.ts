@@ -1,11 +1,11 @@
 import crypto from 'node:crypto';
-import { pooledRandomBytes } from '../util/random-pool';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors';
 import type { EnvelopeCipher, KeyContext } from './envelope-cipher';
 import { associatedData } from './envelope-cipher';
 import { KeyUnsealError } from './envelope-cipher-errors';
+import { pooledRandomBytes } from '../util/random-pool';
 import { createSecretFileAtomically, readSecretFile, SecretFileModeError } from '../util/secret-file';
 import {
   FINGERPRINT_BYTES,

@@ -13,6 +13,12 @@ export function sqliteOutage(err: unknown): ServiceUnavailableError | undefined 
   return new ServiceUnavailableError(`Key store unavailable (${code})`, 2, err);
 }
 
+/** SQLITE_BUSY and its extended codes: another connection holds the lock (a wait may succeed). */
+export function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
 /** A group commit that failed as a whole: none of its writes is kept, so every caller gets a 503 to retry. */
 export function batchUnavailable(err: unknown): ServiceUnavailableError {
   const code = (err as { code?: unknown } | null)?.code;

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { isBusy } from './wal-mode';
+import { isBusy } from './errors';
 
 /** One queued write: runs in its own savepoint; its promise settles only after the shared COMMIT. */
 interface Member {

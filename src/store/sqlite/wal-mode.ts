@@ -1,13 +1,8 @@
 import type Database from 'better-sqlite3';
+import { isBusy } from './errors';
 
 /** Pause between attempts while another process holds the lock the switch needs. */
 const RETRY_MS = 20;
-
-/** SQLITE_BUSY and its extended codes: another connection holds the lock. */
-export function isBusy(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
-}
 
 /**
  * Puts a connection's file in WAL mode. When two processes open a new file at once (`--workers`, or two
