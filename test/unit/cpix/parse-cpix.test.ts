@@ -76,9 +76,11 @@ describe('parseCpix (SPEKE v1)', () => {
     expect(() => parseCpix(deep)).toThrow(BadRequestError);
   });
 
-  it('rejects markup fast-xml-parser would take for an element (a mangled comment)', () => {
+  it('rejects markup after "<!" that is neither a comment nor a CDATA section, saying where', () => {
     const mangled = fixture('v1/hls-single-key.xml').replace('<!-- HLS', '<!&#0;-- HLS');
-    expect(() => parseCpix(mangled)).toThrow(/Malformed XML: invalid element name "!&#0;--"/);
+    expect(() => parseCpix(mangled)).toThrow(
+      /Malformed XML: unexpected markup "<!&#0;-- HLS" \(line \d+, column \d+\)/,
+    );
   });
 
   it('rejects an empty body and non-XML', () => {
