@@ -46,11 +46,12 @@ export function playreadyKidBase64(kid: string): string {
 }
 
 /** WRMHEADER 4.0 CHECKSUM: base64 of the first 8 bytes of AES-128-ECB(key, little-endian KID). */
-export function playreadyChecksum(key: Buffer, kid: string): string {
+export function playreadyChecksum(key: Buffer, kid: string | Buffer): string {
   if (key.length !== 16) throw new RangeError(`A PlayReady content key is 16 bytes, got ${key.length}`);
   const cipher = createCipheriv('aes-128-ecb', key, null);
   cipher.setAutoPadding(false);
-  const block = Buffer.concat([cipher.update(playreadyKidBytes(kid)), cipher.final()]);
+  // One whole block in, one block out: update() returns it, and final() would add nothing.
+  const block = cipher.update(typeof kid === 'string' ? playreadyKidBytes(kid) : kid);
   return block.subarray(0, CHECKSUM_SIZE).toString('base64');
 }
 
@@ -61,10 +62,11 @@ function laUrlElement(laUrl: string | undefined): string {
 
 /** WRMHEADER 4.0.0.0: AES-CTR, one KID with its checksum. */
 function wrmHeaderV40(input: WrmHeaderInput): string {
+  const kid = playreadyKidBytes(input.kid);
   return (
     `<WRMHEADER xmlns="${PLAYREADY_HEADER_NAMESPACE}" version="4.0.0.0"><DATA>` +
     '<PROTECTINFO><KEYLEN>16</KEYLEN><ALGID>AESCTR</ALGID></PROTECTINFO>' +
-    `<KID>${playreadyKidBase64(input.kid)}</KID><CHECKSUM>${playreadyChecksum(input.key, input.kid)}</CHECKSUM>` +
+    `<KID>${kid.toString('base64')}</KID><CHECKSUM>${playreadyChecksum(input.key, kid)}</CHECKSUM>` +
     `${laUrlElement(input.laUrl)}</DATA></WRMHEADER>`
   );
 }
@@ -97,13 +99,13 @@ export function buildPlayReadyObject(wrmHeader: string): Buffer {
 }
 
 /** DASH ContentProtectionData: `<cenc:pssh>` then `<mspr:pro>`, the pair AWS's SPEKE v2 guide requires. */
-function contentProtectionData(pssh: Buffer, pro: Buffer): string {
-  return `${cencPsshElement(pssh)}<mspr:pro xmlns:mspr="${MSPR_NAMESPACE}">${pro.toString('base64')}</mspr:pro>`;
+function contentProtectionData(pssh: Buffer, proBase64: string): string {
+  return `${cencPsshElement(pssh)}<mspr:pro xmlns:mspr="${MSPR_NAMESPACE}">${proBase64}</mspr:pro>`;
 }
 
 /** HLS attributes in AWS's order (METHOD, KEYFORMAT, KEYFORMATVERSIONS, URI) with the PRO as a UTF-16 data URI. */
-function hlsAttributes(pro: Buffer): string {
-  const uri = `data:text/plain;charset=UTF-16;base64,${pro.toString('base64')}`;
+function hlsAttributes(proBase64: string): string {
+  const uri = `data:text/plain;charset=UTF-16;base64,${proBase64}`;
   return `METHOD=SAMPLE-AES,KEYFORMAT="com.microsoft.playready",KEYFORMATVERSIONS="1",URI="${uri}"`;
 }
 
@@ -119,10 +121,11 @@ export function createPlayReady(settings: Pick<DrmSettings, 'playreadyLaUrl'>): 
       const pro = buildPlayReadyObject(header);
       const pssh = buildPssh({ systemId: SYSTEM_IDS.playready, data: pro, version: 0 });
       if (ctx.spekeVersion === 'v1') return { pssh, protectionHeader: pro };
+      const proBase64 = pro.toString('base64');
       return {
         pssh,
-        contentProtectionData: contentProtectionData(pssh, pro),
-        hlsSignaling: hlsKeyLines(hlsAttributes(pro)),
+        contentProtectionData: contentProtectionData(pssh, proBase64),
+        hlsSignaling: hlsKeyLines(hlsAttributes(proBase64)),
         protectionHeader: pro,
       };
     },

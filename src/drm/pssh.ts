@@ -25,11 +25,39 @@ export class InvalidUuidError extends BadRequestError {
 }
 
 const UUID_HEX = /^[0-9a-f]{32}$/i;
+
+/** Value of each hex digit by character code; -1 for anything else. */
+const HEX_VALUE: readonly number[] = Array.from({ length: 128 }, (_, c) => {
+  const ch = String.fromCharCode(c);
+  return /[0-9a-fA-F]/.test(ch) ? parseInt(ch, 16) : -1;
+});
+
+/** The bytes of a UUID in its usual 8-4-4-4-12 form, or undefined for any other string (a hot path: no regex). */
+function hyphenatedUuidBytes(uuid: string): Buffer | undefined {
+  if (uuid.length !== 36) return undefined;
+  const out = Buffer.allocUnsafe(16);
+  let byte = 0;
+  for (let i = 0; i < 36; i += 2) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (uuid.charCodeAt(i) !== 0x2d) return undefined;
+      i--;
+      continue;
+    }
+    const high = HEX_VALUE[uuid.charCodeAt(i)] ?? -1;
+    const low = HEX_VALUE[uuid.charCodeAt(i + 1)] ?? -1;
+    if (high < 0 || low < 0) return undefined;
+    out[byte++] = high * 16 + low;
+  }
+  return out;
+}
 const BOX_HEADER_SIZE = 8;
+const EMPTY = Buffer.alloc(0);
 const UINT32_SIZE = 4;
 
 /** Turns a UUID string (with or without hyphens) into its 16 bytes in the order written, as CENC needs. */
 export function uuidToBytes(uuid: string): Buffer {
+  const hyphenated = hyphenatedUuidBytes(uuid);
+  if (hyphenated) return hyphenated;
   const hex = uuid.replace(/-/g, '');
   if (!UUID_HEX.test(hex)) throw new InvalidUuidError(uuid);
   return Buffer.from(hex, 'hex');
@@ -61,13 +89,17 @@ function kidList(opts: PsshOptions): Buffer[] {
 
 /** Builds a complete `pssh` box (header included) for the `cpix:PSSH` element and `<cenc:pssh>`. */
 export function buildPssh(opts: PsshOptions): Buffer {
-  const data = opts.data ?? Buffer.alloc(0);
-  const body = Buffer.concat([
-    Buffer.from([opts.version, 0, 0, 0]),
-    uuidToBytes(opts.systemId),
-    ...kidList(opts),
-    uint32(data.length),
-    data,
-  ]);
-  return Buffer.concat([uint32(BOX_HEADER_SIZE + body.length), Buffer.from('pssh', 'latin1'), body]);
+  const data = opts.data ?? EMPTY;
+  const kids = kidList(opts);
+  const size = BOX_HEADER_SIZE + 4 + 16 + kids.reduce((n, b) => n + b.length, 0) + UINT32_SIZE + data.length;
+  const out = Buffer.allocUnsafe(size);
+  out.writeUInt32BE(size, 0);
+  out.write('pssh', 4, 'latin1');
+  out.writeUInt32BE(opts.version * 0x1000000, 8);
+  uuidToBytes(opts.systemId).copy(out, 12);
+  let at = 28;
+  for (const b of kids) at += b.copy(out, at);
+  out.writeUInt32BE(data.length, at);
+  data.copy(out, at + UINT32_SIZE);
+  return out;
 }

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { BadRequestError } from '../../../src/errors';
 import { buildPssh, bytesToUuid, InvalidUuidError, uuidToBytes } from '../../../src/drm/pssh';
 import { decodePssh } from './decoders';
@@ -25,6 +26,22 @@ describe('uuidToBytes / bytesToUuid', () => {
     expect(() => uuidToBytes(bad)).toThrow(InvalidUuidError);
     expect(() => uuidToBytes(bad)).toThrow(BadRequestError);
   });
+
+  it('reads any hyphenated UUID, any case, to the bytes its hex digits spell', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.boolean(), (bytes, upper) => {
+        const hex = Buffer.from(bytes).toString('hex');
+        const uuid = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+        expect(uuidToBytes(upper ? uuid.toUpperCase() : uuid).toString('hex')).toBe(hex);
+      }),
+    );
+  });
+
+  it.each([
+    'edef8ba9-79d6-4ace-a3c8-27dcd51d21eé',
+    'edef8ba9-79d6-4ace-a3c8-27dcd51d2 ed',
+    'edef8ba9-79d6-4ace-a3c8-27dcd51d21e-',
+  ])('rejects the 36-character near-miss %j', (bad) => expect(() => uuidToBytes(bad)).toThrow(InvalidUuidError));
 
   it('refuses anything but 16 bytes', () => {
     expect(() => bytesToUuid(Buffer.alloc(15))).toThrow(RangeError);
