@@ -19,6 +19,19 @@ describeBackendContract('SQLite (file, WAL)', async (options) => {
   };
 });
 
+// The server's configuration: issuance and audit writes committed on the writer thread.
+describeBackendContract('SQLite (file, WAL, writer thread)', async (options) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-sqlite-thread-'));
+  const store = openSqliteBackend(path.join(dir, 'keyplane.db'), { ...options, writerThread: true });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
 describe('SQLite backend audit file', () => {
   let dir: string;
   beforeEach(() => {

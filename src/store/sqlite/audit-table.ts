@@ -38,6 +38,29 @@ interface AuditRow {
 
 type Bound = [number, number, string];
 
+/** The audit insert, shared by the event loop's connection and the writer thread's. */
+export const AUDIT_INSERT_SQL =
+  'INSERT INTO audit (id, time, resource_id, action, route, kid, principal, outcome, status, reason, client_ip, tenant) ' +
+  'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+
+/** A record's bound parameters for AUDIT_INSERT_SQL. */
+export function auditRow(r: AuditRecord): unknown[] {
+  return [
+    r.id,
+    r.time.getTime(),
+    r.resourceId,
+    r.action,
+    r.route,
+    r.kid ?? null,
+    r.principal ?? null,
+    r.outcome,
+    r.status,
+    r.reason ?? null,
+    r.clientIp ?? null,
+    r.tenant ?? null,
+  ];
+}
+
 const optional = <K extends string>(key: K, value: string | null) =>
   (value === null ? {} : { [key]: value }) as Partial<Record<K, string>>;
 
@@ -70,10 +93,7 @@ export class SqliteAuditTable {
     migrateAuditToTenants(db);
     const after = '(time > ? OR (time = ? AND id > ?))';
     this.stmts = {
-      insert: db.prepare(
-        'INSERT INTO audit (id, time, resource_id, action, route, kid, principal, outcome, status, reason, client_ip, tenant) ' +
-          'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      ),
+      insert: db.prepare(AUDIT_INSERT_SQL),
       byResource: db.prepare<[string, ...Bound, number], AuditRow>(
         `SELECT * FROM audit WHERE resource_id = ? AND ${after} ORDER BY time, id LIMIT ?`,
       ),
@@ -96,22 +116,7 @@ export class SqliteAuditTable {
 
   /** Inserts records; call inside a transaction. */
   insert(records: readonly AuditRecord[]): void {
-    for (const r of records) {
-      this.stmts.insert.run(
-        r.id,
-        r.time.getTime(),
-        r.resourceId,
-        r.action,
-        r.route,
-        r.kid ?? null,
-        r.principal ?? null,
-        r.outcome,
-        r.status,
-        r.reason ?? null,
-        r.clientIp ?? null,
-        r.tenant ?? null,
-      );
-    }
+    for (const r of records) this.stmts.insert.run(...auditRow(r));
   }
 
   private select(query: AuditQuery, bound: Bound, limit: number): AuditRow[] {

@@ -6,6 +6,8 @@ import { AUDIT_SCHEMA } from './audit-table';
 import { BackgroundCheckpointer } from './checkpointer';
 import { batchUnavailable } from './errors';
 import { GroupCommitter } from './group-commit';
+import { raceError } from './issue-write';
+import { SqliteWriterThread } from './writer-thread';
 import { enableWal } from './wal-mode';
 import { makePrivateDatabaseFile } from './private-file';
 import { migrateAuditToTenants, migrateMainToTenants } from './tenants-schema';
@@ -58,10 +60,17 @@ export interface SqliteDatabaseOptions {
    * default so the many short-lived databases of tests and CLI commands start no thread.
    */
   backgroundCheckpoint?: boolean;
+  /**
+   * Commit issuance and audit writes on a worker thread (see SqliteWriterThread), as the server does; off
+   * by default, like `backgroundCheckpoint`.
+   */
+  writerThread?: boolean;
 }
 
 /** The writers' own checkpoint threshold (pages) while a worker checkpoints: a backstop, not the rule. */
 const BACKSTOP_AUTOCHECKPOINT = 4000;
+/** SQLite's own default checkpoint threshold (pages). */
+const DEFAULT_AUTOCHECKPOINT = 1000;
 
 /**
  * The SQLite files of a backend and their write paths: the main file (keys, leases, static keys, API
@@ -81,6 +90,8 @@ export class SqliteDatabase {
   readonly auditWrites: GroupCommitter;
   private readonly pingStmt: Database.Statement;
   private readonly checkpointer?: BackgroundCheckpointer;
+  /** The writer thread, when `writerThread` is set (not for `:memory:`). */
+  readonly writer?: SqliteWriterThread;
 
   constructor(file: string, options: SqliteDatabaseOptions = {}) {
     if (file !== ':memory:') {
@@ -113,6 +124,16 @@ export class SqliteDatabase {
       this.auditDb.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT}`);
       this.checkpointer = new BackgroundCheckpointer([file, auditFileOf(file)]);
     }
+    if (options.writerThread && file !== ':memory:') {
+      this.writer = new SqliteWriterThread({
+        main: file,
+        audit: auditFileOf(file),
+        busyTimeoutMs: timeout,
+        autocheckpoint: options.backgroundCheckpoint ? BACKSTOP_AUTOCHECKPOINT : DEFAULT_AUTOCHECKPOINT,
+        batchError: batchUnavailable,
+        raceError,
+      });
+    }
   }
 
   /** Throws when the main file cannot be read. */
@@ -122,6 +143,7 @@ export class SqliteDatabase {
 
   /** Commits what is queued and closes both connections. */
   close(): void {
+    this.writer?.close();
     this.writes.flush();
     this.auditWrites.flush();
     this.checkpointer?.close();

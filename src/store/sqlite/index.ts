@@ -69,13 +69,13 @@ export function openSqliteBackend(file: string, options: SqliteBackendOptions = 
   const keys = new SqliteKeyTable(db);
   const resources = new SqliteResourceTable(db);
   const auditTable = new SqliteAuditTable(database.auditDb);
-  const audit = new SqliteAuditRepository(auditTable, database.auditWrites);
+  const audit = new SqliteAuditRepository(auditTable, database.auditWrites, database.writer);
   const pruner = startPruner(database, auditTable, options, now);
   return mapBackendOutages(
     {
       name: 'sqlite',
       keys,
-      leases: new SqliteLeaseRepository(db, writes, keys, resources),
+      leases: new SqliteLeaseRepository(db, writes, database.writer),
       staticKeys: new SqliteStaticKeyRepository(db, writes, keys, resources),
       resources,
       tenants: new SqliteTenantRepository(db),

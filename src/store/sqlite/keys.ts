@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { KeyRaceError, type StoredKey } from '../records';
 import type { KeyRepository } from '../repositories';
+import { ISSUE_SQL } from './issue-write';
 
 interface KeyRow {
   kid: string;
@@ -25,9 +26,7 @@ export class SqliteKeyTable implements KeyRepository {
   constructor(db: Database.Database) {
     this.stmts = {
       get: db.prepare<[string], KeyRow>('SELECT * FROM keys WHERE kid = ?'),
-      insert: db.prepare(
-        'INSERT OR IGNORE INTO keys (kid, resource_id, sealed, origin, created_at) VALUES (?, ?, ?, ?, ?)',
-      ),
+      insert: db.prepare(ISSUE_SQL.keyInsert),
     };
   }
 

@@ -7,6 +7,7 @@ import {
   type TenantRepository,
   type TenantSummary,
 } from '../ownership';
+import { ISSUE_SQL } from './issue-write';
 
 interface ResourceRow {
   resource_id: string;
@@ -31,8 +32,8 @@ export class SqliteResourceTable implements ResourceRepository {
 
   constructor(db: Database.Database) {
     this.stmts = {
-      get: db.prepare<[string], ResourceRow>('SELECT * FROM resources WHERE resource_id = ?'),
-      insert: db.prepare('INSERT OR IGNORE INTO resources (resource_id, tenant, kind, created_at) VALUES (?, ?, ?, ?)'),
+      get: db.prepare<[string], ResourceRow>(ISSUE_SQL.resourceGet),
+      insert: db.prepare(ISSUE_SQL.resourceInsert),
     };
   }
 
