@@ -58,7 +58,11 @@ export function createLambdaHandler(env: Env = processEnv()): LambdaProxyHandler
   checkLambdaConfig(config);
   const iam = apiGatewayIam(config.iamTenants);
   const logger = lambdaLogger(config.logLevel);
-  const deps = buildDeps(config, awsBackends(config), { logger, extraAuthenticators: [iam.authenticator] });
+  // A Lambda answers one request at a time and is frozen in between: SPEKE stays in the event loop.
+  const deps = buildDeps({ ...config, spekeThreads: 0 }, awsBackends(config), {
+    logger,
+    extraAuthenticators: [iam.authenticator],
+  });
   const wrapped = serverless(createApp(deps), { binary: BINARY_MEDIA_TYPES, request: iam.capture });
   // The cold start's summary (table, region, KMS key; never secrets), as `npm start` logs it.
   deps.logger.info({ config: describeConfig(config) }, 'keyplane started');

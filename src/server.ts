@@ -112,8 +112,10 @@ export async function startServer(config: Config): Promise<{ server: Server; clo
     );
   }
   const store = backends.store;
+  const speke = deps.speke;
   const close = async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await speke.close();
     await store.close();
   };
   return { server, close };

@@ -19,6 +19,7 @@ import { StaticKeyService } from '../keys/static-key-service';
 import { createLogger, type Logger } from '../logger';
 import { CpixExportService } from '../speke/cpix-export';
 import { SpekeService } from '../speke/speke-service';
+import { spekeThreadsAvailable, ThreadedSpekeEngine } from '../speke/speke-threads';
 import type { Backend } from '../store/backend';
 import { WidevineCencService } from '../widevine/cenc-service';
 import { WidevineSigners } from '../widevine/request-signers';
@@ -70,20 +71,34 @@ export function buildDeps(
   const apiKeys = new ApiKeyService(store.apiKeys, config.adminKey);
   const keyUrl = keyUrlBuilder(config.publicUrl, config.keyUrlTemplate);
   const { delivery, authenticators } = buildDelivery(config, store, keys);
-  const drm = createDrmRegistry({
+  const drmSettings = {
     fairplayUriTemplate: config.fairplayUriTemplate,
     fairplaySkdForm: config.fairplaySkdForm,
     widevineProvider: config.widevineProvider,
     playreadyLaUrl: config.playreadyLaUrl,
     clearkeyLicenseUrl: `${config.publicUrl}/clearkey/license`,
-  });
+  };
+  const drm = createDrmRegistry(drmSettings);
+  // SPEKE documents are read and answered on worker threads where the compiled build can start them.
+  const spekeEngine =
+    config.spekeThreads > 0 && spekeThreadsAvailable()
+      ? new ThreadedSpekeEngine(
+          {
+            drm: drmSettings,
+            publicUrl: config.publicUrl,
+            keyUrlTemplate: config.keyUrlTemplate,
+            deliveryCertSha256: config.deliveryCertSha256,
+          },
+          config.spekeThreads,
+        )
+      : undefined;
   return {
     store,
     cipherName: cipher.name,
     keys,
     staticKeys: new StaticKeyService(store.staticKeys, keys, store.resources),
     apiKeys,
-    speke: new SpekeService(keys, drm, keyUrl, config.deliveryCertSha256),
+    speke: new SpekeService(keys, drm, keyUrl, config.deliveryCertSha256, spekeEngine),
     keyDelivery: new KeyDelivery(keys, delivery.policy, store.resources),
     keyUrl,
     authenticators: [...(opts.extraAuthenticators ?? []), ...authenticators, apiKeyAuthenticator(apiKeys)],

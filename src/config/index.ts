@@ -94,6 +94,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     sessions: describeSessions(config.sessions),
     iamTenants: config.iamTenants.map((r) => `${r.pattern}=${r.tenant}`),
     workers: config.workers,
+    spekeThreads: config.spekeThreads,
     widevine: describeWidevine(config.widevine),
   };
 }
