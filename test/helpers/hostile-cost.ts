@@ -210,6 +210,27 @@ export async function runCase(t: CostTarget, c: CostCase): Promise<CaseFigures> 
 }
 
 /** Sends a honest SPEKE request of the given version and size; returns status and milliseconds. */
+/** One key delivery (`GET /keys/{resourceId}/{kid}`) as a keyserver proxy makes it, timed. */
+export async function honestDelivery(
+  port: number,
+  apiKey: string,
+  resourceId: string,
+  kid: string,
+): Promise<{ status: number; ms: number }> {
+  const client = new LoopbackClient(port);
+  const started = process.hrtime.bigint();
+  try {
+    const res = await client.send({
+      method: 'GET',
+      path: `/keys/${resourceId}/${kid}`,
+      headers: { 'x-api-key': apiKey },
+    });
+    return { status: res.status, ms: Math.round(Number(process.hrtime.bigint() - started) / 1e6) };
+  } finally {
+    client.close();
+  }
+}
+
 export async function honestSpeke(
   t: CostTarget,
   version: '1.0' | '2.0',

@@ -1,7 +1,16 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { COST_CASES, CUT_OFF, honestSpeke, runCase, type CaseFigures, type CostTarget } from '../helpers/hostile-cost';
+import { v1ManyKeysRequest } from '../helpers/cost-docs';
+import {
+  COST_CASES,
+  CUT_OFF,
+  honestDelivery,
+  honestSpeke,
+  runCase,
+  type CaseFigures,
+  type CostTarget,
+} from '../helpers/hostile-cost';
 import { reportFigures } from '../helpers/report';
 import { createApiKey, startServerProcess, type ServerProcess } from '../helpers/server-process';
 
@@ -14,6 +23,8 @@ const TIMEOUTS = { headers: 1000, request: 10000 };
 let proc: ServerProcess;
 let dataDir: string;
 let target: CostTarget;
+/** A key a keyserver proxy fetches while the hostile cases run: deliveries must not wait behind SPEKE documents. */
+let probe: { apiKey: string; resourceId: string; kid: string };
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-cost-'));
@@ -24,6 +35,15 @@ beforeAll(async () => {
   });
   const encoderKey = await createApiKey(proc.port, 'encoder', ['encoder']);
   target = { port: proc.port, encoderKey, sigv4: SIGV4, requestTimeoutMs: TIMEOUTS.request };
+  const body = v1ManyKeysRequest('delivery-probe', 1);
+  const issued = await fetch(`http://127.0.0.1:${proc.port}/copyProtection`, {
+    method: 'POST',
+    headers: { 'x-api-key': encoderKey, 'content-type': 'application/xml' },
+    body,
+  });
+  expect(issued.status).toBe(200);
+  const kid = /kid="([^"]+)"/.exec(body)?.[1] as string;
+  probe = { apiKey: await createApiKey(proc.port, 'keyserver', ['keyserver']), resourceId: 'delivery-probe', kid };
 });
 
 afterAll(async () => {
@@ -46,7 +66,9 @@ describe('hostile callers: cost and reading', () => {
     let inFlight = true;
     const hostile = Promise.all(COST_CASES.map((c) => runCase(target, c).then((f) => ({ c, f }))));
     const honest: number[] = [];
+    const deliveries: number[] = [];
     const statuses = new Set<number>();
+    const deliveryStatuses = new Set<number>();
     const loop = (async () => {
       for (let i = 0; inFlight; i++) {
         const r = await honestSpeke(target, '1.0', 2, `honest-${i}-${Date.now()}`);
@@ -54,9 +76,16 @@ describe('hostile callers: cost and reading', () => {
         statuses.add(r.status);
       }
     })();
+    const deliveryLoop = (async () => {
+      while (inFlight) {
+        const r = await honestDelivery(proc.port, probe.apiKey, probe.resourceId, probe.kid);
+        deliveries.push(r.ms);
+        deliveryStatuses.add(r.status);
+      }
+    })();
     const results = await hostile;
     inFlight = false;
-    await loop;
+    await Promise.all([loop, deliveryLoop]);
     // All at once on 2 vCPUs, a 1 MB upload may not arrive within the request timeout: 408 is a right answer
     // too, and so is the connection cut while the body was still being sent (CUT_OFF, the 408 not yet read).
     for (const { c, f } of results) {
@@ -65,13 +94,18 @@ describe('hostile callers: cost and reading', () => {
       if (!expected.includes(f.status)) throw new Error(`${c.name}: expected ${expected.join('/')}, got ${f.status}`);
     }
     expect([...statuses]).toEqual([200]);
+    expect([...deliveryStatuses]).toEqual([200]);
     expect(honest.length).toBeGreaterThan(0);
+    expect(deliveries.length).toBeGreaterThan(0);
     reportFigures('hostile-cost-concurrent', {
       statuses: Object.fromEntries(results.map(({ c, f }) => [c.name, f.status])),
       hostileMaxMs: Math.max(...results.map((r) => r.f.ms)),
       honestRequests: honest.length,
       honestMaxMs: Math.max(...honest),
       honestMedianMs: honest.sort((a, b) => a - b)[Math.floor(honest.length / 2)],
+      deliveries: deliveries.length,
+      deliveryMaxMs: Math.max(...deliveries),
+      deliveryMedianMs: deliveries.sort((a, b) => a - b)[Math.floor(deliveries.length / 2)],
     });
   });
 
