@@ -1,4 +1,5 @@
 import { BadRequestError, KeyplaneError } from '../errors';
+import { DQUOTE, EQUALS, GT, isXmlSpace, LT, SLASH, SQUOTE } from './xml-text';
 
 /**
  * How much one XML document may carry. Each bound is far above any real CPIX document (a SPEKE v2
@@ -97,23 +98,13 @@ export class XmlTooLargeError extends KeyplaneError {
   }
 }
 
-const LT = 0x3c;
-const GT = 0x3e;
-const SLASH = 0x2f;
-const DQUOTE = 0x22;
-const SQUOTE = 0x27;
-const EQUALS = 0x3d;
-
 function isNameEnd(c: number): boolean {
-  return c === GT || c === SLASH || c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+  return c === GT || c === SLASH || isXmlSpace(c);
 }
 
 /** Whether xml[from, to) is only white space (indentation between tags is not counted as a node). */
 function isWhiteSpace(xml: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const c = xml.charCodeAt(i);
-    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false;
-  }
+  for (let i = from; i < to; i++) if (!isXmlSpace(xml.charCodeAt(i))) return false;
   return true;
 }
 
@@ -211,14 +202,10 @@ function scanTag(xml: string, at: number, limits: XmlLimits, state: ScanState): 
 /** Whether the attribute whose `=` is at `eq` (in the tag starting at `tagStart`) is `xmlns` or `xmlns:*`. */
 function declaresNamespace(xml: string, tagStart: number, eq: number): boolean {
   let end = eq;
-  while (end > tagStart && isSpace(xml.charCodeAt(end - 1))) end--;
+  while (end > tagStart && isXmlSpace(xml.charCodeAt(end - 1))) end--;
   let start = end;
-  while (start > tagStart && !isSpace(xml.charCodeAt(start - 1))) start--;
+  while (start > tagStart && !isXmlSpace(xml.charCodeAt(start - 1))) start--;
   return xml.startsWith('xmlns', start) && (end - start === 5 || xml.charCodeAt(start + 5) === 0x3a);
-}
-
-function isSpace(c: number): boolean {
-  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 }
 
 function openOrClose(state: ScanState, limits: XmlLimits, closing: boolean, selfClosing: boolean): void {

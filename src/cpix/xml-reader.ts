@@ -12,16 +12,21 @@ import {
   type Scope,
 } from './xml-namespaces';
 import type { XmlElement } from './xml-tree';
-import { decodeReferences, normalizeAttribute, normalizeText, isXmlSpace } from './xml-text';
+import {
+  decodeReferences,
+  DQUOTE,
+  EQUALS,
+  GT,
+  isXmlSpace,
+  LT,
+  normalizeAttribute,
+  normalizeText,
+  SLASH,
+  SQUOTE,
+} from './xml-text';
 
-const LT = 0x3c;
-const GT = 0x3e;
-const SLASH = 0x2f;
-const EQUALS = 0x3d;
 const BANG = 0x21;
 const QUESTION = 0x3f;
-const DQUOTE = 0x22;
-const SQUOTE = 0x27;
 
 /** Characters XML 1.0 forbids anywhere in a document (controls other than tab, LF, CR; U+FFFE, U+FFFF). */
 // eslint-disable-next-line no-control-regex -- finding control characters is the point

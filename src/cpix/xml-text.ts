@@ -1,3 +1,11 @@
+/** Character codes the XML scanners (`xml-limits.ts`, `xml-reader.ts`) look for. */
+export const LT = 0x3c;
+export const GT = 0x3e;
+export const SLASH = 0x2f;
+export const EQUALS = 0x3d;
+export const DQUOTE = 0x22;
+export const SQUOTE = 0x27;
+
 /** Whether a character code is XML white space (space, tab, LF, CR). */
 export function isXmlSpace(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;

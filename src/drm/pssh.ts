@@ -4,6 +4,7 @@
  * All integers are big-endian.
  */
 import { BadRequestError } from '../errors';
+import { formatUuid } from '../util/uuid-v7';
 
 /** What a `pssh` box carries. */
 interface PsshOptions {
@@ -66,8 +67,7 @@ export function uuidToBytes(uuid: string): Buffer {
 /** Turns 16 bytes back into the lower-case hyphenated UUID form used in CPIX documents. */
 export function bytesToUuid(bytes: Uint8Array): string {
   if (bytes.length !== 16) throw new RangeError(`A UUID is 16 bytes, got ${bytes.length}`);
-  const hex = Buffer.from(bytes).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return formatUuid(bytes);
 }
 
 /** Encodes a big-endian uint32, the integer width of every pssh length and count field. */

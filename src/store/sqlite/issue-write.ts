@@ -87,13 +87,23 @@ export function runIssue(s: IssueStatements, op: IssueOp): IssueRace | undefined
     const blob = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
     if (s.keyInsert.run(kid, resourceId, blob, origin, createdAt).changes === 0) return { race: 'key', kid };
   }
-  const { expected, tenant, kind, at } = op.claim;
-  if (expected === 'absent') {
-    if (s.resourceInsert.run(op.resourceId, tenant, kind, at).changes === 0) return { race: 'resource' };
-    return undefined;
-  }
-  const row = s.resourceGet.get(op.resourceId) as { tenant: string; kind: string } | undefined;
-  return !row || row.tenant !== tenant || row.kind !== kind ? { race: 'resource' } : undefined;
+  return runClaim(s, op.resourceId, op.claim) ? undefined : { race: 'resource' };
+}
+
+/**
+ * Makes or checks a resource's claim inside the caller's write: inserts it when it is expected absent,
+ * else checks the stored owner and kind; false when another writer got there first. Self-contained, like
+ * runIssue, which calls it (the writer thread embeds both).
+ */
+export function runClaim(
+  s: Pick<IssueStatements, 'resourceGet' | 'resourceInsert'>,
+  resourceId: string,
+  claim: IssueOp['claim'],
+): boolean {
+  const { expected, tenant, kind, at } = claim;
+  if (expected === 'absent') return s.resourceInsert.run(resourceId, tenant, kind, at).changes > 0;
+  const row = s.resourceGet.get(resourceId) as { tenant: string; kind: string } | undefined;
+  return row !== undefined && row.tenant === tenant && row.kind === kind;
 }
 
 /** The error a race means to the key service (it re-reads and decides: retry, 409 or the existing keys). */

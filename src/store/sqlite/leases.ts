@@ -3,7 +3,6 @@ import type { GroupCommitter } from './group-commit';
 import type { IssueCommit, Lease } from '../records';
 import type { LeaseRepository } from '../repositories';
 import {
-  ISSUE_SQL,
   issueOp,
   prepareIssue,
   raceError,
@@ -21,7 +20,7 @@ import type { SqliteWriterThread } from './writer-thread';
  * its writer thread; tests and CLI commands on the event loop.
  */
 export class SqliteLeaseRepository implements LeaseRepository {
-  private readonly stmts;
+  private readonly deleteStmt: Database.Statement;
   private readonly issue: IssueStatements;
 
   constructor(
@@ -30,14 +29,11 @@ export class SqliteLeaseRepository implements LeaseRepository {
     private readonly thread?: SqliteWriterThread,
   ) {
     this.issue = prepareIssue(db);
-    this.stmts = {
-      get: db.prepare<[string], LeaseRow>(ISSUE_SQL.leaseGet),
-      delete: db.prepare('DELETE FROM leases WHERE resource_id = ?'),
-    };
+    this.deleteStmt = db.prepare('DELETE FROM leases WHERE resource_id = ?');
   }
 
   async get(resourceId: string): Promise<Lease | undefined> {
-    const row = this.stmts.get.get(resourceId);
+    const row = this.issue.leaseGet.get(resourceId) as LeaseRow | undefined;
     return row && toLease(row);
   }
 
@@ -51,6 +47,6 @@ export class SqliteLeaseRepository implements LeaseRepository {
   }
 
   async delete(resourceId: string): Promise<boolean> {
-    return this.writes.submit(() => this.stmts.delete.run(resourceId).changes > 0);
+    return this.writes.submit(() => this.deleteStmt.run(resourceId).changes > 0);
   }
 }

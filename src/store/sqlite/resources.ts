@@ -7,7 +7,7 @@ import {
   type TenantRepository,
   type TenantSummary,
 } from '../ownership';
-import { ISSUE_SQL } from './issue-write';
+import { ISSUE_SQL, runClaim } from './issue-write';
 
 interface ResourceRow {
   resource_id: string;
@@ -44,13 +44,8 @@ export class SqliteResourceTable implements ResourceRepository {
 
   /** Makes or checks a claim (see ResourceClaim); ResourceRaceError when it fails. Call inside a write. */
   claim(resourceId: string, claim: ResourceClaim, at: Date): void {
-    if (claim.expected === 'absent') {
-      const res = this.stmts.insert.run(resourceId, claim.tenant, claim.kind, at.getTime());
-      if (res.changes === 0) throw new ResourceRaceError(resourceId);
-      return;
-    }
-    const row = this.stmts.get.get(resourceId);
-    if (!row || row.tenant !== claim.tenant || row.kind !== claim.kind) throw new ResourceRaceError(resourceId);
+    const stmts = { resourceGet: this.stmts.get, resourceInsert: this.stmts.insert };
+    if (!runClaim(stmts, resourceId, { ...claim, at: at.getTime() })) throw new ResourceRaceError(resourceId);
   }
 }
 

@@ -12,6 +12,7 @@ import {
 } from '../transfer';
 import type { StoredKey } from '../records';
 import type { GroupCommitter } from './group-commit';
+import { auditRow } from './audit-table';
 
 type Row = Record<string, unknown>;
 
@@ -31,7 +32,6 @@ const s = (v: unknown): string => String(v);
 const date = (v: unknown): Date => new Date(n(v));
 const opt = <K extends string>(key: K, v: unknown) =>
   (v === null || v === undefined ? {} : { [key]: s(v) }) as Partial<Record<K, string>>;
-const nul = (v: unknown): unknown => v ?? null;
 
 const TABLES: Record<TransferKind, KindTable> = {
   resource: {
@@ -190,21 +190,8 @@ const TABLES: Record<TransferKind, KindTable> = {
     where: 'id = ?',
     key: (id) => [auditIdentity(id).id],
     toRecord: (r) => ({ kind: 'audit', record: auditRecord(r) }),
-    toRow: (t) => {
-      const r = (t as Extract<TransferRecord, { kind: 'audit' }>).record;
-      const optional = [r.kid, r.principal].map(nul);
-      return [
-        r.id,
-        r.time.getTime(),
-        r.resourceId,
-        r.action,
-        r.route,
-        ...optional,
-        r.outcome,
-        r.status,
-        ...[r.reason, r.clientIp, r.tenant].map(nul),
-      ];
-    },
+    // The columns above are AUDIT_INSERT_SQL's, in its order.
+    toRow: (t) => auditRow((t as Extract<TransferRecord, { kind: 'audit' }>).record),
   },
 };
 

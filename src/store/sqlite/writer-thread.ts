@@ -1,6 +1,6 @@
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { AUDIT_INSERT_SQL } from './audit-table';
-import { ISSUE_SQL, runIssue, type IssueOp, type IssueRace } from './issue-write';
+import { ISSUE_SQL, runClaim, runIssue, type IssueOp, type IssueRace } from './issue-write';
 
 /** How long `close` waits for the thread to commit what it was sent and close its connections. */
 const CLOSE_WAIT_MS = 10_000;
@@ -29,6 +29,7 @@ interface BatchResult {
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.sqlite);
+${runClaim.toString()}
 const runIssue = ${runIssue.toString()};
 const closed = new Int32Array(workerData.closed);
 const results = workerData.results;
