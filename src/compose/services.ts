@@ -40,7 +40,7 @@ export function sqliteStore(config: Config, logger: Logger = createLogger(config
   const log = logger.child({ component: 'audit-retention' });
   return openSqliteBackend(path.join(config.dataDir, 'keyplane.db'), {
     backgroundCheckpoint: true,
-    writerThread: true,
+    writerThread: config.sqliteWriterThread,
     auditRetentionDays: retentionDaysOf(config.auditRetention),
     auditPrune: {
       onPrune: ({ deleted, more, error }) => {

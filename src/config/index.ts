@@ -21,6 +21,7 @@ import { describeDatabase, loadStoreConfig, type StoreConfig } from './store';
 import { loadTenantsConfig, type TenantsConfig } from './tenants';
 import { describeTimeouts, loadHttpTimeouts, type HttpTimeouts } from './timeouts';
 import { loadWorkers } from './workers';
+import { loadThreadsConfig, type ThreadsConfig } from './threads';
 import { describeWidevine, loadWidevineConfig, type WidevineConfig } from './widevine';
 
 export { ConfigError, processEnv, startFailureLogLevel };
@@ -30,7 +31,8 @@ export { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './timeouts';
 export { DEFAULT_ABUSE_LIMITS, type AbuseLimitsConfig } from './abuse';
 
 /** Everything Keyplane reads from the environment, validated once at start. */
-export interface Config extends ServerConfig, StoreConfig, KeysConfig, AwsConfig, SpekeConfig, TenantsConfig {
+export interface Config
+  extends ServerConfig, StoreConfig, KeysConfig, AwsConfig, SpekeConfig, TenantsConfig, ThreadsConfig {
   /** Where `/playback/{token}/hls/...` fetches playlists (`KEYPLANE_ORIGIN_URL`); absent: route off. */
   origin?: OriginConfig;
   /** SigV4, playback tokens, secure links, access policies (see config/delivery.ts). */
@@ -51,6 +53,7 @@ export interface Config extends ServerConfig, StoreConfig, KeysConfig, AwsConfig
 
 /** Reads and validates the environment; throws ConfigError naming the variable. */
 export function loadConfig(env: Env = processEnv()): Config {
+  const workers = loadWorkers(env);
   return {
     ...loadServerConfig(env),
     ...loadStoreConfig(env),
@@ -63,7 +66,8 @@ export function loadConfig(env: Env = processEnv()): Config {
     auditRetention: loadAuditRetention(env),
     timeouts: loadHttpTimeouts(env),
     abuseLimits: loadAbuseLimits(env),
-    workers: loadWorkers(env),
+    workers,
+    ...loadThreadsConfig(env, workers),
     sessions: loadSessionsConfig(env),
     widevine: loadWidevineConfig(env),
   };
@@ -95,6 +99,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     iamTenants: config.iamTenants.map((r) => `${r.pattern}=${r.tenant}`),
     workers: config.workers,
     spekeThreads: config.spekeThreads,
+    sqliteWriterThread: config.sqliteWriterThread,
     widevine: describeWidevine(config.widevine),
   };
 }

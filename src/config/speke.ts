@@ -1,4 +1,3 @@
-import os from 'node:os';
 import { FAIRPLAY_PLACEHOLDERS, FAIRPLAY_SKD_FORMS, type FairplaySkdForm } from '../drm/fairplay';
 import { parseDeliveryCertificate } from '../cpix/delivery-certificate';
 import { KeyplaneError } from '../errors';
@@ -15,17 +14,6 @@ export interface SpekeConfig {
   deliveryCertSha256?: string[];
   /** DER of the certificate `GET /cpix/{resourceId}` encrypts to when the caller sends none. */
   cpixDeliveryCertificate?: Buffer;
-  /** `KEYPLANE_SPEKE_THREADS`: worker threads that read and answer SPEKE documents (0: the event loop). */
-  spekeThreads: number;
-}
-
-/** `KEYPLANE_SPEKE_THREADS`: `auto` (default: one thread when there is a second core, else none) or 0–16. */
-function spekeThreads(env: Env): number {
-  const name = 'KEYPLANE_SPEKE_THREADS';
-  const raw = optional(env, name) ?? 'auto';
-  if (raw === 'auto') return os.availableParallelism() > 1 ? 1 : 0;
-  if (!/^\d+$/.test(raw) || Number(raw) > 16) fail(name, `must be auto or an integer from 0 to 16, got "${raw}"`);
-  return Number(raw);
 }
 
 function fingerprints(env: Env): string[] | undefined {
@@ -90,6 +78,5 @@ export function loadSpekeConfig(env: Env): SpekeConfig {
     playreadyLaUrl: url(env, 'KEYPLANE_PLAYREADY_LA_URL'),
     deliveryCertSha256: fingerprints(env),
     cpixDeliveryCertificate: cpixCertificate(env, fingerprints(env)),
-    spekeThreads: spekeThreads(env),
   };
 }

@@ -1,0 +1,34 @@
+import os from 'node:os';
+import { fail, optional, type Env } from './env';
+
+/**
+ * Helper threads in each server process, sized to the cores the worker processes leave free. A SPEKE
+ * thread and the SQLite writer thread take work off the event loop onto another core; when every core
+ * already runs a worker (`--workers auto` or `N` ≥ cores) there is no free core, and handing each request
+ * between threads only adds copies and context switches (measured in docs/benchmarks.md, "Threads or
+ * workers").
+ */
+export interface ThreadsConfig {
+  /** `KEYPLANE_SPEKE_THREADS`: worker threads that read and answer SPEKE documents (0: the event loop). */
+  spekeThreads: number;
+  /** Whether the SQLite store commits on its own thread (automatic: when a core is free for it). */
+  sqliteWriterThread: boolean;
+}
+
+/**
+ * Reads `KEYPLANE_SPEKE_THREADS`: `auto` (default: one thread per process when the machine has more cores
+ * than worker processes, else none) or 0–16; the writer thread follows the same free-core rule.
+ */
+export function loadThreadsConfig(
+  env: Env,
+  workers: number,
+  cores: () => number = () => os.availableParallelism(),
+): ThreadsConfig {
+  const freeCore = cores() > workers;
+  const name = 'KEYPLANE_SPEKE_THREADS';
+  const raw = optional(env, name) ?? 'auto';
+  if (raw !== 'auto' && (!/^\d+$/.test(raw) || Number(raw) > 16)) {
+    fail(name, `must be auto or an integer from 0 to 16, got "${raw}"`);
+  }
+  return { spekeThreads: raw === 'auto' ? (freeCore ? 1 : 0) : Number(raw), sqliteWriterThread: freeCore };
+}
