@@ -19,6 +19,8 @@ import { StaticKeyService } from '../keys/static-key-service';
 import { createLogger, type Logger } from '../logger';
 import { CpixExportService } from '../speke/cpix-export';
 import { SpekeService } from '../speke/speke-service';
+import { LocalSpekeEngine } from '../speke/speke-engine';
+import { RoutedSpekeEngine } from '../speke/speke-routing';
 import { spekeThreadsAvailable, ThreadedSpekeEngine } from '../speke/speke-threads';
 import type { Backend } from '../store/backend';
 import { WidevineCencService } from '../widevine/cenc-service';
@@ -79,26 +81,31 @@ export function buildDeps(
     clearkeyLicenseUrl: `${config.publicUrl}/clearkey/license`,
   };
   const drm = createDrmRegistry(drmSettings);
+  const localSpeke = new LocalSpekeEngine(drm, keyUrl, config.deliveryCertSha256);
   // SPEKE documents are read and answered on worker threads where the compiled build can start them.
   const spekeEngine =
     config.spekeThreads > 0 && spekeThreadsAvailable()
-      ? new ThreadedSpekeEngine(
-          {
-            drm: drmSettings,
-            publicUrl: config.publicUrl,
-            keyUrlTemplate: config.keyUrlTemplate,
-            deliveryCertSha256: config.deliveryCertSha256,
-          },
-          config.spekeThreads,
+      ? new RoutedSpekeEngine(
+          localSpeke,
+          new ThreadedSpekeEngine(
+            {
+              drm: drmSettings,
+              publicUrl: config.publicUrl,
+              keyUrlTemplate: config.keyUrlTemplate,
+              deliveryCertSha256: config.deliveryCertSha256,
+            },
+            config.spekeThreads,
+          ),
+          { threads: config.spekeThreads, smallOnThreads: config.spekeSmallOnThreads },
         )
-      : undefined;
+      : localSpeke;
   return {
     store,
     cipherName: cipher.name,
     keys,
     staticKeys: new StaticKeyService(store.staticKeys, keys, store.resources),
     apiKeys,
-    speke: new SpekeService(keys, drm, keyUrl, config.deliveryCertSha256, spekeEngine),
+    speke: new SpekeService(keys, spekeEngine),
     keyDelivery: new KeyDelivery(keys, delivery.policy, store.resources),
     keyUrl,
     authenticators: [...(opts.extraAuthenticators ?? []), ...authenticators, apiKeyAuthenticator(apiKeys)],

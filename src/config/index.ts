@@ -99,6 +99,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     iamTenants: config.iamTenants.map((r) => `${r.pattern}=${r.tenant}`),
     workers: config.workers,
     spekeThreads: config.spekeThreads,
+    spekeSmallOnThreads: config.spekeSmallOnThreads,
     sqliteWriterThread: config.sqliteWriterThread,
     widevine: describeWidevine(config.widevine),
   };

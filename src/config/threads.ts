@@ -2,22 +2,24 @@ import os from 'node:os';
 import { fail, optional, type Env } from './env';
 
 /**
- * Helper threads in each server process, sized to the cores the worker processes leave free. A SPEKE
+ * Helper threads in each server process, used as far as the worker processes leave cores free. A SPEKE
  * thread and the SQLite writer thread take work off the event loop onto another core; when every core
  * already runs a worker (`--workers auto` or `N` ≥ cores) there is no free core, and handing each request
  * between threads only adds copies and context switches (measured in docs/benchmarks.md, "Threads or
- * workers").
+ * workers"). Large SPEKE documents still go to a thread, so none stalls the loop.
  */
 export interface ThreadsConfig {
   /** `KEYPLANE_SPEKE_THREADS`: worker threads that read and answer SPEKE documents (0: the event loop). */
   spekeThreads: number;
+  /** Whether small SPEKE documents go to the threads too (large ones always do): when a core is free. */
+  spekeSmallOnThreads: boolean;
   /** Whether the SQLite store commits on its own thread (automatic: when a core is free for it). */
   sqliteWriterThread: boolean;
 }
 
 /**
- * Reads `KEYPLANE_SPEKE_THREADS`: `auto` (default: one thread per process when the machine has more cores
- * than worker processes, else none) or 0–16; the writer thread follows the same free-core rule.
+ * Reads `KEYPLANE_SPEKE_THREADS`: `auto` (default: one thread per process) or 0–16. Large documents always
+ * go to a thread; small ones and the writer thread only when the machine has more cores than workers.
  */
 export function loadThreadsConfig(
   env: Env,
@@ -30,5 +32,9 @@ export function loadThreadsConfig(
   if (raw !== 'auto' && (!/^\d+$/.test(raw) || Number(raw) > 16)) {
     fail(name, `must be auto or an integer from 0 to 16, got "${raw}"`);
   }
-  return { spekeThreads: raw === 'auto' ? (freeCore ? 1 : 0) : Number(raw), sqliteWriterThread: freeCore };
+  return {
+    spekeThreads: raw === 'auto' ? 1 : Number(raw),
+    spekeSmallOnThreads: freeCore,
+    sqliteWriterThread: freeCore,
+  };
 }

@@ -1,6 +1,6 @@
 import type { SpekeVersion } from '../cpix/cpix-model';
 import type { KeyService } from '../keys/key-service';
-import { LocalSpekeEngine, type DrmLookup, type SpekeEngine } from './speke-engine';
+import type { SpekeEngine } from './speke-engine';
 
 /** The SPEKE exchange of one request: who asks, what they sent. */
 interface SpekeCall {
@@ -20,17 +20,10 @@ interface SpekeCall {
  * certificate when the encoder sent one, and serializes.
  */
 export class SpekeService {
-  private readonly engine: SpekeEngine;
-
   constructor(
     private readonly keys: KeyService,
-    drm: DrmLookup,
-    keyUrl: (resourceId: string, kid: string) => string,
-    deliveryCertSha256?: string[],
-    engine?: SpekeEngine,
-  ) {
-    this.engine = engine ?? new LocalSpekeEngine(drm, keyUrl, deliveryCertSha256);
-  }
+    private readonly engine: SpekeEngine,
+  ) {}
 
   /** Handles one SPEKE request body and returns the response document. */
   async handle(call: SpekeCall): Promise<string> {

@@ -5,6 +5,7 @@ import { createDrmRegistry } from '../../src/drm/registry';
 import { KeyplaneError } from '../../src/errors';
 import { keyUrlBuilder } from '../../src/keys/key-url';
 import { LocalSpekeEngine, type SpekeEngine } from '../../src/speke/speke-engine';
+import { LARGE_SPEKE_DOCUMENT_BYTES, RoutedSpekeEngine } from '../../src/speke/speke-routing';
 import { ThreadedSpekeEngine } from '../../src/speke/speke-threads';
 import { v2RotationRequest } from '../helpers/cost-docs';
 import { fixture } from '../helpers/fixtures';
@@ -95,6 +96,22 @@ describe('SPEKE on worker threads', () => {
     expect(plan.keys).toHaveLength(3000);
     // The loop ticked through the read and the answer: at least a tick for every 5 ms they took.
     expect(ticks).toBeGreaterThan(elapsed / 5);
+  });
+
+  it('reads a large document on the thread even where small ones stay in the loop (a worker per core)', async () => {
+    const routedEngine = new RoutedSpekeEngine(local, threaded, { threads: 2, smallOnThreads: false });
+    const body = v2RotationRequest('big-routed', 3000, 'cenc');
+    expect(body.length).toBeGreaterThanOrEqual(LARGE_SPEKE_DOCUMENT_BYTES);
+    let ticks = 0;
+    const ticking = setInterval(() => ticks++, 1);
+    const started = Date.now();
+    const routedRun = await run(routedEngine, body, '2.0');
+    const elapsed = Date.now() - started;
+    clearInterval(ticking);
+    expect(ticks).toBeGreaterThan(elapsed / 5);
+    expect(routedRun.xml).toBe((await run(local, body, '2.0')).xml);
+    const small = fixture('v2/aws/vod-example.xml');
+    expect((await run(routedEngine, small, '2.0')).xml).toBe((await run(local, small, '2.0')).xml);
   });
 
   it('replaces a thread that died: what it held fails with a 503, the next request is answered', async () => {

@@ -1,6 +1,7 @@
 import * as parseModule from '../../../src/cpix/parse-cpix';
 import { createDrmRegistry } from '../../../src/drm/registry';
 import type { IssueRequest, IssuedKey, KeyService } from '../../../src/keys/key-service';
+import { LocalSpekeEngine } from '../../../src/speke/speke-engine';
 import { SpekeService } from '../../../src/speke/speke-service';
 import { SETTINGS } from '../drm/context';
 import { fixture } from '../../helpers/fixtures';
@@ -28,7 +29,8 @@ describe('SpekeService: a retry after a lost race', () => {
   ] as const)('reuses the parsed request (SPEKE %s) and answers the same', async (speke, file) => {
     const parse = jest.spyOn(parseModule, 'parseCpix');
     const { keys, built } = racingKeys();
-    const service = new SpekeService(keys, createDrmRegistry(SETTINGS), (r, kid) => `https://k.example/${r}/${kid}`);
+    const engine = new LocalSpekeEngine(createDrmRegistry(SETTINGS), (r, kid) => `https://k.example/${r}/${kid}`);
+    const service = new SpekeService(keys, engine);
     const xml = await service.handle({ body: fixture(file), speke, owner: 'tenant-a', tenant: 'default' });
     expect(parse).toHaveBeenCalledTimes(1);
     expect(built).toHaveLength(2);
