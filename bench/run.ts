@@ -10,7 +10,7 @@ import { wrkBinary, wrkLoad, type LoadResult } from './wrk';
 // `npm run bench`: every scenario against a fresh server process, autocannon on loopback, warm-up then measured.
 // Environment: BENCH_QUICK=1 (1 s warm-up, 3 s measured), BENCH_WARMUP / BENCH_DURATION (seconds),
 // BENCH_CONNECTIONS, BENCH_ONLY=name,name (see SCENARIOS), BENCH_CPU_PROF=<dir> (run Keyplane with
-// `node --cpu-prof` and keep the .cpuprofile files there), BENCH_OUT=<file> (default bench/results/latest.md),
+// `node --cpu-prof`: a folder per scenario there, a .cpuprofile per process and thread), BENCH_OUT=<file> (default bench/results/latest.md),
 // BENCH_LOADGEN=wrk (send the load with wrk instead of the in-process autocannon: see bench/wrk.ts).
 
 interface BenchConfig extends RunSettings {
@@ -51,8 +51,10 @@ function readConfig(): BenchConfig {
 async function startServer(scenario: Scenario, adminKey: string, config: BenchConfig): Promise<ChildServer> {
   if (scenario.target === 'baseline') return startBaseline();
   const setupEnv = scenario.serverSetup ? await scenario.serverSetup() : {};
+  // A folder per run with Node's own file names (process and thread ids): with --workers, the workers and
+  // their threads inherit the flags, and one fixed name had every process overwrite the same file.
   const nodeArgs = config.cpuProfDir
-    ? ['--cpu-prof', `--cpu-prof-dir=${config.cpuProfDir}`, `--cpu-prof-name=${scenario.name}-${Date.now()}.cpuprofile`]
+    ? ['--cpu-prof', `--cpu-prof-dir=${path.join(config.cpuProfDir, `${scenario.name}-${Date.now()}`)}`]
     : [];
   return startKeyplane({ adminKey, env: { ...scenario.serverEnv, ...setupEnv }, nodeArgs, workers: scenario.workers });
 }
