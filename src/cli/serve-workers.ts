@@ -7,6 +7,7 @@
  * one WAL file, every write in a `BEGIN IMMEDIATE` transaction that re-reads what it decides on).
  */
 import cluster, { type Worker } from 'node:cluster';
+import { RateLimitHub } from '../http/shared-rate-limit';
 
 /** The message a worker sends its primary once its server listens. */
 export interface ListeningMessage {
@@ -109,8 +110,14 @@ export async function startWorkers(
     );
   };
 
+  // The workers' rate limits, counted together: a client's budget is the machine's, not each worker's.
+  const limits = new RateLimitHub((message) => {
+    for (const worker of live) if (worker.isConnected()) worker.send(message, undefined, () => undefined);
+  });
+
   const watch = (worker: Worker) => {
     live.add(worker);
+    worker.on('message', (message: unknown) => limits.handle(message));
     worker.once('exit', (code, signal) => {
       live.delete(worker);
       if (stopping) {

@@ -11,6 +11,7 @@ import type { KeyDelivery } from '../delivery/key-delivery';
 import type { PlaylistRouteDeps } from '../delivery/playlist-routes';
 import type { SessionRouteDeps } from '../delivery/session-http';
 import { abuseLimits, type AbuseLimits } from '../http/abuse-limits';
+import type { RateChannel } from '../http/shared-rate-limit';
 import { errorHandler, notFoundHandler } from '../http/error-handler';
 import { routeTableOf, type MountSpec } from '../http/feature-manifest';
 import { lazyRouter } from '../http/lazy-router';
@@ -54,6 +55,8 @@ export interface AppDeps {
   cpixExport?: CpixExportService;
   /** Rate limits against brute force and floods (absent: none). */
   abuseLimits?: AbuseLimits;
+  /** Set in a worker of `serve --workers N`: its rate limits are counted with the other workers'. */
+  rateChannel?: RateChannel;
   /** Export and import of keys as CPIX (absent: the store has no bulk transfer; the routes are off). */
   archive?: ArchiveDeps;
   /** The Widevine Common Encryption API (`POST /widevine/cenc`); absent when no signer is configured. */
@@ -111,7 +114,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('case sensitive routing', true);
   app.set('strict routing', true);
   app.set('trust proxy', deps.delivery?.trustProxy ?? false);
-  const abuse = deps.abuseLimits && abuseLimits(deps.abuseLimits);
+  const abuse = deps.abuseLimits && abuseLimits(deps.abuseLimits, Date.now, deps.rateChannel);
   app.use(requestId());
   app.use(accessLog(deps.logger));
   if (deps.audit) {

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import path from 'node:path';
 import { AuditLog } from '../audit/audit-log';
 import { retentionDaysOf } from '../audit/audit-retention';
@@ -21,6 +22,7 @@ import { CpixExportService } from '../speke/cpix-export';
 import { SpekeService } from '../speke/speke-service';
 import { LocalSpekeEngine } from '../speke/speke-engine';
 import { RoutedSpekeEngine } from '../speke/speke-routing';
+import { processRateChannel } from '../http/shared-rate-limit';
 import { spekeThreadsAvailable, ThreadedSpekeEngine } from '../speke/speke-threads';
 import type { Backend } from '../store/backend';
 import { WidevineCencService } from '../widevine/cenc-service';
@@ -117,6 +119,7 @@ export function buildDeps(
     audit: new AuditLog(store.audit, logger),
     corsOrigins: config.corsOrigins,
     abuseLimits: config.abuseLimits,
+    rateChannel: cluster.isWorker ? processRateChannel() : undefined,
     archive: store.transfer
       ? { service: new KeyArchiveService(store, cipher), allowedRecipients: config.deliveryCertSha256 }
       : undefined,

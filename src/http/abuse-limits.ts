@@ -3,6 +3,7 @@ import { KeyplaneError } from '../errors';
 import { clientIp } from './client-info';
 import { toKeyplaneError } from './error-handler';
 import { RateLimiter } from './rate-limit';
+import { SharedRateLimiter, type RateChannel, type RateCounter } from './shared-rate-limit';
 
 /** The limits createApp applies (from `config.abuseLimits`); 0 turns a limit off. */
 export interface AbuseLimits {
@@ -54,24 +55,29 @@ interface AbuseLimitMiddleware {
   /** Error middleware: notes the refusal's status and reason for `beforeAuth`'s count, then passes it on. */
   noteRefusal: ErrorRequestHandler;
   /** The limiters (tests and figures read their size). */
-  failedAuth?: RateLimiter;
-  perCredential?: RateLimiter;
+  failedAuth?: RateCounter;
+  perCredential?: RateCounter;
 }
 
 /**
  * Rate limits against brute force of API keys, tokens and secure links, and against floods: in memory,
- * per instance (N instances allow N× the limit). Only unauthenticated or failed requests count against
- * the default per-IP limit, so a caller whose requests succeed never meets a 429 it did not configure.
+ * per instance (N instances allow N× the limit); the workers of `serve --workers N` share theirs through
+ * `channel` (their primary). Only unauthenticated or failed requests count against the default per-IP
+ * limit, so a caller whose requests succeed never meets a 429 it did not configure.
  */
-export function abuseLimits(limits: AbuseLimits, now: () => number = Date.now): AbuseLimitMiddleware {
-  const failed =
-    limits.failedAuthPerMinute > 0
-      ? new RateLimiter(limits.failedAuthPerMinute, limits.maxTrackedClients, now)
-      : undefined;
-  const perCredential =
-    limits.perCredentialPerMinute > 0
-      ? new RateLimiter(limits.perCredentialPerMinute, limits.maxTrackedClients, now)
-      : undefined;
+export function abuseLimits(
+  limits: AbuseLimits,
+  now: () => number = Date.now,
+  channel?: RateChannel,
+): AbuseLimitMiddleware {
+  const counter = (name: string, perMinute: number): RateCounter | undefined => {
+    if (perMinute <= 0) return undefined;
+    return channel
+      ? new SharedRateLimiter(name, perMinute, limits.maxTrackedClients, channel, now)
+      : new RateLimiter(perMinute, limits.maxTrackedClients, now);
+  };
+  const failed = counter('failed-auth', limits.failedAuthPerMinute);
+  const perCredential = counter('per-credential', limits.perCredentialPerMinute);
   const beforeAuth: RequestHandler = (req: Request, res, next) => {
     if (!failed) return next();
     const ip = clientIp(req);

@@ -1,7 +1,7 @@
 /**
  * `keyplane serve --workers 2` as a real process tree: both workers answer, one killed with SIGKILL is
  * restarted while the other keeps serving, a 20-way lease race across workers has exactly one winner,
- * and SIGTERM drains everything. Which worker answered is read from the access log (debug level):
+ * SIGTERM drains everything, and the failed-auth limit counts the workers' refusals together. Which worker answered is read from the access log (debug level):
  * each worker's lines carry its pid, matched to the response by X-Request-Id.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -48,12 +48,12 @@ function isAlive(pid: number): boolean {
 const listeningPids = (): number[] =>
   cluster.logs.filter((l) => l.msg === 'keyplane listening').map((l) => l.pid as number);
 
-async function startCluster(workers: string): Promise<Cluster> {
+async function startCluster(workers: string, env: Record<string, string> = {}): Promise<Cluster> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-workers-'));
   const port = await freePort();
   const args = ['serve', '--workers', workers, '--port', String(port), '--data-dir', dataDir, '--log-level', 'debug'];
   const child = spawn(process.execPath, [BIN, ...args], {
-    env: cleanEnv({ KEYPLANE_ADMIN_KEY: ADMIN_KEY }),
+    env: cleanEnv({ KEYPLANE_ADMIN_KEY: ADMIN_KEY, ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: LogLine[] = [];
@@ -207,6 +207,35 @@ describe('keyplane serve --workers 2, crashing in a loop', () => {
       expect(killed.size).toBe(6);
       for (const pid of listeningPids()) expect(isAlive(pid)).toBe(false);
     } finally {
+      fs.rmSync(cluster.dataDir, { recursive: true, force: true });
+      cluster = first;
+    }
+  }, 60_000);
+});
+
+describe('keyplane serve --workers 2, rate limits', () => {
+  it('counts failed requests of both workers against one budget per address', async () => {
+    const first = cluster;
+    cluster = await startCluster('2', { KEYPLANE_RATE_LIMIT_FAILED_AUTH: '10' });
+    try {
+      await until('two listening workers', () => (listeningPids().length >= 2 ? true : undefined));
+      const refused: { status: number; requestId: string; retryAfter?: string }[] = [];
+      for (let i = 0; i < 24; i++) {
+        const res = await send('GET', `/keys/limited/${kid(i)}`, { 'x-api-key': `kp_0000000000000000_guess${i}` });
+        refused.push(res);
+      }
+      const unauthorized = refused.filter((r) => r.status === 401);
+      // Each worker alone would have let 10 through (20 in all); together a block reaches the other worker
+      // within a moment, so at most a request or two more than the budget.
+      expect(unauthorized.length).toBeGreaterThanOrEqual(10);
+      expect(unauthorized.length).toBeLessThanOrEqual(12);
+      expect(refused.filter((r) => r.status === 429).length).toBe(24 - unauthorized.length);
+      expect(refused.slice(-5).every((r) => r.status === 429)).toBe(true);
+      const pids = new Set(await Promise.all(unauthorized.map((r) => servedBy(r.requestId))));
+      expect(pids.size).toBe(2);
+    } finally {
+      cluster.child.kill('SIGTERM');
+      await new Promise((resolve) => cluster.child.once('exit', resolve));
       fs.rmSync(cluster.dataDir, { recursive: true, force: true });
       cluster = first;
     }
