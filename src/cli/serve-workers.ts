@@ -7,7 +7,7 @@
  * one WAL file, every write in a `BEGIN IMMEDIATE` transaction that re-reads what it decides on).
  */
 import cluster, { type Worker } from 'node:cluster';
-import { RateLimitHub } from '../http/shared-rate-limit';
+import { RateLimitHub } from '../http/rate-limit-hub';
 
 /** The message a worker sends its primary once its server listens. */
 export interface ListeningMessage {

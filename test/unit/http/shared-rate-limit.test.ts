@@ -1,5 +1,5 @@
+import { RateLimitHub } from '../../../src/http/rate-limit-hub';
 import {
-  RateLimitHub,
   SharedRateLimiter,
   type RateBlockMessage,
   type RateChannel,
