@@ -1,9 +1,10 @@
 /**
  * What `package-hls` does with the resource ID's lease when packaging fails after the key was
- * issued. Releasing (DELETE /leases/{resourceId}) needs the admin role, so it is tried with the
- * command's own credential: an admin key releases the lease; an encoder key cannot, and then the
- * lease stays until it expires, which is harmless because the same caller may always repeat its
- * request with the same KID. The error message says which happened and how to go on.
+ * issued: it releases it (DELETE /leases/{resourceId}) with the command's own credential, which the
+ * encoder key holding the lease may do, as may an admin key. If that fails (the server unreachable,
+ * or a Keyplane from before encoders could release their leases), the lease stays until it expires,
+ * which is harmless because the same caller may always repeat its request with the same KID. The
+ * error message says which happened and how to go on.
  */
 import type { Command } from 'commander';
 import { CliError, CommandFailedError } from './cli-errors';
@@ -18,7 +19,7 @@ async function tryRelease(cmd: Command, resourceId: string, kid: string): Promis
     throw new Error(`HTTP ${result.status}`);
   } catch {
     return (
-      `The lease on "${resourceId}" stays until it expires (releasing needs an admin key: ` +
+      `The lease on "${resourceId}" stays until it expires (it could not be released; an admin key frees it: ` +
       `keyplane lease release ${resourceId}); meanwhile ${retry}.`
     );
   }

@@ -223,9 +223,9 @@ The key URL in EXT-X-KEY is the one the key provider returns (URIExtXKey). The k
 ffmpeg needs is written to a private temp directory and deleted afterwards.
 --input is checked with ffprobe (readable, a video stream, a duration) before any key is
 requested. --reencode forces a keyframe every --segment-seconds. Progress goes to stderr
-(not with --json). If packaging fails, the resource ID's lease is released when the key
-may do so (admin); otherwise it stays until it expires, and rerunning with --kid <the KID
-printed> packages again with the same key.
+(not with --json). If packaging fails, the resource ID's lease is released (the encoder
+key holding it, or an admin key, may); if that fails, it stays until it expires. Either
+way, rerunning with --kid <the KID printed> packages again with the same key.
 
 Example:
   keyplane package-hls --url http://127.0.0.1:8080 --api-key $ENC --input movie.mp4 --resource-id movie-1 --out www/movie-1

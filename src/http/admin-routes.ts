@@ -4,7 +4,8 @@ import { ownedBy, type OwnerReader } from '../auth/resource-scope';
 import type { Backend } from '../store/backend';
 import { auditDelivered, auditIssued } from './request-audit';
 import { requireRole } from './authenticate';
-import { BadRequestError, NotFoundError } from '../errors';
+import { hasRole, type Principal } from '../auth/principal';
+import { BadRequestError, ForbiddenError, NotFoundError } from '../errors';
 import type { StaticKeyResult, StaticKeyService } from '../keys/static-key-service';
 import type { KeyService } from '../keys/key-service';
 import { noStore, objectBody } from './respond';
@@ -91,11 +92,23 @@ export function adminRoutes(deps: {
     });
   });
 
-  router.delete('/leases/:resourceId', admin, async (req, res) => {
+  // An admin releases any lease of its tenant; an encoder only its own (the process that holds it, done
+  // early), never another process's, and only while it still holds it (a conditional delete).
+  router.delete('/leases/:resourceId', requireRole('admin', 'encoder'), async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
     const missing = `No lease for "${resourceId}"`;
     await ownedResource(req, deps.store.resources, resourceId, missing);
-    if (!(await deps.keys.releaseLease(resourceId))) throw new NotFoundError(missing);
+    const principal = req.principal as Principal;
+    const holder = hasRole(principal, 'admin') ? undefined : principal.id;
+    if (holder !== undefined) {
+      const lease = await deps.keys.activeLease(resourceId);
+      if (lease && lease.owner !== holder) {
+        throw new ForbiddenError(
+          `The lease on "${resourceId}" is held by another encryption process: only its holder or an admin may release it`,
+        );
+      }
+    }
+    if (!(await deps.keys.releaseLease(resourceId, holder))) throw new NotFoundError(missing);
     res.status(204).end();
   });
   return router;

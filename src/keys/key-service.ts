@@ -182,9 +182,12 @@ export class KeyService {
     return lease && lease.expiresAt.getTime() > this.now().getTime() ? lease : undefined;
   }
 
-  /** Deletes a resource's lease (expired or not), so another encoder may take it; returns whether one existed. */
-  async releaseLease(resourceId: string): Promise<boolean> {
-    return this.store.leases.delete(resourceId);
+  /**
+   * Deletes a resource's lease (expired or not), so another encoder may take it; with `owner`, only while
+   * that caller holds it. Returns whether one was deleted.
+   */
+  async releaseLease(resourceId: string, owner?: string): Promise<boolean> {
+    return this.store.leases.delete(resourceId, owner);
   }
 
   /** Seals a new key for storage (used by SPEKE issuance and static keys). */

@@ -21,8 +21,11 @@ export interface LeaseRepository {
    * ResourceRaceError.
    */
   commitIssue(commit: IssueCommit): Promise<void>;
-  /** Deletes a lease; returns whether one existed. */
-  delete(resourceId: string): Promise<boolean>;
+  /**
+   * Deletes a lease, only while `owner` holds it when given (the holder releasing its own lease, which
+   * must never remove a lease another process took meanwhile); returns whether one was deleted.
+   */
+  delete(resourceId: string, owner?: string): Promise<boolean>;
 }
 
 /** HLS AES-128 static-key registrations, one per resource ID. */

@@ -69,6 +69,20 @@ describe('one resource ID, one encryption process', () => {
     expect((await request(t.app).delete('/leases/movie-3').set('x-api-key', t.encoderKey)).status).toBe(403);
   });
 
+  it('lets the encoder holding a lease release it, and no other encoder', async () => {
+    expect((await post(doc('movie-4', [kid(1)]))).status).toBe(200);
+    const other = await request(t.app).delete('/leases/movie-4').set('x-api-key', t.encoder2Key);
+    expect(other.status).toBe(403);
+    expect(other.body.message).toBe(
+      'The lease on "movie-4" is held by another encryption process: only its holder or an admin may release it',
+    );
+    expect((await post(doc('movie-4', [kid(6)]), t.encoder2Key)).status).toBe(409);
+    expect((await request(t.app).delete('/leases/movie-4').set('x-api-key', t.encoderKey)).status).toBe(204);
+    expect((await request(t.app).delete('/leases/movie-4').set('x-api-key', t.encoderKey)).status).toBe(404);
+    expect((await post(doc('movie-4', [kid(6)]), t.encoder2Key)).status).toBe(200);
+    expect((await request(t.app).delete('/leases/movie-4').set('x-api-key', t.keyserverKey)).status).toBe(403);
+  });
+
   it('gives exactly one 200 for 30 concurrent conflicting requests', async () => {
     const results = await Promise.all(Array.from({ length: 30 }, (_, i) => post(doc('race-1', [kid(100 + i)]))));
     const statuses = results.map((r) => r.status).sort();

@@ -302,6 +302,18 @@ export function describeBackendContract(name: string, makeStore: MakeBackend): v
         await store.leases.commitIssue({ lease: again, expectedLeaseVersion: undefined, newKeys: [] });
         expectSameLease(await store.leases.get(rid), again);
       });
+
+      it('deletes a lease for its owner only while that owner holds it', async () => {
+        const rid = uid();
+        await expect(store.leases.delete(rid, 'owner-a')).resolves.toBe(false);
+        const held = lease(rid, { owner: 'owner-a' });
+        await store.leases.commitIssue({ lease: held, expectedLeaseVersion: undefined, newKeys: [] });
+        await expect(store.leases.delete(rid, 'owner-b')).resolves.toBe(false);
+        expectSameLease(await store.leases.get(rid), held);
+        await expect(store.leases.delete(rid, 'owner-a')).resolves.toBe(true);
+        await expect(store.leases.get(rid)).resolves.toBeUndefined();
+        await expect(store.leases.delete(rid, 'owner-a')).resolves.toBe(false);
+      });
     });
 
     describe('getKeys', () => {

@@ -4,6 +4,7 @@ import { BadRequestError } from '../../errors';
 import { ResourceRaceError } from '../ownership';
 import { KeyRaceError, LeaseRaceError, type IssueCommit, type Lease, type StoredKey } from '../records';
 import type { LeaseRepository } from '../repositories';
+import { awsErrorName } from '../../aws-errors';
 import { isRaceReason, unexplainedCancellation } from './errors';
 import { ItemReader, itemKey, LAYOUT, toItem, type DynamoTable, type Item } from './items';
 import { keyPut } from './keys';
@@ -84,11 +85,30 @@ export class DynamoLeaseRepository implements LeaseRepository {
     throw unexplainedCancellation(reasons);
   }
 
-  async delete(resourceId: string): Promise<boolean> {
-    const res = await this.table.client.send(
-      new DeleteItemCommand({ TableName: this.table.name, Key: leaseKey(resourceId), ReturnValues: 'ALL_OLD' }),
-    );
-    return Object.keys(res.Attributes ?? {}).length > 0;
+  async delete(resourceId: string, owner?: string): Promise<boolean> {
+    // `owner` is a DynamoDB reserved word: named through ExpressionAttributeNames.
+    const onlyOwner =
+      owner === undefined
+        ? {}
+        : {
+            ConditionExpression: '#owner = :owner',
+            ExpressionAttributeNames: { '#owner': 'owner' },
+            ExpressionAttributeValues: toItem({ ':owner': owner }),
+          };
+    try {
+      const res = await this.table.client.send(
+        new DeleteItemCommand({
+          TableName: this.table.name,
+          Key: leaseKey(resourceId),
+          ReturnValues: 'ALL_OLD',
+          ...onlyOwner,
+        }),
+      );
+      return Object.keys(res.Attributes ?? {}).length > 0;
+    } catch (err) {
+      if (awsErrorName(err) === 'ConditionalCheckFailedException') return false;
+      throw err;
+    }
   }
 
   private leasePut(lease: Lease, expectedVersion: number | undefined): NonNullable<TransactWriteItem['Put']> {

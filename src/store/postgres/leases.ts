@@ -61,8 +61,11 @@ export class PostgresLeaseRepository implements LeaseRepository {
     });
   }
 
-  async delete(resourceId: string): Promise<boolean> {
-    const res = await this.db.query('DELETE FROM leases WHERE resource_id = $1', [resourceId]);
+  async delete(resourceId: string, owner?: string): Promise<boolean> {
+    const res =
+      owner === undefined
+        ? await this.db.query('DELETE FROM leases WHERE resource_id = $1', [resourceId])
+        : await this.db.query('DELETE FROM leases WHERE resource_id = $1 AND owner = $2', [resourceId, owner]);
     return (res.rowCount ?? 0) > 0;
   }
 

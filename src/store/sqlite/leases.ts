@@ -21,6 +21,7 @@ import type { SqliteWriterThread } from './writer-thread';
  */
 export class SqliteLeaseRepository implements LeaseRepository {
   private readonly deleteStmt: Database.Statement;
+  private readonly deleteOwnedStmt: Database.Statement;
   private readonly issue: IssueStatements;
 
   constructor(
@@ -30,6 +31,7 @@ export class SqliteLeaseRepository implements LeaseRepository {
   ) {
     this.issue = prepareIssue(db);
     this.deleteStmt = db.prepare('DELETE FROM leases WHERE resource_id = ?');
+    this.deleteOwnedStmt = db.prepare('DELETE FROM leases WHERE resource_id = ? AND owner = ?');
   }
 
   async get(resourceId: string): Promise<Lease | undefined> {
@@ -46,7 +48,11 @@ export class SqliteLeaseRepository implements LeaseRepository {
     });
   }
 
-  async delete(resourceId: string): Promise<boolean> {
-    return this.writes.submit(() => this.deleteStmt.run(resourceId).changes > 0);
+  async delete(resourceId: string, owner?: string): Promise<boolean> {
+    return this.writes.submit(
+      () =>
+        (owner === undefined ? this.deleteStmt.run(resourceId) : this.deleteOwnedStmt.run(resourceId, owner)).changes >
+        0,
+    );
   }
 }
