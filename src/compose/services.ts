@@ -44,7 +44,8 @@ export function sqliteStore(config: Config, logger: Logger = createLogger(config
   const log = logger.child({ component: 'audit-retention' });
   return openSqliteBackend(path.join(config.dataDir, 'keyplane.db'), {
     backgroundCheckpoint: true,
-    writerThread: config.sqliteWriterThread,
+    writerThread: true,
+    auditOnWriterThread: config.sqliteWriterThread === 'keys and audit',
     auditRetentionDays: retentionDaysOf(config.auditRetention),
     auditPrune: {
       onPrune: ({ deleted, more, error }) => {

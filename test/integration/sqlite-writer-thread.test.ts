@@ -6,6 +6,7 @@ import path from 'node:path';
 import { ServiceUnavailableError } from '../../src/errors';
 import { KeyRaceError, LeaseRaceError, type IssueCommit, type StoredKey } from '../../src/store/records';
 import { auditFileOf, openSqliteBackend } from '../../src/store/sqlite';
+import { SqliteWriterThread } from '../../src/store/sqlite/writer-thread';
 import { deliveryRecord } from '../helpers/audit-records';
 
 // The server commits issuance and audit writes on a worker thread (SqliteWriterThread). These check what
@@ -49,7 +50,7 @@ describe('SQLite writer thread', () => {
       const ticking = setInterval(() => ticks++, 5);
       await new Promise((r) => setTimeout(r, 300));
       clearInterval(ticking);
-      // The thread waits in SQLite's busy handler; the loop kept its timers going all along.
+      // The thread waits for the lock; the loop kept its timers going all along.
       expect(ticks).toBeGreaterThan(20);
       expect(await store.leases.get('held')).toBeUndefined();
       other.exec('COMMIT');
@@ -98,6 +99,31 @@ describe('SQLite writer thread', () => {
     const audit = new Database(auditFileOf(file), { readonly: true });
     expect(audit.prepare('SELECT resource_id FROM audit').all()).toEqual([{ resource_id: 'closing' }]);
     audit.close();
+  });
+
+  it('keeps audit appends on the event loop when told to, and issuance on the thread', async () => {
+    const appendAudit = jest.spyOn(SqliteWriterThread.prototype, 'appendAudit');
+    const issueOnThread = jest.spyOn(SqliteWriterThread.prototype, 'issue');
+    let loopCommits = 0;
+    const store = openSqliteBackend(file, {
+      writerThread: true,
+      auditOnWriterThread: false,
+      onCommit: () => loopCommits++,
+    });
+    try {
+      await store.audit.append([deliveryRecord('on-loop')]);
+      await store.leases.commitIssue(issue('on-thread'));
+      expect(appendAudit).not.toHaveBeenCalled();
+      expect(issueOnThread).toHaveBeenCalledTimes(1);
+      expect(loopCommits).toBe(0);
+      const audit = new Database(auditFileOf(file), { readonly: true });
+      expect(audit.prepare('SELECT resource_id FROM audit').all()).toEqual([{ resource_id: 'on-loop' }]);
+      audit.close();
+    } finally {
+      appendAudit.mockRestore();
+      issueOnThread.mockRestore();
+      await store.close();
+    }
   });
 
   it('answers 503 when the file cannot take the write, and the batch leaves nothing', async () => {

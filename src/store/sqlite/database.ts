@@ -65,6 +65,12 @@ export interface SqliteDatabaseOptions {
    * by default, like `backgroundCheckpoint`.
    */
   writerThread?: boolean;
+  /**
+   * With `writerThread`: false keeps audit appends (synchronous=NORMAL, no fsync) on the event loop, where
+   * they cost less than the hop when every core runs a worker; issuance, which waits for an fsync, stays
+   * on the thread. Default true.
+   */
+  auditOnWriterThread?: boolean;
 }
 
 /** The writers' own checkpoint threshold (pages) while a worker checkpoints: a backstop, not the rule. */

@@ -69,7 +69,8 @@ export function openSqliteBackend(file: string, options: SqliteBackendOptions = 
   const keys = new SqliteKeyTable(db);
   const resources = new SqliteResourceTable(db);
   const auditTable = new SqliteAuditTable(database.auditDb);
-  const audit = new SqliteAuditRepository(auditTable, database.auditWrites, database.writer);
+  const auditWriter = options.auditOnWriterThread === false ? undefined : database.writer;
+  const audit = new SqliteAuditRepository(auditTable, database.auditWrites, auditWriter);
   const pruner = startPruner(database, auditTable, options, now);
   return mapBackendOutages(
     {

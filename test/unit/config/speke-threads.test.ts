@@ -3,18 +3,22 @@ import { ConfigError, describeConfig, loadConfig } from '../../../src/config';
 import { loadThreadsConfig } from '../../../src/config/threads';
 
 describe('KEYPLANE_SPEKE_THREADS and the writer thread', () => {
-  it('defaults to one SPEKE thread, for every document and with the writer thread when a core is free', () => {
+  it('defaults to one SPEKE thread, for every document and with audit on the writer thread when a core is free', () => {
     const free = os.availableParallelism() > 1;
-    expect(loadConfig({})).toMatchObject({ spekeThreads: 1, spekeSmallOnThreads: free, sqliteWriterThread: free });
+    expect(loadConfig({})).toMatchObject({
+      spekeThreads: 1,
+      spekeSmallOnThreads: free,
+      sqliteWriterThread: free ? 'keys and audit' : 'keys',
+    });
     expect(loadConfig({ KEYPLANE_SPEKE_THREADS: 'auto' }).spekeThreads).toBe(1);
     expect(describeConfig(loadConfig({ KEYPLANE_SPEKE_THREADS: '3' })).spekeThreads).toBe(3);
     expect(loadConfig({ KEYPLANE_SPEKE_THREADS: '0' }).spekeThreads).toBe(0);
   });
 
-  it('keeps small documents and the writer thread in the loop when the workers take every core', () => {
+  it('keeps small documents and audit appends in the loop when the workers take every core', () => {
     const cores = () => 4;
-    const free = { spekeThreads: 1, spekeSmallOnThreads: true, sqliteWriterThread: true };
-    const taken = { spekeThreads: 1, spekeSmallOnThreads: false, sqliteWriterThread: false };
+    const free = { spekeThreads: 1, spekeSmallOnThreads: true, sqliteWriterThread: 'keys and audit' };
+    const taken = { spekeThreads: 1, spekeSmallOnThreads: false, sqliteWriterThread: 'keys' };
     expect(loadThreadsConfig({}, 1, cores)).toEqual(free);
     expect(loadThreadsConfig({}, 3, cores)).toEqual(free);
     expect(loadThreadsConfig({}, 4, cores)).toEqual(taken);
@@ -33,7 +37,7 @@ describe('KEYPLANE_SPEKE_THREADS and the writer thread', () => {
     expect(describeConfig(config)).toMatchObject({
       spekeThreads: 1,
       spekeSmallOnThreads: false,
-      sqliteWriterThread: false,
+      sqliteWriterThread: 'keys',
     });
   });
 
