@@ -79,7 +79,9 @@ export function abuseLimits(
   const failed = counter('failed-auth', limits.failedAuthPerMinute);
   const perCredential = counter('per-credential', limits.perCredentialPerMinute);
   const beforeAuth: RequestHandler = (req: Request, res, next) => {
-    if (!failed) return next();
+    // A load balancer's health check shares the address of every client behind it when proxies are not
+    // trusted: a blocked address must not take the instance out of rotation. It takes no credential.
+    if (!failed || req.path === '/healthz') return next();
     const ip = clientIp(req);
     const wait = failed.retryAfter(ip);
     if (wait > 0) return next(new RateLimitedError(wait, 'failed or unauthenticated requests from this address'));

@@ -59,6 +59,15 @@ describe('abuse limits (KEYPLANE_RATE_LIMIT_FAILED_AUTH=20)', () => {
     expect(String(json(last as HttpResult).message)).toMatch(
       /Too many failed or unauthenticated requests.*retry after \d+ s/,
     );
+    // The health check of a load balancer sharing that address still answers, and the block stays.
+    const health = await s.client.send({ method: 'GET', path: '/healthz', headers: from('198.51.100.1') });
+    expect(health.status).toBe(200);
+    const after = await s.client.send({
+      method: 'GET',
+      path: `/keys/${RESOURCE}/${kid}`,
+      headers: from('198.51.100.1', { 'x-api-key': `kp_guess_${crypto.randomBytes(8).toString('hex')}` }),
+    });
+    expect(after.status).toBe(429);
   });
 
   it('counts guessed playback tokens in the path the same way', async () => {
