@@ -1,4 +1,5 @@
 import type { AuditRecord } from '../../audit/audit-record';
+import { AUDIT_COLUMNS, auditRow } from '../audit-row';
 import type { StoredKey } from '../records';
 import {
   TRANSFER_KINDS,
@@ -29,7 +30,6 @@ const s = (v: unknown): string => String(v);
 const date = (v: unknown): Date => new Date(Number(v));
 const opt = <K extends string>(key: K, v: unknown) =>
   (v === null || v === undefined ? {} : { [key]: s(v) }) as Partial<Record<K, string>>;
-const nul = (v: unknown): unknown => v ?? null;
 type Of<K extends TransferKind> = Extract<TransferRecord, { kind: K }>['record'];
 const rec = <K extends TransferKind>(t: TransferRecord) => t.record as Of<K>;
 
@@ -190,28 +190,11 @@ const TABLES: Record<TransferKind, KindTable> = {
   },
   audit: {
     table: 'audit',
-    columns: [
-      'id', 'time', 'resource_id', 'action', 'route', 'kid', 'principal', 'outcome', 'status', 'reason', 'client_ip', 'tenant',
-    ], // prettier-ignore
+    columns: [...AUDIT_COLUMNS],
     key: ['id'],
     keyOf: (id) => [auditIdentity(id).id],
     toRecord: (r) => ({ kind: 'audit', record: auditRecord(r) }),
-    toRow: (t) => {
-      const r = rec<'audit'>(t);
-      const tail = [r.reason, r.clientIp, r.tenant].map(nul);
-      return [
-        r.id,
-        r.time.getTime(),
-        r.resourceId,
-        r.action,
-        r.route,
-        nul(r.kid),
-        nul(r.principal),
-        r.outcome,
-        r.status,
-        ...tail,
-      ];
-    },
+    toRow: (t) => auditRow(rec<'audit'>(t)),
   },
 };
 

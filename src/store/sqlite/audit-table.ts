@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { migrateAuditToTenants } from './tenants-schema';
+import { auditRow } from '../audit-row';
 import { actionOf, lowerBound, type AuditPage, type AuditQuery, type AuditRecord } from '../../audit/audit-record';
 
 /** The audit table and its indexes (in the audit file; the main connection's for `:memory:`). */
@@ -38,28 +39,10 @@ interface AuditRow {
 
 type Bound = [number, number, string];
 
-/** The audit insert, shared by the event loop's connection and the writer thread's. */
+/** The audit insert (columns in auditRow's order), shared by the event loop's connection and the writer thread's. */
 export const AUDIT_INSERT_SQL =
   'INSERT INTO audit (id, time, resource_id, action, route, kid, principal, outcome, status, reason, client_ip, tenant) ' +
   'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
-
-/** A record's bound parameters for AUDIT_INSERT_SQL. */
-export function auditRow(r: AuditRecord): unknown[] {
-  return [
-    r.id,
-    r.time.getTime(),
-    r.resourceId,
-    r.action,
-    r.route,
-    r.kid ?? null,
-    r.principal ?? null,
-    r.outcome,
-    r.status,
-    r.reason ?? null,
-    r.clientIp ?? null,
-    r.tenant ?? null,
-  ];
-}
 
 const optional = <K extends string>(key: K, value: string | null) =>
   (value === null ? {} : { [key]: value }) as Partial<Record<K, string>>;

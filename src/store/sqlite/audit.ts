@@ -1,6 +1,7 @@
 import type { AuditPage, AuditQuery, AuditRecord } from '../../audit/audit-record';
 import type { AuditRepository } from '../repositories';
-import { auditRow, type SqliteAuditTable } from './audit-table';
+import { auditRow } from '../audit-row';
+import type { SqliteAuditTable } from './audit-table';
 import type { GroupCommitter } from './group-commit';
 import type { SqliteWriterThread } from './writer-thread';
 

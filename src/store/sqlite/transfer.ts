@@ -12,7 +12,7 @@ import {
 } from '../transfer';
 import type { StoredKey } from '../records';
 import type { GroupCommitter } from './group-commit';
-import { auditRow } from './audit-table';
+import { auditRow } from '../audit-row';
 
 type Row = Record<string, unknown>;
 
