@@ -1,5 +1,6 @@
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { AUDIT_INSERT_SQL } from './audit-table';
+import { isBusy } from './errors';
 import { ISSUE_SQL, runClaim, runIssue, type IssueOp, type IssueRace } from './issue-write';
 
 /** How long `close` waits for the thread to commit what it was sent and close its connections. */
@@ -37,7 +38,7 @@ const runIssue = ${runIssue.toString()};
 const closed = new Int32Array(workerData.closed);
 const results = workerData.results;
 const pause = new Int32Array(new SharedArrayBuffer(4));
-const isBusy = (err) => Boolean(err && typeof err.code === 'string' && err.code.startsWith('SQLITE_BUSY'));
+${isBusy.toString()}
 function begin(c) {
   const deadline = Date.now() + workerData.busyTimeoutMs;
   for (let wait = 0.25; ; wait = Math.min(1, wait * 2)) {
