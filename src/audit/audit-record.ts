@@ -1,13 +1,29 @@
 /**
- * What happened: a key handed to an encoder or admin (`issue`) or to a player/proxy (`deliver`), a
- * playback token revoked (`revoke`, resource `token:<jti>`), or a master key rotation step by
- * `keyplane rotate-master-key` (`rotate`, resource `master-key:<id>`).
+ * An admin change, audited like a key leaving: an API key created (`grant`) or revoked (`revoke`, resource
+ * `apikey:<id>`), a lease released (`release`), a delivery policy set or removed (`configure`).
  */
-type AuditAction = 'issue' | 'deliver' | 'revoke' | 'rotate';
+export type ChangeAction = 'grant' | 'revoke' | 'release' | 'configure';
+
+/**
+ * What happened: a key handed to an encoder or admin (`issue`) or to a player/proxy (`deliver`), a
+ * playback token revoked (`revoke`, resource `token:<jti>`), a master key rotation step by
+ * `keyplane rotate-master-key` (`rotate`, resource `master-key:<id>`), or an admin change (ChangeAction).
+ */
+export type AuditAction = 'issue' | 'deliver' | 'rotate' | ChangeAction;
+
+const ACTIONS: ReadonlySet<string> = new Set<AuditAction>([
+  'issue',
+  'deliver',
+  'rotate',
+  'grant',
+  'revoke',
+  'release',
+  'configure',
+]);
 
 /** An action as stored, read back (anything unknown reads as `deliver`, as before `revoke` existed). */
 export function actionOf(value: unknown): AuditAction {
-  return value === 'issue' || value === 'revoke' || value === 'rotate' ? value : 'deliver';
+  return typeof value === 'string' && ACTIONS.has(value) ? (value as AuditAction) : 'deliver';
 }
 
 /** `allowed` (2xx), `denied` (4xx: credentials, scope, policy, unknown key) or `failed` (5xx). */

@@ -1,10 +1,11 @@
+import type { ChangeAction } from '../audit/audit-record';
 import { RESOURCE_ID_PATTERN, UUID_PATTERN } from './ids';
 
-/** What the audit trail records for a route: key issuance, key delivery, or nothing. */
-type RouteAuditAction = 'issue' | 'deliver' | 'none';
+/** What the audit trail records for a route: key issuance, key delivery, an admin change, or nothing. */
+export type RouteAuditAction = 'issue' | 'deliver' | ChangeAction | 'none';
 
-/** The facts a request path can tell about the key it is after, by role. */
-type PathFact = 'resourceId' | 'kid' | 'pathToken' | 'secureClient';
+/** The facts a request path can tell about the key (or API key) it is after, by role. */
+type PathFact = 'resourceId' | 'kid' | 'pathToken' | 'secureClient' | 'apiKeyId';
 
 /** One route as a feature manifest declares it (the same method and path as in `openapi/openapi.yaml`). */
 export interface RouteSpec {
@@ -26,6 +27,8 @@ export interface RouteMatch {
   kid?: string;
   pathToken?: string;
   secureClient?: string;
+  /** The API key an admin change names (`DELETE /api-keys/{id}`), as sent, at most 64 characters. */
+  apiKeyId?: string;
 }
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -93,6 +96,7 @@ export class RouteTable {
       const kid = fact('kid');
       const pathToken = fact('pathToken');
       const secureClient = fact('secureClient');
+      const apiKeyId = fact('apiKeyId');
       return {
         route: r.name,
         audit: r.spec.audit,
@@ -100,6 +104,7 @@ export class RouteTable {
         ...(kid !== undefined && UUID_PATTERN.test(kid) ? { kid: kid.toLowerCase() } : {}),
         ...(pathToken ? { pathToken } : {}),
         ...(secureClient ? { secureClient } : {}),
+        ...(apiKeyId ? { apiKeyId: apiKeyId.slice(0, 64) } : {}),
       };
     }
     return undefined;

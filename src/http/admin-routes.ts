@@ -2,7 +2,7 @@ import express, { Router, type Request } from 'express';
 import { EXACT_ROUTING } from './exact-routing';
 import { ownedBy, type OwnerReader } from '../auth/resource-scope';
 import type { Backend } from '../store/backend';
-import { auditDelivered, auditIssued } from './request-audit';
+import { auditChange, auditDelivered, auditIssued } from './request-audit';
 import { requireRole } from './authenticate';
 import { hasRole, type Principal } from '../auth/principal';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../errors';
@@ -93,11 +93,12 @@ export function adminRoutes(deps: {
   });
 
   // An admin releases any lease of its tenant; an encoder only its own (the process that holds it, done
-  // early), never another process's, and only while it still holds it (a conditional delete).
+  // early), never another process's, and only while it still holds it (a conditional delete). Audited
+  // (`release`), refusals too: an encoder trying another process's lease is worth seeing.
   router.delete('/leases/:resourceId', requireRole('admin', 'encoder'), async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
     const missing = `No lease for "${resourceId}"`;
-    await ownedResource(req, deps.store.resources, resourceId, missing);
+    const owner = await ownedResource(req, deps.store.resources, resourceId, missing);
     const principal = req.principal as Principal;
     const holder = hasRole(principal, 'admin') ? undefined : principal.id;
     if (holder !== undefined) {
@@ -109,6 +110,7 @@ export function adminRoutes(deps: {
       }
     }
     if (!(await deps.keys.releaseLease(resourceId, holder))) throw new NotFoundError(missing);
+    await auditChange(req, 'release', resourceId, 204, owner.tenant);
     res.status(204).end();
   });
   return router;

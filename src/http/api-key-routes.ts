@@ -7,6 +7,7 @@ import { ForbiddenError, NotFoundError } from '../errors';
 import type { Backend } from '../store/backend';
 import { tenantOf } from './principal-tenant';
 import { noStore, objectBody } from './respond';
+import { apiKeyResource, auditChange } from './request-audit';
 
 /**
  * The tenant a new API key gets: the body's `tenant`, else the caller's (`default` for `*`). A tenant
@@ -36,7 +37,8 @@ export function tenantFilter(caller: string, requested: unknown): string | undef
 
 /**
  * API keys and tenants (admin): `POST/GET /api-keys`, `DELETE /api-keys/{id}` scoped to the caller's
- * tenant (`*`: all), and `GET /tenants` (admins of `*` only).
+ * tenant (`*`: all), and `GET /tenants` (admins of `*` only). Creating and revoking a key are audited
+ * (`grant`, `revoke`; resource `apikey:<id>`), refusals too.
  */
 export function apiKeyRoutes(deps: { apiKeys: ApiKeyService; store: Backend }): Router {
   const router = Router(EXACT_ROUTING);
@@ -47,6 +49,7 @@ export function apiKeyRoutes(deps: { apiKeys: ApiKeyService; store: Backend }): 
     const body = objectBody(req.body);
     const tenant = newKeyTenant(tenantOf(req), body.tenant);
     const created = await deps.apiKeys.create(body.name as string, body.roles, tenant);
+    await auditChange(req, 'grant', apiKeyResource(created.record.id), 201, tenant);
     res.status(201).json({ ...created.record, key: created.key });
   });
 
@@ -58,10 +61,13 @@ export function apiKeyRoutes(deps: { apiKeys: ApiKeyService; store: Backend }): 
   router.delete('/api-keys/:id', admin, async (req, res) => {
     const id = String(req.params.id);
     const caller = tenantOf(req);
-    const record = caller === ALL_TENANTS ? undefined : await deps.store.apiKeys.get(id);
+    const record = await deps.store.apiKeys.get(id);
     // Another tenant's key is as unknown to a tenant admin as a missing one: its existence is not revealed.
     const foreign = caller !== ALL_TENANTS && record?.tenant !== caller;
-    if (foreign || !(await deps.apiKeys.revoke(id))) throw new NotFoundError(`No active API key with id "${id}"`);
+    if (foreign || !record || !(await deps.apiKeys.revoke(id))) {
+      throw new NotFoundError(`No active API key with id "${id}"`);
+    }
+    await auditChange(req, 'revoke', apiKeyResource(id), 204, record.tenant);
     res.status(204).end();
   });
 

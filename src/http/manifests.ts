@@ -23,7 +23,7 @@ const PUBLIC_MANIFEST: FeatureManifest = {
   ],
 };
 
-/** Per-resource delivery policies (admin). */
+/** Per-resource delivery policies (admin); changes are audited. */
 const POLICY_MANIFEST: FeatureManifest = {
   feature: 'policy',
   mounts: [
@@ -37,16 +37,18 @@ const POLICY_MANIFEST: FeatureManifest = {
           (deps.delivery as NonNullable<AppDeps['delivery']>).policies,
           deps.store.resources,
         ),
+      // Setting or removing a policy is audited (action `configure`); reading one is not.
       routes: (['PUT', 'GET', 'DELETE'] as const).map((method) => ({
         method,
         path: '/resources/{resourceId}/policy',
-        audit: 'none' as const,
+        audit: method === 'GET' ? ('none' as const) : ('configure' as const),
+        params: { resourceId: 'resourceId' },
       })),
     },
   ],
 };
 
-/** Static keys, leases, API keys and tenants (admin); static key creation and reads are audited. */
+/** Static keys, leases, API keys and tenants (admin); static key creation and reads, lease releases and API key changes are audited. */
 const ADMIN_MANIFEST: FeatureManifest = {
   feature: 'admin',
   mounts: [
@@ -64,7 +66,7 @@ const ADMIN_MANIFEST: FeatureManifest = {
           params: { resourceId: 'resourceId' },
         },
         { method: 'GET', path: '/leases/{resourceId}', audit: 'none' },
-        { method: 'DELETE', path: '/leases/{resourceId}', audit: 'none' },
+        { method: 'DELETE', path: '/leases/{resourceId}', audit: 'release', params: { resourceId: 'resourceId' } },
       ],
     },
     {
@@ -73,9 +75,9 @@ const ADMIN_MANIFEST: FeatureManifest = {
       segments: ['api-keys', 'tenants'],
       build: (deps) => (require('./api-key-routes') as typeof import('./api-key-routes')).apiKeyRoutes(deps),
       routes: [
-        { method: 'POST', path: '/api-keys', audit: 'none' },
+        { method: 'POST', path: '/api-keys', audit: 'grant' },
         { method: 'GET', path: '/api-keys', audit: 'none' },
-        { method: 'DELETE', path: '/api-keys/{id}', audit: 'none' },
+        { method: 'DELETE', path: '/api-keys/{id}', audit: 'revoke', params: { apiKeyId: 'id' } },
         { method: 'GET', path: '/tenants', audit: 'none' },
       ],
     },

@@ -7,6 +7,7 @@ import { NotFoundError } from '../errors';
 import type { ResourcePolicy } from '../store/records';
 import { EXACT_ROUTING } from './exact-routing';
 import { noStore } from './respond';
+import { auditChange } from './request-audit';
 import { checkResourceId } from '../domain/ids';
 
 function view(policy: ResourcePolicy) {
@@ -19,21 +20,27 @@ function view(policy: ResourcePolicy) {
   };
 }
 
-/** Admin routes for per-resource delivery policies: `PUT/GET/DELETE /resources/{resourceId}/policy`. */
+/**
+ * Admin routes for per-resource delivery policies: `PUT/GET/DELETE /resources/{resourceId}/policy`.
+ * Setting and removing one are audited (`configure`), refusals too.
+ */
 export function policyRoutes(policies: ResourcePolicyService, owners: OwnerReader): Router {
   const router = Router(EXACT_ROUTING);
   // A policy belongs to a resource of the caller's tenant: 403 for another tenant's, 404 before its keys exist.
   const owned = async (req: Request, resourceId: string) => {
     const owner = await ownedBy(owners, resourceId, tenantOf(req));
     if (!owner) throw new NotFoundError(`No resource "${resourceId}": create its keys before setting its policy`);
+    return owner;
   };
   const admin = requireRole('admin');
   const json = express.json({ limit: '16kb', strict: true });
 
   router.put('/resources/:resourceId/policy', admin, noStore, json, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
-    await owned(req, resourceId);
-    res.json(view(await policies.set(resourceId, req.body)));
+    const owner = await owned(req, resourceId);
+    const policy = await policies.set(resourceId, req.body);
+    await auditChange(req, 'configure', resourceId, 200, owner.tenant);
+    res.json(view(policy));
   });
 
   router.get('/resources/:resourceId/policy', admin, noStore, async (req, res) => {
@@ -46,8 +53,9 @@ export function policyRoutes(policies: ResourcePolicyService, owners: OwnerReade
 
   router.delete('/resources/:resourceId/policy', admin, async (req, res) => {
     const resourceId = checkResourceId(req.params.resourceId);
-    await owned(req, resourceId);
+    const owner = await owned(req, resourceId);
     if (!(await policies.remove(resourceId))) throw new NotFoundError(`No policy for resource "${resourceId}"`);
+    await auditChange(req, 'configure', resourceId, 204, owner.tenant);
     res.status(204).end();
   });
   return router;

@@ -1,7 +1,8 @@
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { decodeJwt } from 'jose';
 import type { AuditEvent, AuditLog } from '../audit/audit-log';
-import type { RouteMatch, RouteTable } from '../domain/route-spec';
+import type { RouteAuditAction, RouteMatch, RouteTable } from '../domain/route-spec';
+import type { ChangeAction } from '../audit/audit-record';
 import { refusedTokenJti } from '../auth/token-errors';
 import type { OwnerReader } from '../auth/resource-scope';
 import { ALL_TENANTS, claimingTenant, DEFAULT_TENANT } from '../domain/tenants';
@@ -164,19 +165,67 @@ export function auditIssued(
 /** Resource ID of a refusal whose path names none (Clear Key without a token, an invalid ID): `-`. */
 const UNKNOWN_RESOURCE = '-';
 
+const CHANGES: ReadonlySet<RouteAuditAction> = new Set<ChangeAction>(['grant', 'revoke', 'release', 'configure']);
+
+/** Whether a manifest route is an audited admin change. */
+function isChange(action: RouteAuditAction): action is ChangeAction {
+  return CHANGES.has(action);
+}
+
+/** The audit resource of an API key: `apikey:<id>`, as its principal reads. */
+export function apiKeyResource(id: string): string {
+  return `apikey:${id.slice(0, 64)}`;
+}
+
+/**
+ * Records an admin change this request made (`grant`, `revoke`, `release`, `configure`, as its manifest
+ * route says) on `resource` (a resource ID, or `apikey:<id>`), under `tenant`, the tenant whose resource
+ * or API key it was (`*` for a key of every tenant: no tenant's admin sees that record). Await it before
+ * answering, as with keys.
+ */
+export async function auditChange(
+  req: Request,
+  action: ChangeAction,
+  resource: string,
+  status: number,
+  tenant: string,
+): Promise<void> {
+  if (!req.audit) return;
+  const target = auditTarget(req);
+  const principal = callerOf(req, target, status);
+  const ip = clientIp(req);
+  await req.audit.record([
+    {
+      action,
+      route: target?.route ?? `${req.method} ${req.path}`,
+      resourceId: resource,
+      tenant,
+      status,
+      ...(principal === undefined ? {} : { principal }),
+      ...(ip === '' ? {} : { clientIp: ip }),
+    },
+  ]);
+}
+
 /**
  * Error middleware (before the error handler) for refusals no service recorded: every refusal on a
- * delivery route (per its manifest) before or outside its service (401 from authentication, 429, a bad
- * or expired path credential, a missing role, a bad ID) is recorded with the resource the path or the
- * caller's playback token names (`-` when none is known) and the principal when one is known, then the
- * error is passed on. Refusals without a principal (401, 429) are sampled (RefusalSampler) so a flood
- * cannot grow the trail without bound; every other refusal is recorded one by one.
+ * delivery route or an admin change route (per its manifest) before or outside its service (401 from
+ * authentication, 429, a bad or expired path credential, a missing role, another tenant's resource, a
+ * bad ID) is recorded with the resource the path or the caller's playback token names (`-` when none is
+ * known) and the principal when one is known, then the error is passed on. Refusals without a principal
+ * (401, 429) are sampled (RefusalSampler) so a flood cannot grow the trail without bound; every other
+ * refusal is recorded one by one.
  */
 export const auditRefusals: ErrorRequestHandler = (err, req, res, next) => {
   const target = req.audit && res.locals.auditRecorded !== true ? auditTarget(req) : undefined;
-  if (!target || target.audit !== 'deliver') return next(err);
+  if (!target || (target.audit !== 'deliver' && !isChange(target.audit))) return next(err);
+  const action = target.audit;
   // A Clear Key license names no resource in its path; a playback token's resource stands in for it.
-  const resourceId = target.resourceId ?? req.principal?.resourceId ?? UNKNOWN_RESOURCE;
+  const resourceId =
+    target.resourceId ??
+    (target.apiKeyId === undefined ? undefined : apiKeyResource(target.apiKeyId)) ??
+    (action === 'deliver' ? req.principal?.resourceId : undefined) ??
+    UNKNOWN_RESOURCE;
   const known = toKeyplaneError(err);
   const status = known?.status ?? 500;
   const reason = (known?.details.reason as string | undefined) ?? known?.code ?? 'internal';
@@ -185,11 +234,16 @@ export const auditRefusals: ErrorRequestHandler = (err, req, res, next) => {
   if (principal === undefined && (status === 401 || status === 429)) {
     if (req.auditSampler && !req.auditSampler.admit(target.route, ip, reason)) return next(err);
   }
-  void ownerTenant(req, resourceId, callerTenant(req, target, status))
+  // An API key refusal stays with the caller's tenant (`*` too): a resource ID can look like `apikey:<id>`.
+  const apiKey = action === 'grant' || target.apiKeyId !== undefined;
+  const tenant = apiKey
+    ? Promise.resolve(req.principal?.tenant ?? callerTenant(req, target, status))
+    : ownerTenant(req, resourceId, callerTenant(req, target, status));
+  void tenant
     .then((tenant) =>
       req.audit?.record([
         {
-          action: 'deliver',
+          action,
           route: target.route,
           resourceId,
           tenant,

@@ -125,6 +125,17 @@ export function describeAuditContract(getStore: () => Backend, makeStore: MakeBa
       expect(page.next).toBeUndefined();
     });
 
+    it('reads every action back as written', async () => {
+      const store = getStore();
+      const rid = uid();
+      const t0 = Date.now() - 60_000;
+      const actions = ['issue', 'deliver', 'revoke', 'rotate', 'grant', 'release', 'configure'] as const;
+      const records = actions.map((action, i) => record(rid, new Date(t0 + i), { action }));
+      await store.audit.append(records);
+      const page = await store.audit.query({ resourceId: rid, limit: 10 });
+      expect(page.records.map((r) => r.action)).toEqual([...actions]);
+    });
+
     it('orders records of the same millisecond by id and pages through them without gaps or repeats', async () => {
       const store = getStore();
       const rid = uid();

@@ -57,6 +57,22 @@ function recordsOfEveryKind(): TransferRecord[] {
         tenant: 'acme',
       },
     },
+    // Every other action survives a transfer as itself (an earlier version turned `rotate` into `deliver`).
+    ...(['issue', 'revoke', 'rotate', 'grant', 'release', 'configure'] as const).map((action, i): TransferRecord => ({
+      kind: 'audit',
+      record: {
+        id: uid(),
+        time: at(9 + i),
+        action,
+        route: 'DELETE /leases/{resourceId}',
+        resourceId,
+        principal: 'admin-key',
+        outcome: 'denied',
+        status: 403,
+        reason: 'forbidden',
+        tenant: 'acme',
+      },
+    })),
   ];
 }
 

@@ -1,4 +1,4 @@
-import type { AuditRecord } from '../../audit/audit-record';
+import { actionOf, type AuditRecord } from '../../audit/audit-record';
 import { AUDIT_COLUMNS, auditRow } from '../audit-row';
 import type { StoredKey } from '../records';
 import {
@@ -35,11 +35,10 @@ const rec = <K extends TransferKind>(t: TransferRecord) => t.record as Of<K>;
 
 function auditRecord(r: Row): AuditRecord {
   const outcome = r.outcome === 'allowed' ? 'allowed' : r.outcome === 'failed' ? 'failed' : 'denied';
-  const action = r.action === 'issue' || r.action === 'revoke' ? r.action : 'deliver';
   return {
     id: s(r.id),
     time: date(r.time),
-    action,
+    action: actionOf(r.action),
     route: s(r.route),
     resourceId: s(r.resource_id),
     ...opt('kid', r.kid),

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { AuditRecord } from '../../audit/audit-record';
+import { actionOf, type AuditRecord } from '../../audit/audit-record';
 import {
   TRANSFER_KINDS,
   auditIdentity,
@@ -197,11 +197,10 @@ const TABLES: Record<TransferKind, KindTable> = {
 
 function auditRecord(r: Row): AuditRecord {
   const outcome = r.outcome === 'allowed' ? 'allowed' : r.outcome === 'failed' ? 'failed' : 'denied';
-  const action = r.action === 'issue' || r.action === 'revoke' ? r.action : 'deliver';
   return {
     id: s(r.id),
     time: date(r.time),
-    action,
+    action: actionOf(r.action),
     route: s(r.route),
     resourceId: s(r.resource_id),
     ...opt('kid', r.kid),
