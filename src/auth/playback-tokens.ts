@@ -36,6 +36,8 @@ interface IssuedToken {
   token: string;
   expiresAt: Date;
   resourceId: string;
+  /** The token's `jti`: what its deliveries, its revocation and the audit record of its minting name. */
+  jti: string;
 }
 
 /** What a verified token allows: keys of one resource, optionally only some KIDs. */
@@ -94,15 +96,16 @@ export class PlaybackTokenService {
     if (!isTenantId(ten)) throw new Error(`A playback token cannot be minted for tenant "${ten}"`);
     const key = this.keys[0] as TokenSigningKey;
     const iat = Math.floor(this.now().getTime() / 1000);
+    const jti = crypto.randomUUID();
     const token = await new SignJWT(kids ? { kids, ten } : { ten })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: key.kid })
       .setSubject(resourceId)
       .setAudience(PLAYBACK_AUDIENCE)
-      .setJti(crypto.randomUUID())
+      .setJti(jti)
       .setIssuedAt(iat)
       .setExpirationTime(iat + ttl)
       .sign(key.secret);
-    return { token, expiresAt: new Date((iat + ttl) * 1000), resourceId };
+    return { token, expiresAt: new Date((iat + ttl) * 1000), resourceId, jti };
   }
 
   /**

@@ -35,7 +35,7 @@ export const DELIVERY_ROUTES = {
   },
   license: { method: 'POST', path: '/clearkey/license', audit: 'deliver' },
   licensePreflight: { method: 'OPTIONS', path: '/clearkey/license', audit: 'none' },
-  tokens: { method: 'POST', path: '/playback-tokens', audit: 'none' },
+  tokens: { method: 'POST', path: '/playback-tokens', audit: 'grant' },
   revokeToken: { method: 'DELETE', path: '/playback-tokens/{jti}', audit: 'none' },
 } as const satisfies Record<string, RouteSpec>;
 

@@ -14,6 +14,7 @@ import { checkResourceId } from '../domain/ids';
 import { ALL_TENANTS } from '../domain/tenants';
 import { NotFoundError } from '../errors';
 import { noStore, objectBody } from '../http/respond';
+import { auditChange } from '../http/request-audit';
 import { DELIVERY_ROUTES, routeName } from './delivery-manifest';
 import { tokensOf } from './grant';
 
@@ -55,7 +56,8 @@ async function tokenTenant(owners: OwnerReader, principal: Principal, resourceId
 
 /**
  * `POST /playback-tokens` (admin or token-issuer): mints a token for a resource of the issuer's tenant,
- * carrying that tenant (`ten`), and the key URL base players use. `DELETE /playback-tokens/{jti}` (same
+ * carrying that tenant (`ten`), and the key URL base players use; audited (`grant`, resource
+ * `token:<jti>`, so the minter of a token its deliveries name is one query away). `DELETE /playback-tokens/{jti}` (same
  * roles): revokes one; every instance refuses it on its next use.
  */
 export function tokenIssuerRoutes(deps: {
@@ -72,6 +74,7 @@ export function tokenIssuerRoutes(deps: {
     const resourceId = checkResourceId(body.resourceId);
     const tenant = await tokenTenant(deps.owners, req.principal as Principal, resourceId);
     const issued = await tokens.issue({ resourceId, ttlSeconds: body.ttlSeconds, kids: body.kids, tenant });
+    await auditChange(req, 'grant', `token:${issued.jti}`, 201, tenant);
     res.status(201).json({
       token: issued.token,
       expiresAt: issued.expiresAt.toISOString(),

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import request from 'supertest';
 import type { AuditRecord } from '../../src/audit/audit-record';
 import { expectMatchesSpec } from '../helpers/openapi';
@@ -50,7 +51,10 @@ async function visibleTo(key: string): Promise<AuditRecord[]> {
 }
 
 beforeAll(async () => {
-  t = await makeTestApp({ KEYPLANE_LEASE_TTL_SECONDS: '600' });
+  t = await makeTestApp({
+    KEYPLANE_LEASE_TTL_SECONDS: '600',
+    KEYPLANE_TOKEN_SIGNING_KEYS: `k1:${crypto.randomBytes(32).toString('base64')}`,
+  });
   adminAcme = (await t.deps.apiKeys.create('admin-acme', ['admin'], 'acme')).key;
   adminBravo = (await t.deps.apiKeys.create('admin-bravo', ['admin'], 'bravo')).key;
   adminDefault = (await t.deps.apiKeys.create('admin-default', ['admin'], 'default')).key;
@@ -213,6 +217,37 @@ describe('leases and policies', () => {
       ['configure', 'PUT /resources/{resourceId}/policy', resource, 'default', 200],
       ['configure', 'PUT /resources/{resourceId}/policy', resource, 'default', 400],
       ['configure', 'DELETE /resources/{resourceId}/policy', resource, 'default', 204],
+    ]);
+  });
+
+  it('records who minted a playback token, so a delivery under token:<jti> leads back to its issuer', async () => {
+    const issuer = (await t.deps.apiKeys.create('issuer', ['token-issuer'])).key;
+    let jti = '';
+    const minted = await recordsOf(async () => {
+      const res = await request(t.app).post('/playback-tokens').set('x-api-key', issuer).send({ resourceId: resource });
+      expect(res.status).toBe(201);
+      jti = JSON.parse(Buffer.from((res.body.token as string).split('.')[1] as string, 'base64url').toString()).jti;
+      expect(JSON.stringify(await allRecords())).not.toContain(res.body.token);
+    });
+    expect(minted).toEqual([
+      expect.objectContaining({
+        action: 'grant',
+        route: 'POST /playback-tokens',
+        resourceId: `token:${jti}`,
+        tenant: 'default',
+        principal: `apikey:${idOf(issuer)}`,
+        status: 201,
+      }),
+    ]);
+    const refused = await recordsOf(async () => {
+      const res = await request(t.app)
+        .post('/playback-tokens')
+        .set('x-api-key', adminBravo)
+        .send({ resourceId: resource });
+      expect(res.status).toBe(403);
+    });
+    expect(refused).toEqual([
+      expect.objectContaining({ action: 'grant', resourceId: '-', tenant: 'bravo', status: 403 }),
     ]);
   });
 
