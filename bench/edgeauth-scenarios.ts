@@ -35,8 +35,26 @@ async function playbackToken(ctx: ScenarioContext): Promise<string> {
   return ((await res.json()) as { token: string }).token;
 }
 
-/** The three player-transport scenarios (`BENCH_ONLY=key-get-token-bearer,key-get-token-cookie,key-get-edgeauth`). */
+/**
+ * The three player-transport scenarios (`BENCH_ONLY=key-get-token-bearer,key-get-token-cookie,key-get-edgeauth`),
+ * and what a player's session starts with: minting its token (`token-mint`; one audit record each).
+ */
 export const PLAYER_TRANSPORT_SCENARIOS: Scenario[] = [
+  {
+    name: 'token-mint',
+    title: 'Playback token minting: POST /playback-tokens (token-issuer key), audited',
+    target: 'keyplane',
+    prepare: async (ctx) => {
+      await staticKeyPath(ctx);
+      const issuer = await ctx.apiKey(['token-issuer']);
+      return {
+        method: 'POST',
+        path: '/playback-tokens',
+        headers: { 'x-api-key': issuer, 'content-type': 'application/json' },
+        body: JSON.stringify({ resourceId: RESOURCE, ttlSeconds: 300 }),
+      };
+    },
+  },
   {
     name: 'key-get-token-bearer',
     title: 'Key delivery to a player: GET /keys, playback token as Bearer',

@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import http, { type RequestListener, type Server } from 'node:http';
-import { createApp } from './compose/app';
+import { createApp, type AppDeps } from './compose/app';
+import { apiKeyResource } from './http/request-audit';
 import { awsBackends, checkStoreExists } from './compose/backends';
 import {
   ConfigError,
@@ -92,6 +93,7 @@ export async function startServer(config: Config): Promise<{ server: Server; clo
     if (cluster.isWorker)
       deps = { ...deps, logger: deps.logger.child({ worker: cluster.worker?.id, pid: process.pid }) };
     bootstrap = await deps.apiKeys.ensureBootstrapKey();
+    if (bootstrap) await auditBootstrap(deps, bootstrap);
     app = createApp(deps);
   } catch (err) {
     server.close();
@@ -119,6 +121,21 @@ export async function startServer(config: Config): Promise<{ server: Server; clo
     await store.close();
   };
   return { server, close };
+}
+
+/** Records the bootstrap admin key's creation like any other API key's (`grant`, resource `apikey:<id>`). */
+async function auditBootstrap(deps: AppDeps, key: string): Promise<void> {
+  const id = key.split('_')[1] as string;
+  await deps.audit?.record([
+    {
+      action: 'grant',
+      route: 'keyplane serve',
+      resourceId: apiKeyResource(id),
+      principal: 'keyplane',
+      tenant: '*',
+      status: 201,
+    },
+  ]);
 }
 
 async function main(): Promise<void> {

@@ -42,6 +42,19 @@ describe('standalone server start', () => {
     expect(key).toBeDefined();
     const res = await fetch('http://127.0.0.1:18291/api-keys', { headers: { authorization: `Bearer ${key}` } });
     expect(res.status).toBe(200);
+    // Its creation is in the audit trail like any API key's, under `*` (no tenant admin sees it).
+    const audit = await fetch('http://127.0.0.1:18291/audit', { headers: { authorization: `Bearer ${key}` } });
+    const records = ((await audit.json()) as { records: Array<Record<string, unknown>> }).records;
+    expect(records.filter((r) => r.action === 'grant')).toEqual([
+      expect.objectContaining({
+        route: 'keyplane serve',
+        resourceId: `apikey:${(key as string).split('_')[1]}`,
+        principal: 'keyplane',
+        tenant: '*',
+        status: 201,
+      }),
+    ]);
+    expect(JSON.stringify(records)).not.toContain((key as string).split('_').slice(2).join('_'));
     first.kill();
     const db = fs.readFileSync(path.join(dataDir, 'keyplane.db'));
     const wal = fs.existsSync(path.join(dataDir, 'keyplane.db-wal'))
