@@ -54,6 +54,8 @@ export interface Config
 /** Reads and validates the environment; throws ConfigError naming the variable. */
 export function loadConfig(env: Env = processEnv()): Config {
   const workers = loadWorkers(env);
+  const delivery = loadDeliveryConfig(env);
+  const origin = loadOriginConfig(env);
   return {
     ...loadServerConfig(env),
     ...loadStoreConfig(env),
@@ -61,8 +63,9 @@ export function loadConfig(env: Env = processEnv()): Config {
     ...loadAwsConfig(env),
     ...loadSpekeConfig(env),
     ...loadTenantsConfig(env),
-    origin: loadOriginConfig(env),
-    delivery: loadDeliveryConfig(env),
+    // A renamed EdgeAuth token is a credential the origin must never see, like `token` and `__token__`.
+    origin: origin && delivery.edgeAuth ? { ...origin, credentialParams: [delivery.edgeAuth.tokenName] } : origin,
+    delivery,
     auditRetention: loadAuditRetention(env),
     timeouts: loadHttpTimeouts(env),
     abuseLimits: loadAbuseLimits(env),

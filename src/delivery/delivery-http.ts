@@ -63,9 +63,21 @@ export async function settle(req: Request, res: Response, outcome: DeliveryOutco
 /** Query parameters that carry a player's credential (a playback or EdgeAuth token): never sent on. */
 const CREDENTIAL_PARAMS = ['token', '__token__', 'hdnts'];
 
+/** A JWS (a playback token) or an EdgeAuth token (`…~hmac=<hex>`), whatever its parameter is called. */
+const CREDENTIAL_VALUE = /^eyJ[\w-]*\.[\w-]*\.[\w-]*$|(?:^|[~!])hmac=[0-9a-f]/i;
+
+function decoded(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replaceAll('+', ' '));
+  } catch {
+    return raw; // a malformed escape is kept as sent
+  }
+}
+
 /**
  * A request's query as the origin may see it: the raw pairs (their encoding kept, so an origin's own signed
- * query still verifies) minus every credential parameter and the `drop` names, matched case-insensitively.
+ * query still verifies) minus every credential parameter and the `drop` names, matched case-insensitively,
+ * and minus any pair whose value is shaped like a player credential (a token under a name we don't know).
  */
 export function queryForOrigin(originalUrl: string, drop: readonly string[] = []): string {
   const at = originalUrl.indexOf('?');
@@ -75,14 +87,10 @@ export function queryForOrigin(originalUrl: string, drop: readonly string[] = []
     .slice(at + 1)
     .split('&')
     .filter((pair) => {
-      const rawName = pair.split('=', 1)[0] ?? '';
-      let name = rawName;
-      try {
-        name = decodeURIComponent(rawName.replaceAll('+', ' '));
-      } catch {
-        // a malformed escape is not one of our names: kept as sent
-      }
-      return pair !== '' && !banned.has(name.trim().toLowerCase());
+      const eq = pair.indexOf('=');
+      const name = decoded(eq < 0 ? pair : pair.slice(0, eq));
+      const value = eq < 0 ? '' : decoded(pair.slice(eq + 1));
+      return pair !== '' && !banned.has(name.trim().toLowerCase()) && !CREDENTIAL_VALUE.test(value);
     });
   return kept.length === 0 ? '' : `?${kept.join('&')}`;
 }

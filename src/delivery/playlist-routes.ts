@@ -87,7 +87,8 @@ export function playlistRoutes(deps: PlaylistRouteDeps): Router {
     const grant = tokenGrant(await deps.tokens.verify(token));
     const { cors } = await authorizeResource(deps.policy, deliveryContext(req, route, grant), resourceId);
     applyCors(res, cors);
-    const target = new URL(`${path}${queryForOrigin(req.originalUrl)}`, originBase(deps.origin, resourceId));
+    const query = queryForOrigin(req.originalUrl, deps.origin.credentialParams);
+    const target = new URL(`${path}${query}`, originBase(deps.origin, resourceId));
     if (!path.toLowerCase().endsWith('.m3u8')) return res.redirect(302, target.href);
     const body = await rewrittenPlaylist(target, deps.origin, deps, token, resourceId);
     res.type(HLS_TYPE).send(body);

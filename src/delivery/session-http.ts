@@ -62,8 +62,8 @@ export function sessionBase(publicUrl: string, id: string, resourceId: string): 
  * The query of a session URI minus the session's own parameters and any credential: what the origin is
  * asked with (the rest came from the origin's own playlist).
  */
-export function originQuery(req: Request): string {
-  return queryForOrigin(req.originalUrl, Object.values(SESSION_PARAMS));
+export function originQuery(req: Request, origin: OriginConfig): string {
+  return queryForOrigin(req.originalUrl, [...Object.values(SESSION_PARAMS), ...(origin.credentialParams ?? [])]);
 }
 
 /** Content the session would have to encrypt twice: 502 with reason `origin_already_encrypted`. */

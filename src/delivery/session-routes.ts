@@ -177,10 +177,13 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
       throw new AccessDeniedError('token_resource_mismatch', 'Session was opened for a different resource');
     }
     if (isPlaylist(path)) {
-      const body = await sessionPlaylist(deps, id, resourceId, path, originQuery(req));
+      const body = await sessionPlaylist(deps, id, resourceId, path, originQuery(req, sessionOriginOf(deps)));
       return void res.type(HLS_TYPE).send(body);
     }
-    const target = new URL(`${path}${originQuery(req)}`, originBase(sessionOriginOf(deps), resourceId));
+    const target = new URL(
+      `${path}${originQuery(req, sessionOriginOf(deps))}`,
+      originBase(sessionOriginOf(deps), resourceId),
+    );
     const served = () => recordEvents(req, res, [sessionEvent(req, hlsRoute, claims)]);
     await sendSegment(deps, req, res, target, served, sessionIdsOf(deps).key(id));
   });

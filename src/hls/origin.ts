@@ -6,6 +6,11 @@ export interface OriginConfig {
   urlTemplate: string;
   timeoutMs: number;
   maxBytes: number;
+  /**
+   * Query names that carry a player's credential under this deployment's own name
+   * (`KEYPLANE_EDGEAUTH_TOKEN_NAME`): never sent to the origin, like the built-in ones.
+   */
+  credentialParams?: readonly string[];
 }
 
 /** The origin failed, timed out, sent too much or sent something that is not a playlist (502). */
