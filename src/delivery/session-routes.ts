@@ -4,8 +4,8 @@ import { AccessDeniedError } from '../auth/delivery-errors';
 import { ownedBy } from '../auth/resource-scope';
 import type { SessionClaims } from '../auth/session-ids';
 import { checkResourceId } from '../domain/ids';
-import { claimingTenant, DEFAULT_TENANT } from '../domain/tenants';
-import { BadRequestError } from '../errors';
+import { ALL_TENANTS, claimingTenant, DEFAULT_TENANT } from '../domain/tenants';
+import { BadRequestError, NotFoundError } from '../errors';
 import { encryptedLength, fetchSegment, segmentCipher, type ByteRange } from '../hls/origin-segment';
 import { originBase } from '../hls/origin';
 import { SESSION_PARAMS } from '../hls/session-rewrite';
@@ -50,6 +50,13 @@ export function sessionOpenRoutes(deps: SessionRouteDeps): Router {
       authorizeResource(deps.policy, ctx, resourceId),
       grant.tenant === undefined ? undefined : ownedBy(deps.owners, resourceId, grant.tenant),
     ]);
+    // The origin is the deployment's, shared by every tenant: a resource nobody owns is nobody's to stream
+    // (as a playback token is minted only for a resource that exists), but for a deployment-wide caller.
+    if (!owner && grant.tenant !== undefined && grant.tenant !== ALL_TENANTS) {
+      throw new NotFoundError(
+        `No resource "${resourceId}": create its keys (SPEKE or POST /static-keys) before opening sessions on it`,
+      );
+    }
     const tenant = owner?.tenant ?? claimingTenant(grant.tenant ?? DEFAULT_TENANT);
     const { id, claims } = ids.open({
       resourceId,

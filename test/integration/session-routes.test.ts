@@ -139,6 +139,30 @@ describe('session routes', () => {
     expect((await fetch(`${base}/${RESOURCE}/s7.ts?kp_seq=99999999999999999999999`)).status).toBe(400);
   });
 
+  it("opens no session on a resource nobody owns: the shared origin is not every tenant's to stream", async () => {
+    files.set('/vod/unclaimed-live/index.m3u8', Buffer.from('#EXTM3U\n#EXTINF:1,\ns0.ts\n'));
+    const acme = (await deps.apiKeys.create('acme-proxy', ['keyserver'], 'acme')).key;
+    const before = originUrls.length;
+    const res = await fetch(`${app.baseUrl}/sessions/hls/unclaimed-live/index.m3u8`, {
+      headers: { 'x-api-key': acme },
+    });
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { message: string }).message).toBe(
+      'No resource "unclaimed-live": create its keys (SPEKE or POST /static-keys) before opening sessions on it',
+    );
+    expect(originUrls.length).toBe(before);
+    // Once its tenant owns it, that tenant's proxy opens sessions; another tenant's still cannot.
+    await deps.staticKeys.create({ resourceId: 'unclaimed-live' }, 'acme');
+    const owned = await fetch(`${app.baseUrl}/sessions/hls/unclaimed-live/index.m3u8`, {
+      headers: { 'x-api-key': acme },
+    });
+    expect(owned.status).toBe(200);
+    const other = await fetch(`${app.baseUrl}/sessions/hls/unclaimed-live/index.m3u8`, {
+      headers: { 'x-api-key': keyserver },
+    });
+    expect(other.status).toBe(403);
+  });
+
   it('forwards no credential to the origin: not the entry query, not a token added to a segment URI', async () => {
     originUrls.length = 0;
     const res = await fetch(`${app.baseUrl}/sessions/hls/${RESOURCE}/live.m3u8?token=secret.jwt.value&x=1`, {
