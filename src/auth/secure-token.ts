@@ -44,14 +44,21 @@ export class SecureLinkVerifier {
 
   /** Returns the resource ID the link grants, or throws 403 / 410. */
   verify(link: string, token: string, expires: string): string {
+    const { resourceId, expired } = this.check(link, token, expires);
+    if (expired) throw new GoneError('Secure link has expired');
+    return resourceId;
+  }
+
+  /**
+   * The resource ID of a link whose token matches, and whether it has expired; 403 when the token does
+   * not match. A caller that names the link's client in a record of the 410 does so only after this.
+   */
+  check(link: string, token: string, expires: string): { resourceId: string; expired: boolean } {
     const prefix = `${this.cfg.clientId}_`;
     const resourceId = link.startsWith(prefix) ? link.slice(prefix.length) : '';
     const wellFormed = RESOURCE_ID_PATTERN.test(resourceId) && /^\d{1,12}$/.test(expires);
     const expected = wellFormed ? secureLinkToken(this.cfg, resourceId, expires) : '';
     if (!secretsEqual(expected, token) || !wellFormed) throw invalid();
-    if (Math.floor(this.now().getTime() / 1000) > Number(expires)) {
-      throw new GoneError('Secure link has expired');
-    }
-    return resourceId;
+    return { resourceId, expired: Math.floor(this.now().getTime() / 1000) > Number(expires) };
   }
 }

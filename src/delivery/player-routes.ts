@@ -2,10 +2,12 @@ import { Router } from 'express';
 import { pathToken } from '../http/token-transports';
 import { EXACT_ROUTING } from '../http/exact-routing';
 import { NotConfiguredError } from '../auth/delivery-errors';
+import { GoneError } from '../errors';
 import type { PlaybackTokenService } from '../auth/playback-tokens';
 import type { SecureLinkVerifier } from '../auth/secure-token';
 import { checkKid, checkResourceId } from '../domain/ids';
 import { noStore } from '../http/respond';
+import { noteVerifiedCaller } from '../http/request-audit';
 import { deliveryContext, sendDeliveredKey, settle } from './delivery-http';
 import { DELIVERY_ROUTES, routeName } from './delivery-manifest';
 import { secureLinkGrant, tokenGrant, tokensOf } from './grant';
@@ -32,6 +34,7 @@ export function playerDeliveryRoutes(deps: PlayerRouteDeps): Router {
     const resourceId = checkResourceId(req.params.resourceId);
     const kid = checkKid(req.params.kid);
     const grant = tokenGrant(await tokensOf(deps.tokens).verify(pathToken(req, req.params.token, deps.tokenCookie)));
+    noteVerifiedCaller(req, grant);
     const outcome = await deps.delivery.key(deliveryContext(req, playbackRoute, grant), resourceId, kid);
     sendDeliveredKey(res, await settle(req, res, outcome));
   });
@@ -45,9 +48,11 @@ export function playerDeliveryRoutes(deps: PlayerRouteDeps): Router {
     }
     const kid = checkKid(req.params.kid);
     const { link, token, expires } = req.params;
-    const resourceId = links.verify(String(link), String(token), String(expires));
+    const { resourceId, expired } = links.check(String(link), String(token), String(expires));
     // A verified link starts with the configured client id, which contains no `_`.
     const grant = secureLinkGrant(String(link).split('_')[0] ?? '', resourceId);
+    noteVerifiedCaller(req, grant);
+    if (expired) throw new GoneError('Secure link has expired');
     const outcome = await deps.delivery.key(deliveryContext(req, secureRoute, grant), resourceId, kid);
     sendDeliveredKey(res, await settle(req, res, outcome));
   });

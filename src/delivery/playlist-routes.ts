@@ -9,6 +9,7 @@ import { fetchPlaylist, originBase, OriginError, type OriginConfig } from '../hl
 import { KeyUriError, rewriteForPlayback } from '../hls/playback-rewrite';
 import { parsePlaylist, PlaylistSyntaxError, serializePlaylist } from '../hls/playlist';
 import { noStore } from '../http/respond';
+import { noteVerifiedCaller } from '../http/request-audit';
 import { checkResourceId } from '../domain/ids';
 import { applyCors, deliveryContext, queryForOrigin } from './delivery-http';
 import { DELIVERY_ROUTES, routeName } from './delivery-manifest';
@@ -85,6 +86,7 @@ export function playlistRoutes(deps: PlaylistRouteDeps): Router {
     if (!deps.tokens) throw new NotConfiguredError('Playback tokens need KEYPLANE_TOKEN_SIGNING_KEYS with this store');
     const token = pathToken(req, req.params.token, deps.tokenCookie);
     const grant = tokenGrant(await deps.tokens.verify(token));
+    noteVerifiedCaller(req, grant);
     const { cors } = await authorizeResource(deps.policy, deliveryContext(req, route, grant), resourceId);
     applyCors(res, cors);
     const query = queryForOrigin(req.originalUrl, deps.origin.credentialParams);

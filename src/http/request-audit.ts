@@ -1,5 +1,4 @@
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
-import { decodeJwt } from 'jose';
 import type { AuditEvent, AuditLog } from '../audit/audit-log';
 import type { RouteAuditAction, RouteMatch, RouteTable } from '../domain/route-spec';
 import type { ChangeAction } from '../audit/audit-record';
@@ -20,6 +19,22 @@ declare module 'express-serve-static-core' {
     auditSampler?: RefusalSampler;
     /** Resource owners, attached with the audit log: the tenant a record falls under. */
     auditOwners?: OwnerReader;
+    /** A credential in the path (playback token, secure link), once its route verified it (see noteVerifiedCaller). */
+    verifiedCaller?: { principal: string; tenant?: string };
+  }
+}
+
+/**
+ * Notes who a route verified from its path (a playback token, a secure link), so a later refusal names
+ * them. Nothing unverified names a caller: a forged token's `jti` and `ten`, or any secure-link client
+ * id, would let anyone plant records under any principal, in any tenant's trail, past the sampler.
+ */
+export function noteVerifiedCaller(req: Request, grant: { principal?: string; tenant?: string }): void {
+  if (grant.principal !== undefined) {
+    req.verifiedCaller = {
+      principal: grant.principal,
+      ...(grant.tenant === undefined ? {} : { tenant: grant.tenant }),
+    };
   }
 }
 
@@ -53,44 +68,23 @@ export async function recordEvents(req: Request, res: Response, events: readonly
   await req.audit?.record(events);
 }
 
-function tokenClaim(token: string, claim: 'jti' | 'ten'): string | undefined {
-  try {
-    const value = decodeJwt(token)[claim];
-    return typeof value === 'string' ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function tokenCaller(token: string): string | undefined {
-  const jti = tokenClaim(token, 'jti');
-  return jti === undefined ? undefined : `token:${jti}`;
-}
-
 /**
- * Who asked. A path token counts only when it was verified: its signature is checked before
- * anything but a 400 or 401 can happen, so other statuses (200, 403, 404, 410) name its `jti`.
+ * Who asked: the authenticated principal; a revoked or expired token whose signature was checked before
+ * it was refused; or a path credential its route verified. Never what an unverified path claims.
  */
-function callerOf(req: Request, target: RouteMatch | undefined, status: number, err?: unknown): string | undefined {
+function callerOf(req: Request, err?: unknown): string | undefined {
   if (req.principal) return req.principal.id;
-  // A revoked or expired token verified before it was refused: its jti names the caller.
   const refused = refusedTokenJti(err);
   if (refused !== undefined) return `token:${refused}`;
-  if (target?.pathToken && status !== 400 && status !== 401) return tokenCaller(target.pathToken);
-  if (target?.secureClient) return `secure-link:${target.secureClient}`;
-  return undefined;
+  return req.verifiedCaller?.principal;
 }
 
 /**
  * The tenant of the caller, for records: its own (`default` for `*` callers and for playback tokens
  * from before tenants); a verified path token's `ten` when no principal was set.
  */
-function callerTenant(req: Request, target?: RouteMatch, status?: number): string {
-  let tenant = req.principal?.tenant;
-  if (tenant === undefined && target?.pathToken && status !== 400 && status !== 401) {
-    tenant = tokenClaim(target.pathToken, 'ten');
-  }
-  return claimingTenant(tenant ?? DEFAULT_TENANT);
+function callerTenant(req: Request): string {
+  return claimingTenant(req.principal?.tenant ?? req.verifiedCaller?.tenant ?? DEFAULT_TENANT);
 }
 
 /**
@@ -116,7 +110,7 @@ async function recordKeys(
   const target = auditTarget(req);
   const route = target?.route ?? `${req.method} ${String(req.route?.path ?? req.path)}`;
   const action = target?.audit === 'issue' ? 'issue' : 'deliver';
-  const principal = callerOf(req, target, status);
+  const principal = callerOf(req);
   const ip = clientIp(req);
   const recordTenant =
     tenant ??
@@ -192,7 +186,7 @@ export async function auditChange(
 ): Promise<void> {
   if (!req.audit) return;
   const target = auditTarget(req);
-  const principal = callerOf(req, target, status);
+  const principal = callerOf(req);
   const ip = clientIp(req);
   await req.audit.record([
     {
@@ -212,9 +206,9 @@ export async function auditChange(
  * delivery route or an admin change route (per its manifest) before or outside its service (401 from
  * authentication, 429, a bad or expired path credential, a missing role, another tenant's resource, a
  * bad ID) is recorded with the resource the path or the caller's playback token names (`-` when none is
- * known) and the principal when one is known, then the error is passed on. Refusals without a principal
- * (401, 429) are sampled (RefusalSampler) so a flood cannot grow the trail without bound; every other
- * refusal is recorded one by one.
+ * known) and the principal when one was verified, then the error is passed on. Refusals without one (401,
+ * 429, a forged secure link or token) are sampled (RefusalSampler) so a flood cannot grow the trail
+ * without bound; every other refusal is recorded one by one.
  */
 export const auditRefusals: ErrorRequestHandler = (err, req, res, next) => {
   const target = req.audit && res.locals.auditRecorded !== true ? auditTarget(req) : undefined;
@@ -229,16 +223,17 @@ export const auditRefusals: ErrorRequestHandler = (err, req, res, next) => {
   const known = toKeyplaneError(err);
   const status = known?.status ?? 500;
   const reason = (known?.details.reason as string | undefined) ?? known?.code ?? 'internal';
-  const principal = callerOf(req, target, status, err);
+  const principal = callerOf(req, err);
   const ip = clientIp(req);
-  if (principal === undefined && (status === 401 || status === 429)) {
-    if (req.auditSampler && !req.auditSampler.admit(target.route, ip, reason)) return next(err);
+  // Nobody verified: a forged link, a bad token, a flood. Sampled, so it cannot grow the trail without bound.
+  if (principal === undefined && req.auditSampler && !req.auditSampler.admit(target.route, ip, reason)) {
+    return next(err);
   }
   // An API key refusal stays with the caller's tenant (`*` too): a resource ID can look like `apikey:<id>`.
   const apiKey = action === 'grant' || target.apiKeyId !== undefined;
   const tenant = apiKey
-    ? Promise.resolve(req.principal?.tenant ?? callerTenant(req, target, status))
-    : ownerTenant(req, resourceId, callerTenant(req, target, status));
+    ? Promise.resolve(req.principal?.tenant ?? callerTenant(req))
+    : ownerTenant(req, resourceId, callerTenant(req));
   void tenant
     .then((tenant) =>
       req.audit?.record([

@@ -137,7 +137,8 @@ describe('every refusal on a delivery route is audited with its route, status, r
       {
         name: 'secure link 403',
         send: (f) => g(`${link(now() + 600, 'A'.repeat(43))}/${kid}`, f),
-        want: { route: secureRoute, status: 403, reason: 'secure_link_invalid', principal: `secure-link:${CLIENT}` },
+        // A link that did not verify names nobody (see the forged-credential test below).
+        want: { route: secureRoute, status: 403, reason: 'secure_link_invalid' },
       },
       {
         name: 'secure link 410',
@@ -216,6 +217,48 @@ describe('every refusal on a delivery route is audited with its route, status, r
     expectMatchesSpec('get', '/keys/{resourceId}/{kid}', last as request.Response);
     expect(records.map((r) => r.status)).toEqual([401, 429]);
     expect(records[1]).toMatchObject({ reason: 'rate_limited', route: 'GET /keys/{resourceId}/{kid}' });
+  });
+});
+
+describe('a forged credential in the path names nobody', () => {
+  it('plants no principal and no tenant from an unverified token or link, and a flood of them is sampled', async () => {
+    await t.deps.staticKeys.create({ resourceId: 'acme-show' }, 'acme');
+    const forged = (claims: object) =>
+      `${Buffer.from('{"alg":"HS256","typ":"JWT","kid":"k1"}').toString('base64url')}.` +
+      `${Buffer.from(JSON.stringify(claims)).toString('base64url')}.AAAA`;
+    const fake = forged({
+      sub: 'acme-show',
+      jti: 'ceo-laptop',
+      ten: 'acme',
+      aud: 'keyplane-playback',
+      iat: now(),
+      exp: now() + 60,
+    });
+    const from = ip();
+    const records = await recordsOf(from, async () => {
+      for (let i = 0; i < 12; i += 1) {
+        await request(t.app).get(`/playback/${fake}/keys/acme-show/${kid}`).set('x-forwarded-for', from);
+        await request(t.app)
+          .get(`/secure/${CLIENT}_acme-show/${'B'.repeat(43)}/${now() + 600}/keys/${kid}`)
+          .set('x-forwarded-for', from);
+      }
+    });
+    // Past the failed-auth limit (3) both routes answer 429, before any signature is checked; one record
+    // per route, address and reason (the old code named the forged jti and recorded all 24).
+    expect(records.map((r) => r.status).sort()).toEqual([401, 403, 429, 429]);
+    expect(records.every((r) => r.principal === undefined)).toBe(true);
+    expect(JSON.stringify(records)).not.toContain('ceo-laptop');
+  });
+
+  it('names the client of a secure link that verified and then expired', async () => {
+    const from = ip();
+    const records = await recordsOf(from, async () => {
+      const res = await request(t.app)
+        .get(`${link(now() - 10)}/${kid}`)
+        .set('x-forwarded-for', from);
+      expect(res.status).toBe(410);
+    });
+    expect(records).toEqual([expect.objectContaining({ status: 410, principal: `secure-link:${CLIENT}` })]);
   });
 });
 
