@@ -88,7 +88,8 @@ export async function auditOperation(
   try {
     const principal = `cli:${os.userInfo().username}@${os.hostname()}`;
     await store.audit.append([
-      { ...event, id: crypto.randomUUID(), time: new Date(), principal, outcome: 'allowed', status: 200 },
+      // A deployment-wide operation: under `*`, which only admins of `*` see.
+      { ...event, id: crypto.randomUUID(), time: new Date(), principal, outcome: 'allowed', status: 200, tenant: '*' },
     ]);
   } finally {
     await store.close();

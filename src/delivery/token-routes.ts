@@ -25,7 +25,10 @@ export function playbackKeyBase(publicUrl: string, token: string, resourceId: st
 
 const REVOKE_ROUTE = routeName(DELIVERY_ROUTES.revokeToken);
 
-/** Audits a revocation (or its refusal) under resource `token:<jti>` (the jti as sent when malformed). */
+/**
+ * Audits a revocation (or its refusal) under resource `token:<jti>` (the jti as sent when malformed), in
+ * the revoker's tenant.
+ */
 async function auditRevocation(req: Request, jti: string, status: number, reason?: string): Promise<void> {
   const ip = clientIp(req);
   // Refusals naming no caller are sampled like those of the delivery routes (a flood stays bounded).
@@ -38,7 +41,9 @@ async function auditRevocation(req: Request, jti: string, status: number, reason
       status,
       ...(reason === undefined ? {} : { reason }),
       ...(req.principal ? { principal: req.principal.id } : {}),
-      ...(req.principal && req.principal.tenant !== ALL_TENANTS ? { tenant: req.principal.tenant } : {}),
+      // A `*` revoker's revocation holds for every tenant, and a refusal naming nobody is no tenant's: both
+      // under `*`, which only admins of `*` see (no tenant's admin reads another's jti).
+      tenant: req.principal?.tenant ?? ALL_TENANTS,
       ...(ip === '' ? {} : { clientIp: ip }),
     },
   ]);

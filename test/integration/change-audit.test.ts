@@ -251,6 +251,29 @@ describe('leases and policies', () => {
     ]);
   });
 
+  it("files a revocation under the revoker's tenant: a `*` one under `*`, never `default`", async () => {
+    await t.deps.staticKeys.create({ resourceId: 'acme-film' }, 'acme');
+    const mint = async (key: string) => {
+      const res = await request(t.app).post('/playback-tokens').set('x-api-key', key).send({ resourceId: 'acme-film' });
+      expect(res.status).toBe(201);
+      return JSON.parse(Buffer.from((res.body.token as string).split('.')[1] as string, 'base64url').toString())
+        .jti as string;
+    };
+    const byAll = await mint(ADMIN_KEY);
+    const byAcme = await mint(adminAcme);
+    for (const [jti, key] of [
+      [byAll, ADMIN_KEY],
+      [byAcme, adminAcme],
+    ] as const) {
+      expect((await request(t.app).delete(`/playback-tokens/${jti}`).set('x-api-key', key)).status).toBe(204);
+    }
+    const revokes = (records: AuditRecord[]) =>
+      records.filter((r) => r.action === 'revoke' && r.resourceId.startsWith('token:')).map((r) => r.resourceId);
+    expect(revokes(await visibleTo(ADMIN_KEY))).toEqual(expect.arrayContaining([`token:${byAll}`, `token:${byAcme}`]));
+    expect(revokes(await visibleTo(adminAcme))).toEqual([`token:${byAcme}`]);
+    expect(revokes(await visibleTo(adminDefault))).toEqual([]);
+  });
+
   it("records a tenant admin refused another tenant's resource under the owner's tenant", async () => {
     const records = await recordsOf(async () => {
       expect((await request(t.app).delete(`/leases/${resource}`).set('x-api-key', adminBravo)).status).toBe(403);
