@@ -103,6 +103,34 @@ async function forTarget(from: MigrationEnd, to: MigrationEnd, r: TransferRecord
   }
 }
 
+/** The records that belong to a resource and give access to it (or set how it is delivered). */
+const OWNED_KINDS: ReadonlySet<TransferKind> = new Set<TransferKind>(['key', 'staticKey', 'lease', 'policy']);
+
+/**
+ * Why a record must not go in: its resource belongs to another tenant in the target than in the source.
+ * Copied anyway, a source tenant's keys would be served to the target tenant's credentials.
+ */
+async function foreignOwner(
+  from: MigrationEnd,
+  to: MigrationEnd,
+  r: TransferRecord,
+  owners: Map<string, Promise<[string | undefined, string | undefined]>>,
+): Promise<string | undefined> {
+  if (!OWNED_KINDS.has(r.kind)) return undefined;
+  const resourceId = (r.record as { resourceId: string }).resourceId;
+  let pair = owners.get(resourceId);
+  if (!pair) {
+    pair = Promise.all([from.store.resources.get(resourceId), to.store.resources.get(resourceId)]).then(([a, b]) => [
+      a?.tenant,
+      b?.tenant,
+    ]);
+    owners.set(resourceId, pair);
+  }
+  const [source, target] = await pair;
+  if (source === undefined || target === undefined || source === target) return undefined;
+  return `resource "${resourceId}" belongs to tenant "${target}" in the target, "${source}" in the source: not copied`;
+}
+
 /** Options of a migration run. */
 export interface MigrateOptions {
   /** Where to continue (a cursor a previous run's `onPage` was given); from the start when absent. */
@@ -124,9 +152,12 @@ export async function migrateStore(
   let cursor = opts.cursor;
   do {
     const page = await source.scan(cursor, opts.pageSize ?? MIGRATION_PAGE);
+    const owners = new Map<string, Promise<[string | undefined, string | undefined]>>();
     // One page at once: the target batches the writes (SQLite: one group commit, one fsync).
     const outcomes = await Promise.all(
       page.records.map(async (record) => {
+        const foreign = await foreignOwner(from, to, record, owners);
+        if (foreign !== undefined) return { record, reason: foreign };
         const existing = await target.insert(await forTarget(from, to, record));
         return { record, reason: existing && ((await difference(from, record, to, existing)) ?? null) };
       }),

@@ -1,8 +1,10 @@
+import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BIN, cleanEnv, runCli } from '../e2e/cli-process';
+import { migrateStore } from '../../src/keys/store-migration';
 import { openDataDir, openedKeys, seedStore } from '../helpers/seed-store';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'kp-migrate-'));
@@ -89,6 +91,45 @@ describe('keyplane migrate sqlite → sqlite', () => {
     const after = openDataDir(b);
     expect(await openedKeys(after, new Map([['other', [kid]]]))).toEqual(targetBefore);
     await after.store.close();
+  });
+
+  it("copies nothing of a resource another tenant owns in the target: no key of one tenant in another's", async () => {
+    const src = openDataDir(tmp());
+    const dst = openDataDir(tmp());
+    const acmeKid = crypto.randomUUID();
+    const globexKid = crypto.randomUUID();
+    await src.keys.issue({
+      resourceId: 'shared',
+      owner: 'e',
+      tenant: 'acme',
+      keys: [{ kid: acmeKid }],
+      rotating: false,
+    });
+    await src.keys.issue({
+      resourceId: 'acme-only',
+      owner: 'e',
+      tenant: 'acme',
+      keys: [{ kid: crypto.randomUUID() }],
+      rotating: false,
+    });
+    await dst.keys.issue({
+      resourceId: 'shared',
+      owner: 'e',
+      tenant: 'globex',
+      keys: [{ kid: globexKid }],
+      rotating: false,
+    });
+    const report = await migrateStore(src, dst);
+    const shared = report.conflicts.filter((c) => c.reason.includes('"shared"') || c.identity === 'shared');
+    expect(shared.map((c) => c.kind).sort()).toEqual(['key', 'lease', 'resource']);
+    expect(report.conflicts.find((c) => c.kind === 'key')?.reason).toBe(
+      'resource "shared" belongs to tenant "globex" in the target, "acme" in the source: not copied',
+    );
+    expect((await dst.store.keys.get([acmeKid])).size).toBe(0);
+    expect((await dst.store.resources.get('shared'))?.tenant).toBe('globex');
+    // Everything else still goes across.
+    expect((await dst.store.resources.get('acme-only'))?.tenant).toBe('acme');
+    await Promise.all([src.store.close(), dst.store.close()]);
   });
 
   it('resumes after kill -9 from its checkpoint and ends with every key identical', async () => {
