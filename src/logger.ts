@@ -34,8 +34,10 @@ const REDACTED_PATHS = [
 
 /** Credentials recognisable by shape inside free text (messages, URLs, error stacks). */
 const SECRET_SHAPES: [RegExp, string][] = [
-  // A JWS: every JWT header is JSON, so its base64url starts with eyJ.
-  [/eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*/g, '[redacted]'],
+  // A JWS: every JWT header is JSON, so its base64url starts with eyJ. Only at the start of a run of
+  // base64url characters: a match tried from every `eyJ` inside one long run took quadratic time
+  // (`/eyJeyJeyJ…`, 64 KB: 0.7 s).
+  [/(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*/g, '[redacted]'],
   // The credential segment of player routes: /playback/{token}/ and /secure/{link}/{token}/.
   // (A route pattern's `:token` is left alone.)
   [/(\/playback\/)[^/?#\s":][^/?#\s"]*/g, '$1[redacted]'],

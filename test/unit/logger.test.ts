@@ -20,6 +20,12 @@ describe('redactSecrets', () => {
     [`key ${API_KEY} here`, 'key kp_[redacted] here'],
     [`a ${JWT} b`, 'a [redacted] b'],
     ['/playback/:token/keys/:resourceId/:kid', '/playback/:token/keys/:resourceId/:kid'],
+    // A JWS at the start of the text or after any non-base64url character; a run of `eyJ` is left whole.
+    [`${JWT}`, '[redacted]'],
+    [`/x/${JWT}/y`, '/x/[redacted]/y'],
+    [`a=${JWT}&b`, 'a=[redacted]&b'],
+    [`"${JWT}"`, '"[redacted]"'],
+    [`/${'eyJ'.repeat(5)}`, `/${'eyJ'.repeat(5)}`],
   ])('%s → %s', (text, expected) => {
     expect(redactSecrets(text)).toBe(expected);
   });
