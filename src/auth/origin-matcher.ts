@@ -12,6 +12,8 @@
  * `*.host` any proper subdomain (`a.b.host`, not `host` itself, not `evilhost`). `null` and
  * unparsable origins match nothing.
  */
+import { withoutTrailingSlashes } from '../util/trailing-slashes';
+
 const ENTRY = /^(https?):\/\/(\*\.)?([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::(\d{1,5}))?$/;
 
 /** The CORS headers a response should carry for one allowed origin (`Vary: Origin` unless `*`). */
@@ -26,7 +28,7 @@ export function corsAllow(origin: string): CorsHeaders {
 
 /** Validates one origin entry: `https://player.example.com`, `https://*.example.com`, optional port. */
 export function checkOriginEntry(entry: string): string {
-  const normalized = entry.toLowerCase().replace(/\/+$/, '');
+  const normalized = withoutTrailingSlashes(entry.toLowerCase());
   if (!ENTRY.test(normalized)) {
     throw new Error(`"${entry}" is not an origin like https://player.example.com or https://*.example.com`);
   }

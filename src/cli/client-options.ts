@@ -5,6 +5,7 @@
 import { Option, type Command } from 'commander';
 import { UsageError } from './cli-errors';
 import { HttpClient } from './http-client';
+import { withoutTrailingSlashes } from '../util/trailing-slashes';
 
 /** Option values `addClientOptions` defines, as commander parses them. */
 interface ClientOptionValues {
@@ -41,7 +42,7 @@ function checkBaseUrl(raw: string | undefined): string {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new UsageError(`--url must use http or https, got "${parsed.protocol}"`);
   }
-  return raw.trim().replace(/\/+$/, '');
+  return withoutTrailingSlashes(raw.trim());
 }
 
 /** Parses a positive number of seconds from an option. */

@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors';
+import { withoutTrailingSlashes } from '../util/trailing-slashes';
 
 /** The variables Keyplane reads: `process.env` at start, a plain object in tests. */
 export type Env = Record<string, string | undefined>;
@@ -57,7 +58,7 @@ export function url(env: Env, name: string, fallback?: string): string | undefin
   if (!['http:', 'https:', 'skd:'].includes(parsedUrl.protocol)) {
     fail(name, `must use http(s), got "${parsedUrl.protocol}"`);
   }
-  return raw.replace(/\/+$/, '');
+  return withoutTrailingSlashes(raw);
 }
 
 /** One of a fixed set of words. */
