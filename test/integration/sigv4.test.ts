@@ -261,6 +261,30 @@ describe('SigV4 with the AWS SDK signer (@smithy/signature-v4)', () => {
     expect(res.status).toBe(403);
     expect(res.body).toMatchObject({ reason: 'signature_mismatch' });
   });
+
+  it('refuses more than 100 query parameters before it canonicalises them; a signed 100 still verifies', async () => {
+    const query = (n: number) => Array.from({ length: n }, (_, i) => `p${i}=1`).join('&');
+    const at100 = await sdkSign(
+      PROXY,
+      { method: 'GET', path: `/keys/${RESOURCE}/${KID}?${query(100)}` },
+      {
+        region: 'eu-central-1',
+      },
+    );
+    // Authenticated: past the signature to the store, where this block has no such key.
+    expect((await fetch(at100.url, at100.init)).status).toBe(404);
+    const over = await sdkSign(
+      PROXY,
+      { method: 'GET', path: `/keys/${RESOURCE}/${KID}?${query(101)}` },
+      {
+        region: 'eu-central-1',
+      },
+    );
+    const res = await read(await fetch(over.url, over.init));
+    expect(res.status).toBe(403);
+    expect(res.body).toMatchObject({ reason: 'malformed_signature' });
+    expect(JSON.stringify(res.body)).toContain('more than 100 query parameters');
+  });
 });
 
 describe('SigV4 credentials from a file', () => {
