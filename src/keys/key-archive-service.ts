@@ -158,10 +158,14 @@ export class KeyArchiveService {
     reveal: boolean,
   ): Promise<Map<string, StoredKey>> {
     const owner = await this.store.resources.get(archive.resourceId);
-    if (owner && owner.tenant !== tenant)
+    if (owner && owner.tenant !== tenant) {
       result.conflicts.push({
         reason: reveal ? `resource belongs to tenant "${owner.tenant}"` : 'resource belongs to another tenant',
       });
+      // Its keys are not compared: "unchanged" or "a different key" would let a tenant's admin confirm a
+      // leaked key against another tenant's resource.
+      if (!reveal) return new Map();
+    }
     if (owner?.kind === 'static')
       result.conflicts.push({ reason: 'resource has a static HLS key; imports are SPEKE keys' });
     const existing = await this.store.keys.get(archive.keys.map((k) => k.kid));

@@ -68,6 +68,24 @@ describe('POST /imports and GET /exports/{resourceId}', () => {
     expect((await importDoc(adminAcme, enc)).body.message).toContain('no contentId');
   });
 
+  it("never tells a tenant's admin whether a key it holds is another tenant's", async () => {
+    const bravoKid = crypto.randomUUID();
+    const bravoKey = crypto.randomBytes(16);
+    const adminBravo = (await t.deps.apiKeys.create('admin-bravo', ['admin'], 'bravo')).key;
+    expect((await importDoc(adminBravo, doc('bravo-film', [{ kid: bravoKid, key: bravoKey }]))).status).toBe(200);
+    // acme holds what may be bravo's leaked key: the right one and a wrong one get the same answer.
+    for (const guess of [bravoKey, crypto.randomBytes(16)]) {
+      for (const query of ['?dryRun=true', '']) {
+        const res = await importDoc(adminAcme, doc('bravo-film', [{ kid: bravoKid, key: guess }]), query);
+        expect(res.status).toBe(409);
+        expect(res.body).toMatchObject({
+          unchanged: [],
+          conflicts: [{ reason: 'resource belongs to another tenant' }],
+        });
+      }
+    }
+  });
+
   it('exports encrypted to the header certificate, plaintext only on request, 404 for another tenant, audited', async () => {
     const none = await request(t.app).get('/exports/acme-film').set('x-api-key', adminAcme);
     expect(none.status).toBe(400);
