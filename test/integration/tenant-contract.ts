@@ -163,5 +163,19 @@ export function describeTenantContract(getStore: () => Backend): void {
       expect(await ids({ tenant: 'default' })).not.toContain(ofA.id);
       expect((await ids({ resourceId: rid })).sort()).toEqual([ofA.id, ofB.id, legacy.id].sort());
     });
+
+    it('keeps records of every tenant (`*`) out of every tenant filter, default included', async () => {
+      const store = getStore();
+      const rid = uid();
+      const since = new Date(Date.now() - 1000);
+      const ofAll: AuditRecord = { ...deliveryRecord(rid), tenant: '*' };
+      await store.audit.append([ofAll]);
+      const ids = async (q: { resourceId?: string; tenant?: string }) =>
+        (await store.audit.query({ ...q, since, limit: 1000 })).records.map((r) => r.id);
+      expect(await ids({ resourceId: rid, tenant: 'default' })).toEqual([]);
+      expect(await ids({ tenant: 'default' })).not.toContain(ofAll.id);
+      expect(await ids({ resourceId: rid })).toEqual([ofAll.id]);
+      expect((await store.audit.query({ resourceId: rid, limit: 10 })).records[0]?.tenant).toBe('*');
+    });
   });
 }
