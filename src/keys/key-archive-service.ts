@@ -13,7 +13,7 @@ import { NotFoundError } from '../errors';
 import type { Backend } from '../store/backend';
 import type { ResourceOwner } from '../store/ownership';
 import type { StoredKey } from '../store/records';
-import type { TransferRepository } from '../store/transfer';
+import type { TransferRecord, TransferRepository } from '../store/transfer';
 import type { EnvelopeCipher } from './envelope-cipher';
 
 /** Keys one resource may export at once (a rotating live channel for years stays below it). */
@@ -185,6 +185,17 @@ export class KeyArchiveService {
     return existing;
   }
 
+  /** Whether a stored record is this key of this resource (the IV too, when the archive gives one). */
+  private async sameKey(there: TransferRecord, resourceId: string, k: ArchivedKey): Promise<boolean> {
+    if (there.kind !== 'key' || there.record.resourceId !== resourceId) return false;
+    const plain = await this.cipher.open(there.record.sealed, { resourceId, kid: there.record.kid });
+    try {
+      return sameBytes(plain.subarray(0, 16), k.key) && (!k.iv || sameBytes(plain.subarray(16, 32), k.iv));
+    } finally {
+      plain.fill(0);
+    }
+  }
+
   /** Imports one archive as resources of `tenant` (see the file comment); a dry run writes nothing. */
   async importArchive(
     archive: KeyArchive,
@@ -225,11 +236,17 @@ export class KeyArchiveService {
         return this.transfer.insert({ kind: 'key', record: { ...context, sealed, origin: 'speke', createdAt } });
       }),
     );
-    fresh.forEach((k, i) => {
-      if (raced[i]) result.conflicts.push({ kid: k.kid, reason: 'KID was written concurrently' });
-      else result.imported.push(k.kid);
-    });
-    await this.audit(caller, archive.resourceId, tenant, `import keys:${result.imported.length}`);
+    for (const [i, k] of fresh.entries()) {
+      const there = raced[i];
+      if (!there) result.imported.push(k.kid);
+      // Written meanwhile (the same document sent twice at once, a retry): the same key is unchanged.
+      else if (await this.sameKey(there, archive.resourceId, k)) result.unchanged.push(k.kid);
+      else result.conflicts.push({ kid: k.kid, reason: 'KID was written concurrently with a different key' });
+    }
+    // The status the caller gets: a concurrent import of different keys for a KID is a 409 (what this one
+    // did write is listed in `imported`).
+    const status = result.conflicts.length > 0 ? 409 : 200;
+    await this.audit(caller, archive.resourceId, tenant, `import keys:${result.imported.length}`, status);
     return result;
   }
 }

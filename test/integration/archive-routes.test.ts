@@ -68,6 +68,35 @@ describe('POST /imports and GET /exports/{resourceId}', () => {
     expect((await importDoc(adminAcme, enc)).body.message).toContain('no contentId');
   });
 
+  it('takes the same document sent twice at once as a retry: both 200, the key unchanged for one', async () => {
+    for (let i = 0; i < 5; i += 1) {
+      const xml = doc(`race-same-${i}`, [{ kid: crypto.randomUUID(), key: crypto.randomBytes(16) }]);
+      const [a, b] = await Promise.all([importDoc(ADMIN_KEY, xml), importDoc(ADMIN_KEY, xml)]);
+      expect([a.status, b.status]).toEqual([200, 200]);
+      expect([...a.body.imported, ...b.body.imported]).toHaveLength(1);
+    }
+  });
+
+  it('answers a race of different keys for one KID with 409, says what went in, and audits the 409', async () => {
+    const [k1, k2] = [crypto.randomUUID(), crypto.randomUUID()];
+    const [a, b] = await Promise.all([
+      importDoc(ADMIN_KEY, doc('race-diff', [{ kid: k1, key: crypto.randomBytes(16) }])),
+      importDoc(
+        ADMIN_KEY,
+        doc('race-diff', [
+          { kid: k1, key: crypto.randomBytes(16) },
+          { kid: k2, key: crypto.randomBytes(16) },
+        ]),
+      ),
+    ]);
+    const refused = [a, b].filter((r) => r.status === 409);
+    for (const r of refused) {
+      for (const kid of r.body.imported as string[]) expect((await t.deps.store.keys.get([kid])).has(kid)).toBe(true);
+    }
+    const records = (await t.deps.store.audit.query({ resourceId: 'race-diff', limit: 10 })).records;
+    expect(records.map((r) => r.status).sort()).toEqual([a.status, b.status].sort());
+  });
+
   it("never tells a tenant's admin whether a key it holds is another tenant's", async () => {
     const bravoKid = crypto.randomUUID();
     const bravoKey = crypto.randomBytes(16);
