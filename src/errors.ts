@@ -147,6 +147,18 @@ export class UnsupportedMediaTypeError extends KeyplaneError {
   }
 }
 
+/** A body in a Content-Encoding we do not decode (415), naming it and the ones we do. */
+export class UnsupportedContentEncodingError extends KeyplaneError {
+  constructor(encoding: string | undefined) {
+    const named = encoding === undefined ? 'this one' : `"${encoding.slice(0, 40)}"`;
+    super(
+      415,
+      'unsupported_media_type',
+      `Content-Encoding ${named} is not supported; send identity, gzip, deflate or br`,
+    );
+  }
+}
+
 /** A dependency (store, KMS) is unavailable; the client should retry (503). */
 export class ServiceUnavailableError extends KeyplaneError {
   constructor(message: string, retryAfterSeconds = 5, cause?: unknown) {

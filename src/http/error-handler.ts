@@ -7,6 +7,7 @@ import {
   KeyplaneError,
   NotFoundError,
   PayloadTooLargeError,
+  UnsupportedContentEncodingError,
   UnsupportedMediaTypeError,
 } from '../errors';
 
@@ -15,6 +16,20 @@ interface BodyParserError {
   limit?: number;
   status?: number;
   charset?: string;
+  /** The Content-Encoding body-parser refused (`encoding.unsupported`). */
+  encoding?: string;
+  /** The raw body of an `entity.parse.failed` (within the route's body limit). */
+  body?: unknown;
+}
+
+function isJson(body: unknown): boolean {
+  if (typeof body !== 'string') return false;
+  try {
+    JSON.parse(body);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Turns body-parser failures into Keyplane errors (413, 400, 415). */
@@ -23,8 +38,12 @@ function fromBodyParser(err: BodyParserError): KeyplaneError | undefined {
     case 'entity.too.large':
       return new PayloadTooLargeError(err.limit ?? 0);
     case 'entity.parse.failed':
-      return new BadRequestError('Request body is not valid JSON');
+      // Strict parsing refuses valid JSON that is not an object or array (`null`, `3`) the same way.
+      return new BadRequestError(
+        isJson(err.body) ? 'Request body must be a JSON object' : 'Request body is not valid JSON',
+      );
     case 'encoding.unsupported':
+      return new UnsupportedContentEncodingError(err.encoding);
     case 'charset.unsupported':
       return new UnsupportedMediaTypeError('a UTF-8 body', err.charset ?? 'unknown encoding');
     case 'request.aborted':
