@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Authenticator } from './credential-source';
 import { tenantOfArn, type IamTenantRule } from './iam-tenants';
 import type { Principal, Role } from './principal';
+import { ForbiddenError } from '../errors';
 
 /** The caller API Gateway authenticated with SigV4 (`AWS_IAM` authorization on the method). */
 interface IamIdentity {
@@ -41,10 +42,17 @@ function iamIdentityOf(event: unknown): IamIdentity | undefined {
 
 /**
  * The principal an IAM caller becomes: an encoder whose ARN also owns its SPEKE leases, in the tenant
- * the first matching `KEYPLANE_IAM_TENANTS` rule names (`default` when none matches).
+ * the first matching `KEYPLANE_IAM_TENANTS` rule names (`default` when there are no rules). With rules,
+ * a caller none of them names is refused (403): API Gateway lets in any principal of the account whose
+ * own policy allows execute-api:Invoke, and such a caller must not become some tenant's encoder.
  */
 export function iamPrincipal(identity: IamIdentity, tenants: readonly IamTenantRule[] = []): Principal {
   const tenant = tenantOfArn(tenants, identity.userArn);
+  if (tenant === undefined) {
+    throw new ForbiddenError(
+      `IAM principal ${identity.userArn} matches no KEYPLANE_IAM_TENANTS rule, so it is no tenant's encoder`,
+    );
+  }
   return { id: `iam:${identity.userArn}`, roles: new Set<Role>(['encoder']), via: 'iam', tenant };
 }
 

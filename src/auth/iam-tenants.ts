@@ -30,6 +30,16 @@ export function parseIamTenants(raw: string): IamTenantRule[] {
     if (!ARN_PATTERN.test(pattern)) {
       throw new Error(`${where}: "${pattern}" is not an ARN pattern (arn:..., with * wildcards)`);
     }
+    // API Gateway names a caller in a role by its session (sts … assumed-role/<name>/<session>), never by the
+    // role's IAM ARN: such a rule would match nobody, and its callers would fall to no tenant unnoticed.
+    const role = /^arn:([^:]+):iam::([^:]*):role\/(?:.*\/)?([^/]+)$/.exec(pattern);
+    if (role) {
+      const [, partition, account, name] = role;
+      throw new Error(
+        `${where}: "${pattern}" is a role's IAM ARN, which API Gateway never reports; a caller in that role is ` +
+          `arn:${partition}:sts::${account}:assumed-role/${name}/<session>: write arn:${partition}:sts::${account}:assumed-role/${name}/*`,
+      );
+    }
     if (tenant !== ALL_TENANTS && !isTenantId(tenant)) {
       throw new Error(
         `${where}: tenant "${tenant}" must be 1-63 of a-z 0-9 _ -, starting with a letter or digit, or *`,
@@ -39,7 +49,12 @@ export function parseIamTenants(raw: string): IamTenantRule[] {
   });
 }
 
-/** The tenant of an IAM principal: the first rule whose pattern matches its ARN, else `default`. */
-export function tenantOfArn(rules: readonly IamTenantRule[], arn: string): string {
-  return rules.find((r) => r.matcher.test(arn))?.tenant ?? DEFAULT_TENANT;
+/**
+ * The tenant of an IAM principal: the first rule whose pattern matches its ARN; with no rules at all (one
+ * tenant), `default`; undefined when rules exist and none matches (that caller is nobody's encoder: any
+ * principal of the account whose own policy allows execute-api:Invoke reaches the route).
+ */
+export function tenantOfArn(rules: readonly IamTenantRule[], arn: string): string | undefined {
+  if (rules.length === 0) return DEFAULT_TENANT;
+  return rules.find((r) => r.matcher.test(arn))?.tenant;
 }

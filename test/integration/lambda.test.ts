@@ -244,7 +244,7 @@ describe('Lambda start-up errors', () => {
 });
 
 describe('Lambda: IAM principals in tenants (KEYPLANE_IAM_TENANTS)', () => {
-  it("maps a role to its tenant; an unmapped principal (default) gets 403 for that tenant's resource", async () => {
+  it("maps a role to its tenant; a principal no rule names is refused, never made some tenant's encoder", async () => {
     const tenantHandler = createLambdaHandler({
       ...process.env,
       KEYPLANE_IAM_TENANTS: 'arn:aws:sts::123456789012:assumed-role/AcmeEncoder/*=acme',
@@ -269,7 +269,8 @@ describe('Lambda: IAM principals in tenants (KEYPLANE_IAM_TENANTS)', () => {
     expect(await verifyStore.resources.get(resourceId)).toMatchObject({ tenant: 'acme', kind: 'speke' });
     const refused = await post(OTHER_ENCODER);
     expect(refused.statusCode).toBe(403);
-    expect(json(refused)).toMatchObject({ error: 'resource_taken' });
+    expect(json(refused)).toMatchObject({ error: 'forbidden' });
+    expect(json(refused).message).toContain('matches no KEYPLANE_IAM_TENANTS rule');
     expect(refused.body).not.toContain('PlainValue');
   });
 });

@@ -59,6 +59,7 @@ const PARAMS = {
   secureLinkSecret: `keyplane/${STAGE}/secure-link-secret`,
   sigv4CredentialsSecret: `keyplane/${STAGE}/sigv4-credentials`,
   sessionSecret: `keyplane/${STAGE}/session-secret`,
+  iamTenants: 'arn:aws:sts::123456789012:assumed-role/AcmeEncoder/*=acme',
 };
 
 type Template = typeof template;
@@ -238,6 +239,8 @@ describe('serverless package (offline, no AWS credentials)', () => {
       'UpdateItem',
       'DeleteItem',
       'Query',
+      // The tenants migration and the export/import pages scan the table (see serverless.yml).
+      'Scan',
       'BatchGetItem',
       'BatchWriteItem',
       'ConditionCheckItem',
@@ -308,6 +311,8 @@ describe('serverless package (offline, no AWS credentials)', () => {
       expect(template.Conditions?.[condition]).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [secret, ''] }] });
     }
     expect(vars.KEYPLANE_SECURE_TOKEN_CLIENT_ID).toBe(PARAMS.secureLinkClientId);
+    // Not a secret: the IAM callers' tenants, as given.
+    expect(vars.KEYPLANE_IAM_TENANTS).toBe(PARAMS.iamTenants);
   });
 
   it('packages the same stack with osls, and without parameters leaves every secret out', () => {
@@ -332,5 +337,6 @@ describe('serverless package (offline, no AWS credentials)', () => {
     expect(Object.keys(oslsTemplate.Conditions ?? {})).toHaveLength(4);
     const vars = oslsTemplate.Resources.ApiLambdaFunction?.Properties.Environment as { Variables: Json };
     expect(vars.Variables.KEYPLANE_SECURE_TOKEN_CLIENT_ID).toBe('');
+    expect(vars.Variables.KEYPLANE_IAM_TENANTS).toBe('');
   });
 });

@@ -16,17 +16,36 @@ describe('KEYPLANE_IAM_TENANTS', () => {
     expect(tenantOfArn(rules, 'arn:aws:sts::123456789012:assumed-role/Other/s')).toBe('bravo');
   });
 
-  it('leaves unmapped principals in default, and patterns anchored (no partial or regex match)', () => {
-    expect(tenantOfArn(rules, 'arn:aws:iam::999999999999:user/ops')).toBe('default');
-    expect(tenantOfArn(rules, 'arn:aws:iam::123456789012:user/ops2')).toBe('default');
-    expect(tenantOfArn(parseIamTenants('arn:aws:iam::1.3:user/x=acme'), 'arn:aws:iam::123:user/x')).toBe('default');
+  it('gives an unmapped principal no tenant when rules exist; patterns are anchored (no partial or regex match)', () => {
+    expect(tenantOfArn(rules, 'arn:aws:iam::999999999999:user/ops')).toBeUndefined();
+    expect(tenantOfArn(rules, 'arn:aws:iam::123456789012:user/ops2')).toBeUndefined();
+    expect(tenantOfArn(parseIamTenants('arn:aws:iam::1.3:user/x=acme'), 'arn:aws:iam::123:user/x')).toBeUndefined();
+    // Without rules (one tenant), every IAM caller is default's.
     expect(tenantOfArn([], ACME_ROLE)).toBe('default');
   });
 
-  it('puts the tenant on the IAM principal', () => {
+  it('puts the tenant on the IAM principal, and refuses one no rule names (403)', () => {
     const principal = iamPrincipal({ userArn: ACME_ROLE, caller: 'AROA:session-1' }, rules);
     expect(principal).toMatchObject({ id: `iam:${ACME_ROLE}`, via: 'iam', tenant: 'acme' });
     expect(iamPrincipal({ userArn: ACME_ROLE, caller: 'AROA:s' }).tenant).toBe('default');
+    const stranger = 'arn:aws:sts::999999999999:assumed-role/DevPowerUser/alice';
+    expect(() => iamPrincipal({ userArn: stranger, caller: 'AROAY:alice' }, rules)).toThrow(
+      expect.objectContaining({
+        status: 403,
+        message: `IAM principal ${stranger} matches no KEYPLANE_IAM_TENANTS rule, so it is no tenant's encoder`,
+      }),
+    );
+  });
+
+  it("refuses a role's IAM ARN, which API Gateway never reports, naming the pattern to write", () => {
+    expect(() => loadConfig({ KEYPLANE_IAM_TENANTS: 'arn:aws:iam::123456789012:role/AcmeEncoder=acme' })).toThrow(
+      'KEYPLANE_IAM_TENANTS: entry 1: "arn:aws:iam::123456789012:role/AcmeEncoder" is a role\'s IAM ARN, which API ' +
+        'Gateway never reports; a caller in that role is arn:aws:sts::123456789012:assumed-role/AcmeEncoder/<session>: ' +
+        'write arn:aws:sts::123456789012:assumed-role/AcmeEncoder/*',
+    );
+    expect(() => loadConfig({ KEYPLANE_IAM_TENANTS: 'arn:aws:iam::1:role/service-role/Enc=acme' })).toThrow(
+      /write arn:aws:sts::1:assumed-role\/Enc\/\*/,
+    );
   });
 
   it.each([
