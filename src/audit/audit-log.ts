@@ -29,7 +29,15 @@ function encodeCursor(cursor: AuditCursor): string {
 function decodeCursor(text: string): AuditCursor {
   try {
     const { t, i } = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as { t?: unknown; i?: unknown };
-    if (typeof t === 'number' && Number.isSafeInteger(t) && t >= 0 && typeof i === 'string' && i.length <= 64) {
+    // 8.64e15 ms is the last instant a Date can hold: past it the cursor would read as "no cursor".
+    if (
+      typeof t === 'number' &&
+      Number.isSafeInteger(t) &&
+      t >= 0 &&
+      t <= 8.64e15 &&
+      typeof i === 'string' &&
+      i.length <= 64
+    ) {
       return { time: new Date(t), id: i };
     }
   } catch {

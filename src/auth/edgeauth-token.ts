@@ -80,7 +80,8 @@ export function parseEdgeAuthToken(token: string): Map<Field, string> {
     const v = fields.get(time);
     if (v !== undefined && !/^\d{1,12}$/.test(v)) throw malformed(`${time} must be seconds since the epoch`);
   }
-  if (!/^[0-9a-f]{32,64}$/.test(fields.get('hmac') ?? '')) throw malformed('hmac must be lower-case hex');
+  if (!/^[0-9a-f]{32,64}$/.test(fields.get('hmac') ?? ''))
+    throw malformed('hmac must be 32 to 64 lower-case hex digits');
   return fields;
 }
 

@@ -37,10 +37,17 @@ const hasControl = (s: string) => [...s].some((c) => c.charCodeAt(0) < 0x20 || c
 /** Validates the path below the resource base: segments only, no `.`/`..`, no encoded `/` or `\`. */
 export function checkPlaylistPath(value: unknown): string {
   const segments = Array.isArray(value) ? value : [value];
-  const ok = segments.every((s) => typeof s === 'string' && !BAD_SEGMENT.test(s) && !hasControl(s));
-  const path = ok ? (segments as string[]).map(encodeURIComponent).join('/') : '';
-  if (!ok || path.length > MAX_PATH_LENGTH) {
-    throw new BadRequestError('path must be a relative path below the resource (no "..", "." or empty segments)');
+  if (!segments.every((s) => typeof s === 'string' && !BAD_SEGMENT.test(s))) {
+    throw new BadRequestError(
+      'path must be a relative path below the resource (no "..", "." or empty segments, no encoded / or \\)',
+    );
+  }
+  if (segments.some((s) => hasControl(s as string))) {
+    throw new BadRequestError('path must not contain control characters');
+  }
+  const path = (segments as string[]).map(encodeURIComponent).join('/');
+  if (path.length > MAX_PATH_LENGTH) {
+    throw new BadRequestError(`path must be at most ${MAX_PATH_LENGTH} characters (percent-encoded)`);
   }
   return path;
 }

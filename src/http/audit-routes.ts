@@ -14,10 +14,20 @@ function single(value: unknown, name: string): string | undefined {
   return value;
 }
 
+/** Whether year-month-day is a day of the calendar (JavaScript's Date turns 2024-02-30 into March 1st). */
+function calendarDay(y: number, m: number, d: number): boolean {
+  const day = new Date(Date.UTC(y, m - 1, d));
+  return day.getUTCFullYear() === y && day.getUTCMonth() === m - 1 && day.getUTCDate() === d;
+}
+
 function since(value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
-  const time = /^\d{4}-\d{2}-\d{2}T/.test(value) ? new Date(value) : new Date(NaN);
+  const date = /^(\d{4})-(\d{2})-(\d{2})T/.exec(value);
+  const time = date ? new Date(value) : new Date(NaN);
   if (Number.isNaN(time.getTime())) throw new BadRequestError('since must be an ISO 8601 date-time');
+  if (!calendarDay(Number(date?.[1]), Number(date?.[2]), Number(date?.[3]))) {
+    throw new BadRequestError(`since names a day that does not exist: ${value.slice(0, 10)}`);
+  }
   return time;
 }
 

@@ -223,6 +223,9 @@ describe('GET /audit', () => {
     ['limit=abc', /limit/],
     ['since=yesterday', /since/],
     ['cursor=not-a-cursor', /cursor/],
+    // Past the last instant a Date holds: it would have read as "no cursor" and restarted the listing.
+    [`cursor=${Buffer.from(JSON.stringify({ t: 9007199254740991, i: 'x' })).toString('base64url')}`, /cursor/],
+    ['since=2024-02-30T00:00:00Z', /since names a day that does not exist: 2024-02-30/],
     ['resourceId=bad%20id', /resourceId/],
     ['limit=1&limit=2', /once/],
   ])('answers %s with 400', async (query, message) => {

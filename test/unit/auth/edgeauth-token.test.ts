@@ -149,6 +149,12 @@ describe('EdgeAuthVerifier with tokens from akamai-edgeauth', () => {
     expect(refusal(() => verifier().verify(token, { rawPath: PATH })).status).toBe(401);
     expect(() => parseEdgeAuthToken(token)).toThrow(UnauthorizedError);
   });
+
+  it('says what is wrong with an hmac: its digits, or their count', () => {
+    for (const hmac of ['00', 'A'.repeat(64), 'a'.repeat(65)]) {
+      expect(() => parseEdgeAuthToken(`exp=1~hmac=${hmac}`)).toThrow(/hmac must be 32 to 64 lower-case hex digits/);
+    }
+  });
 });
 
 describe('ACL matching', () => {
