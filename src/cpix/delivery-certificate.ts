@@ -78,13 +78,14 @@ export function normalizeFingerprint(fingerprint: string): string {
   return fingerprint.replace(/[:\s]/g, '').toLowerCase();
 }
 
-function loadCertificate(der: Buffer): X509Certificate {
+/** Where a SPEKE request carries the recipient's certificate; the default `source` of the messages. */
+const IN_CPIX = 'cpix:DeliveryKey/ds:X509Data/ds:X509Certificate';
+
+function loadCertificate(der: Buffer, source: string): X509Certificate {
   try {
     return new X509Certificate(der);
   } catch {
-    throw new BadRequestError(
-      'The delivery certificate (cpix:DeliveryKey/ds:X509Data/ds:X509Certificate) is not a parsable X.509 DER certificate',
-    );
+    throw new BadRequestError(`The delivery certificate (${source}) is not a parsable X.509 DER certificate`);
   }
 }
 
@@ -137,13 +138,15 @@ function requireAllowed(sha256: string, allowedSha256: readonly string[] | undef
 /**
  * Reads and vets the recipient's delivery certificate: it must parse, carry an RSA key of at least
  * 2048 bits, be valid at `now` and, when an allow-list is given (an empty list allows nothing), be on it.
+ * `source` names where it came from in the refusal (an element of the CPIX document, or a header).
  */
 export function parseDeliveryCertificate(
   der: Buffer,
   now: Date,
   allowedSha256?: readonly string[],
+  source = IN_CPIX,
 ): DeliveryCertificate {
-  const cert = loadCertificate(der);
+  const cert = loadCertificate(der, source);
   const publicKey = cert.publicKey;
   requireRsaKey(publicKey);
   const notAfter = requireValidAt(cert, now);

@@ -52,7 +52,7 @@ function recipientOf(req: Request, allowed: readonly string[] | undefined): Arch
   const der = Buffer.from(header.trim(), 'base64');
   if (der.length === 0 || der.toString('base64') !== header.trim())
     throw new BadRequestError(`${RECIPIENT_HEADER} is not valid base64`);
-  return { der, certificate: parseDeliveryCertificate(der, new Date(), allowed) };
+  return { der, certificate: parseDeliveryCertificate(der, new Date(), allowed, `the ${RECIPIENT_HEADER} header`) };
 }
 
 /** The tenant an import's resources go to: the caller's own; a `*` admin may name one (`default` otherwise). */

@@ -86,7 +86,12 @@ export class CpixExportService {
       return system;
     });
     const certificate = q.deliveryCertificate
-      ? parseDeliveryCertificate(q.deliveryCertificate, new Date(), this.deliveryCertSha256)
+      ? parseDeliveryCertificate(
+          q.deliveryCertificate,
+          new Date(),
+          this.deliveryCertSha256,
+          'the X-Cpix-Delivery-Certificate header',
+        )
       : undefined;
     const request = readRequest(parseXml(requestXml(q)), '2.0');
     const issued = await this.read(q.resourceId, q.kids);

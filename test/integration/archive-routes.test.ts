@@ -97,6 +97,17 @@ describe('POST /imports and GET /exports/{resourceId}', () => {
     expect(records.map((r) => r.status).sort()).toEqual([a.status, b.status].sort());
   });
 
+  it('names the header a bad recipient certificate came from', async () => {
+    const res = await request(t.app)
+      .get('/exports/acme-film')
+      .set('x-api-key', ADMIN_KEY)
+      .set('x-keyplane-recipient-certificate', 'AAAA');
+    expect(res.status).toBe(400);
+    expect(res.body.message).toBe(
+      'The delivery certificate (the x-keyplane-recipient-certificate header) is not a parsable X.509 DER certificate',
+    );
+  });
+
   it("never tells a tenant's admin whether a key it holds is another tenant's", async () => {
     const bravoKid = crypto.randomUUID();
     const bravoKey = crypto.randomBytes(16);

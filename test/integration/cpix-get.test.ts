@@ -149,6 +149,10 @@ describe('GET /cpix/{resourceId}', () => {
       .set(bearer(t.encoderKey))
       .set('X-Cpix-Delivery-Certificate', Buffer.from('not a certificate').toString('base64'));
     expect(res.status).toBe(400);
+    // It names where the certificate came from: the header, not an element this request does not have.
+    expect(res.body.message).toBe(
+      'The delivery certificate (the X-Cpix-Delivery-Certificate header) is not a parsable X.509 DER certificate',
+    );
     const huge = await request(t.app)
       .get(`/cpix/${rid}?kid=${kids[0]}`)
       .set(bearer(t.encoderKey))
