@@ -44,14 +44,16 @@ function viewOf(r: ApiKeyRecord): ApiKeyView {
  * record up by id and compares hashes in constant time. Revocation is read on every request.
  */
 export class ApiKeyService {
-  /** SHA-256 of the configured admin key, computed once: verify() compares the presented key's hash with it. */
+  /** SHA-256 of the configured admin key: verify() compares the presented key's hash with it. */
   private readonly bootstrapHash?: Buffer;
 
+  /** `bootstrapKey` (KEYPLANE_ADMIN_KEY), or only its SHA-256 (KEYPLANE_ADMIN_KEY_SHA256). */
   constructor(
     private readonly store: ApiKeyRepository,
-    private readonly bootstrapKey?: string,
+    bootstrapKey?: string,
+    bootstrapSha256?: Buffer,
   ) {
-    this.bootstrapHash = bootstrapKey === undefined ? undefined : sha256(bootstrapKey);
+    this.bootstrapHash = bootstrapKey === undefined ? bootstrapSha256 : sha256(bootstrapKey);
   }
 
   /** Creates a key of `tenant` (a tenant ID, or `*` for all tenants) and returns its secret once. */
@@ -83,7 +85,7 @@ export class ApiKeyService {
 
   /** Creates the bootstrap admin key on first start when none is configured; returns it once, or undefined. */
   async ensureBootstrapKey(): Promise<string | undefined> {
-    if (this.bootstrapKey !== undefined) return undefined;
+    if (this.bootstrapHash !== undefined) return undefined;
     const keys = await this.store.list();
     if (keys.some((k) => !k.revokedAt && k.roles.includes('admin') && k.tenant === ALL_TENANTS)) return undefined;
     return (await this.create('bootstrap-admin', ['admin'], ALL_TENANTS)).key;

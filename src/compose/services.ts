@@ -73,7 +73,11 @@ export function buildDeps(
   const logger = opts.logger ?? createLogger(config.logLevel);
   const { store, cipher } = backends;
   const keys = new KeyService(store, cipher, config.leaseTtlSeconds, opts.now);
-  const apiKeys = new ApiKeyService(store.apiKeys, config.adminKey);
+  const apiKeys = new ApiKeyService(
+    store.apiKeys,
+    config.adminKey,
+    config.adminKeySha256 === undefined ? undefined : Buffer.from(config.adminKeySha256, 'hex'),
+  );
   const keyUrl = keyUrlBuilder(config.publicUrl, config.keyUrlTemplate);
   const { delivery, authenticators } = buildDelivery(config, store, keys);
   const drmSettings = {

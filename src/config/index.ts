@@ -92,7 +92,11 @@ export function describeConfig(config: Config): Record<string, unknown> {
       ? `aws-kms (key ${config.kmsKeyId}, region ${config.awsRegion})`
       : `local master key (${config.dataDir})`,
     leaseTtlSeconds: config.leaseTtlSeconds,
-    adminKey: config.adminKey ? 'from KEYPLANE_ADMIN_KEY' : 'stored hash',
+    adminKey: config.adminKey
+      ? 'from KEYPLANE_ADMIN_KEY'
+      : config.adminKeySha256
+        ? 'its SHA-256 from KEYPLANE_ADMIN_KEY_SHA256'
+        : 'stored hash',
     delivery: describeDelivery(config.delivery),
     origin: config.origin?.urlTemplate ?? 'off',
     auditRetention: describeRetention(config.auditRetention),

@@ -9,6 +9,11 @@ export interface ServerConfig {
   publicUrl: string;
   keyUrlTemplate?: string;
   adminKey?: string;
+  /**
+   * SHA-256 of the admin key, lower-case hex (`KEYPLANE_ADMIN_KEY_SHA256`), in place of the key: the
+   * environment (a Lambda's configuration, an SSM parameter) then holds nothing that opens Keyplane.
+   */
+  adminKeySha256?: string;
   maxBodyBytes: number;
   logLevel: string;
   /** Browser origins allowed to call `/clearkey/license` (`KEYPLANE_CORS_ORIGINS`): `*` (default) or a list. */
@@ -32,6 +37,19 @@ function adminKey(env: Env): string | undefined {
     fail('KEYPLANE_ADMIN_KEY', 'must be at least 24 characters (use a random secret)');
   }
   return key;
+}
+
+function adminKeySha256(env: Env): string | undefined {
+  const name = 'KEYPLANE_ADMIN_KEY_SHA256';
+  const hash = optional(env, name);
+  if (hash === undefined) return undefined;
+  if (!/^[0-9a-fA-F]{64}$/.test(hash)) {
+    fail(name, 'must be 64 hex digits: the SHA-256 of the admin key (printf %s "$KEY" | sha256sum)');
+  }
+  if (optional(env, 'KEYPLANE_ADMIN_KEY') !== undefined) {
+    fail(name, 'set it or KEYPLANE_ADMIN_KEY, not both');
+  }
+  return hash.toLowerCase();
 }
 
 function corsOrigins(env: Env): CorsOrigins {
@@ -59,6 +77,7 @@ export function loadServerConfig(env: Env): ServerConfig {
     publicUrl: url(env, 'KEYPLANE_PUBLIC_URL', `http://${displayHost}:${port}`) as string,
     keyUrlTemplate: keyUrlTemplate(env),
     adminKey: adminKey(env),
+    adminKeySha256: adminKeySha256(env),
     maxBodyBytes: integer(env, 'KEYPLANE_MAX_BODY_BYTES', 1024 * 1024, 1024, 16 * 1024 * 1024),
     logLevel: oneOf(env, 'KEYPLANE_LOG_LEVEL', LOG_LEVELS, 'info'),
     corsOrigins: corsOrigins(env),

@@ -88,7 +88,8 @@ async function runBundle(
       KEYPLANE_AWS_ENDPOINT: endpoint,
       KEYPLANE_KMS_KEY_ID: kmsKeyId,
       KEYPLANE_DEPLOYMENT: 'bundle-test',
-      KEYPLANE_ADMIN_KEY: ADMIN_KEY,
+      // As serverless.yml deploys it: only the admin key's hash in the environment.
+      KEYPLANE_ADMIN_KEY_SHA256: crypto.createHash('sha256').update(ADMIN_KEY).digest('hex'),
       KEYPLANE_PUBLIC_URL: 'https://kp7x2abcde.execute-api.us-east-1.amazonaws.com/prod',
       KEYPLANE_LOG_LEVEL: 'info',
       ...env,

@@ -198,7 +198,8 @@ describe('serverless package (offline, no AWS credentials)', () => {
       KEYPLANE_STORE: 'dynamodb',
       KEYPLANE_TABLE: ref(tableName),
       KEYPLANE_KMS_KEY_ID: arnOf(keyName),
-      KEYPLANE_ADMIN_KEY: `{{resolve:ssm:/keyplane/${STAGE}/admin-key}}`,
+      // Only the admin key's hash: whoever reads the function's configuration gets nothing that opens it.
+      KEYPLANE_ADMIN_KEY_SHA256: `{{resolve:ssm:/keyplane/${STAGE}/admin-key-sha256}}`,
     });
     expect(joined(vars.KEYPLANE_PUBLIC_URL)).toEqual([
       'https://',
