@@ -133,6 +133,9 @@ export class HttpClient {
         method,
         headers: this.headers(req),
         body: req.body,
+        // Never followed: fetch would send x-api-key on to wherever the Location points (another host,
+        // or http after https).
+        redirect: 'manual',
         signal: AbortSignal.timeout(this.settings.timeoutMs),
       });
     } catch (err) {
@@ -142,6 +145,13 @@ export class HttpClient {
         );
       }
       throw new UnreachableError(url, describeNetworkError(err));
+    }
+    if (res.status >= 300 && res.status <= 399) {
+      const to = (res.headers.get('location') ?? 'nowhere').slice(0, 300);
+      throw new CommandFailedError(
+        `${url} answered HTTP ${res.status}, a redirect to ${to}: not followed, as it would carry your ` +
+          'credential there; give --url the address Keyplane answers on',
+      );
     }
     const body = Buffer.from(await res.arrayBuffer());
     return { status: res.status, headers: res.headers, body, text: body.toString('utf8') };

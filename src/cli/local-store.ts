@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 /**
  * What the commands that work directly on a store (`migrate`, `export`, `import`) share: the config
  * from the usual KEYPLANE_* settings, and store/option errors as usage errors (exit 2).
@@ -28,10 +29,21 @@ export async function withUsageErrors<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * A temporary name beside `file` nobody can guess, opened with `wx`: a file or symlink planted there in a
+ * shared directory makes the write fail instead of being followed.
+ */
+function tempNameBeside(file: string): string {
+  return path.join(
+    path.dirname(file),
+    `.${path.basename(file).slice(0, 64)}.${crypto.randomBytes(6).toString('hex')}.tmp`,
+  );
+}
+
 /** Writes a file atomically (temporary file, fsync, rename) with mode 0600. */
 export function writeFileAtomically(file: string, content: string | Buffer): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  const fd = fs.openSync(tmp, 'w', 0o600);
+  const tmp = tempNameBeside(file);
+  const fd = fs.openSync(tmp, 'wx', 0o600);
   try {
     fs.writeSync(fd, typeof content === 'string' ? Buffer.from(content) : content);
     fs.fsyncSync(fd);
@@ -43,8 +55,8 @@ export function writeFileAtomically(file: string, content: string | Buffer): voi
 
 /** `writeFileAtomically` without blocking: several files' fsyncs may then overlap. */
 export async function writeFileAtomicallyAsync(file: string, content: string): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  const handle = await fs.promises.open(tmp, 'w', 0o600);
+  const tmp = tempNameBeside(file);
+  const handle = await fs.promises.open(tmp, 'wx', 0o600);
   try {
     await handle.writeFile(content);
     await handle.sync();

@@ -2,7 +2,6 @@
  * `keyplane request-keys`: acts as an encoder. Builds a SPEKE v1 or v2 CPIX request, sends it,
  * decrypts an encrypted response with the given private key and prints keys, IVs and signalling.
  */
-import fs from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { Command, Option } from 'commander';
 import { EXIT_CODES_HELP, InvalidResponseError, UsageError } from './cli-errors';
@@ -12,6 +11,7 @@ import { buildCpixRequest, type CpixRequestSpec, type PlannedKey } from './cpix-
 import { hlsUri, parsePsshBox, readCpixResponse, type CpixResponse, type ResponseDrm } from './cpix-response-reader';
 import { parseDrmList } from './drm-names';
 import { refusal } from './http-client';
+import { writeFileAtomically } from './local-store';
 import { print, printJson, renderTable } from './output';
 import { parsePreset } from './presets';
 import { SpekeClient, addSpekePathOption } from './speke-client';
@@ -151,7 +151,8 @@ async function run(cmd: Command): Promise<void> {
   if (result.status !== 200) {
     throw refusal('the key provider answered', result);
   }
-  if (opts.saveResponse !== undefined) fs.writeFileSync(opts.saveResponse, result.body);
+  // The answer may hold clear keys: 0600, written beside and renamed (a symlink there is replaced, not followed).
+  if (opts.saveResponse !== undefined) writeFileAtomically(opts.saveResponse, result.body);
   const response = readCpixResponse(result.text, privateKey);
   requireAllKeys(request.keys, response);
   if (opts.json) return printJson(jsonReport(spec, speke.endpoint(), request.keys, response));

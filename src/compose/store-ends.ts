@@ -107,14 +107,22 @@ export function configuredStoreSpec(config: Config): StoreSpec {
     : { backend: 'sqlite', location: config.dataDir };
 }
 
+/** Connection parameters that carry a secret, in a URL's query or a libpq `key=value` string (pg reads both). */
+const SECRET_PARAMS = /^(?:password|sslpassword|sslkey)$/i;
+
 /** A connection string without its password (specs are printed and written to checkpoints). */
 function withoutPassword(location: string): string {
   try {
     const url = new URL(location);
     if (url.password !== '') url.password = '***';
-    return url.toString();
+    for (const name of [...url.searchParams.keys()]) {
+      if (SECRET_PARAMS.test(name)) url.searchParams.set(name, '***');
+    }
+    return url.toString().replace(/=\*\*\*(?=&|$)/g, '=***');
   } catch {
-    return location.replace(/:[^:@/]*@/, ':***@');
+    return location
+      .replace(/:[^:@/]*@/, ':***@')
+      .replace(/\b(password|sslpassword|sslkey)(\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, '$1$2***');
   }
 }
 

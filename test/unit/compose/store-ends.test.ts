@@ -24,6 +24,20 @@ describe('store specs', () => {
     expect(specText(spec)).toBe('postgres:postgres://kp:***@db:5432/kp');
   });
 
+  it('hides a password pg reads from the query or a key=value string too', () => {
+    const text = (location: string) => specText(parseStoreSpec(`postgres:${location}`, '--to'));
+    expect(text('postgres://kp@db/kp?sslmode=verify-full&password=s3cret')).toBe(
+      'postgres:postgres://kp@db/kp?sslmode=verify-full&password=***',
+    );
+    expect(text('postgres://kp@db/kp?PASSWORD=s3cret&sslpassword=k3y')).toBe(
+      'postgres:postgres://kp@db/kp?PASSWORD=***&sslpassword=***',
+    );
+    expect(text("host=db user=kp password='s3 cret' dbname=kp")).toBe(
+      'postgres:host=db user=kp password=*** dbname=kp',
+    );
+    expect(text('host=db password=s3cret')).toBe('postgres:host=db password=***');
+  });
+
   it('refuses unknown backends, empty locations and sqlite without a directory', () => {
     const cases: Array<[string, string]> = [
       ['mysql:x', '--to must be sqlite:DIR, dynamodb[:TABLE] or postgres[:URL], not "mysql:x"'],
