@@ -134,6 +134,9 @@ export class SessionIds {
     if (id.length > MAX_ID_LENGTH || !ID_PATTERN.test(id)) throw new UnknownSessionError();
     const [, body, tag] = id.split('.') as [string, string, string];
     const given = Buffer.from(tag, 'base64url');
+    // One spelling per id: decoding ignores the last character's spare bits, so four spellings of one tag
+    // would verify, and key() (over the id's text) would give each its own key.
+    if (given.toString('base64url') !== tag) throw new UnknownSessionError();
     const expected = this.mac(body);
     if (given.length !== MAC_BYTES || !crypto.timingSafeEqual(given, expected)) throw new UnknownSessionError();
     let parsed: unknown;

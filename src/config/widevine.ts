@@ -68,6 +68,9 @@ function rsaSigners(env: Env): WidevineSigner[] {
       );
     }
     if (publicKey.asymmetricKeyType !== 'rsa') fail(RSA, `the key of signer ${who.name} is not an RSA key`);
+    // The signature is the credential that unlocks the signer's keys: a key one could factor is no credential.
+    const bits = publicKey.asymmetricKeyDetails?.modulusLength ?? 0;
+    if (bits < 2048) fail(RSA, `the key of signer ${who.name} has ${bits} bits; at least 2048 are needed`);
     return { ...who, kind: 'rsa' as const, publicKey };
   });
 }

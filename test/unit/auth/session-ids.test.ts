@@ -52,6 +52,22 @@ describe('SessionIds', () => {
     }
   });
 
+  it('takes one spelling per id: the MAC tag with other spare bits is refused, so one session has one key', () => {
+    const ids = new SessionIds(SECRET, 3600);
+    const { id } = ids.open({ resourceId: 'movie-1', tenant: 'acme' });
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(id.at(-1) as string);
+    // A 32-byte tag ends in a character of 4 data bits and 2 spare ones: these three decode to the same bytes.
+    for (const spare of [1, 2, 3]) {
+      const twin = `${id.slice(0, -1)}${alphabet[last ^ spare]}`;
+      expect(Buffer.from(twin.split('.')[2] as string, 'base64url')).toEqual(
+        Buffer.from(id.split('.')[2] as string, 'base64url'),
+      );
+      expect(() => ids.verify(twin)).toThrow(UnknownSessionError);
+    }
+    expect(ids.verify(id).resourceId).toBe('movie-1');
+  });
+
   it('expires after the TTL (410) and binds the client address when asked', () => {
     const c = clock();
     const ids = new SessionIds(SECRET, 60, c.now);

@@ -15,7 +15,7 @@ describe('KEYPLANE_WIDEVINE_*', () => {
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kp-wv-config-'));
     pem = path.join(dir, 'pub.pem');
-    const { publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const { publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
     fs.writeFileSync(pem, publicKey.export({ type: 'spki', format: 'pem' }));
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -39,8 +39,17 @@ describe('KEYPLANE_WIDEVINE_*', () => {
     expect(c?.kidSecret).toEqual(Buffer.from(SECRET, 'hex'));
   });
 
-  it('reads RSA public keys in DER too (SPKI or PKCS#1)', () => {
+  it('refuses an RSA signer key under 2048 bits, naming the signer and its size', () => {
     const { publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const weak = path.join(dir, 'weak.pem');
+    fs.writeFileSync(weak, publicKey.export({ type: 'spki', format: 'pem' }));
+    expect(() =>
+      loadWidevineConfig({ KEYPLANE_WIDEVINE_RSA_SIGNERS: `weak:${weak}`, KEYPLANE_WIDEVINE_KID_SECRET: SECRET }),
+    ).toThrow('KEYPLANE_WIDEVINE_RSA_SIGNERS: the key of signer weak has 1024 bits; at least 2048 are needed');
+  });
+
+  it('reads RSA public keys in DER too (SPKI or PKCS#1)', () => {
+    const { publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
     const spki = path.join(dir, 'pub.spki.der');
     const pkcs1 = path.join(dir, 'pub.pkcs1.der');
     fs.writeFileSync(spki, publicKey.export({ type: 'spki', format: 'der' }));
