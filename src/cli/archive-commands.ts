@@ -3,7 +3,7 @@
  * directory with an index.json), encrypted to a recipient certificate or, only when asked, in the clear;
  * and CPIX documents from any provider into the store. Both work on the store the KEYPLANE_* settings name.
  */
-import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { X509Certificate, createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -77,6 +77,29 @@ function checkExportOptions(o: ExportOptions): void {
   }
 }
 
+/** The longest resource ID kept whole in a file name (255 bytes with the temporary name's affixes). */
+const MAX_NAME_ID = 120;
+
+/**
+ * One file name per resource of an export: `<id>.cpix.xml` for a short lower-case ID, else up to 120
+ * characters of it and a hash of the whole ID. No two names are equal ignoring case (macOS, Windows),
+ * however the IDs were chosen; the ID itself is in the document and in index.json.
+ */
+class ArchiveNames {
+  private readonly taken = new Set<string>();
+
+  of(resourceId: string): string {
+    const plain = resourceId.length <= MAX_NAME_ID && resourceId === resourceId.toLowerCase();
+    const hash = createHash('sha256').update(resourceId).digest('hex').slice(0, 12);
+    let name = plain ? `${resourceId}.cpix.xml` : `${resourceId.slice(0, MAX_NAME_ID)}.${hash}.cpix.xml`;
+    for (let n = 2; this.taken.has(name.toLowerCase()); n += 1) {
+      name = `${resourceId.slice(0, MAX_NAME_ID)}.${hash}.${n}.cpix.xml`;
+    }
+    this.taken.add(name.toLowerCase());
+    return name;
+  }
+}
+
 async function runExport(o: ExportOptions): Promise<void> {
   checkExportOptions(o);
   const recipient = o.cert === undefined ? undefined : recipientOf(o.cert);
@@ -90,13 +113,25 @@ async function runExport(o: ExportOptions): Promise<void> {
         ? [{ owner: await service.ownerFor(checkResourceId(o.resource, '--resource'), '*') }]
         : service.resources('*', o.tenant === undefined ? undefined : checkTenantId(o.tenant, '--tenant'));
     fs.mkdirSync(o.out, { recursive: true, mode: 0o700 });
-    const index = await mapLimit(owners, CONCURRENCY, async ({ owner, keys }: ExportItem) => {
-      const fingerprint = recipient?.certificate.sha256;
-      const archive = await service.exportResource(owner.resourceId, caller, fingerprint, keys);
-      const file = `${owner.resourceId}.cpix.xml`;
-      await writeFileAtomicallyAsync(path.join(o.out, file), buildKeyArchive(archive, recipient));
-      return { resourceId: owner.resourceId, tenant: owner.tenant, file, kids: archive.keys.map((k) => k.kid) };
-    });
+    const names = new ArchiveNames();
+    const written: string[] = [];
+    let index;
+    try {
+      index = await mapLimit(owners, CONCURRENCY, async ({ owner, keys }: ExportItem) => {
+        const fingerprint = recipient?.certificate.sha256;
+        const archive = await service.exportResource(owner.resourceId, caller, fingerprint, keys);
+        const file = names.of(owner.resourceId);
+        await writeFileAtomicallyAsync(path.join(o.out, file), buildKeyArchive(archive, recipient));
+        written.push(file);
+        return { resourceId: owner.resourceId, tenant: owner.tenant, file, kids: archive.keys.map((k) => k.kid) };
+      });
+    } catch (err) {
+      // No half an export left behind (it may hold keys in the clear): what was written goes again.
+      for (const file of written) fs.rmSync(path.join(o.out, file), { force: true });
+      throw new CommandFailedError(
+        `nothing exported (${written.length} file(s) written were removed): ${(err as Error).message}`,
+      );
+    }
     const summary = {
       format: 'keyplane-cpix-archive/1',
       createdAt: new Date().toISOString(),
@@ -154,25 +189,24 @@ function privateKeyOf(file: string | undefined): KeyObject | undefined {
 async function runImport(target: string, o: ImportOptions): Promise<void> {
   const tenant = checkTenantId(o.tenant, '--tenant');
   const privateKey = privateKeyOf(o.key);
-  const files = importFiles(target);
+  // Every file is read and checked before the first write: a bad one among many changes nothing.
+  const archives = importFiles(target).map((file) => {
+    try {
+      return { file, archive: readKeyArchive(readImportFile(file), { privateKey }) };
+    } catch (err) {
+      if (err instanceof KeyplaneError) throw new CommandFailedError(`${file}: ${err.message} (nothing imported)`);
+      throw err;
+    }
+  });
   const config = localConfig();
   const end = openEnd(config, configuredStoreSpec(config), {}, 'to', true);
   const results: Array<ImportResult & { file: string }> = [];
   try {
     const service = new KeyArchiveService(end.store, end.cipher);
-    const imported = await mapLimit(files, CONCURRENCY, async (file) => {
-      let archive;
-      try {
-        archive = readKeyArchive(readImportFile(file), { privateKey });
-      } catch (err) {
-        if (err instanceof KeyplaneError) throw new CommandFailedError(`${file}: ${err.message}`);
-        throw err;
-      }
-      return {
-        file,
-        ...(await service.importArchive(archive, tenant, cliCaller('keyplane import'), o.dryRun === true)),
-      };
-    });
+    const imported = await mapLimit(archives, CONCURRENCY, async ({ file, archive }) => ({
+      file,
+      ...(await service.importArchive(archive, tenant, cliCaller('keyplane import'), o.dryRun === true)),
+    }));
     results.push(...imported);
   } finally {
     await end.store.close();

@@ -185,3 +185,59 @@ describe('keyplane export / import', () => {
     expect(noKey.stderr).toContain('the private key is needed');
   });
 });
+
+describe('keyplane export / import with awkward resource IDs and files', () => {
+  it('exports a 256-character ID and IDs differing only in case to distinct files, and imports them back', async () => {
+    const [src, dst] = [tmp(), tmp()];
+    const long = `a${'b'.repeat(255)}`;
+    const ids = [long, 'Movie', 'movie', 'ok-1'];
+    const store = openDataDir(src);
+    for (const resourceId of ids) {
+      await store.keys.issue({
+        resourceId,
+        owner: 'e',
+        tenant: 'default',
+        keys: [{ kid: crypto.randomUUID() }],
+        rotating: false,
+      });
+    }
+    await store.store.close();
+    const out = path.join(tmp(), 'archive');
+    const run = await runCli(['export', '--all', '--plaintext', '--out', out, '--json'], on(src));
+    expect([run.code, run.stderr]).toEqual([0, '']);
+    const files = (JSON.parse(run.stdout) as { resources: { resourceId: string; file: string }[] }).resources;
+    expect(files.map((r) => r.resourceId).sort()).toEqual([...ids].sort());
+    const names = files.map((r) => r.file);
+    expect(new Set(names.map((n) => n.toLowerCase())).size).toBe(ids.length);
+    expect(names).toContain('movie.cpix.xml');
+    expect(names.every((n) => Buffer.byteLength(n) < 200)).toBe(true);
+    expect(fs.readdirSync(out).sort()).toEqual([...names, 'index.json'].sort());
+    const back = await runCli(['import', out, '--json'], on(dst));
+    expect(back.code).toBe(0);
+    const results = (JSON.parse(back.stdout) as { results: { resourceId: string; imported: string[] }[] }).results;
+    expect(results.map((r) => [r.resourceId, r.imported.length]).sort()).toEqual(ids.map((id) => [id, 1]).sort());
+  });
+
+  it('imports nothing from a directory when one of its files is bad', async () => {
+    const [dir, dst] = [tmp(), tmp()];
+    const good = (resourceId: string) =>
+      fs.writeFileSync(
+        path.join(dir, `${resourceId}.xml`),
+        buildKeyArchive({ resourceId, keys: [{ kid: crypto.randomUUID(), key: crypto.randomBytes(16) }] }),
+      );
+    good('first');
+    good('second');
+    fs.writeFileSync(path.join(dir, 'zz.xml'), '<cpix:CPIX');
+    const run = await runCli(['import', dir], on(dst));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('zz.xml:');
+    expect(run.stderr).toContain('(nothing imported)');
+    const store = openDataDir(dst);
+    try {
+      expect(await store.store.resources.get('first')).toBeUndefined();
+      expect(await store.store.resources.get('second')).toBeUndefined();
+    } finally {
+      await store.store.close();
+    }
+  });
+});
