@@ -2,8 +2,9 @@
  * Thin clients of Keyplane's admin HTTP API: static keys, API keys, playback tokens and leases.
  * Each prints a readable summary, or the server's JSON with `--json`.
  */
+import fs from 'node:fs';
 import { Command } from 'commander';
-import { EXIT_CODES_HELP } from './cli-errors';
+import { EXIT_CODES_HELP, UsageError } from './cli-errors';
 import { addClientOptions, clientFrom } from './client-options';
 import { hexOption, intOption, kidOption, resourceIdOption } from './cli-input';
 import { print, printJson, renderFields, renderTable } from './output';
@@ -41,6 +42,17 @@ function staticKeyFields(b: Json): Array<[string, string]> {
   return keys.map((k) => [k, str(b[k])]);
 }
 
+/** A hex value given inline or, kept off the command line (`ps` shows every argument), in a file. */
+function secretHex(inline: string | undefined, file: string | undefined, option: string): string | undefined {
+  if (inline !== undefined && file !== undefined) throw new UsageError(`give ${option} or ${option}-file, not both`);
+  if (file === undefined) return inline;
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new UsageError(`${option}-file ${file}: ${(err as Error).message}`);
+  }
+}
+
 function staticKeyCommand(): Command {
   const group = new Command('static-key').description(
     'static HLS AES-128 keys for an encoder\'s "static key" provider',
@@ -50,19 +62,32 @@ function staticKeyCommand(): Command {
       'create',
       'create (or import with --key-hex/--iv-hex) the static key of a resource ID',
       async (cmd) => {
-        const o = cmd.opts<{ resourceId: string; keyHex?: string; ivHex?: string }>();
+        const o = cmd.opts<{
+          resourceId: string;
+          keyHex?: string;
+          ivHex?: string;
+          keyHexFile?: string;
+          ivHexFile?: string;
+        }>();
+        const keyHex = secretHex(o.keyHex, o.keyHexFile, '--key-hex');
+        const ivHex = secretHex(o.ivHex, o.ivHexFile, '--iv-hex');
         const request = {
           resourceId: resourceIdOption(o.resourceId),
-          keyHex: o.keyHex === undefined ? undefined : hexOption(o.keyHex, '--key-hex', 16).toString('hex'),
-          ivHex: o.ivHex === undefined ? undefined : hexOption(o.ivHex, '--iv-hex', 16).toString('hex'),
+          keyHex: keyHex === undefined ? undefined : hexOption(keyHex, '--key-hex', 16).toString('hex'),
+          ivHex: ivHex === undefined ? undefined : hexOption(ivHex, '--iv-hex', 16).toString('hex'),
         };
         const body = await clientFrom(cmd).json<Json>('POST', '/static-keys', request);
         show(cmd, body, staticKeyFields(body ?? {}));
       },
     )
       .requiredOption('--resource-id <id>', 'resource ID the key belongs to')
-      .option('--key-hex <hex>', 'import this key (32 hex digits) instead of generating one')
-      .option('--iv-hex <hex>', 'import this IV (32 hex digits)'),
+      .option(
+        '--key-hex <hex>',
+        'import this key (32 hex digits) instead of generating one (ps shows it: prefer --key-hex-file)',
+      )
+      .option('--key-hex-file <path>', 'import the key (32 hex digits) read from this file')
+      .option('--iv-hex <hex>', 'import this IV (32 hex digits)')
+      .option('--iv-hex-file <path>', 'import the IV (32 hex digits) read from this file'),
   );
   group.addCommand(
     clientCommand('show', 'show the static key of a resource ID', async (cmd) => {

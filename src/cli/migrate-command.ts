@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import { Command } from 'commander';
-import { openEnd, parseStoreSpec, specText, type CipherChoice } from '../compose/store-ends';
+import { openEnd, parseStoreSpec, specText, type CipherChoice, type StoreSpec } from '../compose/store-ends';
 import { migrateStore, verifyStore, type MigrationConflict, type MigrationEnd } from '../keys/store-migration';
 import { TRANSFER_KINDS } from '../store/transfer';
 import { CommandFailedError, EXIT_CODES_HELP, UsageError } from './cli-errors';
@@ -64,6 +64,19 @@ function pageSizeOf(text: string): number {
   return n;
 }
 
+/**
+ * `postgres:env:VAR`: the connection string from the environment variable VAR, so a password never has to
+ * be on the command line (where `ps` shows it) even when both sides are PostgreSQL databases.
+ */
+function resolvedSpec(spec: StoreSpec, option: string): StoreSpec {
+  const name =
+    spec.backend === 'postgres' ? /^env:([A-Za-z_][A-Za-z0-9_]*)$/.exec(spec.location ?? '')?.[1] : undefined;
+  if (name === undefined) return spec;
+  const url = process.env[name];
+  if (url === undefined || url === '') throw new UsageError(`${option} postgres:env:${name}: ${name} is not set`);
+  return { backend: 'postgres', location: url };
+}
+
 async function run(o: MigrateOptions): Promise<void> {
   const config = localConfig();
   const fromSpec = parseStoreSpec(o.from, '--from');
@@ -71,8 +84,8 @@ async function run(o: MigrateOptions): Promise<void> {
   const [fromText, toText] = [specText(fromSpec), specText(toSpec)];
   if (fromText === toText) throw new UsageError('--from and --to name the same store');
   const resumeAt = readCheckpoint(o.checkpoint, fromText, toText);
-  const from: MigrationEnd = openEnd(config, fromSpec, side(o, 'from'), 'from', false);
-  const to: MigrationEnd = openEnd(config, toSpec, side(o, 'to'), 'to', true);
+  const from: MigrationEnd = openEnd(config, resolvedSpec(fromSpec, '--from'), side(o, 'from'), 'from', false);
+  const to: MigrationEnd = openEnd(config, resolvedSpec(toSpec, '--to'), side(o, 'to'), 'to', true);
   try {
     if (resumeAt !== undefined) note(`resuming from checkpoint ${o.checkpoint}`);
     const report = await migrateStore(from, to, {
@@ -118,8 +131,8 @@ export function migrateCommand(): Command {
     .description(
       'copy every record (keys re-sealed, leases, static keys, API keys, policies, tenants, revocations, audit) into another store',
     )
-    .requiredOption('--from <store>', 'source: sqlite:DIR, dynamodb[:TABLE] or postgres[:URL]')
-    .requiredOption('--to <store>', 'target: sqlite:DIR, dynamodb[:TABLE] or postgres[:URL]')
+    .requiredOption('--from <store>', 'source: sqlite:DIR, dynamodb[:TABLE] or postgres[:URL|:env:VAR]')
+    .requiredOption('--to <store>', 'target: sqlite:DIR, dynamodb[:TABLE] or postgres[:URL|:env:VAR]')
     .option('--verify', 'afterwards, compare every record of the source with the target (keys by plaintext)')
     .option('--checkpoint <file>', 'where progress is kept so a re-run resumes', 'keyplane-migrate.checkpoint.json')
     .option('--from-kms-key-id <id>', 'source keys are sealed with this KMS key (default: KEYPLANE_KMS_KEY_ID)')

@@ -1,4 +1,6 @@
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { runCli, runCliJson, serveKeyplane, type ServeProcess } from './cli-process';
 import { freePort } from './keyplane-process';
@@ -305,6 +307,24 @@ describe('admin commands', () => {
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(new RegExp(`^StaticKeyValue +${created.StaticKeyValue}$`, 'm'));
     expect(shown.stdout).toMatch(new RegExp(`^Url +${created.Url}$`, 'm'));
+    // A key to import read from a file, off the command line (ps shows every argument).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kp-cli-keyfile-'));
+    const keyHex = crypto.randomBytes(16).toString('hex');
+    fs.writeFileSync(path.join(dir, 'key.hex'), `${keyHex}\n`, { mode: 0o600 });
+    const imported = await runCliJson<Record<string, string>>(
+      ['static-key', 'create', '--resource-id', rid('static-file'), '--key-hex-file', path.join(dir, 'key.hex')],
+      admin,
+    );
+    expect(imported.StaticKeyValue).toBe(keyHex);
+    const both = await runCli(
+      ['static-key', 'create', '--resource-id', 'r', '--key-hex', keyHex, '--key-hex-file', path.join(dir, 'key.hex')],
+      admin,
+    );
+    expect([both.code, both.stderr]).toEqual([
+      2,
+      expect.stringContaining('give --key-hex or --key-hex-file, not both'),
+    ]);
+    fs.rmSync(dir, { recursive: true, force: true });
     const missing = await runCli(['static-key', 'show', 'no-such-resource'], admin);
     expect([missing.code, missing.stderr]).toEqual([
       1,

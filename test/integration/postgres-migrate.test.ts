@@ -54,4 +54,22 @@ describe('keyplane migrate sqlite → postgres', () => {
       await store.close();
     }
   });
+  it('takes the connection string from an environment variable (postgres:env:VAR), off the command line', async () => {
+    const [a, b, work] = [tmp(), tmp(), tmp()];
+    const url = await (server as PostgresServer).createDatabase();
+    const src = openDataDir(a);
+    await seedStore(src, 1);
+    await src.store.close();
+    const args = ['migrate', '--from', `sqlite:${a}`, '--to', 'postgres:env:KP_TARGET', '--json'];
+    const checkpoint = path.join(work, 'cp.json');
+    const unset = await runCli([...args, '--checkpoint', checkpoint], { KEYPLANE_DATA_DIR: b });
+    expect([unset.code, unset.stderr]).toEqual([
+      2,
+      expect.stringContaining('postgres:env:KP_TARGET: KP_TARGET is not set'),
+    ]);
+    const run = await runCli([...args, '--checkpoint', checkpoint], { KEYPLANE_DATA_DIR: b, KP_TARGET: url });
+    expect([run.code, run.stderr]).toEqual([0, '']);
+    expect((JSON.parse(run.stdout) as { copied: Record<string, number> }).copied.key).toBeGreaterThanOrEqual(1);
+    expect(run.stdout).not.toContain((server as PostgresServer).password);
+  });
 });
