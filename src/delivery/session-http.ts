@@ -58,12 +58,20 @@ export function sessionBase(publicUrl: string, id: string, resourceId: string): 
   return `${publicUrl}/sessions/${id}/hls/${encodeURIComponent(resourceId)}/`;
 }
 
+/** Playlist delivery directives a player may add (`_HLS_skip` asks for a delta update). */
+const HLS_DIRECTIVES = ['_HLS_skip', '_HLS_msn', '_HLS_part'];
+
 /**
- * The query of a session URI minus the session's own parameters and any credential: what the origin is
- * asked with (the rest came from the origin's own playlist).
+ * The query of a session URI minus the session's own parameters, low-latency directives and any
+ * credential: what the origin is asked with (the rest came from the origin's own playlist).
  */
 export function originQuery(req: Request, origin: OriginConfig): string {
-  return queryForOrigin(req.originalUrl, [...Object.values(SESSION_PARAMS), ...(origin.credentialParams ?? [])]);
+  return queryForOrigin(req.originalUrl, [
+    ...Object.values(SESSION_PARAMS),
+    // Delivery directives of low-latency HLS: a session serves whole playlists (see session-rewrite.ts).
+    ...HLS_DIRECTIVES,
+    ...(origin.credentialParams ?? []),
+  ]);
 }
 
 /** Content the session would have to encrypt twice: 502 with reason `origin_already_encrypted`. */

@@ -65,7 +65,9 @@ function checkRange(res: Response, range: ByteRange): void {
 }
 
 async function request(url: URL, range: ByteRange | undefined, signal: AbortSignal): Promise<Response> {
-  const headers: Record<string, string> = { accept: '*/*' };
+  // Segments are passed on byte for byte with the origin's length: fetch would otherwise ask for gzip by
+  // itself and hand back the decoded body under the encoded Content-Length.
+  const headers: Record<string, string> = { accept: '*/*', 'accept-encoding': 'identity' };
   if (range) headers.range = `bytes=${range.offset}-${range.offset + range.length - 1n}`;
   let target = url;
   for (let hop = 0; ; hop++) {
@@ -109,7 +111,9 @@ export async function fetchSegment(
       throw new OriginError(`Origin answered ${res.status} for the segment`, res.status);
     }
     if (range) checkRange(res, range);
-    const declared = Number(res.headers.get('content-length') ?? NaN);
+    // An origin that encodes anyway: its Content-Length is the encoded size, not the bytes we pass on.
+    const encoded = (res.headers.get('content-encoding') ?? 'identity').toLowerCase() !== 'identity';
+    const declared = encoded ? NaN : Number(res.headers.get('content-length') ?? NaN);
     if (declared > limits.maxBytes) {
       await res.body?.cancel();
       throw new OriginError(`Origin segment is larger than ${limits.maxBytes} bytes`);
@@ -117,6 +121,10 @@ export async function fetchSegment(
     const source = res.body ? Readable.fromWeb(res.body as WebReadableStream<Uint8Array>) : Readable.from([]);
     const body = source.pipe(capped(range ? Number(range.length) : limits.maxBytes));
     source.on('error', (err) => body.destroy(describe(err, limits)));
+    // The caller pipes the body only after its audit write; an error before that (the origin cut off, the
+    // cap passed) would otherwise be an 'error' event nobody listens to, which ends the process. The
+    // pipeline still sees it: the body stays errored.
+    body.on('error', () => undefined);
     return {
       body,
       ...(Number.isSafeInteger(declared) ? { length: declared } : {}),

@@ -141,6 +141,10 @@ function rewriteMedia(playlist: Playlist, opts: SessionRewriteOptions): Playlist
     }
     checkNotEncrypted(line);
     if (LOW_LATENCY_TAGS.has(line.name)) throw new SessionPlaylistError('low-latency parts are not supported');
+    // A delta update leaves segments out: counting from EXT-X-MEDIA-SEQUENCE would give the rest the
+    // wrong IV, and one key and IV to two segments.
+    if (line.name === 'EXT-X-SKIP')
+      throw new SessionPlaylistError('delta playlist updates (EXT-X-SKIP) are not supported');
     if (line.name === 'EXT-X-MEDIA-SEQUENCE') {
       const value = line.value?.trim() ?? '';
       if (!/^\d{1,19}$/.test(value)) throw new SessionPlaylistError('invalid EXT-X-MEDIA-SEQUENCE');

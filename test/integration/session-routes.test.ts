@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +19,7 @@ const ADMIN = 'test-admin-key-0123456789abcdef';
 const RESOURCE = 'movie-1';
 const files = new Map<string, Buffer>();
 const originUrls: string[] = [];
+const encodings: string[] = [];
 let origin: http.Server;
 let originUrl: string;
 let app: LiveApp;
@@ -62,6 +64,17 @@ beforeAll(async () => {
   origin = http.createServer((req, res) => {
     originUrls.push(req.url ?? '');
     if (req.url?.endsWith('/stall.ts')) return; // never answers
+    if (req.url?.includes('/chunked-')) {
+      // No Content-Length: the cap can only be found while streaming, maybe before Keyplane pipes the body.
+      res.writeHead(200, { 'Content-Type': 'video/mp2t' });
+      return void res.end(Buffer.alloc(6000, 1));
+    }
+    if (req.url?.includes('/gz-')) {
+      // An origin that compresses whatever it was asked: its Content-Length is the gzipped size.
+      encodings.push(String(req.headers['accept-encoding']));
+      const gz = zlib.gzipSync(files.get(req.url.split('?')[0] ?? '') ?? Buffer.alloc(0));
+      return void res.writeHead(200, { 'Content-Encoding': 'gzip', 'Content-Length': gz.length }).end(gz);
+    }
     const body = files.get(req.url?.split('?')[0] ?? '');
     if (!body) return void res.writeHead(404).end();
     res.writeHead(200, { 'Content-Length': body.length }).end(body);
@@ -163,6 +176,37 @@ describe('session routes', () => {
     expect(other.status).toBe(403);
   });
 
+  it('asks the origin for segments as they are, and never sends a length other than the bytes it sends', async () => {
+    serve('gz.m3u8', '#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:3\n#EXTINF:1,\ngz-3.ts\n');
+    // Compressible, so the gzipped size is far below the plaintext's (the test's segment cap is 4096).
+    serve('gz-3.ts', Buffer.alloc(3000, 0x47));
+    const s = await open('gz.m3u8');
+    const wire = await new Promise<{ length?: string; bytes: number }>((resolve, reject) => {
+      http
+        .get(s.segments[0] as string, (res) => {
+          let bytes = 0;
+          res.on('data', (d: Buffer) => (bytes += d.length));
+          res.on('end', () => resolve({ length: res.headers['content-length'], bytes }));
+        })
+        .on('error', reject);
+    });
+    expect(encodings.at(-1)).toBe('identity');
+    // AES-128-CBC of 3000 bytes: 3008. Either that length is declared, or none is (chunked); never the 30-odd gzipped bytes.
+    expect(wire.bytes).toBe(3008);
+    if (wire.length !== undefined) expect(Number(wire.length)).toBe(wire.bytes);
+  });
+
+  it('cuts short a segment that passes the cap while streaming, and goes on serving', async () => {
+    serve('chunked.m3u8', '#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:1,\nchunked-0.ts\n');
+    const s = await open('chunked.m3u8');
+    const outcome = await fetch(s.segments[0] as string).then(
+      async (res) => (res.ok ? (await res.arrayBuffer()).byteLength : res.status),
+      () => 'cut',
+    );
+    expect(outcome === 'cut' || outcome === 502 || (typeof outcome === 'number' && outcome < 6000)).toBe(true);
+    expect((await fetch(s.key)).status).toBe(200);
+  });
+
   it('forwards no credential to the origin: not the entry query, not a token added to a segment URI', async () => {
     originUrls.length = 0;
     const res = await fetch(`${app.baseUrl}/sessions/hls/${RESOURCE}/live.m3u8?token=secret.jwt.value&x=1`, {
@@ -172,6 +216,15 @@ describe('session routes', () => {
     const segment = live((await res.text()).split('\n').find((l) => l.startsWith('http')) as string);
     expect((await fetch(`${segment}&token=another.secret.value&v=2`)).status).toBe(200);
     expect(originUrls).toEqual([`/vod/${RESOURCE}/live.m3u8`, `/vod/${RESOURCE}/s7.ts?v=2`]);
+  });
+
+  it('asks the origin for the whole playlist when a player asks for a delta update', async () => {
+    const s = await open();
+    originUrls.length = 0;
+    const refresh = `${app.baseUrl}${new URL(s.key).pathname.replace(/\/key$/, '')}/hls/${RESOURCE}/live.m3u8`;
+    const res = await fetch(`${refresh}?_HLS_skip=YES&_HLS_msn=9&v=1`);
+    expect(res.status).toBe(200);
+    expect(originUrls).toEqual([`/vod/${RESOURCE}/live.m3u8?v=1`]);
   });
 
   it('applies the access policy to opening a session and to its key', async () => {

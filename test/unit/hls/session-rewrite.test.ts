@@ -95,6 +95,12 @@ describe('rewriteForSession: media playlists', () => {
     );
     expect(() => rewrite('#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:-1\n#EXTINF:1,\na.ts\n')).toThrow(SessionPlaylistError);
   });
+
+  it('refuses a delta update, whose skipped segments would shift every IV after them', () => {
+    expect(() =>
+      rewrite('#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:10\n#EXT-X-SKIP:SKIPPED-SEGMENTS=5\n#EXTINF:1,\ns15.ts\n'),
+    ).toThrow('delta playlist updates (EXT-X-SKIP) are not supported');
+  });
 });
 
 describe('rewriteForSession: multivariant playlists', () => {
