@@ -7,7 +7,7 @@ import type { PlaybackTokenService } from '../auth/playback-tokens';
 import { BadRequestError } from '../errors';
 import { fetchPlaylist, originBase, OriginError, type OriginConfig } from '../hls/origin';
 import { KeyUriError, rewriteForPlayback } from '../hls/playback-rewrite';
-import { parsePlaylist, PlaylistSyntaxError, serializePlaylist } from '../hls/playlist';
+import { parsePlaylist, PlaylistSyntaxError, REWRITE_GROWTH_LIMIT, serializePlaylist } from '../hls/playlist';
 import { noStore } from '../http/respond';
 import { noteVerifiedCaller } from '../http/request-audit';
 import { checkResourceId } from '../domain/ids';
@@ -67,7 +67,7 @@ async function rewrittenPlaylist(
       proxyBase: `${deps.publicUrl}/playback/${token}/hls/${encodeURIComponent(resourceId)}/`,
       keyUrl: (kid) => `${playbackKeyBase(deps.publicUrl, token, resourceId)}/${kid}`,
     });
-    return serializePlaylist(playlist);
+    return serializePlaylist(playlist, origin.maxBytes * REWRITE_GROWTH_LIMIT);
   } catch (err) {
     // The origin's text is never quoted back: only the rule broken and the line.
     const at = err instanceof PlaylistSyntaxError && err.line !== undefined ? ` (line ${err.line})` : '';

@@ -10,7 +10,7 @@ import type { SessionClaims, SessionIds } from '../auth/session-ids';
 import type { AuditEvent } from '../audit/audit-log';
 import { KeyplaneError } from '../errors';
 import { fetchPlaylist, originBase, OriginError, type OriginConfig } from '../hls/origin';
-import { parsePlaylist, PlaylistSyntaxError, serializePlaylist } from '../hls/playlist';
+import { parsePlaylist, PlaylistSyntaxError, REWRITE_GROWTH_LIMIT, serializePlaylist } from '../hls/playlist';
 import { AlreadyEncryptedError, rewriteForSession, SESSION_PARAMS, SessionPlaylistError } from '../hls/session-rewrite';
 import { requestClient } from '../http/client-info';
 import { queryForOrigin } from './delivery-http';
@@ -107,7 +107,7 @@ export async function sessionPlaylist(
       sessionBase: sessionBase(deps.publicUrl, id, resourceId),
       keyUri: `${deps.publicUrl}/sessions/${id}/key`,
     });
-    return serializePlaylist(playlist);
+    return serializePlaylist(playlist, origin.maxBytes * REWRITE_GROWTH_LIMIT);
   } catch (err) {
     if (err instanceof AlreadyEncryptedError) throw new OriginEncryptedError(err.tag);
     if (err instanceof SessionPlaylistError)

@@ -207,6 +207,18 @@ describe('session routes', () => {
     expect((await fetch(s.key)).status).toBe(200);
   });
 
+  it('refuses a playlist whose rewrite would pass 8 × the origin size limit, instead of building it', async () => {
+    // 200 KB at the origin; every 2-byte URI would become a session URL of ~150 characters (15 MB).
+    serve('amplified.m3u8', `#EXTM3U\n#EXTINF:1,\n${'a\n'.repeat(100_000)}`);
+    const res = await fetch(`${app.baseUrl}/sessions/hls/${RESOURCE}/amplified.m3u8`, {
+      headers: { 'x-api-key': keyserver },
+    });
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { message: string }).message).toBe(
+      `Origin sent an invalid playlist: the rewritten playlist would pass ${8 * 1024 * 1024} characters`,
+    );
+  });
+
   it('forwards no credential to the origin: not the entry query, not a token added to a segment URI', async () => {
     originUrls.length = 0;
     const res = await fetch(`${app.baseUrl}/sessions/hls/${RESOURCE}/live.m3u8?token=secret.jwt.value&x=1`, {
