@@ -42,6 +42,16 @@ interface HlsKey {
   url: string;
 }
 
+/** A URL fit for a key-info file and an EXT-X-KEY URI: absolute http(s), no quote, no control character. */
+export function isKeyUrl(url: string): boolean {
+  if ([...url].some((c) => c === '"' || c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) return false;
+  try {
+    return ['http:', 'https:'].includes(new URL(url).protocol);
+  } catch {
+    return false;
+  }
+}
+
 /** Fails with install instructions when ffmpeg cannot be run. */
 export function requireFfmpeg(ffmpeg: string): void {
   const probe = spawnSync(ffmpeg, ['-hide_banner', '-version'], { encoding: 'utf8' });
@@ -71,6 +81,11 @@ async function requestHlsKey(cmd: Command, opts: PackageOptions): Promise<HlsKey
   if (!key?.key || key.key.length !== 16)
     throw new InvalidResponseError(`the response has no 16-byte key for KID ${kid}`);
   if (!url) throw new InvalidResponseError(`the response has no URIExtXKey (key URL) for KID ${kid}`);
+  // It becomes a line of ffmpeg's key-info file and a quoted URI in the playlist: a line break there would
+  // name another key file, a quote another attribute.
+  if (!isKeyUrl(url)) {
+    throw new InvalidResponseError(`the URIExtXKey of KID ${kid} is not an http(s) URL without quotes or line breaks`);
+  }
   return { kid, key: key.key, iv: key.iv?.length === 16 ? key.iv : undefined, url };
 }
 
