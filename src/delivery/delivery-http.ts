@@ -63,9 +63,6 @@ export async function settle(req: Request, res: Response, outcome: DeliveryOutco
 /** Query parameters that carry a player's credential (a playback or EdgeAuth token): never sent on. */
 const CREDENTIAL_PARAMS = ['token', '__token__', 'hdnts'];
 
-/** A JWS (a playback token) or an EdgeAuth token (`…~hmac=<hex>`), whatever its parameter is called. */
-const CREDENTIAL_VALUE = /^eyJ[\w-]*\.[\w-]*\.[\w-]*$|(?:^|[~!])hmac=[0-9a-f]/i;
-
 function decoded(raw: string): string {
   try {
     return decodeURIComponent(raw.replaceAll('+', ' '));
@@ -76,8 +73,9 @@ function decoded(raw: string): string {
 
 /**
  * A request's query as the origin may see it: the raw pairs (their encoding kept, so an origin's own signed
- * query still verifies) minus every credential parameter and the `drop` names, matched case-insensitively,
- * and minus any pair whose value is shaped like a player credential (a token under a name we don't know).
+ * query still verifies) minus every credential parameter and the `drop` names (the deployment's renamed
+ * EdgeAuth token among them), matched case-insensitively. Values are not judged: an origin's own signed
+ * segment URLs (`?auth=eyJ…`, `?hdnea=…~hmac=…`) come back through sessions and must reach it intact.
  */
 export function queryForOrigin(originalUrl: string, drop: readonly string[] = []): string {
   const at = originalUrl.indexOf('?');
@@ -89,8 +87,7 @@ export function queryForOrigin(originalUrl: string, drop: readonly string[] = []
     .filter((pair) => {
       const eq = pair.indexOf('=');
       const name = decoded(eq < 0 ? pair : pair.slice(0, eq));
-      const value = eq < 0 ? '' : decoded(pair.slice(eq + 1));
-      return pair !== '' && !banned.has(name.trim().toLowerCase()) && !CREDENTIAL_VALUE.test(value);
+      return pair !== '' && !banned.has(name.trim().toLowerCase());
     });
   return kept.length === 0 ? '' : `?${kept.join('&')}`;
 }
