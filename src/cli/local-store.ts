@@ -45,12 +45,18 @@ export function writeFileAtomically(file: string, content: string | Buffer): voi
   const tmp = tempNameBeside(file);
   const fd = fs.openSync(tmp, 'wx', 0o600);
   try {
-    fs.writeSync(fd, typeof content === 'string' ? Buffer.from(content) : content);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    try {
+      fs.writeSync(fd, typeof content === 'string' ? Buffer.from(content) : content);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    // A half-written temporary file may hold keys: it goes.
+    fs.rmSync(tmp, { force: true });
+    throw err;
   }
-  fs.renameSync(tmp, file);
 }
 
 /** `writeFileAtomically` without blocking: several files' fsyncs may then overlap. */
@@ -58,12 +64,17 @@ export async function writeFileAtomicallyAsync(file: string, content: string): P
   const tmp = tempNameBeside(file);
   const handle = await fs.promises.open(tmp, 'wx', 0o600);
   try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    try {
+      await handle.writeFile(content);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.promises.rename(tmp, file);
+  } catch (err) {
+    await fs.promises.rm(tmp, { force: true });
+    throw err;
   }
-  await fs.promises.rename(tmp, file);
 }
 
 /**

@@ -4,7 +4,7 @@
  * signs itself, and the server under test may be another vendor's.
  */
 import { aesSignature } from '../widevine/request-signers';
-import { UsageError } from './cli-errors';
+import { CommandFailedError, UsageError } from './cli-errors';
 import { CLI_USER_AGENT } from './http-client';
 
 /** An AES signer as the packager's `--signer`, `--aes_signing_key`, `--aes_signing_iv` give it. */
@@ -102,8 +102,15 @@ export class WidevineClient {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'user-agent': CLI_USER_AGENT },
       body,
+      // Never followed: a 307/308 would post the signed request on to wherever Location points.
+      redirect: 'manual',
       signal: AbortSignal.timeout(this.timeoutMs),
     });
+    if (res.status >= 300 && res.status <= 399) {
+      await res.body?.cancel();
+      const to = (res.headers.get('location') ?? 'nowhere').slice(0, 300);
+      throw new CommandFailedError(`${this.endpoint} answered HTTP ${res.status}, a redirect to ${to}: not followed`);
+    }
     return readAnswer(res.status, await res.text());
   }
 }

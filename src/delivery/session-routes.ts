@@ -10,7 +10,7 @@ import { encryptedLength, fetchSegment, segmentCipher, type ByteRange } from '..
 import { originBase } from '../hls/origin';
 import { SESSION_PARAMS } from '../hls/session-rewrite';
 import { EXACT_ROUTING } from '../http/exact-routing';
-import { recordEvents } from '../http/request-audit';
+import { noteVerifiedCaller, recordEvents } from '../http/request-audit';
 import { noStore } from '../http/respond';
 import { applyCors, deliveryContext } from './delivery-http';
 import { authorizeResource } from './key-delivery';
@@ -110,6 +110,8 @@ async function openSession(
   const id = String(req.params.sessionId);
   const ctx = deliveryContext(req, route, {});
   const claims = sessionIdsOf(deps).verify(id, ctx.client.ip);
+  // A refusal from here on (the access policy) names the verified session, as its deliveries do.
+  noteVerifiedCaller(req, { principal: `session:${claims.nonce}`, tenant: claims.tenant });
   const { cors } = await authorizeResource(deps.policy, ctx, claims.resourceId);
   applyCors(res, cors);
   return { id, claims };

@@ -229,11 +229,16 @@ export const auditRefusals: ErrorRequestHandler = (err, req, res, next) => {
   if (principal === undefined && req.auditSampler && !req.auditSampler.admit(target.route, ip, reason)) {
     return next(err);
   }
-  // An API key refusal stays with the caller's tenant (`*` too): a resource ID can look like `apikey:<id>`.
+  // A change refused to nobody verified is no tenant's business: under `*`, so a stranger cannot put records
+  // in a tenant's trail by naming its resource. An API key refusal stays with the caller's tenant (`*` too):
+  // a resource ID can look like `apikey:<id>`.
   const apiKey = action === 'grant' || target.apiKeyId !== undefined;
-  const tenant = apiKey
-    ? Promise.resolve(req.principal?.tenant ?? callerTenant(req))
-    : ownerTenant(req, resourceId, callerTenant(req));
+  const tenant =
+    action !== 'deliver' && principal === undefined
+      ? Promise.resolve(ALL_TENANTS)
+      : apiKey
+        ? Promise.resolve(req.principal?.tenant ?? callerTenant(req))
+        : ownerTenant(req, resourceId, callerTenant(req));
   void tenant
     .then((tenant) =>
       req.audit?.record([

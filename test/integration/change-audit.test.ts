@@ -274,6 +274,18 @@ describe('leases and policies', () => {
     expect(revokes(await visibleTo(adminDefault))).toEqual([]);
   });
 
+  it("files a change refused to nobody under `*`, never in the named resource's tenant", async () => {
+    const records = await recordsOf(async () => {
+      expect((await request(t.app).delete(`/leases/${resource}`).set('x-forwarded-for', '203.0.113.9')).status).toBe(
+        401,
+      );
+    });
+    expect(records).toEqual([
+      expect.objectContaining({ action: 'release', resourceId: resource, tenant: '*', status: 401 }),
+    ]);
+    expect(records[0]?.principal).toBeUndefined();
+  });
+
   it("records a tenant admin refused another tenant's resource under the owner's tenant", async () => {
     const records = await recordsOf(async () => {
       expect((await request(t.app).delete(`/leases/${resource}`).set('x-api-key', adminBravo)).status).toBe(403);
