@@ -7,7 +7,13 @@ import type { PlaybackTokenService } from '../auth/playback-tokens';
 import { BadRequestError } from '../errors';
 import { fetchPlaylist, originBase, OriginError, type OriginConfig } from '../hls/origin';
 import { KeyUriError, rewriteForPlayback } from '../hls/playback-rewrite';
-import { parsePlaylist, PlaylistSyntaxError, REWRITE_GROWTH_LIMIT, serializePlaylist } from '../hls/playlist';
+import {
+  checkRewriteBudget,
+  parsePlaylist,
+  PlaylistSyntaxError,
+  REWRITE_GROWTH_LIMIT,
+  serializePlaylist,
+} from '../hls/playlist';
 import { noStore } from '../http/respond';
 import { noteVerifiedCaller } from '../http/request-audit';
 import { checkResourceId } from '../domain/ids';
@@ -61,13 +67,17 @@ async function rewrittenPlaylist(
 ) {
   const fetched = await fetchPlaylist(target, origin);
   try {
-    const playlist = rewriteForPlayback(parsePlaylist(fetched.text), {
+    const parsed = parsePlaylist(fetched.text);
+    const proxyBase = `${deps.publicUrl}/playback/${token}/hls/${encodeURIComponent(resourceId)}/`;
+    const limit = origin.maxBytes * REWRITE_GROWTH_LIMIT;
+    checkRewriteBudget(parsed, fetched.text.length, proxyBase.length, limit);
+    const playlist = rewriteForPlayback(parsed, {
       playlistUrl: fetched.url,
       originBase: originBase(origin, resourceId),
-      proxyBase: `${deps.publicUrl}/playback/${token}/hls/${encodeURIComponent(resourceId)}/`,
+      proxyBase,
       keyUrl: (kid) => `${playbackKeyBase(deps.publicUrl, token, resourceId)}/${kid}`,
     });
-    return serializePlaylist(playlist, origin.maxBytes * REWRITE_GROWTH_LIMIT);
+    return serializePlaylist(playlist, limit);
   } catch (err) {
     // The origin's text is never quoted back: only the rule broken and the line.
     const at = err instanceof PlaylistSyntaxError && err.line !== undefined ? ` (line ${err.line})` : '';

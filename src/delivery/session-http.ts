@@ -10,7 +10,13 @@ import type { SessionClaims, SessionIds } from '../auth/session-ids';
 import type { AuditEvent } from '../audit/audit-log';
 import { KeyplaneError } from '../errors';
 import { fetchPlaylist, originBase, OriginError, type OriginConfig } from '../hls/origin';
-import { parsePlaylist, PlaylistSyntaxError, REWRITE_GROWTH_LIMIT, serializePlaylist } from '../hls/playlist';
+import {
+  checkRewriteBudget,
+  parsePlaylist,
+  PlaylistSyntaxError,
+  REWRITE_GROWTH_LIMIT,
+  serializePlaylist,
+} from '../hls/playlist';
 import { AlreadyEncryptedError, rewriteForSession, SESSION_PARAMS, SessionPlaylistError } from '../hls/session-rewrite';
 import { requestClient } from '../http/client-info';
 import { queryForOrigin } from './delivery-http';
@@ -101,13 +107,17 @@ export async function sessionPlaylist(
   const base = originBase(origin, resourceId);
   const fetched = await fetchPlaylist(new URL(`${path}${query}`, base), origin);
   try {
-    const playlist = rewriteForSession(parsePlaylist(fetched.text), {
+    const parsed = parsePlaylist(fetched.text);
+    const prefix = sessionBase(deps.publicUrl, id, resourceId);
+    const limit = origin.maxBytes * REWRITE_GROWTH_LIMIT;
+    checkRewriteBudget(parsed, fetched.text.length, prefix.length, limit);
+    const playlist = rewriteForSession(parsed, {
       playlistUrl: fetched.url,
       originBase: base,
-      sessionBase: sessionBase(deps.publicUrl, id, resourceId),
+      sessionBase: prefix,
       keyUri: `${deps.publicUrl}/sessions/${id}/key`,
     });
-    return serializePlaylist(playlist, origin.maxBytes * REWRITE_GROWTH_LIMIT);
+    return serializePlaylist(playlist, limit);
   } catch (err) {
     if (err instanceof AlreadyEncryptedError) throw new OriginEncryptedError(err.tag);
     if (err instanceof SessionPlaylistError)
