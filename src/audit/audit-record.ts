@@ -4,6 +4,13 @@
  */
 export type ChangeAction = 'grant' | 'revoke' | 'release' | 'configure';
 
+const CHANGE_ACTIONS: ReadonlySet<string> = new Set<ChangeAction>(['grant', 'revoke', 'release', 'configure']);
+
+/** Whether an action (a manifest route's, say) is an admin change. */
+export function isChangeAction(action: string): action is ChangeAction {
+  return CHANGE_ACTIONS.has(action);
+}
+
 /**
  * What happened: a key handed to an encoder or admin (`issue`) or to a player/proxy (`deliver`), a
  * playback token revoked (`revoke`, resource `token:<jti>`), a master key rotation step by
@@ -11,19 +18,10 @@ export type ChangeAction = 'grant' | 'revoke' | 'release' | 'configure';
  */
 export type AuditAction = 'issue' | 'deliver' | 'rotate' | ChangeAction;
 
-const ACTIONS: ReadonlySet<string> = new Set<AuditAction>([
-  'issue',
-  'deliver',
-  'rotate',
-  'grant',
-  'revoke',
-  'release',
-  'configure',
-]);
-
 /** An action as stored, read back (anything unknown reads as `deliver`, as before `revoke` existed). */
 export function actionOf(value: unknown): AuditAction {
-  return typeof value === 'string' && ACTIONS.has(value) ? (value as AuditAction) : 'deliver';
+  if (value === 'issue' || value === 'rotate') return value;
+  return typeof value === 'string' && isChangeAction(value) ? value : 'deliver';
 }
 
 /** `allowed` (2xx), `denied` (4xx: credentials, scope, policy, unknown key) or `failed` (5xx). */

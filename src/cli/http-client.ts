@@ -79,6 +79,19 @@ function isCredentialError(err: unknown): boolean {
   return /credential/i.test((err as Error).message ?? '') && !(err instanceof TypeError);
 }
 
+/**
+ * Every CLI request is sent with `redirect: 'manual'`: a 3xx fails the command, naming the Location,
+ * since following it would carry the credential (or the signed request) there.
+ */
+export function refuseRedirect(url: string, res: Response): void {
+  if (res.status < 300 || res.status > 399) return;
+  const to = (res.headers.get('location') ?? 'nowhere').slice(0, 300);
+  throw new CommandFailedError(
+    `${url} answered HTTP ${res.status}, a redirect to ${to}: not followed, as it would carry your ` +
+      'credential there; give --url the address Keyplane answers on',
+  );
+}
+
 /** Talks to one server with one set of credentials. */
 export class HttpClient {
   private readonly fetcher: typeof fetch;
@@ -146,13 +159,7 @@ export class HttpClient {
       }
       throw new UnreachableError(url, describeNetworkError(err));
     }
-    if (res.status >= 300 && res.status <= 399) {
-      const to = (res.headers.get('location') ?? 'nowhere').slice(0, 300);
-      throw new CommandFailedError(
-        `${url} answered HTTP ${res.status}, a redirect to ${to}: not followed, as it would carry your ` +
-          'credential there; give --url the address Keyplane answers on',
-      );
-    }
+    refuseRedirect(url, res);
     const body = Buffer.from(await res.arrayBuffer());
     return { status: res.status, headers: res.headers, body, text: body.toString('utf8') };
   }

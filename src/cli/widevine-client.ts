@@ -4,8 +4,8 @@
  * signs itself, and the server under test may be another vendor's.
  */
 import { aesSignature } from '../widevine/request-signers';
-import { CommandFailedError, UsageError } from './cli-errors';
-import { CLI_USER_AGENT } from './http-client';
+import { UsageError } from './cli-errors';
+import { CLI_USER_AGENT, refuseRedirect } from './http-client';
 
 /** An AES signer as the packager's `--signer`, `--aes_signing_key`, `--aes_signing_iv` give it. */
 export interface AesSignerKey {
@@ -106,11 +106,7 @@ export class WidevineClient {
       redirect: 'manual',
       signal: AbortSignal.timeout(this.timeoutMs),
     });
-    if (res.status >= 300 && res.status <= 399) {
-      await res.body?.cancel();
-      const to = (res.headers.get('location') ?? 'nowhere').slice(0, 300);
-      throw new CommandFailedError(`${this.endpoint} answered HTTP ${res.status}, a redirect to ${to}: not followed`);
-    }
+    refuseRedirect(this.endpoint, res);
     return readAnswer(res.status, await res.text());
   }
 }

@@ -5,15 +5,9 @@ import { pathToken } from '../http/token-transports';
 import { NotConfiguredError } from '../auth/delivery-errors';
 import type { PlaybackTokenService } from '../auth/playback-tokens';
 import { BadRequestError } from '../errors';
-import { fetchPlaylist, originBase, OriginError, type OriginConfig } from '../hls/origin';
+import { fetchPlaylist, invalidOriginPlaylist, originBase, OriginError, type OriginConfig } from '../hls/origin';
 import { KeyUriError, rewriteForPlayback } from '../hls/playback-rewrite';
-import {
-  checkRewriteBudget,
-  parsePlaylist,
-  PlaylistSyntaxError,
-  REWRITE_GROWTH_LIMIT,
-  serializePlaylist,
-} from '../hls/playlist';
+import { PlaylistSyntaxError, rewriteBounded } from '../hls/playlist';
 import { noStore } from '../http/respond';
 import { noteVerifiedCaller } from '../http/request-audit';
 import { checkResourceId } from '../domain/ids';
@@ -67,21 +61,17 @@ async function rewrittenPlaylist(
 ) {
   const fetched = await fetchPlaylist(target, origin);
   try {
-    const parsed = parsePlaylist(fetched.text);
     const proxyBase = `${deps.publicUrl}/playback/${token}/hls/${encodeURIComponent(resourceId)}/`;
-    const limit = origin.maxBytes * REWRITE_GROWTH_LIMIT;
-    checkRewriteBudget(parsed, fetched.text.length, proxyBase.length, limit);
-    const playlist = rewriteForPlayback(parsed, {
-      playlistUrl: fetched.url,
-      originBase: originBase(origin, resourceId),
-      proxyBase,
-      keyUrl: (kid) => `${playbackKeyBase(deps.publicUrl, token, resourceId)}/${kid}`,
-    });
-    return serializePlaylist(playlist, limit);
+    return rewriteBounded(fetched.text, origin.maxBytes, proxyBase.length, (parsed) =>
+      rewriteForPlayback(parsed, {
+        playlistUrl: fetched.url,
+        originBase: originBase(origin, resourceId),
+        proxyBase,
+        keyUrl: (kid) => `${playbackKeyBase(deps.publicUrl, token, resourceId)}/${kid}`,
+      }),
+    );
   } catch (err) {
-    // The origin's text is never quoted back: only the rule broken and the line.
-    const at = err instanceof PlaylistSyntaxError && err.line !== undefined ? ` (line ${err.line})` : '';
-    if (err instanceof PlaylistSyntaxError) throw new OriginError(`Origin sent an invalid playlist${at}: ${err.rule}`);
+    if (err instanceof PlaylistSyntaxError) throw invalidOriginPlaylist(err);
     if (err instanceof KeyUriError)
       throw new OriginError('Origin playlist cannot be tokenized: a key URI names no KID');
     throw err;

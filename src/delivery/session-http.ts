@@ -9,14 +9,8 @@ import type { OwnerReader } from '../auth/resource-scope';
 import type { SessionClaims, SessionIds } from '../auth/session-ids';
 import type { AuditEvent } from '../audit/audit-log';
 import { KeyplaneError } from '../errors';
-import { fetchPlaylist, originBase, OriginError, type OriginConfig } from '../hls/origin';
-import {
-  checkRewriteBudget,
-  parsePlaylist,
-  PlaylistSyntaxError,
-  REWRITE_GROWTH_LIMIT,
-  serializePlaylist,
-} from '../hls/playlist';
+import { fetchPlaylist, invalidOriginPlaylist, originBase, OriginError, type OriginConfig } from '../hls/origin';
+import { PlaylistSyntaxError, rewriteBounded } from '../hls/playlist';
 import { AlreadyEncryptedError, rewriteForSession, SESSION_PARAMS, SessionPlaylistError } from '../hls/session-rewrite';
 import { requestClient } from '../http/client-info';
 import { queryForOrigin } from './delivery-http';
@@ -107,25 +101,20 @@ export async function sessionPlaylist(
   const base = originBase(origin, resourceId);
   const fetched = await fetchPlaylist(new URL(`${path}${query}`, base), origin);
   try {
-    const parsed = parsePlaylist(fetched.text);
     const prefix = sessionBase(deps.publicUrl, id, resourceId);
-    const limit = origin.maxBytes * REWRITE_GROWTH_LIMIT;
-    checkRewriteBudget(parsed, fetched.text.length, prefix.length, limit);
-    const playlist = rewriteForSession(parsed, {
-      playlistUrl: fetched.url,
-      originBase: base,
-      sessionBase: prefix,
-      keyUri: `${deps.publicUrl}/sessions/${id}/key`,
-    });
-    return serializePlaylist(playlist, limit);
+    return rewriteBounded(fetched.text, origin.maxBytes, prefix.length, (parsed) =>
+      rewriteForSession(parsed, {
+        playlistUrl: fetched.url,
+        originBase: base,
+        sessionBase: prefix,
+        keyUri: `${deps.publicUrl}/sessions/${id}/key`,
+      }),
+    );
   } catch (err) {
     if (err instanceof AlreadyEncryptedError) throw new OriginEncryptedError(err.tag);
     if (err instanceof SessionPlaylistError)
       throw new OriginError(`Origin playlist cannot go through a session: ${err.rule}`);
-    if (err instanceof PlaylistSyntaxError) {
-      const at = err.line !== undefined ? ` (line ${err.line})` : '';
-      throw new OriginError(`Origin sent an invalid playlist${at}: ${err.rule}`);
-    }
+    if (err instanceof PlaylistSyntaxError) throw invalidOriginPlaylist(err);
     throw err;
   }
 }

@@ -1,4 +1,5 @@
 import { KeyplaneError } from '../errors';
+import type { PlaylistSyntaxError } from './attribute-list';
 
 /** Where playlists come from (`KEYPLANE_ORIGIN_*`) and how long/large an origin answer may be. */
 export interface OriginConfig {
@@ -18,6 +19,12 @@ export class OriginError extends KeyplaneError {
   constructor(message: string, originStatus?: number) {
     super(502, 'bad_gateway', message, originStatus === undefined ? {} : { details: { originStatus } });
   }
+}
+
+/** The 502 of a playlist the origin sent that does not parse: the rule broken and the line, never its text. */
+export function invalidOriginPlaylist(err: PlaylistSyntaxError): OriginError {
+  const at = err.line !== undefined ? ` (line ${err.line})` : '';
+  return new OriginError(`Origin sent an invalid playlist${at}: ${err.rule}`);
 }
 
 /** Validates an origin URL template; returns it with a trailing `/`, or throws Error saying why. */

@@ -154,7 +154,25 @@ export function serializePlaylist(playlist: Playlist, maxChars = Infinity): stri
 }
 
 /** How many times the origin's size limit a rewritten playlist may take (its URIs grow, nothing else does). */
-export const REWRITE_GROWTH_LIMIT = 8;
+const REWRITE_GROWTH_LIMIT = 8;
+
+/**
+ * Parses an origin's playlist, rewrites it with `rewrite` and serializes it, never past
+ * REWRITE_GROWTH_LIMIT × `originMaxBytes`: refused before any URI is rewritten when each of its URIs
+ * gaining `uriPrefixLength` characters would pass the bound (checkRewriteBudget), and again while
+ * serializing. Throws PlaylistSyntaxError.
+ */
+export function rewriteBounded(
+  text: string,
+  originMaxBytes: number,
+  uriPrefixLength: number,
+  rewrite: (playlist: Playlist) => Playlist,
+): string {
+  const limit = originMaxBytes * REWRITE_GROWTH_LIMIT;
+  const parsed = parsePlaylist(text);
+  checkRewriteBudget(parsed, text.length, uriPrefixLength, limit);
+  return serializePlaylist(rewrite(parsed), limit);
+}
 
 /**
  * Refuses, before any URI is rewritten, a playlist whose rewrite would pass `maxChars`: `textLength` of

@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import type { AuditEvent, AuditLog } from '../audit/audit-log';
-import type { RouteAuditAction, RouteMatch, RouteTable } from '../domain/route-spec';
-import type { ChangeAction } from '../audit/audit-record';
+import type { RouteMatch, RouteTable } from '../domain/route-spec';
+import { isChangeAction, type ChangeAction } from '../audit/audit-record';
 import { refusedTokenJti } from '../auth/token-errors';
 import type { OwnerReader } from '../auth/resource-scope';
 import { ALL_TENANTS, claimingTenant, DEFAULT_TENANT } from '../domain/tenants';
@@ -159,13 +159,6 @@ export function auditIssued(
 /** Resource ID of a refusal whose path names none (Clear Key without a token, an invalid ID): `-`. */
 const UNKNOWN_RESOURCE = '-';
 
-const CHANGES: ReadonlySet<RouteAuditAction> = new Set<ChangeAction>(['grant', 'revoke', 'release', 'configure']);
-
-/** Whether a manifest route is an audited admin change. */
-function isChange(action: RouteAuditAction): action is ChangeAction {
-  return CHANGES.has(action);
-}
-
 /** The audit resource of an API key: `apikey:<id>`, as its principal reads. */
 export function apiKeyResource(id: string): string {
   return `apikey:${id.slice(0, 64)}`;
@@ -212,7 +205,7 @@ export async function auditChange(
  */
 export const auditRefusals: ErrorRequestHandler = (err, req, res, next) => {
   const target = req.audit && res.locals.auditRecorded !== true ? auditTarget(req) : undefined;
-  if (!target || (target.audit !== 'deliver' && !isChange(target.audit))) return next(err);
+  if (!target || (target.audit !== 'deliver' && !isChangeAction(target.audit))) return next(err);
   const action = target.audit;
   // A Clear Key license names no resource in its path; a playback token's resource stands in for it.
   const resourceId =
