@@ -4,7 +4,7 @@ import type { Backend } from '../store/backend';
 import { ResourceRaceError, type ResourceClaim, type ResourceOwner } from '../store/ownership';
 import { KeyRaceError, LeaseRaceError, type Lease, type StoredKey } from '../store/records';
 import type { EnvelopeCipher } from './envelope-cipher';
-import { decideLease } from './lease-policy';
+import { decideLease, firstLeaseVersion } from './lease-policy';
 import { pooledRandomBytes } from '../util/random-pool';
 
 /** A key the service hands out: 16-byte content key and 16-byte IV. */
@@ -140,7 +140,7 @@ export class KeyService {
     this.checkBinding(req.resourceId, existing);
     const decision = req.leaseFree
       ? untouchedLease(req.resourceId, lease)
-      : decideLease(lease, { ...req, kids }, this.now(), this.leaseTtlSeconds);
+      : decideLease(lease, { ...req, kids }, this.now(), this.leaseTtlSeconds, firstLeaseVersion());
     const opened = await this.openAll([...existing.values()]);
     const fresh = await this.generate(req.resourceId, keys, opened);
     for (const f of fresh) opened.set(f.issued.kid, f.issued);

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import { LeaseConflictError } from '../errors';
 import type { Lease } from '../store/records';
 
@@ -22,6 +23,18 @@ interface LeaseDecision {
   mustWrite: boolean;
 }
 
+/** The largest version every store holds (PostgreSQL's INTEGER); past it versions start again at 1. */
+const MAX_LEASE_VERSION = 2 ** 31 - 1;
+
+/**
+ * A new lease's first version, drawn at random so a lease released (or swept by DynamoDB TTL) and opened
+ * again does not restart at a version a slow request read before the release: that request's conditional
+ * write must fail, not take the lease back from the new holder.
+ */
+export function firstLeaseVersion(): number {
+  return crypto.randomInt(1, 2 ** 30);
+}
+
 function union(a: string[], b: string[]): string[] {
   const merged = [...new Set([...a, ...b])];
   return merged.slice(Math.max(0, merged.length - MAX_LEASE_KIDS));
@@ -31,13 +44,15 @@ function union(a: string[], b: string[]): string[] {
  * The one-process-per-resource-ID rule. A request belongs to the lease holder's process when
  * it comes from the same owner and either uses only KIDs the process already used (a retry) or
  * rotates keys (ContentKeyPeriods) in a process that rotates. Anything else while the lease is
- * active is a second process: LeaseConflictError (409).
+ * active is a second process: LeaseConflictError (409). `firstVersion` numbers a lease opened where
+ * none is stored (see `firstLeaseVersion`).
  */
 export function decideLease(
   existing: Lease | undefined,
   req: LeaseRequest,
   now: Date,
   ttlSeconds: number,
+  firstVersion: number,
 ): LeaseDecision {
   const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
   const fresh = (kids: string[], rotating: boolean): LeaseDecision => ({
@@ -47,7 +62,7 @@ export function decideLease(
       kids,
       rotating,
       expiresAt,
-      version: (existing?.version ?? 0) + 1,
+      version: existing === undefined || existing.version >= MAX_LEASE_VERSION ? firstVersion : existing.version + 1,
     },
     expectedVersion: existing?.version,
     mustWrite: true,

@@ -1,5 +1,5 @@
 import { LeaseConflictError } from '../../../src/errors';
-import { decideLease, MAX_LEASE_KIDS } from '../../../src/keys/lease-policy';
+import { decideLease, firstLeaseVersion, MAX_LEASE_KIDS } from '../../../src/keys/lease-policy';
 import type { Lease } from '../../../src/store/records';
 
 const now = new Date('2026-11-23T10:00:00Z');
@@ -23,9 +23,9 @@ const req = (over: Partial<{ owner: string; kids: string[]; rotating: boolean }>
 
 describe('decideLease', () => {
   it('opens a lease when there is none', () => {
-    const d = decideLease(undefined, req(), now, ttl);
+    const d = decideLease(undefined, req(), now, ttl, 77);
     expect(d).toMatchObject({ expectedVersion: undefined, mustWrite: true });
-    expect(d.lease).toMatchObject({ owner: 'enc-a', kids: ['k1'], version: 1 });
+    expect(d.lease).toMatchObject({ owner: 'enc-a', kids: ['k1'], version: 77 });
     expect(d.lease.expiresAt.getTime()).toBe(now.getTime() + ttl * 1000);
   });
 
@@ -35,6 +35,7 @@ describe('decideLease', () => {
       req({ kids: ['k9'] }),
       now,
       ttl,
+      77,
     );
     expect(d.lease).toMatchObject({ owner: 'enc-a', kids: ['k9'], version: 4 });
     expect(d.expectedVersion).toBe(3);
@@ -42,7 +43,7 @@ describe('decideLease', () => {
 
   it('rejects another owner while the lease is active, with Retry-After', () => {
     try {
-      decideLease(lease(), req({ owner: 'enc-b' }), now, ttl);
+      decideLease(lease(), req({ owner: 'enc-b' }), now, ttl, 77);
       throw new Error('expected a conflict');
     } catch (err) {
       expect(err).toBeInstanceOf(LeaseConflictError);
@@ -55,7 +56,7 @@ describe('decideLease', () => {
 
   it('tells the same owner it holds the lease and which KIDs repeat the request', () => {
     try {
-      decideLease(lease(), req({ kids: ['k2'] }), now, ttl);
+      decideLease(lease(), req({ kids: ['k2'] }), now, ttl, 77);
       throw new Error('expected a conflict');
     } catch (err) {
       const e = err as LeaseConflictError;
@@ -66,33 +67,53 @@ describe('decideLease', () => {
   });
 
   it('rejects new KIDs from the same owner without rotation (a second process)', () => {
-    expect(() => decideLease(lease(), req({ kids: ['k2'] }), now, ttl)).toThrow(LeaseConflictError);
+    expect(() => decideLease(lease(), req({ kids: ['k2'] }), now, ttl, 77)).toThrow(LeaseConflictError);
   });
 
   it('accepts a retry of the same KIDs and renews it', () => {
-    const d = decideLease(lease(), req(), now, ttl);
+    const d = decideLease(lease(), req(), now, ttl, 77);
     expect(d.mustWrite).toBe(true);
     expect(d.lease.version).toBe(4);
   });
 
   it('skips the write when the lease was renewed moments ago', () => {
-    const d = decideLease(lease({ expiresAt: new Date(now.getTime() + ttl * 1000 - 1000) }), req(), now, ttl);
+    const d = decideLease(lease({ expiresAt: new Date(now.getTime() + ttl * 1000 - 1000) }), req(), now, ttl, 77);
     expect(d.mustWrite).toBe(false);
   });
 
   it('accepts new KIDs for a new key period from a rotating owner', () => {
-    const d = decideLease(lease({ rotating: true }), req({ kids: ['k2'], rotating: true }), now, ttl);
+    const d = decideLease(lease({ rotating: true }), req({ kids: ['k2'], rotating: true }), now, ttl, 77);
     expect(d.lease.kids).toEqual(['k1', 'k2']);
   });
 
   it('does not let a rotating request join a non-rotating process', () => {
-    expect(() => decideLease(lease(), req({ kids: ['k2'], rotating: true }), now, ttl)).toThrow(LeaseConflictError);
+    expect(() => decideLease(lease(), req({ kids: ['k2'], rotating: true }), now, ttl, 77)).toThrow(LeaseConflictError);
   });
 
   it('bounds the remembered KIDs of a long-running process', () => {
     const kids = Array.from({ length: MAX_LEASE_KIDS }, (_, i) => `k${i}`);
-    const d = decideLease(lease({ rotating: true, kids }), req({ kids: ['new'], rotating: true }), now, ttl);
+    const d = decideLease(lease({ rotating: true, kids }), req({ kids: ['new'], rotating: true }), now, ttl, 77);
     expect(d.lease.kids).toHaveLength(MAX_LEASE_KIDS);
     expect(d.lease.kids.at(-1)).toBe('new');
+  });
+});
+
+describe('lease versions', () => {
+  it('starts again at the given first version past the largest version a store holds', () => {
+    const d = decideLease(
+      lease({ version: 2 ** 31 - 1, expiresAt: new Date(now.getTime() - 1) }),
+      req({ kids: ['k9'] }),
+      now,
+      ttl,
+      77,
+    );
+    expect(d.lease.version).toBe(77);
+    expect(d.expectedVersion).toBe(2 ** 31 - 1);
+  });
+
+  it('draws first versions that differ, within what every store holds', () => {
+    const drawn = Array.from({ length: 64 }, () => firstLeaseVersion());
+    expect(new Set(drawn).size).toBeGreaterThan(60);
+    for (const v of drawn) expect(v >= 1 && v < 2 ** 31).toBe(true);
   });
 });
