@@ -54,6 +54,15 @@ export function describeRevocationContract(getStore: () => Backend): void {
       expect(tenants).toEqual(['a', 'b']);
     });
 
+    it('records a new revocation of a jti whose earlier one expired (an expired record is no guard)', async () => {
+      const store = getStore();
+      const jti = crypto.randomUUID();
+      await store.revocations.put(revocation({ jti, tenant: 'acme', expiresAt: new Date(Date.now() - 1000) }));
+      const again = revocation({ jti, tenant: 'acme', revokedBy: 'admin-2' });
+      await store.revocations.put(again);
+      expect((await store.revocations.get(jti)).map(comparable)).toEqual([comparable(again)]);
+    });
+
     it('returns no revocation past its expiry (no token with that jti can verify any more)', async () => {
       const store = getStore();
       const old = revocation({ expiresAt: new Date(Date.now() - 1000) });

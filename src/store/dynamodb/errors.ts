@@ -11,6 +11,8 @@ const UNAVAILABLE_NAMES = new Set([
   'InternalServerError',
   'ServiceUnavailable',
   'TransactionInProgressException',
+  // A single-item write that met another writer's transaction on the same item: retry shortly.
+  'TransactionConflictException',
   'ResourceNotFoundException',
   'AccessDeniedException',
   'UnrecognizedClientException',
@@ -23,6 +25,7 @@ const UNAVAILABLE_NAMES = new Set([
   'AbortError',
 ]);
 const THROTTLE_NAMES = new Set([
+  'TransactionConflictException',
   'ProvisionedThroughputExceededException',
   'ThrottlingException',
   'RequestLimitExceeded',

@@ -3,8 +3,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { DEFAULT_TENANT } from '../../domain/tenants';
 import type { ResourceKind } from '../ownership';
 import { itemKey, LAYOUT, toItem, type DynamoTable, type Item } from './items';
-import { ownerPuts, registerTenant, TENANT_LAYOUT } from './resources';
-import { transact } from './transact';
+import { putOwner, registerTenant, TENANT_LAYOUT } from './resources';
 
 /** How many owner transactions the migration runs at once. */
 const PARALLEL_CLAIMS = 8;
@@ -72,13 +71,10 @@ export async function migrateTenants(table: DynamoTable, now: () => Date = () =>
     const batch = legacy.slice(i, i + PARALLEL_CLAIMS);
     const results = await Promise.all(
       batch.map(([resourceId, r]) =>
-        transact(
-          table,
-          ownerPuts(table, { resourceId, tenant: DEFAULT_TENANT, kind: r.kind, createdAt: new Date(r.createdAt) }),
-        ),
+        putOwner(table, { resourceId, tenant: DEFAULT_TENANT, kind: r.kind, createdAt: new Date(r.createdAt) }),
       ),
     );
-    written += results.filter((reasons) => reasons === undefined).length;
+    written += results.filter((found) => found === undefined).length;
   }
   await table.client.send(
     new PutItemCommand({ TableName: table.name, Item: { ...markerKey(), ...toItem({ at: now().getTime() }) } }),

@@ -2,7 +2,10 @@ import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import type { ResourceClaim, ResourceOwner, ResourceRepository, TenantRepository, TenantSummary } from '../ownership';
 import type { ApiKeyRepository } from '../repositories';
+import { ServiceUnavailableError } from '../../errors';
+import { isRaceReason, unexplainedCancellation } from './errors';
 import { ItemReader, itemKey, toItem, type DynamoTable, type Item } from './items';
+import { backoff, transact } from './transact';
 
 /*
  * Tenant items in Keyplane's table (see items.ts for the rest):
@@ -63,6 +66,32 @@ export function ownerPuts(table: DynamoTable, owner: ResourceOwner): TransactWri
     },
     { Put: { TableName: table.name, Item: itemKey(TENANT_LAYOUT.memberPrefix + owner.tenant, owner.resourceId) } },
   ];
+}
+
+/** How often an owner put that lost to a transaction still in flight is tried again before a 503. */
+const OWNER_PUT_ATTEMPTS = 6;
+
+/**
+ * Puts a new owner (and member) unless an owner is there. Undefined when it wrote it, else the owner it
+ * found. A conflict with another writer's transaction still in flight is retried until that owner shows
+ * up: never taken as written, or an import would bind keys to a resource another tenant is claiming.
+ */
+export async function putOwner(table: DynamoTable, owner: ResourceOwner): Promise<ResourceOwner | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    const reasons = await transact(table, ownerPuts(table, owner));
+    if (!reasons) return undefined;
+    if (reasons.some((r) => r.Code !== undefined && r.Code !== 'None' && !isRaceReason(r))) {
+      throw unexplainedCancellation(reasons);
+    }
+    const res = await table.client.send(
+      new GetItemCommand({ TableName: table.name, Key: ownerKey(owner.resourceId), ConsistentRead: true }),
+    );
+    if (res.Item) return toOwner(res.Item);
+    if (attempt + 1 >= OWNER_PUT_ATTEMPTS) {
+      throw new ServiceUnavailableError('DynamoDB unavailable: a resource owner write kept conflicting', 1);
+    }
+    await backoff(attempt);
+  }
 }
 
 /** The transaction items of a claim: a new owner (and member), or a check that the owner is unchanged. */

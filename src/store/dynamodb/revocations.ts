@@ -46,8 +46,9 @@ export class DynamoRevocationRepository implements RevocationRepository {
               ttl: Math.ceil(record.expiresAt.getTime() / 1000),
             }),
           },
-          // Idempotent: a second revocation keeps the first record.
-          ConditionExpression: 'attribute_not_exists(pk)',
+          // Idempotent: a second revocation keeps the first record, unless that one expired (TTL sweeps late).
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :now',
+          ExpressionAttributeValues: { ':now': { N: String(this.now().getTime()) } },
         }),
       );
     } catch (err) {

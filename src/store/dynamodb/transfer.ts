@@ -17,10 +17,9 @@ import { toStoredKey } from './keys';
 import { toLease } from './leases';
 import { migrateTenants } from './migrate-tenants';
 import { fromItem as toPolicy, policyItem } from './policies';
-import { ownerPuts, registerTenant, TENANT_LAYOUT, toOwner } from './resources';
+import { putOwner, registerTenant, TENANT_LAYOUT, toOwner } from './resources';
 import { toRecord as toRevocation } from './revocations';
 import { toStaticKey } from './static-keys';
-import { transact } from './transact';
 
 /** Lease items keep `ttl` this long after expiry, as DynamoLeaseRepository writes them by default. */
 const LEASE_TTL_MARGIN_SECONDS = 24 * 3600;
@@ -166,8 +165,8 @@ export class DynamoTransferRepository implements TransferRepository {
     await this.migrated;
     if (record.kind === 'resource') {
       await registerTenant(this.table, record.record.tenant);
-      const reasons = await transact(this.table, ownerPuts(this.table, record.record));
-      return reasons ? this.find('resource', record.record.resourceId) : undefined;
+      const there = await putOwner(this.table, record.record);
+      return there && { kind: 'resource', record: there };
     }
     if (record.kind === 'audit') {
       const existing = await this.find('audit', identityOf(record));
