@@ -42,18 +42,18 @@ function scripted(transactions: Array<Error | undefined>, reads: Array<object | 
 
 describe('putOwner', () => {
   it('does not take a conflict with an in-flight claim as written: it waits for that owner', async () => {
-    const { table, calls } = scripted([cancelled('TransactionConflict'), cancelled('ConditionalCheckFailed')], [
-      undefined,
-      evilItem,
-    ]);
+    const { table, calls } = scripted(
+      [cancelled('TransactionConflict'), cancelled('ConditionalCheckFailed')],
+      [undefined, evilItem],
+    );
     await expect(putOwner(table, owner)).resolves.toMatchObject({ tenant: 'evil' });
     expect(calls.filter((c) => c === 'TransactWriteItemsCommand')).toHaveLength(2);
   });
 
   it('reports the owner that won, and undefined when its own put went in', async () => {
-    await expect(putOwner(scripted([cancelled('ConditionalCheckFailed')], [evilItem]).table, owner)).resolves.toMatchObject(
-      { tenant: 'evil' },
-    );
+    await expect(
+      putOwner(scripted([cancelled('ConditionalCheckFailed')], [evilItem]).table, owner),
+    ).resolves.toMatchObject({ tenant: 'evil' });
     await expect(putOwner(scripted([undefined], []).table, owner)).resolves.toBeUndefined();
   });
 
