@@ -65,8 +65,11 @@ function requireRulePerKey(input: ContractInput): void {
 }
 
 /** Splits the rules by key period: a rule without KeyPeriodFilter applies to every period. */
-function rulesByPeriod(input: ContractInput): PeriodRules[] {
-  if (input.periods.length === 0) return [{ rules: [...input.usageRules] }];
+function* rulesByPeriod(input: ContractInput): Generator<PeriodRules> {
+  if (input.periods.length === 0) {
+    yield { rules: [...input.usageRules] };
+    return;
+  }
   const everywhere = input.usageRules.filter((r) => r.periodIds.length === 0);
   // One pass over the rules, indexed by period id: O(periods + rules), not O(periods × rules).
   const byPeriod = new Map<string, (typeof input.usageRules)[number][]>();
@@ -77,15 +80,17 @@ function rulesByPeriod(input: ContractInput): PeriodRules[] {
       else byPeriod.set(id, [rule]);
     }
   }
-  return input.periods.map((p) => ({
-    periodId: p.id,
-    rules: [...everywhere, ...(byPeriod.get(p.id) ?? [])],
-  }));
+  for (const p of input.periods) yield { periodId: p.id, rules: [...everywhere, ...(byPeriod.get(p.id) ?? [])] };
 }
 
 /** A value used by two rules of one period (track type or KID), if any. */
 function firstRepeat(values: readonly string[]): string | undefined {
-  return values.find((v, i) => values.indexOf(v) !== i);
+  const seen = new Set<string>();
+  for (const v of values) {
+    if (seen.has(v)) return v;
+    seen.add(v);
+  }
+  return undefined;
 }
 
 function checkUniqueness({ periodId, rules }: PeriodRules): void {

@@ -77,4 +77,35 @@ describe('linear steps of a SPEKE v2 rotation request', () => {
     }
     expect(counts[1]).toBeLessThanOrEqual((counts[0] ?? 0) * 4);
   });
+
+  it('stops at the first period that breaks the contract: rules in every period are not copied per period', () => {
+    const reads: number[] = [];
+    for (const n of [1000, 4000]) {
+      const request = rotation(n);
+      // Every rule loses its KeyPeriodFilter: each applies to every period, so each period repeats ALL.
+      const usageRules = request.usageRules.map((r) => ({ ...r, periodIds: [] }));
+      let periodReads = 0;
+      const periods = request.periods.map((p) => {
+        const copy = { ...p };
+        Object.defineProperty(copy, 'id', {
+          get: () => {
+            periodReads += 1;
+            return p.id;
+          },
+        });
+        return copy;
+      });
+      expect(() => checkEncryptionContract({ ...request, periods, usageRules })).toThrow(
+        expect.objectContaining({
+          details: {
+            reason: 'intendedTrackType ALL is used by more than one ContentKeyUsageRule in ContentKeyPeriod "p0"',
+          },
+        }),
+      );
+      reads.push(periodReads);
+    }
+    // Before: every one of the n periods got its own copy of all n rules before the first check.
+    expect(reads[1]).toBe(reads[0]);
+    expect(reads[0]).toBeLessThanOrEqual(4);
+  });
 });
