@@ -50,8 +50,15 @@ function keptAttributes(existing: XmlElement | undefined, set: Record<string, st
   return existing.attrs.filter((a) => !isNamespaceDeclaration(a) && !(a.ns === '' && a.local in set));
 }
 
-function documentKeyElement(make: Make, existing: XmlElement | undefined, wrapped: Buffer, macKey: Buffer): XmlElement {
-  const algorithm = { Algorithm: ALGORITHMS.aes256Cbc };
+function documentKeyElement(
+  schema: CpixSchema,
+  make: Make,
+  existing: XmlElement | undefined,
+  wrapped: Buffer,
+  macKey: Buffer,
+): XmlElement {
+  // CPIX 2.4's DocumentKeyType has no Algorithm (AES-256-CBC is implied); 2.3's pskc KeyType has one.
+  const algorithm: Record<string, string> = schema === '2.3' ? { Algorithm: ALGORITHMS.aes256Cbc } : {};
   const el = make(NS.cpix, 'DocumentKey', algorithm, [
     make(NS.cpix, 'Data', {}, [
       make(NS.pskc, 'Secret', {}, encryptedPair(make, ALGORITHMS.rsaOaepMgf1p, wrapped, macKey)),
@@ -119,11 +126,14 @@ function encryptSecret(s: SecretAt, keys: { documentKey: Buffer; macKey: Buffer 
   s.secret.children = children;
 }
 
+/** The CPIX schema a document follows: 2.3 (SPEKE v1, v2.0, exports) or 2.4 (SPEKE v2.1). */
+export type CpixSchema = '2.3' | '2.4';
+
 /**
  * Encrypts a filled CPIX document in place for the recipient in its DeliveryData: adds DocumentKey and
  * MACMethod, and turns every content key PlainValue into EncryptedValue + ValueMAC. No PlainValue remains.
  */
-export function encryptDocument(root: XmlElement, cert: DeliveryCertificate): void {
+export function encryptDocument(root: XmlElement, cert: DeliveryCertificate, schema: CpixSchema): void {
   const deliveryData = singleDeliveryData(root);
   if (!deliveryData) throw new BadRequestError('The request has no cpix:DeliveryData to encrypt the response for');
   requireSameCertificate(deliveryData, cert);
@@ -133,6 +143,7 @@ export function encryptDocument(root: XmlElement, cert: DeliveryCertificate): vo
   const keys = createDocumentKeys();
   const make = factoryAt([root, firstChild(root, NS.cpix, 'DeliveryDataList') as XmlElement, deliveryData]);
   const documentKey = documentKeyElement(
+    schema,
     make,
     firstChild(deliveryData, NS.cpix, 'DocumentKey'),
     wrapKey(cert.publicKey, keys.documentKey),

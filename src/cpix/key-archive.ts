@@ -70,7 +70,7 @@ export function buildKeyArchive(archive: KeyArchive, recipient?: ArchiveRecipien
   children.push(el(NS.cpix, 'cpix:ContentKeyList', {}, contentKeys));
   const root = el(NS.cpix, 'cpix:CPIX', { contentId: archive.resourceId, version: '2.3' }, children);
   root.attrs.unshift(xmlns('cpix', NS.cpix), xmlns('pskc', NS.pskc), xmlns('ds', NS.ds), xmlns('enc', NS.enc));
-  if (recipient) encryptDocument(root, recipient.certificate);
+  if (recipient) encryptDocument(root, recipient.certificate, '2.3');
   return serializeXml(root);
 }
 

@@ -104,7 +104,7 @@ export class CpixExportService {
       this.keyUrl,
     );
     const filled = fillCpixV2(request, material, signals, (systemId) => this.drm.get(systemId)?.needsIv === true);
-    if (certificate) encryptDocument(filled, certificate);
+    if (certificate) encryptDocument(filled, certificate, '2.3');
     return { xml: serializeXml(filled), kids: q.kids, encrypted: certificate !== undefined };
   }
 

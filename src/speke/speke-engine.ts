@@ -93,7 +93,7 @@ export function answerSpekeRequest(
     request.speke === '1.0'
       ? fillCpixV1(request, material, signals)
       : fillCpixV2(request, material, signals, (systemId) => drm.get(systemId)?.needsIv === true);
-  if (certificate) encryptDocument(filled, certificate);
+  if (certificate) encryptDocument(filled, certificate, request.speke === '2.1' ? '2.4' : '2.3');
   return serializeXml(filled);
 }
 

@@ -88,20 +88,26 @@ describe('encrypted responses (CPIX DeliveryData)', () => {
     for (const [kid, key] of keys) expect(await served('several-keys-1', kid)).toEqual(key);
   });
 
-  it('SPEKE v2: encrypted response is CPIX 2.3 schema-valid and decrypts to the served keys', async () => {
-    const xml = fixture('v2/valid-2.0/v1-a1--wv-pr.xml');
-    const res = await post(withCertificate(xml, DELIVERY_CERT), '2.0');
-    expect(res.status).toBe(200);
-    expect(res.text).not.toContain('PlainValue');
-    const keys = decryptIndependently(res.text);
-    const resourceId = /contentId="([^"]+)"/.exec(xml)?.[1] as string;
-    for (const [kid, key] of keys) expect(await served(resourceId, kid)).toEqual(key);
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kp-enc-')), 'response.xml');
-    fs.writeFileSync(file, res.text);
-    execFileSync('xmllint', ['--noout', '--schema', path.join(SHARED, 'docs/xsd/cpix-2.3/cpix.xsd'), file], {
-      stdio: 'pipe',
-    });
-  });
+  it.each([
+    ['2.0', '2.3', 'v2/valid-2.0/v1-a1--wv-pr.xml'],
+    ['2.1', '2.4', 'v2/valid-2.1/shared--wv-pr-fp--rot.xml'],
+  ])(
+    'SPEKE v%s: encrypted response is CPIX %s schema-valid and decrypts to the served keys',
+    async (version, schema, name) => {
+      const xml = fixture(name);
+      const res = await post(withCertificate(xml, DELIVERY_CERT), version);
+      expect(res.status).toBe(200);
+      expect(res.text).not.toContain('PlainValue');
+      const keys = decryptIndependently(res.text);
+      const resourceId = /contentId="([^"]+)"/.exec(xml)?.[1] as string;
+      for (const [kid, key] of keys) expect(await served(resourceId, kid)).toEqual(key);
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kp-enc-')), 'response.xml');
+      fs.writeFileSync(file, res.text);
+      execFileSync('xmllint', ['--noout', '--schema', path.join(SHARED, `docs/xsd/cpix-${schema}/cpix.xsd`), file], {
+        stdio: 'pipe',
+      });
+    },
+  );
 
   it('the same request again returns the same keys (fresh document keys)', async () => {
     const body = withCertificate(fixture('v1/hls-single-key.xml'), DELIVERY_CERT);

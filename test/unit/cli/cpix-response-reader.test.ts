@@ -74,7 +74,7 @@ describe('reading a filled response', () => {
 
   it('decrypts an encrypted response with the recipient key, every ValueMAC checked', () => {
     const { keys, root } = filledResponse(CERT_DER);
-    encryptDocument(root, parseDeliveryCertificate(CERT_DER, new Date()));
+    encryptDocument(root, parseDeliveryCertificate(CERT_DER, new Date()), '2.3');
     const xml = serializeXml(root);
     expect(xml).not.toContain('PlainValue');
 
@@ -88,7 +88,7 @@ describe('reading a filled response', () => {
 
   it('refuses a response whose ValueMAC was altered, or that was encrypted for someone else', () => {
     const { root } = filledResponse(CERT_DER);
-    encryptDocument(root, parseDeliveryCertificate(CERT_DER, new Date()));
+    encryptDocument(root, parseDeliveryCertificate(CERT_DER, new Date()), '2.3');
     const xml = serializeXml(root);
     const tampered = xml.replace(
       /(<pskc:ValueMAC>)(.)/g,

@@ -267,7 +267,7 @@ describe('findDeliveryCertificate', () => {
 describe('encryptDocument', () => {
   it('leaves no PlainValue and round-trips through decryptDocument', () => {
     const doc = filledDocument();
-    encryptDocument(doc, CERT);
+    encryptDocument(doc, CERT, '2.3');
     expect(descendants(doc, NS.pskc, 'PlainValue')).toHaveLength(0);
     expect(toXml(doc)).not.toContain('PlainValue');
     expect(toXml(doc)).not.toContain(KEY1.toString('base64'));
@@ -279,7 +279,7 @@ describe('encryptDocument', () => {
 
   it('writes DocumentKey and MACMethod in AWS form, decryptable with node:crypto alone', () => {
     const doc = filledDocument();
-    encryptDocument(doc, CERT);
+    encryptDocument(doc, CERT, '2.3');
     const dd = deliveryDataOf(doc);
     const oaep = { key: PRIVATE_KEY, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' } as const;
 
@@ -325,7 +325,7 @@ describe('encryptDocument', () => {
 
   it('keeps the CPIX 2.3 order DeliveryKey, DocumentKey, MACMethod, Description and the other content', () => {
     const doc = filledDocument({ description: true });
-    encryptDocument(doc, CERT);
+    encryptDocument(doc, CERT, '2.3');
     expect(elementNames(deliveryDataOf(doc))).toEqual(['DeliveryKey', 'DocumentKey', 'MACMethod', 'Description']);
     expect(elementNames(doc)).toEqual(['DeliveryDataList', 'ContentKeyList', 'DRMSystemList']);
     expect(textOf(at(doc, C('DRMSystemList'), C('DRMSystem'), C('PSSH')))).toBe('AAAA');
@@ -335,7 +335,7 @@ describe('encryptDocument', () => {
     const doc = filledDocument({
       delivery: [deliveryData(undefined, h('cpix:DocumentKey', { id: 'dk' }), h('cpix:MACMethod', { Algorithm: 'x' }))],
     });
-    encryptDocument(doc, CERT);
+    encryptDocument(doc, CERT, '2.3');
     const dd = deliveryDataOf(doc);
     expect(elementNames(dd)).toEqual(['DeliveryKey', 'DocumentKey', 'MACMethod']);
     expect(at(dd, C('DocumentKey')).attrs.map((a) => [a.local, a.value])).toEqual([
@@ -352,7 +352,7 @@ describe('encryptDocument', () => {
       rootNs: { 'xmlns:cpix': NS.cpix, 'xmlns:ds': NS.ds },
       keys: [contentKey(KID1, KEY1, 'pskc', local), contentKey(KID2, KEY2, 'pskc', local)],
     });
-    encryptDocument(doc, CERT);
+    encryptDocument(doc, CERT, '2.3');
     const decls = doc.attrs.filter((a) => a.ns === NS.xmlns).map((a) => [a.qname, a.value]);
     expect(decls.sort()).toEqual([
       ['xmlns:cpix', NS.cpix],
@@ -371,7 +371,7 @@ describe('encryptDocument', () => {
       keys: [contentKey(KID1, KEY1, 'k'), contentKey(KID2, KEY2, 'k')],
     });
     const declsBefore = doc.attrs.length;
-    encryptDocument(doc, CERT);
+    encryptDocument(doc, CERT, '2.3');
     expect(doc.attrs).toHaveLength(declsBefore);
     expect(descendants(doc, NS.enc, 'EncryptionMethod').map((e) => e.qname)).toEqual(
       Array(4).fill('xenc:EncryptionMethod'),
@@ -400,7 +400,7 @@ describe('encryptDocument', () => {
         ),
       ),
     );
-    encryptDocument(defaultOnly, CERT);
+    encryptDocument(defaultOnly, CERT, '2.3');
     expect(at(deliveryDataOf(defaultOnly), C('DocumentKey')).qname).toBe('DocumentKey');
     expect(at(deliveryDataOf(defaultOnly), C('MACMethod'), C('Key')).qname).toBe('Key');
     expectConsistentPrefixes(defaultOnly);
@@ -411,7 +411,7 @@ describe('encryptDocument', () => {
     const doc = filledDocument();
     const pssh = at(doc, C('DRMSystemList'), C('DRMSystem'));
     pssh.children.push(build(h('enc:Custom', { 'xmlns:enc': 'urn:vendor:enc' })));
-    encryptDocument(doc, CERT);
+    encryptDocument(doc, CERT, '2.3');
     expect(doc.attrs.find((a) => a.value === NS.enc)?.qname).toBe('xmlns:enc1');
     expect(descendants(doc, NS.enc, 'CipherData')[0]?.qname).toBe('enc1:CipherData');
     expectConsistentPrefixes(doc);
@@ -427,7 +427,7 @@ describe('encryptDocument', () => {
       ],
     });
     const before = toXml(doc);
-    const err = rejection(() => encryptDocument(doc, CERT));
+    const err = rejection(() => encryptDocument(doc, CERT, '2.3'));
     expect(err.message).toMatch(/pskc:PlainValue outside cpix:ContentKeyList/);
     expect(toXml(doc)).toBe(before);
   });
@@ -436,13 +436,13 @@ describe('encryptDocument', () => {
     const doc = filledDocument({ keys: [contentKey(KID1, KEY1), h('cpix:ContentKey', { kid: KID2 })] });
     const plain = descendants(doc, NS.pskc, 'PlainValue')[0] as XmlElement;
     plain.children = [{ text: 'secret!!' }];
-    const err = rejection(() => encryptDocument(doc, CERT));
+    const err = rejection(() => encryptDocument(doc, CERT, '2.3'));
     expect(err.message).toBe(`pskc:PlainValue of ContentKey ${KID1} is not valid base64`);
   });
 
   it('leaves a ContentKey without Data alone', () => {
     const doc = filledDocument({ keys: [contentKey(KID1, KEY1), h('cpix:ContentKey', { kid: KID2 })] });
-    encryptDocument(doc, CERT);
+    encryptDocument(doc, CERT, '2.3');
     expect(elementNames(contentKeyEl(doc, KID2))).toEqual([]);
     expect([...decryptDocument(doc, PRIVATE_KEY).keys()]).toEqual([KID1]);
   });
@@ -452,15 +452,15 @@ describe('encryptDocument', () => {
       Buffer.from(new X509Certificate(readFileSync(join(CERTS, 'expired.pem'))).raw),
       new Date('2020-06-01T00:00:00Z'),
     );
-    expect(() => encryptDocument(filledDocument(), other)).toThrow(/not the one in the document/);
-    expect(() => encryptDocument(filledDocument({ delivery: [] }), CERT)).toThrow(BadRequestError);
+    expect(() => encryptDocument(filledDocument(), other, '2.3')).toThrow(/not the one in the document/);
+    expect(() => encryptDocument(filledDocument({ delivery: [] }), CERT, '2.3')).toThrow(BadRequestError);
   });
 
   it('draws new keys for every response', () => {
     const a = filledDocument();
     const b = filledDocument();
-    encryptDocument(a, CERT);
-    encryptDocument(b, CERT);
+    encryptDocument(a, CERT, '2.3');
+    encryptDocument(b, CERT, '2.3');
     const cipherOf = (doc: XmlElement): string => textOf(descendants(doc, NS.enc, 'CipherValue')[0] as XmlElement);
     expect(cipherOf(a)).not.toBe(cipherOf(b));
   });
@@ -476,7 +476,7 @@ describe('encryptDocument', () => {
 
   (xmllint ? it : it.skip)('produces a document valid against the CPIX 2.3 XSD (needs xmllint)', () => {
     const doc = filledDocument({ description: true });
-    encryptDocument(doc, CERT);
+    encryptDocument(doc, CERT, '2.3');
     const dir = mkdtempSync(join(tmpdir(), 'keyplane-cpix-'));
     try {
       const file = join(dir, 'response.xml');
@@ -491,7 +491,7 @@ describe('encryptDocument', () => {
 describe('decryptDocument', () => {
   function encrypted(): XmlElement {
     const doc = filledDocument();
-    encryptDocument(doc, CERT);
+    encryptDocument(doc, CERT, '2.3');
     return doc;
   }
 
