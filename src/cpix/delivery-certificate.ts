@@ -31,8 +31,10 @@ export interface DeliveryCertificate {
 export function deliveryDataList(root: XmlElement): XmlElement[];
 export function deliveryDataList(root: ReadonlyXmlElement): ReadonlyXmlElement[];
 export function deliveryDataList(root: ReadonlyXmlElement): ReadonlyXmlElement[] {
-  const list = firstChild(root, NS.cpix, 'DeliveryDataList');
-  return list ? childElements(list, NS.cpix, 'DeliveryData') : [];
+  // A second list must not hide the recipient: reading only the first would answer in plaintext.
+  const lists = childElements(root, NS.cpix, 'DeliveryDataList');
+  if (lists.length > 1) throw new BadRequestError('cpix:DeliveryDataList appears more than once');
+  return lists[0] ? childElements(lists[0], NS.cpix, 'DeliveryData') : [];
 }
 
 /** The one DeliveryData element, undefined when there is none; more than one recipient is not supported. */

@@ -128,6 +128,16 @@ describe('encrypted responses (CPIX DeliveryData)', () => {
     expect(await t.deps.store.keys.get(['6c5f5206-7d98-4808-84d8-94f132c1e9fe'])).toEqual(new Map());
   });
 
+  it('refuses a second DeliveryDataList (it would hide the recipient) with 400 and issues nothing', async () => {
+    const encrypted = withCertificate(fixture('v1/hls-single-key.xml'), DELIVERY_CERT);
+    const body = encrypted.replace('<cpix:DeliveryDataList>', '<cpix:DeliveryDataList/><cpix:DeliveryDataList>');
+    const res = await post(body);
+    expect(res.status).toBe(400);
+    expect(res.body.message).toBe('cpix:DeliveryDataList appears more than once');
+    expect(res.text).not.toContain('PlainValue');
+    expect(await t.deps.store.keys.get(['6c5f5206-7d98-4808-84d8-94f132c1e9fe'])).toEqual(new Map());
+  });
+
   it('enforces KEYPLANE_DELIVERY_CERT_SHA256', async () => {
     await t.close();
     t = await makeTestApp({ KEYPLANE_DELIVERY_CERT_SHA256: 'ab'.repeat(32) });
