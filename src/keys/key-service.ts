@@ -140,7 +140,13 @@ export class KeyService {
     this.checkBinding(req.resourceId, existing);
     const decision = req.leaseFree
       ? untouchedLease(req.resourceId, lease)
-      : decideLease(lease, { ...req, kids }, this.now(), this.leaseTtlSeconds, firstLeaseVersion());
+      : decideLease(
+          lease,
+          { ...req, kids, storedKids: new Set(kids.filter((k) => existing.get(k)?.resourceId === req.resourceId)) },
+          this.now(),
+          this.leaseTtlSeconds,
+          firstLeaseVersion(),
+        );
     const opened = await this.openAll([...existing.values()]);
     const fresh = await this.generate(req.resourceId, keys, opened);
     for (const f of fresh) opened.set(f.issued.kid, f.issued);

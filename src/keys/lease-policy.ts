@@ -13,6 +13,8 @@ interface LeaseRequest {
   kids: string[];
   /** The request carries ContentKeyPeriods (live key rotation). */
   rotating: boolean;
+  /** Requested KIDs whose keys this resource already has (a full lease may have forgotten them). */
+  storedKids?: ReadonlySet<string>;
 }
 
 /** The decision: the lease to write (or none when the stored one is fresh enough). */
@@ -72,7 +74,10 @@ export function decideLease(
   }
   if (existing.owner !== req.owner) throw new LeaseConflictError(req.resourceId, existing.expiresAt, now);
   const known = new Set(existing.kids);
-  const newKids = req.kids.filter((k) => !known.has(k));
+  // A lease at MAX_LEASE_KIDS dropped its oldest KIDs: a retry of a request with more KIDs than that
+  // names some it no longer lists. Keys this resource already has are no new keys, so they count as known.
+  const full = existing.kids.length >= MAX_LEASE_KIDS;
+  const newKids = req.kids.filter((k) => !known.has(k) && !(full && req.storedKids?.has(k)));
   if (newKids.length > 0 && !(req.rotating && existing.rotating)) {
     throw new LeaseConflictError(req.resourceId, existing.expiresAt, now, existing.kids);
   }

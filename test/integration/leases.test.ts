@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
+import { MAX_LEASE_KIDS } from '../../src/keys/lease-policy';
 import { DIST_SERVER } from '../helpers/paths';
 import { ADMIN_KEY, makeTestApp, type TestApp } from '../helpers/test-app';
 
@@ -47,6 +48,18 @@ describe('one resource ID, one encryption process', () => {
   it('rejects the same caller starting a new process (new KIDs, no key period)', async () => {
     expect((await post(doc('movie-2', [kid(1)]))).status).toBe(200);
     expect((await post(doc('movie-2', [kid(3)]))).status).toBe(409);
+  });
+
+  it('lets the owner retry a request with more KIDs than a lease remembers, and still refuses a new one', async () => {
+    const kids = Array.from({ length: MAX_LEASE_KIDS + 1 }, (_, i) => kid(1000 + i));
+    const first = await post(doc('movie-big', kids));
+    expect(first.status).toBe(200);
+    const again = await post(doc('movie-big', kids));
+    expect(again.status).toBe(200);
+    expect(again.text).toBe(first.text);
+    expect((await t.deps.store.leases.get('movie-big'))?.kids).toHaveLength(MAX_LEASE_KIDS);
+    expect((await post(doc('movie-big', [...kids, kid(9999)]))).status).toBe(409);
+    expect(await t.deps.store.keys.get([kid(9999)])).toEqual(new Map());
   });
 
   it('lets the owner retry, and rotate keys under new periods', async () => {

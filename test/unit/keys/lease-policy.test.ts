@@ -13,7 +13,7 @@ const lease = (over: Partial<Lease> = {}): Lease => ({
   version: 3,
   ...over,
 });
-const req = (over: Partial<{ owner: string; kids: string[]; rotating: boolean }> = {}) => ({
+const req = (over: Partial<{ owner: string; kids: string[]; rotating: boolean; storedKids: Set<string> }> = {}) => ({
   resourceId: 'r1',
   owner: 'enc-a',
   kids: ['k1'],
@@ -115,5 +115,30 @@ describe('lease versions', () => {
     const drawn = Array.from({ length: 64 }, () => firstLeaseVersion());
     expect(new Set(drawn).size).toBeGreaterThan(60);
     for (const v of drawn) expect(v >= 1 && v < 2 ** 31).toBe(true);
+  });
+});
+
+describe('a full lease', () => {
+  const full = Array.from({ length: MAX_LEASE_KIDS }, (_, i) => `k${i + 1}`);
+
+  it('counts KIDs whose keys the resource has as known, so a retry of a bigger request passes', () => {
+    const d = decideLease(
+      lease({ kids: full }),
+      req({ kids: ['k0', ...full], storedKids: new Set(['k0']) }),
+      now,
+      ttl,
+      77,
+    );
+    expect(d.lease.kids).toEqual(full);
+  });
+
+  it('still refuses a KID without a key, and does not trust stored keys while it has room', () => {
+    const stored = new Set(['k0']);
+    expect(() => decideLease(lease({ kids: full }), req({ kids: ['new'], storedKids: stored }), now, ttl, 77)).toThrow(
+      LeaseConflictError,
+    );
+    expect(() => decideLease(lease(), req({ kids: ['k0'], storedKids: stored }), now, ttl, 77)).toThrow(
+      LeaseConflictError,
+    );
   });
 });
