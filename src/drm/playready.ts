@@ -8,7 +8,7 @@ import { createCipheriv } from 'node:crypto';
 import type { DrmContext, DrmSettings, DrmSignalling, DrmSystem, EncryptionScheme } from './drm-system';
 import { SYSTEM_IDS } from './drm-system';
 import { buildPssh, uuidToBytes } from './pssh';
-import { cencPsshElement, escapeXml, hlsKeyLines } from './signalling-text';
+import { cencPsshElement, escapeXml, hlsKeyLines, sampleAesMethod } from './signalling-text';
 
 /** What a WRMHEADER is built from. */
 interface WrmHeaderInput {
@@ -104,9 +104,9 @@ function contentProtectionData(pssh: Buffer, proBase64: string): string {
 }
 
 /** HLS attributes in AWS's order (METHOD, KEYFORMAT, KEYFORMATVERSIONS, URI) with the PRO as a UTF-16 data URI. */
-function hlsAttributes(proBase64: string): string {
+function hlsAttributes(proBase64: string, scheme: DrmContext['scheme']): string {
   const uri = `data:text/plain;charset=UTF-16;base64,${proBase64}`;
-  return `METHOD=SAMPLE-AES,KEYFORMAT="com.microsoft.playready",KEYFORMATVERSIONS="1",URI="${uri}"`;
+  return `METHOD=${sampleAesMethod(scheme)},KEYFORMAT="com.microsoft.playready",KEYFORMATVERSIONS="1",URI="${uri}"`;
 }
 
 /** PlayReady signalling; `settings.playreadyLaUrl` becomes the WRMHEADER LA_URL when set. */
@@ -125,7 +125,7 @@ export function createPlayReady(settings: Pick<DrmSettings, 'playreadyLaUrl'>): 
       return {
         pssh,
         contentProtectionData: contentProtectionData(pssh, proBase64),
-        hlsSignaling: hlsKeyLines(hlsAttributes(proBase64)),
+        hlsSignaling: hlsKeyLines(hlsAttributes(proBase64, ctx.scheme)),
         protectionHeader: pro,
       };
     },

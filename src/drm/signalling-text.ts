@@ -18,6 +18,14 @@ export function cencPsshElement(pssh: Buffer): string {
   return `<cenc:pssh xmlns:cenc="${CENC_NAMESPACE}">${pssh.toString('base64')}</cenc:pssh>`;
 }
 
+/**
+ * The HLS METHOD for a Common Encryption scheme: SAMPLE-AES is `cbcs` (RFC 8216), so `cenc` and `cens`
+ * content is SAMPLE-AES-CTR (Widevine's HLS signalling; ExoPlayer and Shaka Player read it as `cenc`).
+ */
+export function sampleAesMethod(scheme: string | undefined): 'SAMPLE-AES' | 'SAMPLE-AES-CTR' {
+  return scheme === 'cenc' || scheme === 'cens' ? 'SAMPLE-AES-CTR' : 'SAMPLE-AES';
+}
+
 /** Media (`#EXT-X-KEY`) and master (`#EXT-X-SESSION-KEY`) lines with identical attributes, as AWS requires. */
 export function hlsKeyLines(attributes: string): { media: string; master: string } {
   return { media: `#EXT-X-KEY:${attributes}`, master: `#EXT-X-SESSION-KEY:${attributes}` };

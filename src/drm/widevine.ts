@@ -5,7 +5,7 @@
 import type { DrmContext, DrmSettings, DrmSignalling, DrmSystem, EncryptionScheme } from './drm-system';
 import { SYSTEM_IDS } from './drm-system';
 import { buildPssh, uuidToBytes } from './pssh';
-import { cencPsshElement, hlsKeyLines } from './signalling-text';
+import { cencPsshElement, hlsKeyLines, sampleAesMethod } from './signalling-text';
 
 /** Fields of `WidevinePsshData` that Keyplane writes. */
 interface WidevinePsshDataFields {
@@ -78,9 +78,9 @@ export function buildWidevinePssh(ctx: DrmContext, provider: string): Buffer {
 }
 
 /** HLS attributes in the order of AWS's MediaPackage SPEKE v2 guide: the pssh box inline as a data URI. */
-function hlsAttributes(pssh: Buffer): string {
+function hlsAttributes(pssh: Buffer, scheme: DrmContext['scheme']): string {
   const uri = `data:text/plain;base64,${pssh.toString('base64')}`;
-  return `METHOD=SAMPLE-AES,URI="${uri}",KEYFORMAT="urn:uuid:${SYSTEM_IDS.widevine}",KEYFORMATVERSIONS="1"`;
+  return `METHOD=${sampleAesMethod(scheme)},URI="${uri}",KEYFORMAT="urn:uuid:${SYSTEM_IDS.widevine}",KEYFORMATVERSIONS="1"`;
 }
 
 /** Widevine signalling; `settings.widevineProvider` goes into every pssh. */
@@ -93,7 +93,11 @@ export function createWidevine(settings: Pick<DrmSettings, 'widevineProvider'>):
     signal(ctx: DrmContext): DrmSignalling {
       const pssh = buildWidevinePssh(ctx, settings.widevineProvider);
       if (ctx.spekeVersion === 'v1') return { pssh };
-      return { pssh, contentProtectionData: cencPsshElement(pssh), hlsSignaling: hlsKeyLines(hlsAttributes(pssh)) };
+      return {
+        pssh,
+        contentProtectionData: cencPsshElement(pssh),
+        hlsSignaling: hlsKeyLines(hlsAttributes(pssh, ctx.scheme)),
+      };
     },
   };
 }

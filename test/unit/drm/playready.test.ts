@@ -187,4 +187,14 @@ describe('PlayReady DRM system', () => {
     const pro = Buffer.from(attrs.URI?.slice(prefix.length) ?? '', 'base64');
     expect(wrmHeaderOf(pro).doc['@_version']).toBe('4.3.0.0');
   });
+
+  it.each([
+    ['cbcs', 'SAMPLE-AES'],
+    ['cenc', 'SAMPLE-AES-CTR'],
+  ] as const)('v2: a %s key is signalled in HLS as METHOD=%s', (scheme, method) => {
+    const signal = playready.signal(makeContext({ scheme }));
+    for (const line of [signal.hlsSignaling?.media, signal.hlsSignaling?.master]) {
+      expect(Object.fromEntries(parseHlsTag(line ?? '').attrs).METHOD).toBe(method);
+    }
+  });
 });

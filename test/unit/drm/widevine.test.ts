@@ -159,4 +159,14 @@ describe('Widevine DRM system', () => {
     expect(attrs.URI?.startsWith(prefix)).toBe(true);
     expect(Buffer.from(attrs.URI?.slice(prefix.length) ?? '', 'base64').equals(signal.pssh as Buffer)).toBe(true);
   });
+
+  it.each([
+    ['cbcs', 'SAMPLE-AES'],
+    ['cenc', 'SAMPLE-AES-CTR'],
+  ] as const)('v2: a %s key is signalled in HLS as METHOD=%s', (scheme, method) => {
+    const signal = widevine.signal(makeContext({ scheme }));
+    for (const line of [signal.hlsSignaling?.media, signal.hlsSignaling?.master]) {
+      expect(Object.fromEntries(parseHlsTag(line ?? '').attrs).METHOD).toBe(method);
+    }
+  });
 });
