@@ -19,11 +19,21 @@ function isDomElement(node: DomNode): node is DomElement {
   return node.nodeType === ELEMENT_NODE;
 }
 
-function setAttribute(node: DomElement, a: XmlAttribute): void {
-  node.setAttributeNS(a.ns === '' ? null : a.ns, a.qname, a.value);
-}
-
 const isDeclaration = (a: XmlAttribute): boolean => a.ns === NS.xmlns;
+
+/**
+ * xmlbuilder2's serializer keeps an `&` that starts something shaped like a reference (`&foo;`, `&#9;`),
+ * so a value it is given is escaped as our writer escapes it first: `&amp;` and character references
+ * then pass through unchanged, `<`, `>` and `"` are left to the serializer.
+ */
+const forSerializer = (s: string): string => s.replace(/&/g, '&amp;').replace(/\r/g, '&#13;');
+const attributeForSerializer = (s: string): string => forSerializer(s).replace(/\t/g, '&#9;').replace(/\n/g, '&#10;');
+
+function setAttribute(node: DomElement, a: XmlAttribute): void {
+  // A declaration's value is the namespace itself, which the serializer compares with element namespaces.
+  const value = isDeclaration(a) ? a.value : attributeForSerializer(a.value);
+  node.setAttributeNS(a.ns === '' ? null : a.ns, a.qname, value);
+}
 
 /**
  * Sets the attributes of a no-namespace element that declares namespaces (`xmlns=""`, `xmlns:p=""`)
@@ -53,7 +63,7 @@ function append(options: XMLBuilderOptions, doc: DomDocument, parent: DomNode, e
   else for (const a of el.attrs) setAttribute(node, a);
   for (const child of el.children) {
     if (isElement(child)) append(options, doc, node, child);
-    else node.appendChild(doc.createTextNode(child.text));
+    else node.appendChild(doc.createTextNode(forSerializer(child.text)));
   }
 }
 

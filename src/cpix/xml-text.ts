@@ -74,3 +74,21 @@ export function normalizeText(text: string): string {
   while (end > start && isXmlSpace(lines.charCodeAt(end - 1))) end--;
   return start === 0 && end === lines.length ? lines : lines.slice(start, end);
 }
+
+const TEXT_ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '\r': '&#13;' };
+const ATTR_ESCAPES: Readonly<Record<string, string>> = {
+  ...TEXT_ESCAPES,
+  '"': '&quot;',
+  '\t': '&#9;',
+  '\n': '&#10;',
+};
+
+/** Escapes character data so it reads back as sent: every `&` (even one shaped like a reference) and a CR. */
+export function escapeXmlText(s: string): string {
+  return /[&<>\r]/.test(s) ? s.replace(/[&<>\r]/g, (c) => TEXT_ESCAPES[c] as string) : s;
+}
+
+/** Escapes a double-quoted attribute value so it reads back as sent: tabs and line ends survive normalisation. */
+export function escapeXmlAttribute(s: string): string {
+  return /[&<>"\t\n\r]/.test(s) ? s.replace(/[&<>"\t\n\r]/g, (c) => ATTR_ESCAPES[c] as string) : s;
+}

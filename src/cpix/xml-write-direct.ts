@@ -9,21 +9,8 @@
  * same bytes for every fixture and for random namespaced documents.
  */
 import { NS } from './namespaces';
+import { escapeXmlAttribute as escapeAttr, escapeXmlText as escapeText } from './xml-text';
 import { isElement, type XmlElement } from './xml-tree';
-
-/** xmlbuilder2's reading of "&": one that starts something shaped like an entity reference is kept as is. */
-const BARE_AMPERSAND = /&(?![A-Za-z]+;|#\d+;)/g;
-const NEEDS_ESCAPE = /[&<>"]/;
-
-function escapeText(s: string): string {
-  if (!NEEDS_ESCAPE.test(s)) return s;
-  return s.replace(BARE_AMPERSAND, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-function escapeAttr(s: string): string {
-  if (!NEEDS_ESCAPE.test(s)) return s;
-  return s.replace(BARE_AMPERSAND, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
 
 /**
  * The serializer's namespace prefix map, with its semantics: namespace (null: none) → prefixes in the
@@ -47,6 +34,9 @@ class PrefixMap {
   }
 }
 
+/** What the two writers would write differently in a namespace declaration's value. */
+const REFERENCE_OR_WHITESPACE = /[\t\n\r]|&(?:[A-Za-z]+;|#\d+;)/;
+
 /** Thrown inside the writer when the tree needs the full algorithm. */
 const GIVE_UP = Symbol('give up');
 
@@ -66,6 +56,8 @@ function declarations(el: XmlElement, inherited: PrefixMap): { map: PrefixMap; l
       continue;
     }
     if (a.value === NS.xml || a.value === '' || map.has(a.local, a.value)) throw GIVE_UP;
+    // xmlbuilder2 writes a namespace URI as given; this writer would escape a reference-shaped `&` in it.
+    if (REFERENCE_OR_WHITESPACE.test(a.value)) throw GIVE_UP;
     map = map.with(a.local, a.value);
   }
   return { map, localDefault };

@@ -20,10 +20,13 @@ function referenceSerialize(root: XmlElement): string {
     const node = el.ns === '' ? doc.createElement(el.qname) : doc.createElementNS(el.ns, el.qname);
     parent.node.appendChild(node);
     const b = builder(parent.options, node);
-    for (const a of el.attrs) b.att(a.ns === '' ? null : a.ns, a.qname, a.value);
+    // Values escaped as serializeXml hands them over (xmlbuilder2 keeps reference-shaped `&`).
+    const value = (v: string) => v.replace(/&/g, '&amp;').replace(/\r/g, '&#13;');
+    const attrValue = (v: string) => value(v).replace(/\t/g, '&#9;').replace(/\n/g, '&#10;');
+    for (const a of el.attrs) b.att(a.ns === '' ? null : a.ns, a.qname, a.ns === XMLNS ? a.value : attrValue(a.value));
     for (const child of el.children) {
       if (isElement(child)) append(b, child);
-      else b.txt(child.text);
+      else b.txt(value(child.text));
     }
     return b;
   };
@@ -31,6 +34,8 @@ function referenceSerialize(root: XmlElement): string {
   append(doc, root);
   return doc.end({ headless: false });
 }
+
+const XMLNS = 'http://www.w3.org/2000/xmlns/';
 
 function xmlFiles(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -109,6 +114,20 @@ describe('serializeXml (xmlbuilder2 DOM, built directly)', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('what both writers write reads back as it was read', () => {
+  const tricky = '<r a="1&amp;x;2&#9;3&#10;4&#13;5&#38;6"><t>a&amp;foo;b &amp;#38; &lt;x</t></r>';
+
+  it.each([
+    ['serializeXml', serializeXml],
+    ['xmlbuilder2', serializeWithXmlbuilder],
+  ])('%s keeps every & and white space character of text and attributes', (_, write) => {
+    const root = parseXml(tricky);
+    const again = parseXml(write(root));
+    expect(again.attrs.map((a) => a.value)).toEqual(['1&x;2\t3\n4\r5&6']);
+    expect(again.children).toEqual([expect.objectContaining({ children: [{ text: 'a&foo;b &#38; <x' }] })]);
   });
 });
 
