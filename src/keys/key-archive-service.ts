@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import type { AuditRecord } from '../audit/audit-record';
 import type { ArchivedKey, KeyArchive } from '../cpix/key-archive';
 import { ALL_TENANTS, mayAct } from '../domain/tenants';
-import { NotFoundError } from '../errors';
+import { NotFoundError, UnprocessableError } from '../errors';
 import type { Backend } from '../store/backend';
 import type { ResourceOwner } from '../store/ownership';
 import type { StoredKey } from '../store/records';
@@ -57,6 +57,7 @@ export class KeyArchiveService {
     private readonly store: Backend,
     private readonly cipher: EnvelopeCipher,
     private readonly now: () => Date = () => new Date(),
+    private readonly maxExportKeys = MAX_EXPORT_KEYS,
   ) {
     if (!store.transfer)
       throw new Error(`The ${store.name} backend cannot export or import keys (no transfer support)`);
@@ -104,7 +105,14 @@ export class KeyArchiveService {
     prefetched?: readonly StoredKey[],
   ): Promise<KeyArchive> {
     const owner = await this.ownerFor(resourceId, caller.tenant);
-    const stored = prefetched ?? (await this.transfer.keysOf(resourceId, MAX_EXPORT_KEYS));
+    // One more than the limit: a resource over it is refused whole, never exported with keys left out.
+    const stored = prefetched ?? (await this.transfer.keysOf(resourceId, this.maxExportKeys + 1));
+    if (stored.length > this.maxExportKeys) {
+      throw new UnprocessableError(
+        `Resource "${resourceId}" has more than ${this.maxExportKeys} keys, too many for one export; ` +
+          'use keyplane backup to copy them all',
+      );
+    }
     const keys = await Promise.all(
       stored.map(async (s): Promise<ArchivedKey> => {
         const plain = await this.cipher.open(s.sealed, { resourceId: s.resourceId, kid: s.kid });
