@@ -52,6 +52,7 @@ export class ApiKeyService {
     private readonly store: ApiKeyRepository,
     bootstrapKey?: string,
     bootstrapSha256?: Buffer,
+    private readonly now: () => Date = () => new Date(),
   ) {
     this.bootstrapHash = bootstrapKey === undefined ? bootstrapSha256 : sha256(bootstrapKey);
   }
@@ -76,7 +77,7 @@ export class ApiKeyService {
       name,
       roles: [...new Set(roles)],
       secretHash: sha256(secret),
-      createdAt: new Date(),
+      createdAt: this.now(),
       tenant: keyTenant,
     };
     await this.store.put(record);
@@ -113,6 +114,6 @@ export class ApiKeyService {
 
   /** Revokes a key; effective on the next request. */
   async revoke(id: string): Promise<boolean> {
-    return this.store.revoke(id, new Date());
+    return this.store.revoke(id, this.now());
   }
 }

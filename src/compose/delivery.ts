@@ -56,17 +56,18 @@ export function buildDelivery(
   config: Config,
   store: Pick<Backend, 'policies' | 'revocations'>,
   keys: KeyService,
+  now: () => Date = () => new Date(),
 ): { delivery: Delivery; authenticators: HttpAuthenticator[] } {
   const d = config.delivery;
   const keysForTokens = tokenKeys(config);
-  const revocations = keysForTokens && new TokenRevocations(store.revocations, d.tokenMaxTtlSeconds);
-  const tokens = keysForTokens && new PlaybackTokenService(keysForTokens, d.tokenMaxTtlSeconds, undefined, revocations);
+  const revocations = keysForTokens && new TokenRevocations(store.revocations, d.tokenMaxTtlSeconds, now);
+  const tokens = keysForTokens && new PlaybackTokenService(keysForTokens, d.tokenMaxTtlSeconds, now, revocations);
   const policyStore = store.policies;
   const credentials = sigv4Source(config);
   const authenticators: HttpAuthenticator[] = [];
   // First, so an EdgeAuth token next to any other credential is a 401, not silently one of them.
   if (d.edgeAuth) {
-    const verifier = new EdgeAuthVerifier(d.edgeAuth);
+    const verifier = new EdgeAuthVerifier(d.edgeAuth, now);
     authenticators.push(
       edgeAuthAuthenticator(verifier, { tokenName: d.edgeAuth.tokenName, tokenCookie: d.tokenCookie }),
     );
@@ -77,6 +78,7 @@ export function buildDelivery(
         credentials,
         service: d.sigv4.service,
         region: d.sigv4.region,
+        now,
       }),
     );
   }
@@ -87,8 +89,8 @@ export function buildDelivery(
     publicUrl: config.publicUrl,
     tokens,
     revocations,
-    secureLinks: d.secureLinks && new SecureLinkVerifier(d.secureLinks),
-    policies: new ResourcePolicyService(policyStore),
+    secureLinks: d.secureLinks && new SecureLinkVerifier(d.secureLinks, now),
+    policies: new ResourcePolicyService(policyStore, now),
     trustProxy: d.trustedProxies,
     tokenCookie: d.tokenCookie,
   };

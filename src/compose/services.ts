@@ -39,10 +39,11 @@ export interface Backends {
  * (failures logged at warn, deletions at debug); required lazily so the Lambda bundle never loads the
  * native addon.
  */
-export function sqliteStore(config: Config, logger: Logger = createLogger(config.logLevel)): Backend {
+export function sqliteStore(config: Config, logger: Logger = createLogger(config.logLevel), now?: () => Date): Backend {
   const { openSqliteBackend } = require('../store/sqlite') as typeof import('../store/sqlite');
   const log = logger.child({ component: 'audit-retention' });
   return openSqliteBackend(path.join(config.dataDir, 'keyplane.db'), {
+    ...(now ? { now } : {}),
     backgroundCheckpoint: true,
     writerThread: true,
     auditOnWriterThread: config.sqliteWriterThread === 'keys and audit',
@@ -57,9 +58,9 @@ export function sqliteStore(config: Config, logger: Logger = createLogger(config
 }
 
 /** The standalone backends: SQLite in the data dir and the local master key file. */
-export function localBackends(config: Config): Backends {
+export function localBackends(config: Config, now?: () => Date): Backends {
   return {
-    store: sqliteStore(config),
+    store: sqliteStore(config, undefined, now),
     cipher: localCipherFor(config.dataDir),
   };
 }
@@ -77,9 +78,10 @@ export function buildDeps(
     store.apiKeys,
     config.adminKey,
     config.adminKeySha256 === undefined ? undefined : Buffer.from(config.adminKeySha256, 'hex'),
+    opts.now,
   );
   const keyUrl = keyUrlBuilder(config.publicUrl, config.keyUrlTemplate);
-  const { delivery, authenticators } = buildDelivery(config, store, keys);
+  const { delivery, authenticators } = buildDelivery(config, store, keys, opts.now);
   const drmSettings = {
     fairplayUriTemplate: config.fairplayUriTemplate,
     fairplaySkdForm: config.fairplaySkdForm,
@@ -121,12 +123,12 @@ export function buildDeps(
     delivery,
     playlists: { ...delivery, publicUrl: config.publicUrl, origin: config.origin },
     sessions: buildSessions(config, delivery, store, opts.now),
-    audit: new AuditLog(store.audit, logger),
+    audit: new AuditLog(store.audit, logger, opts.now),
     corsOrigins: config.corsOrigins,
     abuseLimits: config.abuseLimits,
     rateChannel: cluster.isWorker ? processRateChannel() : undefined,
     archive: store.transfer
-      ? { service: new KeyArchiveService(store, cipher), allowedRecipients: config.deliveryCertSha256 }
+      ? { service: new KeyArchiveService(store, cipher, opts.now), allowedRecipients: config.deliveryCertSha256 }
       : undefined,
     cpixExport: new CpixExportService(keys, drm, keyUrl, config.deliveryCertSha256, config.cpixDeliveryCertificate),
     ...(config.widevine

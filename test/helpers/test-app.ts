@@ -22,8 +22,8 @@ export interface TestApp {
   close: () => Promise<void>;
 }
 
-/** Builds a real app (SQLite + local cipher) in a fresh temp dir. */
-export async function makeTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+/** Builds a real app (SQLite + local cipher) in a fresh temp dir; `now` is the clock every service reads. */
+export async function makeTestApp(env: Record<string, string> = {}, opts: { now?: () => Date } = {}): Promise<TestApp> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-test-'));
   const config = loadConfig({
     KEYPLANE_DATA_DIR: dataDir,
@@ -31,7 +31,8 @@ export async function makeTestApp(env: Record<string, string> = {}): Promise<Tes
     KEYPLANE_PUBLIC_URL: 'http://keys.test',
     ...env,
   });
-  const deps = buildDeps(config, localBackends(config), { logger: pino({ level: 'silent' }) });
+  const backends = localBackends(config, opts.now);
+  const deps = buildDeps(config, backends, { logger: pino({ level: 'silent' }), now: opts.now });
   const encoderKey = (await deps.apiKeys.create('encoder-1', ['encoder'])).key;
   const encoder2Key = (await deps.apiKeys.create('encoder-2', ['encoder'])).key;
   const keyserverKey = (await deps.apiKeys.create('proxy', ['keyserver'])).key;

@@ -14,7 +14,13 @@ describe('exporting a resource with more keys than one export holds', () => {
     try {
       const keys = new KeyService(store, cipher, 600);
       const kids = Array.from({ length: 4 }, () => crypto.randomUUID());
-      await keys.issue({ resourceId: 'live', owner: 'enc', tenant: 'default', keys: kids.map((kid) => ({ kid })) });
+      await keys.issue({
+        resourceId: 'live',
+        owner: 'enc',
+        tenant: 'default',
+        rotating: false,
+        keys: kids.map((kid) => ({ kid })),
+      });
       const over = new KeyArchiveService(store, cipher, undefined, 3);
       const err = await over.exportResource('live', caller, undefined).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(UnprocessableError);
