@@ -113,7 +113,7 @@ describe('hls.js through the playlist-rewriting route', () => {
   });
 
   it('cannot play once the token has expired: the key route answers 410', async () => {
-    const { token, expiresAt } = await mintToken(1);
+    const { token, expiresAt } = await mintToken(2);
     // The player got its playlist while the token was valid (saved on the CDN), and asks for the key later.
     const rewritten = await fetch(`${kp.baseUrl}/playback/${token}/hls/${RESOURCE}/index.m3u8`);
     expect(rewritten.status).toBe(200);

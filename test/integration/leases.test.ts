@@ -5,6 +5,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { MAX_LEASE_KIDS } from '../../src/keys/lease-policy';
 import { DIST_SERVER } from '../helpers/paths';
+import { freePort } from '../helpers/server-process';
 import { ADMIN_KEY, makeTestApp, type TestApp } from '../helpers/test-app';
 
 let t: TestApp;
@@ -121,6 +122,7 @@ describe('lease expiry', () => {
 describe('two server processes on one data dir', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-2proc-'));
   const procs: ChildProcess[] = [];
+  let ports: number[] = [];
   const start = (port: number) =>
     new Promise<void>((resolve, reject) => {
       const child = spawn(process.execPath, [DIST_SERVER], {
@@ -139,7 +141,8 @@ describe('two server processes on one data dir', () => {
     });
   beforeAll(async () => {
     t = await makeTestApp();
-    await Promise.all([start(18181), start(18182)]);
+    ports = [await freePort(), await freePort()];
+    await Promise.all(ports.map((port) => start(port)));
   });
   afterAll(() => {
     procs.forEach((p) => p.kill('SIGKILL'));
@@ -149,7 +152,7 @@ describe('two server processes on one data dir', () => {
   it('gives exactly one 200 across both processes for 40 concurrent conflicting requests', async () => {
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
-        fetch(`http://127.0.0.1:${i % 2 ? 18181 : 18182}/copyProtection`, {
+        fetch(`http://127.0.0.1:${ports[i % 2]}/copyProtection`, {
           method: 'POST',
           headers: { 'x-api-key': ADMIN_KEY, 'content-type': 'application/xml' },
           body: doc('shared-race', [kid(200 + i)]),

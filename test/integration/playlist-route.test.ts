@@ -277,10 +277,8 @@ describe('hostile origins, query strings and callers', () => {
   });
 
   it('answers an unreachable origin with a generic 502 naming no host, port or cause', async () => {
-    const closed = http.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    // Port 9 (discard): nothing listens there, and no ephemeral port of this run can land on it.
+    const port = 9;
     const dead = await makeTestApp({
       KEYPLANE_TOKEN_SIGNING_KEYS: `k1:${SECRET.toString('base64')}`,
       KEYPLANE_ORIGIN_URL: `http://127.0.0.1:${port}/vod/{resourceId}`,

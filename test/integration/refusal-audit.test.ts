@@ -36,6 +36,15 @@ let kid: string;
 let n = 0;
 const ip = () => `198.51.100.${(n += 1)}`;
 
+/**
+ * Refusals are sampled per wall-clock minute (REFUSAL_WINDOW_MS): a test counting records waits out the
+ * last seconds of a minute, so no window starts again in the middle of its requests.
+ */
+async function awayFromMinuteEdge(): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < 5_000) await new Promise((r) => setTimeout(r, left + 50));
+}
+
 /** Every audit record written so far. */
 async function allRecords(): Promise<AuditRecord[]> {
   const out: AuditRecord[] = [];
@@ -207,6 +216,7 @@ describe('every refusal on a delivery route is audited with its route, status, r
   });
 
   it('records the 429 of the abuse limit on a delivery route', async () => {
+    await awayFromMinuteEdge();
     const from = ip();
     let last: request.Response | undefined;
     const records = await recordsOf(from, async () => {
@@ -235,6 +245,7 @@ describe('a forged credential in the path names nobody', () => {
       exp: now() + 60,
     });
     const from = ip();
+    await awayFromMinuteEdge();
     const records = await recordsOf(from, async () => {
       for (let i = 0; i < 12; i += 1) {
         await request(t.app).get(`/playback/${fake}/keys/acme-show/${kid}`).set('x-forwarded-for', from);

@@ -4,6 +4,7 @@ import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { DIST_SERVER, ROOT } from '../helpers/paths';
+import { freePort } from '../helpers/server-process';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-start-'));
 
@@ -36,14 +37,15 @@ describe('standalone server start', () => {
 
   it('prints a generated admin key once, stores only its hash, and it works', async () => {
     const dataDir = tmp();
-    const env = { KEYPLANE_DATA_DIR: dataDir, KEYPLANE_PORT: '18291' };
+    const port = await freePort();
+    const env = { KEYPLANE_DATA_DIR: dataDir, KEYPLANE_PORT: String(port) };
     const first = await startOnce(env);
     const key = /\n {2}(kp_[0-9a-f]{16}_[A-Za-z0-9_-]{43})\n/.exec(first.stderr)?.[1];
     expect(key).toBeDefined();
-    const res = await fetch('http://127.0.0.1:18291/api-keys', { headers: { authorization: `Bearer ${key}` } });
+    const res = await fetch(`http://127.0.0.1:${port}/api-keys`, { headers: { authorization: `Bearer ${key}` } });
     expect(res.status).toBe(200);
     // Its creation is in the audit trail like any API key's, under `*` (no tenant admin sees it).
-    const audit = await fetch('http://127.0.0.1:18291/audit', { headers: { authorization: `Bearer ${key}` } });
+    const audit = await fetch(`http://127.0.0.1:${port}/audit`, { headers: { authorization: `Bearer ${key}` } });
     const records = ((await audit.json()) as { records: Array<Record<string, unknown>> }).records;
     expect(records.filter((r) => r.action === 'grant')).toEqual([
       expect.objectContaining({
@@ -64,7 +66,7 @@ describe('standalone server start', () => {
     const secret = (key as string).split('_').slice(2).join('_');
     expect(secret).toHaveLength(43);
     expect(db.includes(secret) || wal.includes(secret)).toBe(false);
-    const second = await startOnce({ ...env, KEYPLANE_PORT: '18292' });
+    const second = await startOnce({ ...env, KEYPLANE_PORT: String(await freePort()) });
     expect(second.stderr).not.toContain('kp_');
     second.kill();
   });
