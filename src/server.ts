@@ -158,8 +158,11 @@ async function main(): Promise<void> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   } catch (err) {
-    process.stderr.write(`keyplane: failed to start: ${(err as Error).message}\n`);
-    process.exit(1);
+    // A setting found wrong only while starting (a missing master key beside stored keys) is still one.
+    const configError = err instanceof ConfigError;
+    const what = configError ? 'configuration error' : 'failed to start';
+    process.stderr.write(`keyplane: ${what}: ${(err as Error).message}\n`);
+    process.exit(configError ? 2 : 1);
   }
 }
 

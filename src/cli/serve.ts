@@ -81,6 +81,8 @@ async function run(opts: ServeOptions): Promise<void> {
   try {
     started = await startServer(config);
   } catch (err) {
+    // A setting found wrong only while starting (a missing master key beside stored keys) is still one.
+    if (err instanceof ConfigError) throw new UsageError(`configuration error: ${err.message}`);
     throw new CliError(`failed to start: ${(err as Error).message}`, EXIT_CODES.failed);
   }
   serving = true;

@@ -6,6 +6,7 @@ import type { EnvelopeCipher } from '../keys/envelope-cipher';
 import { KmsEnvelopeCipher, kmsClientTimeouts } from '../keys/kms-cipher';
 import { localCipherFor } from '../keys/local-cipher';
 import { createLogger, type Logger } from '../logger';
+import { dataDirSealer } from './data-dir-sealer';
 import { sqliteStore, type Backends } from './services';
 import type { Backend } from '../store/backend';
 import { dynamoDbBackend, dynamoDbClientTimeouts } from '../store/dynamodb';
@@ -21,7 +22,7 @@ export function awsClientBase(config: Config): { region: string; endpoint?: stri
 }
 
 function selectCipher(config: Config): EnvelopeCipher {
-  if (config.kmsKeyId === undefined) return localCipherFor(config.dataDir);
+  if (config.kmsKeyId === undefined) return localCipherFor(config.dataDir, dataDirSealer(config.dataDir));
   const kms = new KMSClient({ ...awsClientBase(config), ...kmsClientTimeouts() });
   return new KmsEnvelopeCipher(kms, { keyId: config.kmsKeyId, encryptionContext: kmsEncryptionContext(config) });
 }

@@ -16,6 +16,7 @@ import { KeyArchiveService } from '../keys/key-archive-service';
 import { KeyService } from '../keys/key-service';
 import { keyUrlBuilder } from '../keys/key-url';
 import { localCipherFor } from '../keys/local-cipher';
+import { dataDirSealer } from './data-dir-sealer';
 import { StaticKeyService } from '../keys/static-key-service';
 import { createLogger, type Logger } from '../logger';
 import { CpixExportService } from '../speke/cpix-export';
@@ -61,7 +62,7 @@ export function sqliteStore(config: Config, logger: Logger = createLogger(config
 export function localBackends(config: Config, now?: () => Date): Backends {
   return {
     store: sqliteStore(config, undefined, now),
-    cipher: localCipherFor(config.dataDir),
+    cipher: localCipherFor(config.dataDir, dataDirSealer(config.dataDir)),
   };
 }
 

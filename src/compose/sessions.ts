@@ -4,6 +4,7 @@ import type { SessionRouteDeps } from '../delivery/session-http';
 import { loadOrCreateMasterKey } from '../keys/local-cipher';
 import type { Backend } from '../store/backend';
 import type { Delivery } from './delivery';
+import { dataDirSealer } from './data-dir-sealer';
 
 /**
  * The session secret: KEYPLANE_SESSION_SECRET, else (local master key deployments) one derived from
@@ -13,7 +14,7 @@ import type { Delivery } from './delivery';
 function sessionSecret(config: Config): Buffer | undefined {
   if (config.sessions.secret) return config.sessions.secret;
   if (config.kmsKeyId) return undefined;
-  return sessionSecretFromMasterKey(loadOrCreateMasterKey(config.dataDir));
+  return sessionSecretFromMasterKey(loadOrCreateMasterKey(config.dataDir, dataDirSealer(config.dataDir)));
 }
 
 /** Session-level encryption's deps; without an origin (`KEYPLANE_ORIGIN_URL`) its routes answer 501. */

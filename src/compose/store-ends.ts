@@ -17,6 +17,7 @@ import type { Backend } from '../store/backend';
 import { dynamoDbBackend } from '../store/dynamodb';
 import { readSecretFile } from '../util/secret-file';
 import { awsClientBase, kmsEncryptionContext } from './backends';
+import { dataDirSealer } from './data-dir-sealer';
 
 /** A store named on the command line: its backend and where (directory, table, URL). */
 export interface StoreSpec {
@@ -171,7 +172,7 @@ export function openCipher(
   }
   try {
     // The ring: a data dir mid-rotation still has keys sealed by an old master key (master.<fp>.key).
-    return localCipherFor(dir);
+    return localCipherFor(dir, spec.backend === 'sqlite' ? dataDirSealer(dir) : undefined);
   } catch (err) {
     if (err instanceof ConfigError) throw new StoreSpecError(err.message);
     throw err;

@@ -99,13 +99,37 @@ function tryOpen(key: Buffer, rest: Buffer, context: KeyContext): Buffer | undef
 }
 
 /**
- * Loads the master key file from the data dir, creating it (mode 0600) on first start.
- * Refuses a file that group or others can read: the key protects every stored key.
+ * What the store beside a data dir's master key holds: undefined when it holds no sealed key, else the
+ * fingerprint of the master key one of them needs ('' when it cannot tell).
  */
-export function loadOrCreateMasterKey(dataDir: string): Buffer {
+export type StoredSealer = () => string | undefined;
+
+/** A master key that is gone while the store still holds keys sealed with one: a new key would orphan them. */
+export class MissingMasterKeyError extends ConfigError {
+  constructor(file: string, sealer: string) {
+    super(
+      'KEYPLANE_DATA_DIR',
+      `${file} is missing, but the store holds keys sealed with a master key` +
+        (sealer === '' ? '' : ` (fingerprint ${sealer})`) +
+        '; put that master.key back (from a backup: keyplane restore). Keyplane does not make a new one, ' +
+        'which would leave every stored key unreadable',
+    );
+  }
+}
+
+/**
+ * Loads the master key file from the data dir, creating it (mode 0600, durably) on first start: only when
+ * `storedSealer` says the store holds no sealed key. Refuses a file that group or others can read: the
+ * key protects every stored key.
+ */
+export function loadOrCreateMasterKey(dataDir: string, storedSealer?: StoredSealer): Buffer {
   const file = path.join(dataDir, 'master.key');
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  if (!fs.existsSync(file)) createSecretFileAtomically(file, crypto.randomBytes(32).toString('base64') + '\n');
+  if (!fs.existsSync(file)) {
+    const sealer = storedSealer?.();
+    if (sealer !== undefined) throw new MissingMasterKeyError(file, sealer);
+    createSecretFileAtomically(file, crypto.randomBytes(32).toString('base64') + '\n');
+  }
   let text: string;
   try {
     text = readSecretFile(file);
@@ -119,7 +143,7 @@ export function loadOrCreateMasterKey(dataDir: string): Buffer {
 }
 
 /** The data dir's cipher for a server: creates `master.key` on first start and follows its rotations. */
-export function localCipherFor(dataDir: string): LocalEnvelopeCipher {
-  loadOrCreateMasterKey(dataDir);
+export function localCipherFor(dataDir: string, storedSealer?: StoredSealer): LocalEnvelopeCipher {
+  loadOrCreateMasterKey(dataDir, storedSealer);
   return new LocalEnvelopeCipher(new MasterKeyRing(dataDir));
 }

@@ -132,11 +132,13 @@ export class MasterKeyRing implements MasterKeySource {
   private refresh(force = false): void {
     const stamp = this.fileStamp();
     if (!force && stamp === this.stamp) return;
-    this.stamp = stamp;
     try {
       this.keys = readMasterKeys(this.dataDir);
+      // Only now: a read that failed (a half-done rotation by hand, a key file of the wrong mode, too many
+      // open files) is tried again on the next run, never taken as seen while the old key goes on sealing.
+      this.stamp = stamp;
     } catch {
-      // A half-done rotation by hand or a file being replaced: keep the keys already loaded.
+      // Keep the keys already loaded meanwhile.
     }
   }
 

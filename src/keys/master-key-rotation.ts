@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { masterKeyFingerprint, previousKeyFile, readMasterKeyFile, readMasterKeys } from './master-key-ring';
+import { syncDirectory } from '../util/secret-file';
 
 /** Writes `content` to `file` durably and atomically (0600 temp file, fsync, rename, fsync of the dir). */
 export function writeSecretFileDurably(file: string, content: string): void {
@@ -18,14 +19,7 @@ export function writeSecretFileDurably(file: string, content: string): void {
 }
 
 /** fsyncs a directory so a rename or unlink in it survives a power loss. */
-export function syncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
+export const syncDir = syncDirectory;
 
 /** What a rotation of the key files did. */
 export interface MasterKeySwap {

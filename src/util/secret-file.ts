@@ -1,16 +1,38 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 
-/** Writes a new secret file with mode 0600 via link(), so a concurrent starter never sees it half-written. */
+/**
+ * Writes a new secret file with mode 0600 via link(), so a concurrent starter never sees it half-written,
+ * and durably: the file is fsynced before it is linked and the directory after, since the keys sealed
+ * with it right after are (a power loss must not keep them and lose the key).
+ */
 export function createSecretFileAtomically(file: string, content: string): void {
   const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-  fs.writeFileSync(tmp, content, { flag: 'wx', mode: 0o600 });
+  const fd = fs.openSync(tmp, 'wx', 0o600);
+  try {
+    fs.writeFileSync(fd, content);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
   try {
     fs.linkSync(tmp, file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   } finally {
     fs.unlinkSync(tmp);
+  }
+  syncDirectory(path.dirname(file));
+}
+
+/** fsyncs a directory so a link, rename or unlink in it survives a power loss. */
+export function syncDirectory(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -4,7 +4,9 @@ import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { DIST_SERVER, ROOT } from '../helpers/paths';
+import { masterKeyFingerprint } from '../../src/keys/master-key-ring';
 import { freePort } from '../helpers/server-process';
+import { makeTestApp } from '../helpers/test-app';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-start-'));
 
@@ -33,6 +35,27 @@ describe('standalone server start', () => {
     });
     expect(res.status).toBe(2);
     expect(res.stderr).toContain('configuration error: KEYPLANE_PORT: must be an integer, got "abc"');
+  });
+
+  it('refuses to start, and makes no new master key, when master.key is gone but keys are stored', async () => {
+    const dataDir = tmp();
+    const t = await makeTestApp({ KEYPLANE_DATA_DIR: dataDir });
+    await t.deps.staticKeys.create({ resourceId: 'kept' }, 'default');
+    await t.close();
+    const keyFile = path.join(dataDir, 'master.key');
+    const fingerprint = masterKeyFingerprint(Buffer.from(fs.readFileSync(keyFile, 'utf8').trim(), 'base64'));
+    fs.rmSync(keyFile);
+    const res = spawnSync(process.execPath, [DIST_SERVER], {
+      env: { ...process.env, KEYPLANE_DATA_DIR: dataDir, KEYPLANE_PORT: String(await freePort()) },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(res.status).toBe(2);
+    expect(res.stderr).toContain(
+      `configuration error: KEYPLANE_DATA_DIR: ${keyFile} is missing, but the store holds keys sealed with a ` +
+        `master key (fingerprint ${fingerprint}); put that master.key back`,
+    );
+    expect(fs.existsSync(keyFile)).toBe(false);
   });
 
   it('prints a generated admin key once, stores only its hash, and it works', async () => {

@@ -1,6 +1,10 @@
+import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { enableWal } from './wal-mode';
 import type { SealedKeyChange, SealedKeyPage, SealedKeyStore } from '../../keys/rewrap';
+
+/** The local cipher's sealed format that names its master key (version byte 3, then 8 bytes of fingerprint). */
+const LOCAL_FORMAT_WITH_FINGERPRINT = 3;
 
 interface KeyRow {
   kid: string;
@@ -47,5 +51,24 @@ export class SqliteSealedKeyStore implements SealedKeyStore {
 
   async close(): Promise<void> {
     this.db.close();
+  }
+}
+
+/**
+ * What a SQLite store file holds for a master key check: undefined when the file or its keys table is
+ * absent or empty, else the fingerprint of the local master key its first sealed key needs ('' for a
+ * value of another format: a KMS or pre-rotation key).
+ */
+export function sqliteStoredSealer(file: string): string | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const hasTable = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'keys'").get();
+    if (!hasTable) return undefined;
+    const row = db.prepare('SELECT sealed FROM keys LIMIT 1').get() as { sealed: Buffer } | undefined;
+    if (!row) return undefined;
+    return row.sealed[0] === LOCAL_FORMAT_WITH_FINGERPRINT ? row.sealed.subarray(1, 9).toString('hex') : '';
+  } finally {
+    db.close();
   }
 }

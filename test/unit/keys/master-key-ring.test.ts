@@ -82,6 +82,21 @@ describe('master key ring and rotation of the key files', () => {
     expect(new Set(next.map((s) => cipher.sealedBy(s)))).toEqual(new Set([swap.current]));
   });
 
+  it('a re-read that fails is tried again on the next run, not taken as done while the old key seals on', async () => {
+    const d = dir();
+    loadOrCreateMasterKey(d);
+    const cipher = localCipherFor(d);
+    await cipher.seal(Buffer.alloc(32), ctx);
+    const swap = swapInNewMasterKey(d);
+    // A stray key file others may read makes every read of the data dir's keys fail for now.
+    const stray = path.join(d, `master.${'0'.repeat(16)}.key`);
+    fs.writeFileSync(stray, `${crypto.randomBytes(32).toString('base64')}\n`, { mode: 0o644 });
+    fs.chmodSync(stray, 0o644);
+    expect(cipher.sealedBy(await cipher.seal(Buffer.alloc(32, 1), ctx))).toBe(swap.previous);
+    fs.rmSync(stray);
+    expect(cipher.sealedBy(await cipher.seal(Buffer.alloc(32, 2), ctx))).toBe(swap.current);
+  });
+
   it('refuses a kept key file whose name does not match its key', () => {
     const d = dir();
     loadOrCreateMasterKey(d);
