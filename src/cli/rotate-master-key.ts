@@ -3,6 +3,8 @@
  * re-wrapped under it (resumable: re-running continues), and each old master key is deleted once no
  * stored key needs it. With KMS, the same re-wrap moves keys to the key KEYPLANE_KMS_KEY_ID names now.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { Command } from 'commander';
 import type { Config } from '../config';
 import type { EnvelopeCipher } from '../keys/envelope-cipher';
@@ -23,8 +25,12 @@ interface RotateOptions {
   keepOld?: boolean;
   retire?: boolean;
   batch?: string;
+  settleSeconds?: string;
   json?: boolean;
 }
+
+/** How long after the swap an old master key may be retired, unless --settle-seconds says otherwise. */
+const DEFAULT_SETTLE_SECONDS = 60;
 
 const ROUTE = 'keyplane rotate-master-key';
 
@@ -75,11 +81,30 @@ function mayRetire(config: Config, opts: RotateOptions, out: string[]): boolean 
   return false;
 }
 
-/** Deletes every kept master key no stored key needs any more (none while format-2 values remain). */
-async function retireUnneeded(config: Config, counts: Map<string, number>, out: string[]): Promise<void> {
+/**
+ * Deletes every kept master key no stored key needs any more (none while format-2 values remain), once
+ * `settleMs` have passed since the swap (`master.key` written): a running server may seal a key with the
+ * old master key just before the swap and commit it after this run's count. Until then the key is kept
+ * and the next run (which re-wraps what was committed meanwhile) retires it.
+ */
+async function retireUnneeded(
+  config: Config,
+  counts: Map<string, number>,
+  settleMs: number,
+  out: string[],
+): Promise<void> {
   if ((counts.get(LEGACY_SEALER) ?? 0) > 0) return;
-  for (const old of readMasterKeys(config.dataDir).previous) {
-    if ((counts.get(old.fingerprint) ?? 0) > 0) continue;
+  const unneeded = readMasterKeys(config.dataDir).previous.filter((k) => (counts.get(k.fingerprint) ?? 0) === 0);
+  const swappedAt = fs.statSync(path.join(config.dataDir, 'master.key')).mtimeMs;
+  if (unneeded.length > 0 && Date.now() - swappedAt < settleMs) {
+    const names = unneeded.map((k) => `master.${k.fingerprint}.key`).join(', ');
+    out.push(
+      `kept ${names}: a running server may still commit keys it sealed just before the swap; run this ` +
+        `command again after ${new Date(swappedAt + settleMs).toISOString()} to re-wrap them and retire it`,
+    );
+    return;
+  }
+  for (const old of unneeded) {
     deletePreviousMasterKey(config.dataDir, old.fingerprint);
     out.push(
       `retired master key ${old.fingerprint}: no stored key needs it (keep your offline copy while backups made before this rotation exist)`,
@@ -105,6 +130,9 @@ async function rewrapAndReport(
   opts: RotateOptions,
   out: string[],
 ): Promise<Record<string, unknown>> {
+  const settle = Number(opts.settleSeconds ?? DEFAULT_SETTLE_SECONDS);
+  if (!(Number.isInteger(settle) && settle >= 0 && settle <= 86_400))
+    throw new UsageError(`--settle-seconds must be a whole number from 0 to 86400, got "${opts.settleSeconds}"`);
   const batch = opts.batch === undefined ? undefined : Number.parseInt(opts.batch, 10);
   if (batch !== undefined && !(batch > 0 && batch <= 10000))
     throw new UsageError(`--batch must be a whole number from 1 to 10000, got "${opts.batch}"`);
@@ -125,7 +153,7 @@ async function rewrapAndReport(
     });
   }
   const counts = await countBySealer(store, cipher);
-  if (cipher.name === 'local' && mayRetire(config, opts, out)) await retireUnneeded(config, counts, out);
+  if (cipher.name === 'local' && mayRetire(config, opts, out)) await retireUnneeded(config, counts, settle * 1000, out);
   if (cipher.name === 'kms') {
     const others = [...counts.keys()].filter((k) => k !== result.sealingKey);
     out.push(
@@ -189,6 +217,10 @@ export function rotateMasterKeyCommand(): Command {
     .option('--keep-old', 'keep old master key files even when no stored key needs them')
     .option('--retire', 'PostgreSQL: every instance has the new master.key; delete old keys no stored key needs')
     .option('--batch <n>', 'keys per page (each page one transaction or batch of conditional writes)', '500')
+    .option(
+      '--settle-seconds <n>',
+      `retire an old master key only this long after the swap (default ${DEFAULT_SETTLE_SECONDS}): a running server may commit a key sealed just before it`,
+    )
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
@@ -196,7 +228,7 @@ export function rotateMasterKeyCommand(): Command {
 Works on the store the KEYPLANE_* variables name (KEYPLANE_DATA_DIR, or KEYPLANE_STORE=dynamodb with
 KEYPLANE_TABLE, or KEYPLANE_STORE=postgres), with or without a running server. Local master key: writes a new master.key (the old
 one is kept as master.<fingerprint>.key), re-wraps every stored key under it, then deletes the old file
-once no stored key needs it. Interrupted? Run it again: it resumes instead of starting over.
+once no stored key needs it, on a run --settle-seconds (default 60) or more after the swap. Interrupted? Run it again: it resumes instead of starting over.
 PostgreSQL (several instances, one data dir each): the first run only writes the new key and says which
 file to copy to every instance; the next run re-wraps; old keys are deleted only with --retire, once
 every instance has the new master.key (docs/operations.md, "Rotating the master key on PostgreSQL").

@@ -115,12 +115,20 @@ it('rotate-master-key killed mid re-wrap loses nothing; re-running resumes and r
       expect(await deliver(server.port, ref)).toBe((before.get(ref.kid) ?? '').slice(0, 32));
     }
 
-    // 3. Re-running resumes (no third key), re-wraps the rest and retires the old key.
+    // 3. Re-running resumes (no third key) and re-wraps the rest, but keeps the old key while the swap is
+    //    recent: the running server may still commit a key it sealed just before. Once the settle time has
+    //    passed (master.key's time moved back a little over it), a run retires it.
     const rerun = await runCli(['rotate-master-key'], env);
     expect(rerun.code).toBe(0);
     expect(rerun.stdout).toContain(`resuming: master key ${keys.current.fingerprint} seals; still kept: ${oldKey}`);
-    expect(rerun.stdout).toContain(`retired master key ${oldKey}: no stored key needs it`);
-    expect(rerun.stdout).toContain(`  ${keys.current.fingerprint} (current): ${KEYS + 1} keys`);
+    expect(rerun.stdout).toContain(`kept master.${oldKey}.key: a running server may still commit keys`);
+    expect(fs.existsSync(path.join(dataDir, `master.${oldKey}.key`))).toBe(true);
+    const settledAt = new Date(Date.now() - 61_000);
+    fs.utimesSync(path.join(dataDir, 'master.key'), settledAt, settledAt);
+    const settled = await runCli(['rotate-master-key'], env);
+    expect(settled.code).toBe(0);
+    expect(settled.stdout).toContain(`retired master key ${oldKey}: no stored key needs it`);
+    expect(settled.stdout).toContain(`  ${keys.current.fingerprint} (current): ${KEYS + 1} keys`);
     expect(fs.existsSync(path.join(dataDir, `master.${oldKey}.key`))).toBe(false);
     expect(readMasterKeys(dataDir).current.fingerprint).toBe(keys.current.fingerprint);
     const after = await openAll(dataDir);
