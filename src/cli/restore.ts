@@ -23,7 +23,13 @@ import type { EnvelopeCipher } from '../keys/envelope-cipher';
 import { LEGACY_SEALER } from '../keys/rewrap';
 import { toStoredKey } from '../store/dynamodb/keys';
 import type { StoredKey } from '../store/records';
-import { readBackupFiles, readBackupManifest, restoreSqliteStore, storeExists } from '../store/sqlite/backup-file';
+import {
+  readBackupFiles,
+  readBackupManifest,
+  restoreSqliteStore,
+  storeExists,
+  storeInUse,
+} from '../store/sqlite/backup-file';
 import type { BackupManifest } from './backup';
 import { backupItems, restoreDynamoDb, tableHasItems } from './backup-dynamodb';
 import { backupRecords, databaseHasRecords, restorePostgres } from './backup-postgres';
@@ -135,6 +141,12 @@ async function run(file: string, opts: RestoreOptions): Promise<void> {
         : config.dataDir;
   if (exists && !opts.force)
     throw new CommandFailedError(`${where} already holds data: refusing to overwrite it without --force`);
+  if (exists && config.store !== 'dynamodb' && config.store !== 'postgres' && storeInUse(target)) {
+    throw new CommandFailedError(
+      `${target} is open in another process (a running server?): stop every server on ${where} first, ` +
+        'or its keys written meanwhile are lost',
+    );
+  }
   const extra = opts.masterKey ? readMasterKeyFile(path.resolve(opts.masterKey)) : undefined;
   let cipher: EnvelopeCipher;
   let have: string;

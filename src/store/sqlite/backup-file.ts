@@ -130,6 +130,29 @@ export function storeExists(file: string): boolean {
 }
 
 /**
+ * Whether another process has the store (or its audit file) open: a running server holds its connection
+ * for as long as it runs, so an exclusive lock cannot be had. Restoring under it would leave the server
+ * writing to a file that was replaced, and its keys lost.
+ */
+export function storeInUse(file: string): boolean {
+  for (const f of [file, auditFileOf(file)]) {
+    if (!fs.existsSync(f)) continue;
+    const db = new Database(f, { timeout: 200, fileMustExist: true });
+    try {
+      db.pragma('locking_mode = EXCLUSIVE');
+      db.exec('BEGIN EXCLUSIVE');
+      db.exec('COMMIT');
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') return true;
+      throw err;
+    } finally {
+      db.close();
+    }
+  }
+  return false;
+}
+
+/**
  * Turns a backup file into the store files `file` and its audit file: both are built under temporary
  * names in the data dir, synced, then renamed into place (audit first, the store file last), after the
  * old files' WAL side files are removed so they cannot be replayed onto the restored database.
