@@ -3,8 +3,10 @@
  * cipher), resumable from a checkpoint file and verifiable record by record. See docs/operations.md.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { Command } from 'commander';
 import { openEnd, parseStoreSpec, specText, type CipherChoice, type StoreSpec } from '../compose/store-ends';
+import type { Config } from '../config';
 import { migrateStore, verifyStore, type MigrationConflict, type MigrationEnd } from '../keys/store-migration';
 import { TRANSFER_KINDS } from '../store/transfer';
 import { CommandFailedError, EXIT_CODES_HELP, UsageError } from './cli-errors';
@@ -77,6 +79,20 @@ function resolvedSpec(spec: StoreSpec, option: string): StoreSpec {
   return { backend: 'postgres', location: url };
 }
 
+/**
+ * The master key file a migration to a shared store (PostgreSQL, DynamoDB) without KMS or
+ * `--to-master-key-file` is about to create in KEYPLANE_DATA_DIR, if any: its servers need that key, so
+ * the command says so (a laptop's ./data key would seal keys no server opens).
+ */
+function targetKeyToMake(config: Config, spec: StoreSpec, choice: CipherChoice): string | undefined {
+  if (spec.backend === 'sqlite' || choice.kmsKeyId !== undefined || choice.masterKeyFile !== undefined) {
+    return undefined;
+  }
+  if (config.kmsKeyId !== undefined) return undefined;
+  const file = path.join(config.dataDir, 'master.key');
+  return fs.existsSync(file) ? undefined : file;
+}
+
 async function run(o: MigrateOptions): Promise<void> {
   const config = localConfig();
   const fromSpec = parseStoreSpec(o.from, '--from');
@@ -85,7 +101,15 @@ async function run(o: MigrateOptions): Promise<void> {
   if (fromText === toText) throw new UsageError('--from and --to name the same store');
   const resumeAt = readCheckpoint(o.checkpoint, fromText, toText);
   const from: MigrationEnd = openEnd(config, resolvedSpec(fromSpec, '--from'), side(o, 'from'), 'from', false);
+  const madeKey = targetKeyToMake(config, toSpec, side(o, 'to'));
   const to: MigrationEnd = openEnd(config, resolvedSpec(toSpec, '--to'), side(o, 'to'), 'to', true);
+  if (madeKey) {
+    const fingerprint = await to.cipher.sealingKeyId?.();
+    note(
+      `keyplane: made a new master key ${fingerprint} at ${madeKey} for ${toText}: every server on that store ` +
+        'must have this master.key in its data dir, or none of the keys migrated there opens\n',
+    );
+  }
   try {
     if (resumeAt !== undefined) note(`resuming from checkpoint ${o.checkpoint}`);
     const report = await migrateStore(from, to, {

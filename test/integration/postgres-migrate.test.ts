@@ -38,8 +38,14 @@ describe('keyplane migrate sqlite → postgres', () => {
         path.join(work, 'cp.json'),
       ],
       { KEYPLANE_DATA_DIR: b },
-    ); // the target's master key is created in b
-    expect(run.stderr).toBe('');
+    ); // the target's master key is created in b, and the command says its servers need it
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `^keyplane: made a new master key [0-9a-f]{16} at ${b}/master.key for postgres:\\S+: every server on ` +
+          'that store must have this master.key in its data dir, or none of the keys migrated there opens\\n$',
+      ),
+    );
+    expect(run.stderr).not.toContain((server as PostgresServer).password);
     expect(run.code).toBe(0);
     const report = JSON.parse(run.stdout) as { copied: Record<string, number>; verify?: { mismatches: unknown[] } };
     expect(report.copied.key).toBeGreaterThanOrEqual(8);
@@ -68,7 +74,7 @@ describe('keyplane migrate sqlite → postgres', () => {
       expect.stringContaining('postgres:env:KP_TARGET: KP_TARGET is not set'),
     ]);
     const run = await runCli([...args, '--checkpoint', checkpoint], { KEYPLANE_DATA_DIR: b, KP_TARGET: url });
-    expect([run.code, run.stderr]).toEqual([0, '']);
+    expect([run.code, run.stderr]).toEqual([0, expect.stringContaining(`made a new master key`)]);
     expect((JSON.parse(run.stdout) as { copied: Record<string, number> }).copied.key).toBeGreaterThanOrEqual(1);
     expect(run.stdout).not.toContain((server as PostgresServer).password);
   });
