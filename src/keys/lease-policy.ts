@@ -13,7 +13,7 @@ interface LeaseRequest {
   kids: string[];
   /** The request carries ContentKeyPeriods (live key rotation). */
   rotating: boolean;
-  /** Requested KIDs whose keys this resource already has (a full lease may have forgotten them). */
+  /** Requested KIDs whose keys this resource already has (a lease may have dropped them; see decideLease). */
   storedKids?: ReadonlySet<string>;
 }
 
@@ -57,27 +57,27 @@ export function decideLease(
   firstVersion: number,
 ): LeaseDecision {
   const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
+  const opened = !existing || existing.expiresAt.getTime() <= now.getTime();
+  // An opened lease (none stored, expired, or a lease-free placeholder) starts at a random version: never
+  // one a request that read an earlier holder's lease may still expect. A renewal counts up.
+  const version = (() => {
+    if (!existing) return firstVersion;
+    if (opened) return firstVersion === existing.version ? (firstVersion % MAX_LEASE_VERSION) + 1 : firstVersion;
+    return existing.version >= MAX_LEASE_VERSION ? firstVersion : existing.version + 1;
+  })();
   const fresh = (kids: string[], rotating: boolean): LeaseDecision => ({
-    lease: {
-      resourceId: req.resourceId,
-      owner: req.owner,
-      kids,
-      rotating,
-      expiresAt,
-      version: existing === undefined || existing.version >= MAX_LEASE_VERSION ? firstVersion : existing.version + 1,
-    },
+    lease: { resourceId: req.resourceId, owner: req.owner, kids, rotating, expiresAt, version },
     expectedVersion: existing?.version,
     mustWrite: true,
   });
-  if (!existing || existing.expiresAt.getTime() <= now.getTime()) {
-    return fresh(req.kids.slice(-MAX_LEASE_KIDS), req.rotating);
-  }
+  if (opened) return fresh(req.kids.slice(-MAX_LEASE_KIDS), req.rotating);
   if (existing.owner !== req.owner) throw new LeaseConflictError(req.resourceId, existing.expiresAt, now);
   const known = new Set(existing.kids);
-  // A lease at MAX_LEASE_KIDS dropped its oldest KIDs: a retry of a request with more KIDs than that
-  // names some it no longer lists. Keys this resource already has are no new keys, so they count as known.
-  const full = existing.kids.length >= MAX_LEASE_KIDS;
-  const newKids = req.kids.filter((k) => !known.has(k) && !(full && req.storedKids?.has(k)));
+  // A lease keeps a request's last MAX_LEASE_KIDS KIDs: a retry of a request with more names some it no
+  // longer lists. Only that retry (its last KIDs all in the lease) may count KIDs whose keys the resource
+  // already has as known; any other request with an unlisted KID is a second process, as before.
+  const oversizedRetry = req.kids.length > MAX_LEASE_KIDS && req.kids.slice(-MAX_LEASE_KIDS).every((k) => known.has(k));
+  const newKids = req.kids.filter((k) => !known.has(k) && !(oversizedRetry && req.storedKids?.has(k)));
   if (newKids.length > 0 && !(req.rotating && existing.rotating)) {
     throw new LeaseConflictError(req.resourceId, existing.expiresAt, now, existing.kids);
   }

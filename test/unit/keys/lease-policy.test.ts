@@ -37,7 +37,8 @@ describe('decideLease', () => {
       ttl,
       77,
     );
-    expect(d.lease).toMatchObject({ owner: 'enc-a', kids: ['k9'], version: 4 });
+    // An opened lease starts at the random first version, never at one a stale request may expect.
+    expect(d.lease).toMatchObject({ owner: 'enc-a', kids: ['k9'], version: 77 });
     expect(d.expectedVersion).toBe(3);
   });
 
@@ -99,16 +100,19 @@ describe('decideLease', () => {
 });
 
 describe('lease versions', () => {
-  it('starts again at the given first version past the largest version a store holds', () => {
-    const d = decideLease(
-      lease({ version: 2 ** 31 - 1, expiresAt: new Date(now.getTime() - 1) }),
-      req({ kids: ['k9'] }),
-      now,
-      ttl,
-      77,
-    );
-    expect(d.lease.version).toBe(77);
-    expect(d.expectedVersion).toBe(2 ** 31 - 1);
+  it('counts a renewal up, and starts again at the first version past the largest a store holds', () => {
+    const renewal = (version: number) =>
+      decideLease(lease({ version, expiresAt: new Date(now.getTime() + 1000) }), req(), now, ttl, 77);
+    expect(renewal(3).lease.version).toBe(4);
+    expect(renewal(2 ** 31 - 1).lease.version).toBe(77);
+    expect(renewal(2 ** 31 - 1).expectedVersion).toBe(2 ** 31 - 1);
+  });
+
+  it('opens a lease over an expired one (or a lease-free placeholder) at a version other than its own', () => {
+    const over = (version: number) =>
+      decideLease(lease({ version, owner: 'enc-b', expiresAt: new Date(0) }), req(), now, ttl, 77);
+    expect(over(0).lease.version).toBe(77);
+    expect(over(77).lease.version).toBe(78);
   });
 
   it('draws first versions that differ, within what every store holds', () => {
@@ -130,6 +134,16 @@ describe('a full lease', () => {
       77,
     );
     expect(d.lease.kids).toEqual(full);
+  });
+
+  it('does not let another request of the owner pass with a KID of an earlier job', () => {
+    expect(() =>
+      decideLease(lease({ kids: full }), req({ kids: ['k0'], storedKids: new Set(['k0']) }), now, ttl, 77),
+    ).toThrow(LeaseConflictError);
+    const other = ['k0', ...full.slice(1), 'x'];
+    expect(() =>
+      decideLease(lease({ kids: full }), req({ kids: other, storedKids: new Set(['k0']) }), now, ttl, 77),
+    ).toThrow(LeaseConflictError);
   });
 
   it('still refuses a KID without a key, and does not trust stored keys while it has room', () => {
