@@ -152,8 +152,19 @@ async function rewrapAndReport(
       reason: `re-wrapped ${result.rewrapped} keys`,
     });
   }
-  const counts = await countBySealer(store, cipher);
-  if (cipher.name === 'local' && mayRetire(config, opts, out)) await retireUnneeded(config, counts, settle * 1000, out);
+  let counts = await countBySealer(store, cipher);
+  if (cipher.name === 'local' && mayRetire(config, opts, out)) {
+    if (config.store === 'postgres' && settle > 0) {
+      // The other instances swapped their master.key at times this host cannot see (master.key's time here
+      // says nothing of them): wait out the settle time now, then re-wrap what they committed meanwhile.
+      if (!opts.json) note(`waiting ${settle} s: other instances may still commit keys sealed with the old key`);
+      await new Promise((resolve) => setTimeout(resolve, settle * 1000));
+      const late = await rewrapKeys(store, cipher, { batch });
+      if (late.rewrapped > 0) out.push(`re-wrapped ${late.rewrapped} keys committed while waiting`);
+      counts = await countBySealer(store, cipher);
+      await retireUnneeded(config, counts, 0, out);
+    } else await retireUnneeded(config, counts, settle * 1000, out);
+  }
   if (cipher.name === 'kms') {
     const others = [...counts.keys()].filter((k) => k !== result.sealingKey);
     out.push(

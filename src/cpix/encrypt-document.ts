@@ -64,7 +64,11 @@ function documentKeyElement(
       make(NS.pskc, 'Secret', {}, encryptedPair(make, ALGORITHMS.rsaOaepMgf1p, wrapped, macKey)),
     ]),
   ]);
-  el.attrs.unshift(...keptAttributes(existing, algorithm));
+  // A request's own DocumentKey@Algorithm is dropped too where the schema has none.
+  const kept = keptAttributes(existing, algorithm).filter(
+    (a) => schema === '2.3' || !(a.ns === '' && a.local === 'Algorithm'),
+  );
+  el.attrs.unshift(...kept);
   return el;
 }
 

@@ -111,7 +111,8 @@ export class MissingMasterKeyError extends ConfigError {
       'KEYPLANE_DATA_DIR',
       `${file} is missing, but the store holds keys sealed with a master key` +
         (sealer === '' ? '' : ` (fingerprint ${sealer})`) +
-        '; put that master.key back (from a backup: keyplane restore). Keyplane does not make a new one, ' +
+        '; put that master.key back (from your offline key store: backups hold no master key). Keyplane ' +
+        'does not make a new one, ' +
         'which would leave every stored key unreadable',
     );
   }

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import { runCli } from './cli-process';
 // answered 201 and were gone once it stopped. `restore --force` now refuses while the store is open.
 
 describe('keyplane restore --force on a store a server has open', () => {
-  it('refuses, changing nothing, and restores once the server has stopped', async () => {
+  it('refuses, changing nothing, and restores once the server has stopped, over a damaged store too', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-restore-busy-'));
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'keyplane-restore-out-')), 'store.backup');
     const env = { KEYPLANE_DATA_DIR: dataDir, KEYPLANE_ADMIN_KEY: ADMIN_KEY };
@@ -34,6 +35,8 @@ describe('keyplane restore --force on a store a server has open', () => {
     } finally {
       await server.kill('SIGTERM');
     }
+    // A damaged store, the usual reason to restore, is no store in use.
+    fs.writeFileSync(path.join(dataDir, 'keyplane.db'), crypto.randomBytes(8192));
     const restored = await runCli(['restore', out, '--force'], env);
     expect([restored.code, restored.stderr]).toEqual([0, '']);
     fs.rmSync(dataDir, { recursive: true, force: true });

@@ -143,7 +143,10 @@ export function storeInUse(file: string): boolean {
       db.exec('BEGIN EXCLUSIVE');
       db.exec('COMMIT');
     } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_BUSY') return true;
+      const code = (err as { code?: string }).code;
+      if (code === 'SQLITE_BUSY') return true;
+      // A damaged store (the usual reason to restore) holds no lock anyone could have.
+      if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') continue;
       throw err;
     } finally {
       db.close();

@@ -346,6 +346,15 @@ describe('encryptDocument', () => {
     expect(decryptDocument(doc, PRIVATE_KEY).get(KID1)?.equals(KEY1)).toBe(true);
   });
 
+  it('CPIX 2.4: writes no DocumentKey@Algorithm, not even one the request carried', () => {
+    const doc = filledDocument({
+      delivery: [deliveryData(undefined, h('cpix:DocumentKey', { id: 'dk', Algorithm: ALGORITHMS.aes256Cbc }))],
+    });
+    encryptDocument(doc, CERT, '2.4');
+    expect(at(deliveryDataOf(doc), C('DocumentKey')).attrs.map((a) => [a.local, a.value])).toEqual([['id', 'dk']]);
+    expect(decryptDocument(doc, PRIVATE_KEY).get(KID1)?.equals(KEY1)).toBe(true);
+  });
+
   it('declares missing prefixes on the root (xmlns namespace) and keeps every prefix bound', () => {
     const local = { 'xmlns:pskc': NS.pskc };
     const doc = filledDocument({
