@@ -45,6 +45,21 @@ function checkNotObjectKey(prefix: string, uri: string): void {
   if (OBJECT_KEYS.has(uri)) throw new BadRequestError(`Namespace URI "${uri}" is not supported`);
 }
 
+/**
+ * Declarations Namespaces in XML forbids (binding `xmlns`, or `xml` to another URI, or either URI to
+ * another prefix), and URIs holding `&` or a tab or line end: no CPIX namespace has them, and a response
+ * echoing them could not be written back as the same well-formed declaration.
+ */
+function checkDeclarable(qname: string, prefix: string, uri: string, element: string): void {
+  const reserved = prefix === 'xmlns' || uri === NS.xmlns || (prefix === 'xml') !== (uri === NS.xml);
+  if (reserved) throw new BadRequestError(`Namespace declaration ${qname} on ${element} binds a reserved name`);
+  if (/[&\t\n\r]/.test(uri)) {
+    throw new BadRequestError(
+      `Namespace declaration ${qname} on ${element} holds &, a tab or a line end, which no namespace URI here needs`,
+    );
+  }
+}
+
 /** The scope inside an element: its parent's, plus the element's own `xmlns` and `xmlns:p` declarations. */
 export function declare(scope: Scope, attrs: readonly RawAttribute[], element: string, walk: NamespaceWalk): Scope {
   let own: Map<string, string> | undefined;
@@ -53,6 +68,7 @@ export function declare(scope: Scope, attrs: readonly RawAttribute[], element: s
     countNamespaceDeclaration(++walk.declarations, walk.limits);
     const prefix = qname.length === 5 ? '' : qname.slice(6);
     checkNotObjectKey(prefix, value);
+    checkDeclarable(qname, prefix, value, element);
     if (prefix !== '' && value === '') {
       throw new BadRequestError(
         `Namespace declaration ${qname} on ${element} is empty (only the default namespace can be)`,

@@ -73,7 +73,17 @@ describe('the single-pass XML reader', () => {
     ['<r p:a="1"/>', 'Unbound namespace prefix "p" on attribute p:a of r'],
     ['<r xmlns:p=""/>', 'Namespace declaration xmlns:p on r is empty'],
     ['<r xmlns:constructor="urn:x"/>', 'Namespace prefix "constructor" is not supported'],
+    ['<r xmlns:q="http://www.w3.org/2000/xmlns/"/>', 'Namespace declaration xmlns:q on r binds a reserved name'],
+    ['<r xmlns:xmlns="urn:x"/>', 'Namespace declaration xmlns:xmlns on r binds a reserved name'],
+    ['<r xmlns:xml="urn:x"/>', 'Namespace declaration xmlns:xml on r binds a reserved name'],
+    ['<r xmlns:p="http://www.w3.org/XML/1998/namespace"/>', 'Namespace declaration xmlns:p on r binds a reserved name'],
+    ['<r xmlns:x="urn:x&amp;foo;"/>', 'Namespace declaration xmlns:x on r holds &, a tab or a line end'],
+    ['<r xmlns="urn:a&#9;b"/>', 'Namespace declaration xmlns on r holds &, a tab or a line end'],
   ])('refuses %j: %s', (xml, message) => {
     expect(() => parseXml(xml)).toThrow(message);
+  });
+
+  it('accepts the xml prefix declared to its own namespace', () => {
+    expect(() => parseXml('<r xmlns:xml="http://www.w3.org/XML/1998/namespace"/>')).not.toThrow();
   });
 });
