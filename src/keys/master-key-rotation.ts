@@ -2,18 +2,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { masterKeyFingerprint, previousKeyFile, readMasterKeyFile, readMasterKeys } from './master-key-ring';
-import { syncDirectory } from '../util/secret-file';
+import { syncDirectory, writeSyncedTemp } from '../util/secret-file';
 
 /** Writes `content` to `file` durably and atomically (0600 temp file, fsync, rename, fsync of the dir). */
 export function writeSecretFileDurably(file: string, content: string): void {
-  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-  const fd = fs.openSync(tmp, 'wx', 0o600);
-  try {
-    fs.writeSync(fd, content);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+  const tmp = writeSyncedTemp(file, content);
   fs.renameSync(tmp, file);
   syncDir(path.dirname(file));
 }

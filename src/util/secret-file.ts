@@ -8,14 +8,7 @@ import path from 'node:path';
  * with it right after are (a power loss must not keep them and lose the key).
  */
 export function createSecretFileAtomically(file: string, content: string): void {
-  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-  const fd = fs.openSync(tmp, 'wx', 0o600);
-  try {
-    fs.writeFileSync(fd, content);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+  const tmp = writeSyncedTemp(file, content);
   try {
     fs.linkSync(tmp, file);
   } catch (err) {
@@ -24,6 +17,19 @@ export function createSecretFileAtomically(file: string, content: string): void 
     fs.unlinkSync(tmp);
   }
   syncDirectory(path.dirname(file));
+}
+
+/** Writes `content` to a new 0600 temp file beside `file` and fsyncs it; returns its name. */
+export function writeSyncedTemp(file: string, content: string): string {
+  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+  const fd = fs.openSync(tmp, 'wx', 0o600);
+  try {
+    fs.writeFileSync(fd, content);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return tmp;
 }
 
 /** fsyncs a directory so a link, rename or unlink in it survives a power loss. */
