@@ -4,7 +4,7 @@ import type { Backend } from '../store/backend';
 import { ResourceRaceError, type ResourceClaim, type ResourceOwner } from '../store/ownership';
 import { KeyRaceError, LeaseRaceError, type Lease, type StoredKey } from '../store/records';
 import type { EnvelopeCipher } from './envelope-cipher';
-import { decideLease, firstLeaseVersion } from './lease-policy';
+import { decideLease, firstLeaseVersion, MAX_LEASE_KIDS } from './lease-policy';
 import { pooledRandomBytes } from '../util/random-pool';
 
 /** A key the service hands out: 16-byte content key and 16-byte IV. */
@@ -142,7 +142,10 @@ export class KeyService {
       ? untouchedLease(req.resourceId, lease)
       : decideLease(
           lease,
-          { ...req, kids, storedKids: new Set(kids.filter((k) => existing.get(k)?.resourceId === req.resourceId)) },
+          // Only a request over the lease's KID limit can need them (see decideLease): not built otherwise.
+          kids.length > MAX_LEASE_KIDS
+            ? { ...req, kids, storedKids: new Set(kids.filter((k) => existing.get(k)?.resourceId === req.resourceId)) }
+            : { ...req, kids },
           this.now(),
           this.leaseTtlSeconds,
           firstLeaseVersion(),

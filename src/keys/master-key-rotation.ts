@@ -8,11 +8,8 @@ import { syncDirectory, writeSyncedTemp } from '../util/secret-file';
 export function writeSecretFileDurably(file: string, content: string): void {
   const tmp = writeSyncedTemp(file, content);
   fs.renameSync(tmp, file);
-  syncDir(path.dirname(file));
+  syncDirectory(path.dirname(file));
 }
-
-/** fsyncs a directory so a rename or unlink in it survives a power loss. */
-export const syncDir = syncDirectory;
 
 /** What a rotation of the key files did. */
 export interface MasterKeySwap {
@@ -42,7 +39,7 @@ export function swapInNewMasterKey(dataDir: string): MasterKeySwap {
 /** Last step of a rotation: deletes a kept master key. Only call it once no stored value needs it. */
 export function deletePreviousMasterKey(dataDir: string, fingerprint: string): void {
   fs.unlinkSync(previousKeyFile(dataDir, fingerprint));
-  syncDir(dataDir);
+  syncDirectory(dataDir);
 }
 
 /** Another `rotate-master-key` holds the data dir's rotation lock. */

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { syncDirectory } from '../../util/secret-file';
 import { auditFileOf } from './audit-file';
 import { AUDIT_SCHEMA } from './audit-table';
 import { migrateAuditToTenants } from './tenants-schema';
@@ -26,15 +27,6 @@ export function partialName(file: string, what = 'partial'): string {
 
 function fsyncFile(file: string): void {
   const fd = fs.openSync(file, 'r+');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
   try {
     fs.fsyncSync(fd);
   } finally {
@@ -92,7 +84,7 @@ export function sealBackupFile(snapshot: string, out: string, manifest: object, 
   fs.chmodSync(snapshot, 0o600);
   fsyncFile(snapshot);
   fs.renameSync(snapshot, out);
-  fsyncDir(path.dirname(out));
+  syncDirectory(path.dirname(out));
 }
 
 /** Reads the manifest of a backup file; undefined when the file is not a Keyplane SQLite backup. */
@@ -199,7 +191,7 @@ export function restoreSqliteStore(backup: string, file: string): { auditRecords
     }
     fs.renameSync(auditTmp, auditFileOf(file));
     fs.renameSync(mainTmp, file);
-    fsyncDir(dir);
+    syncDirectory(dir);
     return { auditRecords };
   } finally {
     fs.rmSync(mainTmp, { force: true });
